@@ -1,0 +1,168 @@
+//! `paved.toml`: one section per tool, unknown keys rejected with the key named.
+//!
+//! Precedence is flag > `PAVED_*` env > file > default. clap resolves flag and env; each tool then
+//! falls back to these values and finally to its defaults.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use semver::Version;
+use serde::Deserialize;
+
+use crate::semver_rules::Bump;
+use crate::{Error, Result};
+
+/// The file name looked for at the repository root.
+pub const FILE_NAME: &str = "paved.toml";
+
+/// The whole `paved.toml`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PavedConfig {
+    /// `[version]`
+    #[serde(default)]
+    pub version: VersionConfig,
+    /// `[changelog]`: validated by paved-changelog.
+    pub changelog: Option<toml::Table>,
+    /// `[quarantine]`: validated by paved-quarantine.
+    pub quarantine: Option<toml::Table>,
+    /// `[promote]`: validated by paved-promote.
+    pub promote: Option<toml::Table>,
+    /// `[change]`: validated by paved-change.
+    pub change: Option<toml::Table>,
+}
+
+/// How history is deepened in a shallow clone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FetchMode {
+    /// Deepen with `git fetch` until the base tag is reachable.
+    Auto,
+    /// Never fetch; a shallow clone missing the base is an error (exit 3).
+    Never,
+}
+
+/// `[version]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct VersionConfig {
+    /// Tag template for the repository (default `v{version}`).
+    pub tag_template: Option<String>,
+    /// The version assumed before the first release tag (default `0.0.0`).
+    pub initial_version: Option<Version>,
+    /// Commit type → bump overrides, e.g. `refactor = "patch"`.
+    #[serde(default)]
+    pub types: BTreeMap<String, Bump>,
+    /// Shallow-clone handling: `auto` or `never` (default: `auto` in CI, otherwise `never`).
+    pub fetch: Option<FetchMode>,
+    /// The remote to fetch from and push tags to (default `origin`).
+    pub remote: Option<String>,
+    /// Extra files whose version `--write` updates, relative to the repository root.
+    #[serde(default)]
+    pub files: Vec<String>,
+    /// Monorepo packages, each versioned from the commits that touch its path.
+    #[serde(default)]
+    pub package: Vec<PackageConfig>,
+}
+
+/// `[[version.package]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PackageConfig {
+    /// Package name, used in `{name}` and `--package`.
+    pub name: String,
+    /// Directory relative to the repository root.
+    pub path: String,
+    /// Tag template (default `{name}-v{version}`).
+    pub tag: Option<String>,
+    /// Extra files for `--write`, relative to the repository root.
+    #[serde(default)]
+    pub files: Vec<String>,
+}
+
+impl PavedConfig {
+    /// Load `explicit` (an error if missing) or `<root>/paved.toml` (defaults if missing).
+    pub fn load(explicit: Option<&Path>, root: &Path) -> Result<(PavedConfig, Option<PathBuf>)> {
+        let path = match explicit {
+            Some(p) => p.to_owned(),
+            None => {
+                let p = root.join(FILE_NAME);
+                if !p.exists() {
+                    return Ok((PavedConfig::default(), None));
+                }
+                p
+            }
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::Config {
+            path: path.clone(),
+            message: format!("could not read it: {e}"),
+        })?;
+        let config = Self::parse(&text).map_err(|message| Error::Config { path: path.clone(), message })?;
+        Ok((config, Some(path)))
+    }
+
+    /// Parse and validate the text of a `paved.toml`.
+    pub fn parse(text: &str) -> std::result::Result<PavedConfig, String> {
+        let config: PavedConfig = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
+        let mut names = std::collections::HashSet::new();
+        for p in &config.version.package {
+            if p.name.trim().is_empty() {
+                return Err("a `[[version.package]]` entry has an empty `name`".into());
+            }
+            if !names.insert(p.name.as_str()) {
+                return Err(format!("package `{}` is listed twice in `[[version.package]]`", p.name));
+            }
+            if p.path.starts_with('/') || p.path.split('/').any(|c| c == "..") {
+                return Err(format!(
+                    "package `{}` has path `{}`: use a path relative to the repository root, without `..`",
+                    p.name, p.path
+                ));
+            }
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = PavedConfig::parse("[version]\ntag-templat = \"v{version}\"\n").unwrap_err();
+        assert!(err.contains("tag-templat"), "{err}");
+        let err = PavedConfig::parse("[versoin]\n").unwrap_err();
+        assert!(err.contains("versoin"), "{err}");
+        let err = PavedConfig::parse("[[version.package]]\nname = \"a\"\npath = \"a\"\nowner = \"x\"\n").unwrap_err();
+        assert!(err.contains("owner"), "{err}");
+    }
+
+    #[test]
+    fn full_example_parses() {
+        let c = PavedConfig::parse(
+            r#"
+[version]
+tag-template = "release-{version}"
+initial-version = "1.0.0"
+fetch = "never"
+files = ["VERSION"]
+[version.types]
+refactor = "patch"
+[[version.package]]
+name = "api"
+path = "services/api"
+tag = "{name}@{version}"
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.version.types["refactor"], Bump::Patch);
+        assert_eq!(c.version.package[0].tag.as_deref(), Some("{name}@{version}"));
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        assert!(PavedConfig::parse("[version.types]\nfeat = \"huge\"\n").is_err());
+        assert!(PavedConfig::parse("[version]\ninitial-version = \"1.0\"\n").is_err());
+        assert!(PavedConfig::parse("[[version.package]]\nname = \"a\"\npath = \"../x\"\n").is_err());
+    }
+}

@@ -1,0 +1,223 @@
+//! Classifying commit messages as Conventional Commits.
+//!
+//! Every message classifies to something: a conventional change, or [`Classification::Unparsed`]
+//! with the reason. Nothing is dropped. Reverts are recognised in both spellings: the conventional
+//! `revert: <header>` and git's own `Revert "<header>"` with `This reverts commit <sha>.`.
+
+use serde::Serialize;
+
+/// A message that follows the Conventional Commits spec.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Conventional {
+    /// The type, lower-cased: `feat`, `fix`, `revert`, ...
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The scope inside the parentheses, if any.
+    pub scope: Option<String>,
+    /// The description after `: `.
+    pub description: String,
+    /// `!` after the type/scope, or a `BREAKING CHANGE:`/`BREAKING-CHANGE:` footer.
+    pub breaking: bool,
+    /// The breaking-change text: the footer's value, or the description for `!`.
+    pub breaking_description: Option<String>,
+    /// The body, without footers.
+    pub body: Option<String>,
+    /// Footers as (token, value), in order.
+    pub footers: Vec<(String, String)>,
+    /// Set when the change reverts an earlier one.
+    pub reverts: Option<Revert>,
+}
+
+/// What a revert commit points back at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Revert {
+    /// The reverted commit's id (full or abbreviated) from `This reverts commit <sha>`.
+    pub commit: Option<String>,
+    /// The reverted commit's header, from `Revert "<header>"` or `revert: <header>`.
+    pub header: Option<String>,
+}
+
+/// The classification of one commit message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Classification {
+    /// A conventional commit (including reverts).
+    Conventional(Conventional),
+    /// Not a conventional commit: kept, counted and reported.
+    Unparsed {
+        /// Why the header did not parse.
+        reason: String,
+    },
+}
+
+/// The first line of a message.
+pub fn header(message: &str) -> &str {
+    message.lines().next().unwrap_or("").trim_end()
+}
+
+/// Classify a commit message.
+pub fn classify(message: &str) -> Classification {
+    let normalised;
+    let message = if message.contains('\r') {
+        normalised = message.replace("\r\n", "\n");
+        normalised.as_str()
+    } else {
+        message
+    };
+    let message = message.trim();
+    let head = header(message);
+
+    // git's own revert message: `Revert "feat: add x"` + `This reverts commit <sha>.`
+    if let Some(inner) = head.strip_prefix("Revert \"").and_then(|s| s.strip_suffix('"')) {
+        return Classification::Conventional(Conventional {
+            kind: "revert".into(),
+            scope: None,
+            description: inner.to_owned(),
+            breaking: false,
+            breaking_description: None,
+            body: body_of(message),
+            footers: Vec::new(),
+            reverts: Some(Revert { commit: reverted_sha(message), header: Some(inner.to_owned()) }),
+        });
+    }
+
+    let parsed = match git_conventional::Commit::parse(message) {
+        Ok(c) => Some(from_parsed(&c)),
+        // A conventional header with a body the strict parser rejects (free-form trailers, say)
+        // is still a conventional commit: classify from the header and scan the body ourselves.
+        Err(_) => git_conventional::Commit::parse(head).ok().map(|c| {
+            let mut conv = from_parsed(&c);
+            conv.body = body_of(message);
+            if let Some(text) = breaking_footer(message) {
+                conv.breaking = true;
+                conv.breaking_description = Some(text);
+            }
+            conv
+        }),
+    };
+    match parsed {
+        Some(mut conv) => {
+            // conventional-changelog treats a `BREAKING CHANGE:` line anywhere in the body as a
+            // note, not only in the footer paragraph. Missing one would silently under-bump.
+            if !conv.breaking {
+                if let Some(text) = breaking_footer(message) {
+                    conv.breaking = true;
+                    conv.breaking_description = Some(text);
+                }
+            }
+            if conv.kind == "revert" {
+                conv.reverts = Some(Revert {
+                    commit: reverted_sha(message),
+                    header: Some(conv.description.clone()).filter(|d| !d.is_empty()),
+                });
+            }
+            Classification::Conventional(conv)
+        }
+        None => {
+            let reason = match git_conventional::Commit::parse(head) {
+                Err(e) => e.kind().to_string(),
+                Ok(_) => "invalid conventional commit".into(),
+            };
+            Classification::Unparsed { reason }
+        }
+    }
+}
+
+fn from_parsed(c: &git_conventional::Commit<'_>) -> Conventional {
+    let breaking_description = if c.breaking() {
+        c.breaking_description().map(str::to_owned).or_else(|| Some(c.description().to_owned()))
+    } else {
+        None
+    };
+    Conventional {
+        kind: c.type_().as_str().to_ascii_lowercase(),
+        scope: c.scope().map(|s| s.as_str().to_owned()),
+        description: c.description().trim().to_owned(),
+        breaking: c.breaking(),
+        breaking_description,
+        body: c.body().map(|b| b.trim().to_owned()).filter(|b| !b.is_empty()),
+        footers: c.footers().iter().map(|f| (f.token().as_str().to_owned(), f.value().trim().to_owned())).collect(),
+        reverts: None,
+    }
+}
+
+fn body_of(message: &str) -> Option<String> {
+    let (_, rest) = message.split_once('\n')?;
+    let rest = rest.trim();
+    (!rest.is_empty()).then(|| rest.to_owned())
+}
+
+fn breaking_footer(message: &str) -> Option<String> {
+    message.lines().skip(1).find_map(|line| {
+        line.strip_prefix("BREAKING CHANGE:")
+            .or_else(|| line.strip_prefix("BREAKING-CHANGE:"))
+            .map(|v| v.trim().to_owned())
+    })
+}
+
+/// The id in `This reverts commit <sha>` (git's wording), or a `Refs: <sha>` footer.
+fn reverted_sha(message: &str) -> Option<String> {
+    for line in message.lines() {
+        let line = line.trim();
+        let rest = line
+            .strip_prefix("This reverts commit ")
+            .or_else(|| line.strip_prefix("Refs: "))
+            .or_else(|| line.strip_prefix("Reverts: "));
+        if let Some(rest) = rest {
+            let sha: String = rest.chars().take_while(char::is_ascii_hexdigit).collect();
+            if sha.len() >= 7 {
+                return Some(sha.to_ascii_lowercase());
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conv(msg: &str) -> Conventional {
+        match classify(msg) {
+            Classification::Conventional(c) => c,
+            other => panic!("{msg:?} did not parse: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn types_scopes_and_breaking() {
+        let c = conv("feat(api)!: drop v1 endpoints");
+        assert_eq!((c.kind.as_str(), c.scope.as_deref(), c.breaking), ("feat", Some("api"), true));
+        let c = conv("fix: x\n\nsome body\n\nBREAKING CHANGE: config moved");
+        assert!(c.breaking);
+        assert_eq!(c.breaking_description.as_deref(), Some("config moved"));
+        let c = conv("fix: x\n\nBREAKING-CHANGE: y");
+        assert!(c.breaking);
+        assert_eq!(conv("FEAT: shout").kind, "feat");
+    }
+
+    #[test]
+    fn unparsed_is_kept_with_a_reason() {
+        match classify("Update README") {
+            Classification::Unparsed { reason } => assert!(reason.contains("type"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn reverts_in_both_spellings() {
+        let git = conv("Revert \"feat: add x\"\n\nThis reverts commit 0123456789abcdef0123456789abcdef01234567.");
+        assert_eq!(git.kind, "revert");
+        let r = git.reverts.unwrap();
+        assert_eq!(r.header.as_deref(), Some("feat: add x"));
+        assert_eq!(r.commit.as_deref(), Some("0123456789abcdef0123456789abcdef01234567"));
+        let cc = conv("revert: feat: add x");
+        assert_eq!(cc.reverts.unwrap().header.as_deref(), Some("feat: add x"));
+    }
+
+    #[test]
+    fn lenient_body_still_classifies_header() {
+        let c = conv("feat: x\r\n\r\nfree text\nnot-a-footer : weird\nBREAKING CHANGE: yes");
+        assert_eq!(c.kind, "feat");
+        assert!(c.breaking);
+    }
+}

@@ -1,0 +1,107 @@
+//! The error type of paved-core, and the [`Diagnostic`] trait every tool's error implements so the
+//! shared `main` wrapper can pick an exit code and print a hint.
+
+use std::path::PathBuf;
+
+use crate::exit::Category;
+
+/// Result alias for paved-core.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error a user can act on: it knows its exit category and, where there is one, the next step.
+pub trait Diagnostic: std::error::Error {
+    /// Which exit code this error maps to.
+    fn category(&self) -> Category;
+    /// What to do next, shown under the error as `hint:`.
+    fn hint(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Errors raised by the shared pieces.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No repository where one was expected.
+    #[error("`{path}` is not inside a git repository: {message}")]
+    NotARepo { path: PathBuf, message: String },
+
+    /// Reading or writing the repository failed.
+    #[error("git: could not {action}: {message}")]
+    Git { action: String, message: String },
+
+    /// A `git` subprocess failed.
+    #[error("`git {args}` failed{status}: {stderr}")]
+    GitCommand { args: String, status: String, stderr: String },
+
+    /// History is cut off by a shallow clone and could not be deepened.
+    #[error("the clone is shallow and the history needed to compute the release is missing ({detail})")]
+    Shallow { detail: String },
+
+    /// `paved.toml` (or `--config`) could not be read or is invalid.
+    #[error("invalid config `{path}`: {message}")]
+    Config { path: PathBuf, message: String },
+
+    /// A user-supplied value is invalid.
+    #[error("{0}")]
+    Usage(String),
+
+    /// A file could not be read or written.
+    #[error("could not {action} `{path}`: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A file exists but its contents are not what was expected.
+    #[error("`{path}`: {message}")]
+    BadFile { path: PathBuf, message: String },
+
+    /// Writing the result to stdout failed (a closed pipe is treated as success by [`crate::cli`]).
+    #[error("could not write to stdout: {0}")]
+    Stdout(#[source] std::io::Error),
+
+    /// A decided refusal, e.g. a tag already points at another commit.
+    #[error("{message}")]
+    Refused { message: String, hint: Option<String> },
+}
+
+impl Error {
+    pub(crate) fn git(action: impl Into<String>, err: impl std::fmt::Display) -> Self {
+        Error::Git { action: action.into(), message: err.to_string() }
+    }
+
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { action, path: path.into(), source }
+    }
+}
+
+impl Diagnostic for Error {
+    fn category(&self) -> Category {
+        match self {
+            Error::NotARepo { .. } | Error::Config { .. } | Error::Usage(_) | Error::BadFile { .. } => {
+                Category::Usage
+            }
+            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => Category::Usage,
+            Error::Io { .. } | Error::Stdout(_) | Error::Git { .. } | Error::GitCommand { .. } | Error::Shallow { .. } => {
+                Category::External
+            }
+            Error::Refused { .. } => Category::Refused,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            Error::NotARepo { .. } => Some("run paved inside a git checkout, or pass `--repo DIR`".into()),
+            Error::Shallow { .. } => Some(
+                "fetch the full history: `actions/checkout` with `fetch-depth: 0`, `GIT_DEPTH: 0` on GitLab, \
+                 or `git fetch --unshallow --tags`; or let paved deepen it with `--fetch auto`"
+                    .into(),
+            ),
+            Error::Config { .. } => Some("fix the file; every key is listed in the README's paved.toml reference".into()),
+            Error::Refused { hint, .. } => hint.clone(),
+            _ => None,
+        }
+    }
+}
