@@ -72,3 +72,8 @@ fn is_broken_pipe(err: &(dyn std::error::Error + 'static)) -> bool {
     }
     false
 }
+
+/// Print an informational line to stderr (progress and summaries a person reads).
+pub fn info(message: &str) {
+    let _ = writeln!(io::stderr().lock(), "{message}");
+}

@@ -1,1 +1,5 @@
-fn main(){}
+//! `paved-version`: see the library docs; this only hands the arguments over.
+
+fn main() -> std::process::ExitCode {
+    paved_version::main_with_args(std::env::args_os())
+}

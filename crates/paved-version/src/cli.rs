@@ -1,0 +1,125 @@
+//! Command-line definition. It lives in the library so that the GitHub Action inputs and the
+//! GitLab component `spec:inputs` can be generated from it.
+
+use std::path::PathBuf;
+
+use clap::builder::BoolishValueParser;
+use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
+
+/// The next semantic version from Conventional Commits.
+///
+/// Reads the history since the latest release tag reachable from HEAD, classifies each commit,
+/// and prints the next version. With --tag and --push it releases it; with --write it sets it in
+/// Cargo.toml, package.json and pyproject.toml.
+///
+/// Exit codes: 0 ok (also "nothing to release"), 1 refused (tag exists elsewhere, lint failed),
+/// 2 usage or config error, 3 git or environment failure (e.g. shallow history).
+#[derive(Debug, Parser)]
+#[command(name = "paved-version", version, max_term_width = 100)]
+pub struct Args {
+    /// The repository to read (any directory inside it).
+    #[arg(short = 'C', long = "repo", env = "PAVED_REPO", value_name = "DIR", default_value = ".", global = true)]
+    pub repo: PathBuf,
+
+    /// Config file [default: paved.toml at the repository root].
+    #[arg(long, env = "PAVED_CONFIG", value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub next: NextArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check that messages follow Conventional Commits (PR titles, commit ranges).
+    Lint(LintArgs),
+}
+
+/// Options for computing (and releasing) the next version.
+#[derive(Debug, Clone, ClapArgs, Default)]
+pub struct NextArgs {
+    /// Compute only this monorepo package (see `[[version.package]]`).
+    #[arg(long, env = "PAVED_PACKAGE", value_name = "NAME")]
+    pub package: Option<String>,
+
+    /// Tag template for the repository [default: v{version}].
+    #[arg(long, env = "PAVED_TAG_TEMPLATE", value_name = "TEMPLATE")]
+    pub tag_template: Option<String>,
+
+    /// Version assumed before the first release tag [default: 0.0.0].
+    #[arg(long, env = "PAVED_INITIAL_VERSION", value_name = "VERSION")]
+    pub initial_version: Option<semver::Version>,
+
+    /// Make a pre-release with this identifier: 1.2.3 + feat -> 1.3.0-rc.1, then -rc.2.
+    #[arg(long, env = "PAVED_PRE", value_name = "ID")]
+    pub pre: Option<String>,
+
+    /// Build metadata to append: 1.3.0+<META>. Not part of the tag.
+    #[arg(long, env = "PAVED_BUILD", value_name = "META")]
+    pub build: Option<String>,
+
+    /// Release exactly this version instead of the computed one (e.g. 1.0.0 to leave 0.x).
+    #[arg(long, env = "PAVED_RELEASE_AS", value_name = "VERSION")]
+    pub release_as: Option<semver::Version>,
+
+    /// Deepen a shallow clone with git fetch when history is missing [default: auto in CI, else never].
+    #[arg(long, env = "PAVED_FETCH", value_name = "MODE")]
+    pub fetch: Option<Fetch>,
+
+    /// Remote to fetch from and push tags to [default: origin].
+    #[arg(long, env = "PAVED_REMOTE", value_name = "NAME")]
+    pub remote: Option<String>,
+
+    /// Create an annotated tag for the new version on HEAD (no-op if it is already there).
+    #[arg(long, env = "PAVED_TAG", value_parser = BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    pub tag: bool,
+
+    /// Push the tag to the remote (implies --tag).
+    #[arg(long, env = "PAVED_PUSH", value_parser = BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    pub push: bool,
+
+    /// Set the new version in Cargo.toml, package.json, pyproject.toml and configured files.
+    #[arg(long, env = "PAVED_WRITE", value_parser = BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    pub write: bool,
+
+    /// Print the result as JSON on stdout.
+    #[arg(long, env = "PAVED_JSON", value_parser = BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    pub json: bool,
+
+    /// Also write outputs as a dotenv file (always on GitLab CI, default paved.env there).
+    #[arg(long, env = "PAVED_DOTENV", value_name = "FILE")]
+    pub dotenv: Option<PathBuf>,
+
+    /// List every commit considered, and the unparsed ones.
+    #[arg(short, long, env = "PAVED_VERBOSE", value_parser = BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    pub verbose: bool,
+}
+
+/// `--fetch` modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Fetch {
+    /// Deepen with git fetch until the base tag is reachable, and fetch tags.
+    Auto,
+    /// Never fetch: missing history is an error.
+    Never,
+}
+
+/// Options for `lint`.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct LintArgs {
+    /// Messages to check (`-` reads one message from stdin).
+    #[arg(value_name = "MESSAGE", conflicts_with = "range")]
+    pub messages: Vec<String>,
+
+    /// Check every non-merge commit in a range, e.g. origin/main..HEAD.
+    #[arg(long, env = "PAVED_RANGE", value_name = "A..B")]
+    pub range: Option<String>,
+
+    /// Print the result as JSON on stdout.
+    #[arg(long, env = "PAVED_JSON", value_parser = BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    pub json: bool,
+}

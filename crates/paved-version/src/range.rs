@@ -1,0 +1,276 @@
+//! Release ranges: which tag a release builds on, and which commits it contains.
+//!
+//! This is the logic paved-changelog reuses: it finds the base tags for a package, walks the
+//! commits since them, and classifies each one exactly once.
+//!
+//! - The base is the highest semver tag reachable from HEAD that matches the package's tag
+//!   template; other tags are ignored. A maintenance branch at 1.4.x gets 1.4.(x+1) even when
+//!   2.0.0 exists elsewhere, because 2.0.0 is not reachable from it.
+//! - Merge commits' own messages are not counted; the commits they bring in are, once.
+//! - Reverts inside the range cancel the commit they revert (and a revert of a revert restores it).
+//! - In a shallow clone a walk that reaches the boundary before the answer is known reports
+//!   [`Incomplete`] instead of guessing.
+
+use std::collections::{HashMap, HashSet};
+
+use paved_core::conventional::{self, Classification, Conventional};
+use paved_core::git::{CommitInfo, Oid, Repo, TagInfo};
+use paved_core::semver_rules::{Bump, BumpRules};
+use paved_core::tag::TagTemplate;
+use semver::Version;
+use serde::Serialize;
+
+use crate::error::Result;
+
+/// Commits this far (in seconds of committer time) past a candidate tag's commit are walked
+/// before deciding the tag is not reachable, to absorb clock skew between machines.
+const CLOCK_SKEW_SLOP: i64 = 24 * 60 * 60;
+
+/// A release tag: the tag and the version it names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReleaseTag {
+    /// Tag name.
+    pub name: String,
+    /// The version parsed from it.
+    pub version: Version,
+    /// The commit it points at.
+    #[serde(serialize_with = "ser_oid")]
+    pub commit: Oid,
+}
+
+/// What one package releases from: its tag template, and the path its commits must touch.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    /// Package name, `None` for the whole repository.
+    pub name: Option<String>,
+    /// Path relative to the repository root; `None` for the whole repository.
+    pub path: Option<String>,
+    /// Tag template bound to the package name.
+    pub template: TagTemplate,
+}
+
+/// The tags a release can build on.
+#[derive(Debug, Clone, Default)]
+pub struct Bases {
+    /// The highest reachable release tag, pre-releases included: the previous version.
+    pub latest: Option<ReleaseTag>,
+    /// The highest reachable stable (non-pre-release) tag: what the next version is computed from.
+    pub stable: Option<ReleaseTag>,
+    /// Every tag matching the template, reachable or not: used so pre-release numbers and
+    /// versions are never reused.
+    pub all: Vec<ReleaseTag>,
+}
+
+/// History was cut off by a shallow clone before the answer was known.
+#[derive(Debug, Clone)]
+pub struct Incomplete(pub String);
+
+/// Every tag in `tags` that matches `template`, highest version first.
+pub fn release_tags(tags: &[TagInfo], template: &TagTemplate) -> Vec<ReleaseTag> {
+    let mut out: Vec<ReleaseTag> = tags
+        .iter()
+        .filter_map(|t| {
+            template.parse(&t.name).map(|version| ReleaseTag { name: t.name.clone(), version, commit: t.commit })
+        })
+        .collect();
+    out.sort_by(|a, b| b.version.cmp(&a.version).then_with(|| a.name.cmp(&b.name)));
+    out
+}
+
+/// Find the latest and the latest stable release tags reachable from `head`.
+///
+/// Walks history newest first and stops as soon as both answers are certain, so a repository
+/// with 50,000 commits and a tag 300 commits back reads about 300 commits.
+pub fn find_bases(repo: &Repo, head: Oid, candidates: Vec<ReleaseTag>) -> Result<Result<Bases, Incomplete>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        Unknown,
+        Reachable,
+        Unreachable,
+    }
+    let mut bases = Bases { all: candidates, ..Bases::default() };
+    if bases.all.is_empty() && !repo.is_shallow() {
+        return Ok(Ok(bases));
+    }
+    let mut times: HashMap<Oid, i64> = HashMap::new();
+    for c in &bases.all {
+        if let std::collections::hash_map::Entry::Vacant(e) = times.entry(c.commit) {
+            e.insert(repo.commit(c.commit)?.committer.time);
+        }
+    }
+    let mut state = vec![State::Unknown; bases.all.len()];
+    let mut by_commit: HashMap<Oid, Vec<usize>> = HashMap::new();
+    for (i, c) in bases.all.iter().enumerate() {
+        by_commit.entry(c.commit).or_default().push(i);
+    }
+
+    let mut walk = repo.date_walk(&[head])?;
+    let mut exhausted = false;
+    // Resolve `pick` (latest or latest-stable): the first candidate in version order whose
+    // predecessors are all unreachable. `None` = not decided yet; `Some(None)` = there is none.
+    let decide = |state: &[State], stable_only: bool| -> Option<Option<usize>> {
+        for (i, s) in state.iter().enumerate() {
+            if stable_only && !bases.all[i].version.pre.is_empty() {
+                continue;
+            }
+            match s {
+                State::Reachable => return Some(Some(i)),
+                State::Unknown => return None,
+                State::Unreachable => {}
+            }
+        }
+        Some(None)
+    };
+    loop {
+        let latest = decide(&state, false);
+        let stable = decide(&state, true);
+        if let (Some(latest), Some(stable)) = (latest, stable) {
+            // "No tag" is only certain once the whole history has been walked: in a shallow
+            // clone the tag may lie past the boundary, or tags may not have been fetched.
+            let missing = latest.is_none() || stable.is_none();
+            if !missing || !repo.is_shallow() || exhausted {
+                if missing && walk.hit_shallow_boundary {
+                    return Ok(Err(Incomplete("no release tag is reachable within the fetched history".into())));
+                }
+                bases.latest = latest.map(|i| bases.all[i].clone());
+                bases.stable = stable.map(|i| bases.all[i].clone());
+                return Ok(Ok(bases));
+            }
+        }
+        match walk.next_commit()? {
+            Some((id, _)) => {
+                if let Some(idx) = by_commit.get(&id) {
+                    for &i in idx {
+                        state[i] = State::Reachable;
+                    }
+                }
+                if let Some(frontier) = walk.frontier_time() {
+                    for (i, c) in bases.all.iter().enumerate() {
+                        if state[i] == State::Unknown && times[&c.commit] > frontier + CLOCK_SKEW_SLOP {
+                            state[i] = State::Unreachable;
+                        }
+                    }
+                }
+            }
+            None => {
+                exhausted = true;
+                if walk.hit_shallow_boundary && state.contains(&State::Unknown) {
+                    return Ok(Err(Incomplete(
+                        "the walk from HEAD reached the shallow boundary before finding the release tag".into(),
+                    )));
+                }
+                for s in &mut state {
+                    if *s == State::Unknown {
+                        *s = State::Unreachable;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One commit of a range, decoded and classified.
+#[derive(Debug, Clone)]
+pub struct RangeCommit {
+    /// The commit.
+    pub commit: CommitInfo,
+    /// Its classification.
+    pub class: Classification,
+    /// Set when a later revert in the same range cancels it (or it is such a revert).
+    pub cancelled_by: Option<Oid>,
+}
+
+impl RangeCommit {
+    /// The conventional form, if the message parsed.
+    pub fn conventional(&self) -> Option<&Conventional> {
+        match &self.class {
+            Classification::Conventional(c) => Some(c),
+            Classification::Unparsed { .. } => None,
+        }
+    }
+}
+
+/// The commits of one release range, newest first, merges left out, classified once.
+#[derive(Debug, Clone, Default)]
+pub struct CommitRange {
+    /// Non-merge commits that touch the scope's path, newest first.
+    pub commits: Vec<RangeCommit>,
+    /// Merge commits skipped (their own messages never count).
+    pub merges: usize,
+}
+
+/// Read and classify the commits reachable from `head` and not from `base`, limited to `path`.
+pub fn collect(repo: &Repo, head: Oid, base: Option<Oid>, path: Option<&str>) -> Result<Result<CommitRange, Incomplete>> {
+    let hidden: Vec<Oid> = base.into_iter().collect();
+    let walk = repo.range(&[head], &hidden)?;
+    if walk.hit_shallow_boundary {
+        return Ok(Err(Incomplete("the commits since the release tag are not all in this shallow clone".into())));
+    }
+    let mut range = CommitRange::default();
+    for id in walk.commits {
+        let commit = repo.commit(id)?;
+        if commit.parents.len() > 1 {
+            range.merges += 1;
+            continue;
+        }
+        if let Some(path) = path {
+            if !repo.touches(&commit, path)? {
+                continue;
+            }
+        }
+        let class = conventional::classify(&commit.message);
+        range.commits.push(RangeCommit { commit, class, cancelled_by: None });
+    }
+    cancel_reverts(repo, &mut range.commits);
+    Ok(Ok(range))
+}
+
+/// Mark reverts that cancel a commit in the same range, and the commits they cancel.
+///
+/// Commits are processed newest first: a revert that is itself cancelled (by a revert of the
+/// revert) has no effect, so `A`, `Revert A`, `Revert "Revert A"` leaves `A` counted.
+fn cancel_reverts(repo: &Repo, commits: &mut [RangeCommit]) {
+    let index: HashMap<Oid, usize> = commits.iter().enumerate().map(|(i, c)| (c.commit.id, i)).collect();
+    for i in 0..commits.len() {
+        if commits[i].cancelled_by.is_some() {
+            continue;
+        }
+        let Some(revert) = commits[i].conventional().and_then(|c| c.reverts.clone()) else { continue };
+        let by_sha = revert.commit.as_deref().and_then(|sha| {
+            let full = repo.resolve_prefix(sha)?;
+            index.get(&full).copied()
+        });
+        // Without a sha (`revert: feat: x`), match the most recent older commit with that header.
+        let by_header = || {
+            let header = revert.header.as_deref()?;
+            (i + 1..commits.len()).find(|&j| commits[j].cancelled_by.is_none() && commits[j].commit.summary() == header)
+        };
+        let target = by_sha.or_else(|| if revert.commit.is_none() { by_header() } else { None });
+        if let Some(j) = target.filter(|&j| j > i && commits[j].cancelled_by.is_none()) {
+            let revert_id = commits[i].commit.id;
+            commits[j].cancelled_by = Some(revert_id);
+            commits[i].cancelled_by = Some(commits[j].commit.id);
+        }
+    }
+}
+
+/// The bump a set of commits causes, and which commits counted.
+pub fn bump_of(range: &CommitRange, rules: &BumpRules) -> Bump {
+    range
+        .commits
+        .iter()
+        .filter(|c| c.cancelled_by.is_none())
+        .filter_map(RangeCommit::conventional)
+        .map(|c| rules.bump_for(c))
+        .max()
+        .unwrap_or(Bump::None)
+}
+
+/// Ids of every commit in the range, for quick membership tests.
+pub fn ids(range: &CommitRange) -> HashSet<Oid> {
+    range.commits.iter().map(|c| c.commit.id).collect()
+}
+
+fn ser_oid<S: serde::Serializer>(id: &Oid, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&id.to_string())
+}
