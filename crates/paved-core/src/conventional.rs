@@ -67,7 +67,9 @@ pub fn classify(message: &str) -> Classification {
     let head = header(message);
 
     // git's own revert message: `Revert "feat: add x"` + `This reverts commit <sha>.`
-    if let Some(inner) = head.strip_prefix("Revert \"").and_then(|s| s.strip_suffix('"')) {
+    // git 2.43+ words a revert of a revert as `Reapply "<header>"`; it is still a revert.
+    let git_revert = head.strip_prefix("Revert \"").or_else(|| head.strip_prefix("Reapply \""));
+    if let Some(inner) = git_revert.and_then(|s| s.strip_suffix('"')) {
         return Classification::Conventional(Conventional {
             kind: "revert".into(),
             scope: None,
@@ -210,6 +212,8 @@ mod tests {
         let r = git.reverts.unwrap();
         assert_eq!(r.header.as_deref(), Some("feat: add x"));
         assert_eq!(r.commit.as_deref(), Some("0123456789abcdef0123456789abcdef01234567"));
+        let again = conv("Reapply \"feat: add x\"\n\nThis reverts commit 1234567.");
+        assert_eq!(again.reverts.unwrap().commit.as_deref(), Some("1234567"));
         let cc = conv("revert: feat: add x");
         assert_eq!(cc.reverts.unwrap().header.as_deref(), Some("feat: add x"));
     }
