@@ -53,7 +53,10 @@ impl Outputs {
 
     /// The value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// All outputs in order.
@@ -123,7 +126,12 @@ impl CiSink {
                 dotenv: Some(dotenv.unwrap_or_else(|| PathBuf::from("paved.env"))),
             }
         } else {
-            CiSink { platform: Platform::Local, github_output: None, step_summary: None, dotenv }
+            CiSink {
+                platform: Platform::Local,
+                github_output: None,
+                step_summary: None,
+                dotenv,
+            }
         }
     }
 
@@ -202,13 +210,22 @@ fn append(path: &Path, text: &str) -> Result<()> {
         .create(true)
         .append(true)
         .open(path)
-        .map_err(|e| Error::Io { action: "open", path: path.to_owned(), source: e })?;
-    f.write_all(text.as_bytes()).map_err(|e| Error::Io { action: "write", path: path.to_owned(), source: e })
+        .map_err(|e| Error::Io {
+            action: "open",
+            path: path.to_owned(),
+            source: e,
+        })?;
+    f.write_all(text.as_bytes()).map_err(|e| Error::Io {
+        action: "write",
+        path: path.to_owned(),
+        source: e,
+    })
 }
 
 fn random_delimiter() -> Result<String> {
     let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| Error::Usage(format!("no randomness for the output delimiter: {e}")))?;
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Error::Usage(format!("no randomness for the output delimiter: {e}")))?;
     let mut s = String::from("ghadelimiter_");
     for b in bytes {
         let _ = write!(s, "{b:02x}");
@@ -233,8 +250,16 @@ pub fn github_output(outputs: &Outputs, delimiter: &str) -> String {
 
 /// A GitLab dotenv key for an output name: upper-case, `[A-Z0-9_]`, not starting with a digit.
 pub fn dotenv_key(name: &str) -> String {
-    let mut key: String =
-        name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+    let mut key: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
     if key.starts_with(|c: char| c.is_ascii_digit()) {
         key.insert(0, '_');
     }
@@ -267,7 +292,9 @@ pub fn dotenv(outputs: &Outputs) -> (String, Vec<String>) {
 }
 
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 fn escape_property(s: &str) -> String {
@@ -291,7 +318,11 @@ pub fn github_annotation(a: &Annotation) -> String {
     if let Some(t) = &a.title {
         props.push(format!("title={}", escape_property(t)));
     }
-    let props = if props.is_empty() { String::new() } else { format!(" {}", props.join(",")) };
+    let props = if props.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", props.join(","))
+    };
     format!("::{cmd}{props}::{}", escape_data(&a.message))
 }
 
@@ -306,7 +337,11 @@ fn plain_annotation(a: &Annotation) -> String {
         (Some(f), None) => format!("{f}: "),
         _ => String::new(),
     };
-    let title = a.title.as_deref().map(|t| format!("{t}: ")).unwrap_or_default();
+    let title = a
+        .title
+        .as_deref()
+        .map(|t| format!("{t}: "))
+        .unwrap_or_default();
     format!("{level}: {location}{title}{}", a.message)
 }
 
@@ -327,7 +362,9 @@ mod tests {
 
     fn outputs() -> Outputs {
         let mut o = Outputs::new();
-        o.set("version", "1.3.0").set("previous-version", "1.2.3").set("notes", "line one\nline two");
+        o.set("version", "1.3.0")
+            .set("previous-version", "1.2.3")
+            .set("notes", "line one\nline two");
         o
     }
 
@@ -353,7 +390,9 @@ mod tests {
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].contains("notes"));
         let mut big = Outputs::new();
-        big.set("a", "x".repeat(4000)).set("b", "y".repeat(2000)).set("c", "z");
+        big.set("a", "x".repeat(4000))
+            .set("b", "y".repeat(2000))
+            .set("c", "z");
         let (text, warnings) = dotenv(&big);
         assert!(text.len() <= DOTENV_LIMIT);
         assert!(text.contains("C=z"));
@@ -370,7 +409,10 @@ mod tests {
             line: Some(3),
             message: "50% done\nnext".into(),
         };
-        assert_eq!(github_annotation(&a), "::error file=a%2Cb.rs,line=3,title=bad%3A title%2C here::50%25 done%0Anext");
+        assert_eq!(
+            github_annotation(&a),
+            "::error file=a%2Cb.rs,line=3,title=bad%3A title%2C here::50%25 done%0Anext"
+        );
     }
 
     #[test]
@@ -394,10 +436,17 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&summary).unwrap(), "## hi\n");
 
         let dotenv_path = dir.path().join("paved.env");
-        let gl = CiSink::detect(|k| (k == "GITLAB_CI").then(|| "true".to_owned()), Some(dotenv_path.clone()));
+        let gl = CiSink::detect(
+            |k| (k == "GITLAB_CI").then(|| "true".to_owned()),
+            Some(dotenv_path.clone()),
+        );
         assert_eq!(gl.platform(), Platform::GitLab);
         gl.write_outputs(&outputs()).unwrap();
-        assert!(std::fs::read_to_string(&dotenv_path).unwrap().starts_with("VERSION=1.3.0\n"));
+        assert!(
+            std::fs::read_to_string(&dotenv_path)
+                .unwrap()
+                .starts_with("VERSION=1.3.0\n")
+        );
 
         let local = CiSink::detect(|_| None, None);
         assert_eq!(local.platform(), Platform::Local);

@@ -29,8 +29,11 @@ pub fn run<E: Diagnostic + 'static>(f: impl FnOnce() -> Result<u8, E>) -> ExitCo
 /// Print `err` to stderr in the house style.
 pub fn report<E: Diagnostic + ?Sized>(err: &E) {
     let color = use_color();
-    let (red, yellow, bold, reset) =
-        if color { ("\x1b[31m", "\x1b[33m", "\x1b[1m", "\x1b[0m") } else { ("", "", "", "") };
+    let (red, yellow, bold, reset) = if color {
+        ("\x1b[31m", "\x1b[33m", "\x1b[1m", "\x1b[0m")
+    } else {
+        ("", "", "", "")
+    };
     let mut stderr = io::stderr().lock();
     let _ = writeln!(stderr, "{red}{bold}error{reset}{bold}:{reset} {err}");
     let mut source = err.source();
@@ -45,8 +48,15 @@ pub fn report<E: Diagnostic + ?Sized>(err: &E) {
 
 /// Print a warning line to stderr.
 pub fn warn(message: &str) {
-    let (yellow, bold, reset) = if use_color() { ("\x1b[33m", "\x1b[1m", "\x1b[0m") } else { ("", "", "") };
-    let _ = writeln!(io::stderr().lock(), "{yellow}{bold}warning{reset}{bold}:{reset} {message}");
+    let (yellow, bold, reset) = if use_color() {
+        ("\x1b[33m", "\x1b[1m", "\x1b[0m")
+    } else {
+        ("", "", "")
+    };
+    let _ = writeln!(
+        io::stderr().lock(),
+        "{yellow}{bold}warning{reset}{bold}:{reset} {message}"
+    );
 }
 
 /// Colour only on a terminal, and never with `NO_COLOR` set.
@@ -57,7 +67,9 @@ pub fn use_color() -> bool {
 /// Write `text` to stdout, mapping failure to [`crate::Error::Stdout`].
 pub fn print_stdout(text: &str) -> crate::Result<()> {
     let mut out = io::stdout().lock();
-    out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(crate::Error::Stdout)
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(crate::Error::Stdout)
 }
 
 fn is_broken_pipe(err: &(dyn std::error::Error + 'static)) -> bool {

@@ -97,20 +97,27 @@ impl PavedConfig {
             path: path.clone(),
             message: format!("could not read it: {e}"),
         })?;
-        let config = Self::parse(&text).map_err(|message| Error::Config { path: path.clone(), message })?;
+        let config = Self::parse(&text).map_err(|message| Error::Config {
+            path: path.clone(),
+            message,
+        })?;
         Ok((config, Some(path)))
     }
 
     /// Parse and validate the text of a `paved.toml`.
     pub fn parse(text: &str) -> std::result::Result<PavedConfig, String> {
-        let config: PavedConfig = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
+        let config: PavedConfig =
+            toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
         let mut names = std::collections::HashSet::new();
         for p in &config.version.package {
             if p.name.trim().is_empty() {
                 return Err("a `[[version.package]]` entry has an empty `name`".into());
             }
             if !names.insert(p.name.as_str()) {
-                return Err(format!("package `{}` is listed twice in `[[version.package]]`", p.name));
+                return Err(format!(
+                    "package `{}` is listed twice in `[[version.package]]`",
+                    p.name
+                ));
             }
             if p.path.starts_with('/') || p.path.split('/').any(|c| c == "..") {
                 return Err(format!(
@@ -133,7 +140,9 @@ mod tests {
         assert!(err.contains("tag-templat"), "{err}");
         let err = PavedConfig::parse("[versoin]\n").unwrap_err();
         assert!(err.contains("versoin"), "{err}");
-        let err = PavedConfig::parse("[[version.package]]\nname = \"a\"\npath = \"a\"\nowner = \"x\"\n").unwrap_err();
+        let err =
+            PavedConfig::parse("[[version.package]]\nname = \"a\"\npath = \"a\"\nowner = \"x\"\n")
+                .unwrap_err();
         assert!(err.contains("owner"), "{err}");
     }
 
@@ -156,13 +165,18 @@ tag = "{name}@{version}"
         )
         .unwrap();
         assert_eq!(c.version.types["refactor"], Bump::Patch);
-        assert_eq!(c.version.package[0].tag.as_deref(), Some("{name}@{version}"));
+        assert_eq!(
+            c.version.package[0].tag.as_deref(),
+            Some("{name}@{version}")
+        );
     }
 
     #[test]
     fn bad_values_are_errors() {
         assert!(PavedConfig::parse("[version.types]\nfeat = \"huge\"\n").is_err());
         assert!(PavedConfig::parse("[version]\ninitial-version = \"1.0\"\n").is_err());
-        assert!(PavedConfig::parse("[[version.package]]\nname = \"a\"\npath = \"../x\"\n").is_err());
+        assert!(
+            PavedConfig::parse("[[version.package]]\nname = \"a\"\npath = \"../x\"\n").is_err()
+        );
     }
 }

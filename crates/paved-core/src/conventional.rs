@@ -68,7 +68,9 @@ pub fn classify(message: &str) -> Classification {
 
     // git's own revert message: `Revert "feat: add x"` + `This reverts commit <sha>.`
     // git 2.43+ words a revert of a revert as `Reapply "<header>"`; it is still a revert.
-    let git_revert = head.strip_prefix("Revert \"").or_else(|| head.strip_prefix("Reapply \""));
+    let git_revert = head
+        .strip_prefix("Revert \"")
+        .or_else(|| head.strip_prefix("Reapply \""));
     if let Some(inner) = git_revert.and_then(|s| s.strip_suffix('"')) {
         return Classification::Conventional(Conventional {
             kind: "revert".into(),
@@ -78,7 +80,10 @@ pub fn classify(message: &str) -> Classification {
             breaking_description: None,
             body: body_of(message),
             footers: Vec::new(),
-            reverts: Some(Revert { commit: reverted_sha(message), header: Some(inner.to_owned()) }),
+            reverts: Some(Revert {
+                commit: reverted_sha(message),
+                header: Some(inner.to_owned()),
+            }),
         });
     }
 
@@ -126,7 +131,9 @@ pub fn classify(message: &str) -> Classification {
 
 fn from_parsed(c: &git_conventional::Commit<'_>) -> Conventional {
     let breaking_description = if c.breaking() {
-        c.breaking_description().map(str::to_owned).or_else(|| Some(c.description().to_owned()))
+        c.breaking_description()
+            .map(str::to_owned)
+            .or_else(|| Some(c.description().to_owned()))
     } else {
         None
     };
@@ -136,8 +143,15 @@ fn from_parsed(c: &git_conventional::Commit<'_>) -> Conventional {
         description: c.description().trim().to_owned(),
         breaking: c.breaking(),
         breaking_description,
-        body: c.body().map(|b| b.trim().to_owned()).filter(|b| !b.is_empty()),
-        footers: c.footers().iter().map(|f| (f.token().as_str().to_owned(), f.value().trim().to_owned())).collect(),
+        body: c
+            .body()
+            .map(|b| b.trim().to_owned())
+            .filter(|b| !b.is_empty()),
+        footers: c
+            .footers()
+            .iter()
+            .map(|f| (f.token().as_str().to_owned(), f.value().trim().to_owned()))
+            .collect(),
         reverts: None,
     }
 }
@@ -188,7 +202,10 @@ mod tests {
     #[test]
     fn types_scopes_and_breaking() {
         let c = conv("feat(api)!: drop v1 endpoints");
-        assert_eq!((c.kind.as_str(), c.scope.as_deref(), c.breaking), ("feat", Some("api"), true));
+        assert_eq!(
+            (c.kind.as_str(), c.scope.as_deref(), c.breaking),
+            ("feat", Some("api"), true)
+        );
         let c = conv("fix: x\n\nsome body\n\nBREAKING CHANGE: config moved");
         assert!(c.breaking);
         assert_eq!(c.breaking_description.as_deref(), Some("config moved"));
@@ -207,11 +224,16 @@ mod tests {
 
     #[test]
     fn reverts_in_both_spellings() {
-        let git = conv("Revert \"feat: add x\"\n\nThis reverts commit 0123456789abcdef0123456789abcdef01234567.");
+        let git = conv(
+            "Revert \"feat: add x\"\n\nThis reverts commit 0123456789abcdef0123456789abcdef01234567.",
+        );
         assert_eq!(git.kind, "revert");
         let r = git.reverts.unwrap();
         assert_eq!(r.header.as_deref(), Some("feat: add x"));
-        assert_eq!(r.commit.as_deref(), Some("0123456789abcdef0123456789abcdef01234567"));
+        assert_eq!(
+            r.commit.as_deref(),
+            Some("0123456789abcdef0123456789abcdef01234567")
+        );
         let again = conv("Reapply \"feat: add x\"\n\nThis reverts commit 1234567.");
         assert_eq!(again.reverts.unwrap().commit.as_deref(), Some("1234567"));
         let cc = conv("revert: feat: add x");

@@ -31,10 +31,16 @@ pub enum Error {
 
     /// A `git` subprocess failed.
     #[error("`git {args}` failed{status}: {stderr}")]
-    GitCommand { args: String, status: String, stderr: String },
+    GitCommand {
+        args: String,
+        status: String,
+        stderr: String,
+    },
 
     /// History is cut off by a shallow clone and could not be deepened.
-    #[error("the clone is shallow and the history needed to compute the release is missing ({detail})")]
+    #[error(
+        "the clone is shallow and the history needed to compute the release is missing ({detail})"
+    )]
     Shallow { detail: String },
 
     /// `paved.toml` (or `--config`) could not be read or is invalid.
@@ -64,29 +70,48 @@ pub enum Error {
 
     /// A decided refusal, e.g. a tag already points at another commit.
     #[error("{message}")]
-    Refused { message: String, hint: Option<String> },
+    Refused {
+        message: String,
+        hint: Option<String>,
+    },
 }
 
 impl Error {
     pub(crate) fn git(action: impl Into<String>, err: impl std::fmt::Display) -> Self {
-        Error::Git { action: action.into(), message: err.to_string() }
+        Error::Git {
+            action: action.into(),
+            message: err.to_string(),
+        }
     }
 
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { action, path: path.into(), source }
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
     }
 }
 
 impl Diagnostic for Error {
     fn category(&self) -> Category {
         match self {
-            Error::NotARepo { .. } | Error::Config { .. } | Error::Usage(_) | Error::BadFile { .. } => {
+            Error::NotARepo { .. }
+            | Error::Config { .. }
+            | Error::Usage(_)
+            | Error::BadFile { .. } => Category::Usage,
+            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 Category::Usage
             }
-            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => Category::Usage,
-            Error::Io { .. } | Error::Stdout(_) | Error::Git { .. } | Error::GitCommand { .. } | Error::Shallow { .. } => {
-                Category::External
-            }
+            Error::Io { .. }
+            | Error::Stdout(_)
+            | Error::Git { .. }
+            | Error::GitCommand { .. }
+            | Error::Shallow { .. } => Category::External,
             Error::Refused { .. } => Category::Refused,
         }
     }

@@ -14,12 +14,15 @@ use std::process::Command;
 
 use gix::ObjectId;
 use gix::bstr::{BStr, ByteSlice};
-use gix::objs::FindExt;
 use gix::objs::commit::ref_iter::Token;
+use gix::objs::{Find, FindExt};
 
 use crate::{Error, Result};
 
 pub use gix::ObjectId as Oid;
+
+/// Size of the decompressed-object cache.
+const OBJECT_CACHE_BYTES: usize = 32 * 1024 * 1024;
 
 /// An open repository.
 #[derive(Debug)]
@@ -33,8 +36,8 @@ pub struct Repo {
 pub struct TagInfo {
     /// The short name, without `refs/tags/`.
     pub name: String,
-    /// The commit it peels to.
-    pub commit: ObjectId,
+    /// The object the ref names: an annotated tag object or a commit.
+    pub target: ObjectId,
 }
 
 /// A person and a moment, from an author or committer line.
@@ -96,9 +99,16 @@ impl Repo {
     /// Find the repository containing `dir`, honouring `GIT_DIR` and friends.
     pub fn discover(dir: &Path) -> Result<Repo> {
         let repo = gix::ThreadSafeRepository::discover_with_environment_overrides(dir)
-            .map_err(|e| Error::NotARepo { path: dir.to_owned(), message: e.to_string() })?
+            .map_err(|e| Error::NotARepo {
+                path: dir.to_owned(),
+                message: e.to_string(),
+            })?
             .to_thread_local();
-        let mut me = Repo { repo, shallow: HashSet::new() };
+        let mut me = Repo {
+            repo,
+            shallow: HashSet::new(),
+        };
+        me.configure();
         me.load_shallow()?;
         Ok(me)
     }
@@ -106,13 +116,28 @@ impl Repo {
     /// Re-open the repository from disk, after `git fetch` changed refs, objects or the shallow file.
     pub fn reopen(&mut self) -> Result<()> {
         let dir = self.repo.git_dir().to_owned();
-        let repo = gix::open(dir.clone()).map_err(|e| Error::NotARepo { path: dir, message: e.to_string() })?;
+        let repo = gix::open(dir.clone()).map_err(|e| Error::NotARepo {
+            path: dir,
+            message: e.to_string(),
+        })?;
         self.repo = repo;
+        self.configure();
         self.load_shallow()
     }
 
+    /// A release range is walked more than once (find the base, then collect the range), so keep
+    /// decompressed objects: each commit is inflated once, as in `git log`. Bounded, so a
+    /// full-history walk does not grow without limit.
+    fn configure(&mut self) {
+        self.repo.object_cache_size_if_unset(OBJECT_CACHE_BYTES);
+    }
+
     fn load_shallow(&mut self) -> Result<()> {
-        self.shallow = match self.repo.shallow_commits().map_err(|e| Error::git("read the shallow file", e))? {
+        self.shallow = match self
+            .repo
+            .shallow_commits()
+            .map_err(|e| Error::git("read the shallow file", e))?
+        {
             Some(commits) => commits.iter().copied().collect(),
             None => HashSet::new(),
         };
@@ -137,7 +162,10 @@ impl Repo {
     /// The commit HEAD points at.
     pub fn head(&self) -> Result<ObjectId> {
         let id = self.repo.head_id().map_err(|e| {
-            Error::git("resolve HEAD (is this an empty repository with no commits yet?)", e)
+            Error::git(
+                "resolve HEAD (is this an empty repository with no commits yet?)",
+                e,
+            )
         })?;
         Ok(id.detach())
     }
@@ -148,7 +176,9 @@ impl Repo {
             .repo
             .rev_parse_single(rev)
             .map_err(|e| Error::Usage(format!("revision `{rev}` could not be resolved: {e}")))?;
-        let obj = id.object().map_err(|e| Error::git(format!("read `{rev}`"), e))?;
+        let obj = id
+            .object()
+            .map_err(|e| Error::git(format!("read `{rev}`"), e))?;
         let commit = obj
             .peel_to_kind(gix::object::Kind::Commit)
             .map_err(|e| Error::Usage(format!("revision `{rev}` does not name a commit: {e}")))?;
@@ -164,34 +194,90 @@ impl Repo {
         self.repo.rev_parse_single(hex).ok().map(gix::Id::detach)
     }
 
-    /// Every tag, peeled to the commit it points at. Tags on non-commits are skipped.
+    /// Every tag with the object its ref names (an annotated tag object, or a commit).
+    /// Peeling is left to [`Repo::peel_to_commit`], so listing 10,000 tags reads no objects.
     pub fn tags(&self) -> Result<Vec<TagInfo>> {
-        let platform = self.repo.references().map_err(|e| Error::git("list tags", e))?;
+        self.tags_matching(|_| true)
+    }
+
+    /// The tags whose short name passes `keep`.
+    pub fn tags_matching(&self, keep: impl Fn(&str) -> bool) -> Result<Vec<TagInfo>> {
+        let platform = self
+            .repo
+            .references()
+            .map_err(|e| Error::git("list tags", e))?;
         let iter = platform.tags().map_err(|e| Error::git("list tags", e))?;
         let mut out = Vec::new();
-        let mut buf = Vec::new();
         for reference in iter {
-            let mut reference = reference.map_err(|e| Error::git("read a tag", e))?;
+            let reference = reference.map_err(|e| Error::git("read a tag", e))?;
             let name = reference.name().shorten().to_str_lossy().into_owned();
-            let Ok(id) = reference.peel_to_id() else { continue };
-            let id = id.detach();
-            // Only tags on commits are releases; a tag on a tree or blob is not.
-            match self.repo.objects.find(&id, &mut buf) {
-                Ok(data) if data.kind == gix::object::Kind::Commit => out.push(TagInfo { name, commit: id }),
-                _ => {}
+            if !keep(&name) {
+                continue;
             }
+            // A symbolic tag ref is resolved by gix's iterator; one that dangles has no id.
+            let Some(id) = reference.try_id() else {
+                continue;
+            };
+            out.push(TagInfo {
+                name,
+                target: id.detach(),
+            });
         }
         Ok(out)
+    }
+
+    /// Follow annotated tag objects from `id` to the commit they name. `None` when the chain ends
+    /// at a tree or blob, or the object is missing (a tag fetched without its history).
+    pub fn peel_to_commit(&self, id: ObjectId) -> Result<Option<ObjectId>> {
+        let mut buf = Vec::new();
+        let mut current = id;
+        for _ in 0..32 {
+            let data = match self.repo.objects.try_find(&current, &mut buf) {
+                Ok(Some(d)) => d,
+                Ok(None) => return Ok(None),
+                Err(e) => return Err(Error::git(format!("read {current}"), e)),
+            };
+            match data.kind {
+                gix::object::Kind::Commit => return Ok(Some(current)),
+                gix::object::Kind::Tag => {
+                    let tag = data
+                        .decode()
+                        .map_err(|e| Error::git(format!("decode tag {current}"), e))?;
+                    let gix::objs::ObjectRef::Tag(tag) = tag else {
+                        return Ok(None);
+                    };
+                    current = tag.target();
+                }
+                _ => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+
+    /// The committer time of `id`, or `None` when `id` is not a commit (a tag on a tree or blob).
+    pub fn commit_time(&self, id: &ObjectId) -> Result<Option<i64>> {
+        let mut buf = Vec::new();
+        match self.repo.objects.find(id, &mut buf) {
+            Ok(data) if data.kind == gix::object::Kind::Commit => {}
+            Ok(_) => return Ok(None),
+            Err(e) => return Err(Error::git(format!("read {id}"), e)),
+        }
+        Ok(Some(self.parents_and_time(id, &mut buf)?.1))
     }
 
     /// The commit a tag points at, if the tag exists.
     pub fn tag_target(&self, name: &str) -> Result<Option<ObjectId>> {
         let full = format!("refs/tags/{name}");
-        let found = self.repo.try_find_reference(full.as_str()).map_err(|e| Error::git(format!("read tag `{name}`"), e))?;
+        let found = self
+            .repo
+            .try_find_reference(full.as_str())
+            .map_err(|e| Error::git(format!("read tag `{name}`"), e))?;
         match found {
             None => Ok(None),
             Some(mut r) => {
-                let id = r.peel_to_id().map_err(|e| Error::git(format!("peel tag `{name}`"), e))?;
+                let id = r
+                    .peel_to_id()
+                    .map_err(|e| Error::git(format!("peel tag `{name}`"), e))?;
                 Ok(Some(id.detach()))
             }
         }
@@ -199,7 +285,11 @@ impl Repo {
 
     /// Parents and commit time of `id`, parsing only the headers. Shallow boundaries have no parents.
     fn parents_and_time(&self, id: &ObjectId, buf: &mut Vec<u8>) -> Result<(Vec<ObjectId>, i64)> {
-        let iter = self.repo.objects.find_commit_iter(id, buf).map_err(|e| Error::git(format!("read commit {id}"), e))?;
+        let iter = self
+            .repo
+            .objects
+            .find_commit_iter(id, buf)
+            .map_err(|e| Error::git(format!("read commit {id}"), e))?;
         let mut parents = Vec::new();
         let mut time = 0;
         for token in iter {
@@ -226,7 +316,11 @@ impl Repo {
     /// Decode one commit fully.
     pub fn commit(&self, id: ObjectId) -> Result<CommitInfo> {
         let mut buf = Vec::new();
-        let iter = self.repo.objects.find_commit_iter(&id, &mut buf).map_err(|e| Error::git(format!("read commit {id}"), e))?;
+        let iter = self
+            .repo
+            .objects
+            .find_commit_iter(&id, &mut buf)
+            .map_err(|e| Error::git(format!("read commit {id}"), e))?;
         let mut parents = Vec::new();
         let mut tree = None;
         let mut author = None;
@@ -259,7 +353,14 @@ impl Repo {
 
     /// A commit-date-ordered walk from `tips`, newest first; see [`DateWalk`].
     pub fn date_walk(&self, tips: &[ObjectId]) -> Result<DateWalk<'_>> {
-        let mut walk = DateWalk { repo: self, queue: BinaryHeap::new(), seen: HashSet::new(), buf: Vec::new(), seq: 0, hit_shallow_boundary: false };
+        let mut walk = DateWalk {
+            repo: self,
+            queue: BinaryHeap::new(),
+            seen: HashSet::new(),
+            buf: Vec::new(),
+            seq: 0,
+            hit_shallow_boundary: false,
+        };
         for tip in tips {
             walk.push(*tip)?;
         }
@@ -277,14 +378,15 @@ impl Repo {
         let mut seq = 0u64;
         let mut buf = Vec::new();
         let mut times: HashMap<ObjectId, (Vec<ObjectId>, i64)> = HashMap::new();
-        let mut load = |id: ObjectId, times: &mut HashMap<ObjectId, (Vec<ObjectId>, i64)>| -> Result<i64> {
-            if let Some((_, t)) = times.get(&id) {
-                return Ok(*t);
-            }
-            let (parents, t) = self.parents_and_time(&id, &mut buf)?;
-            times.insert(id, (parents, t));
-            Ok(t)
-        };
+        let mut load =
+            |id: ObjectId, times: &mut HashMap<ObjectId, (Vec<ObjectId>, i64)>| -> Result<i64> {
+                if let Some((_, t)) = times.get(&id) {
+                    return Ok(*t);
+                }
+                let (parents, t) = self.parents_and_time(&id, &mut buf)?;
+                times.insert(id, (parents, t));
+                Ok(t)
+            };
         for h in hidden {
             if flags.insert(*h, UNINTERESTING).is_none() {
                 let t = load(*h, &mut times)?;
@@ -343,8 +445,13 @@ impl Repo {
         }
         // With clock skew a commit can be emitted before the hidden side reaches it; drop those.
         out.retain(|id| flags[id] & UNINTERESTING == 0);
-        let hit = hit_boundary_at.iter().any(|id| flags[id] & UNINTERESTING == 0);
-        Ok(RangeWalk { commits: out, hit_shallow_boundary: hit })
+        let hit = hit_boundary_at
+            .iter()
+            .any(|id| flags[id] & UNINTERESTING == 0);
+        Ok(RangeWalk {
+            commits: out,
+            hit_shallow_boundary: hit,
+        })
     }
 
     /// True when `path` (a directory or file relative to the repository root) differs between the
@@ -372,8 +479,16 @@ impl Repo {
         let mut buf = Vec::new();
         let mut current = tree;
         for component in path.split('/').filter(|c| !c.is_empty()) {
-            let tree = self.repo.objects.find_tree(&current, &mut buf).map_err(|e| Error::git(format!("read tree {current}"), e))?;
-            match tree.entries.iter().find(|e| e.filename == component.as_bytes()) {
+            let tree = self
+                .repo
+                .objects
+                .find_tree(&current, &mut buf)
+                .map_err(|e| Error::git(format!("read tree {current}"), e))?;
+            match tree
+                .entries
+                .iter()
+                .find(|e| e.filename == component.as_bytes())
+            {
                 Some(entry) => current = entry.oid.to_owned(),
                 None => return Ok(None),
             }
@@ -384,18 +499,29 @@ impl Repo {
     /// The configured committer identity, if any (`user.name`/`user.email`, `GIT_COMMITTER_*`).
     pub fn committer(&self) -> Option<(String, String)> {
         let sig = self.repo.committer()?.ok()?;
-        Some((sig.name.to_str_lossy().into_owned(), sig.email.to_str_lossy().into_owned()))
+        Some((
+            sig.name.to_str_lossy().into_owned(),
+            sig.email.to_str_lossy().into_owned(),
+        ))
     }
 
     /// Create the annotated tag `name` on `target`. If the tag exists on `target` already this is a
     /// no-op returning `false`; if it exists on another commit it is a refusal.
-    pub fn create_annotated_tag(&self, name: &str, target: ObjectId, message: &str, tagger: (&str, &str)) -> Result<bool> {
+    pub fn create_annotated_tag(
+        &self,
+        name: &str,
+        target: ObjectId,
+        message: &str,
+        tagger: (&str, &str),
+    ) -> Result<bool> {
         if let Some(existing) = self.tag_target(name)? {
             if existing == target {
                 return Ok(false);
             }
             return Err(Error::Refused {
-                message: format!("tag `{name}` already exists on commit {existing}, not on {target}"),
+                message: format!(
+                    "tag `{name}` already exists on commit {existing}, not on {target}"
+                ),
                 hint: Some(format!(
                     "a release tag never moves: check whether `{name}` was released from another branch, \
                      or release a different version with `--release-as`"
@@ -404,9 +530,20 @@ impl Repo {
         }
         let now = gix::date::Time::now_local_or_utc();
         let mut time_buf = gix::date::parse::TimeBuf::default();
-        let sig = gix::actor::SignatureRef { name: tagger.0.into(), email: tagger.1.into(), time: now.to_str(&mut time_buf) };
+        let sig = gix::actor::SignatureRef {
+            name: tagger.0.into(),
+            email: tagger.1.into(),
+            time: now.to_str(&mut time_buf),
+        };
         self.repo
-            .tag(name, target, gix::object::Kind::Commit, Some(sig), message, gix::refs::transaction::PreviousValue::MustNotExist)
+            .tag(
+                name,
+                target,
+                gix::object::Kind::Commit,
+                Some(sig),
+                message,
+                gix::refs::transaction::PreviousValue::MustNotExist,
+            )
             .map_err(|e| Error::git(format!("create tag `{name}`"), e))?;
         Ok(true)
     }
@@ -448,7 +585,9 @@ impl DateWalk<'_> {
 
     /// The next commit and its committer time.
     pub fn next_commit(&mut self) -> Result<Option<(ObjectId, i64)>> {
-        let Some((time, _, id, parents)) = self.queue.pop() else { return Ok(None) };
+        let Some((time, _, id, parents)) = self.queue.pop() else {
+            return Ok(None);
+        };
         if self.repo.is_boundary(&id) {
             self.hit_shallow_boundary = true;
         }
@@ -494,11 +633,19 @@ pub fn run_git(dir: &Path, args: &[&str]) -> Result<String> {
         .current_dir(dir)
         .env("GIT_TERMINAL_PROMPT", "0")
         .output()
-        .map_err(|e| Error::GitCommand { args: args.join(" "), status: String::new(), stderr: format!("could not run git: {e}") })?;
+        .map_err(|e| Error::GitCommand {
+            args: args.join(" "),
+            status: String::new(),
+            stderr: format!("could not run git: {e}"),
+        })?;
     if !output.status.success() {
         return Err(Error::GitCommand {
             args: args.join(" "),
-            status: output.status.code().map(|c| format!(" (exit {c})")).unwrap_or_default(),
+            status: output
+                .status
+                .code()
+                .map(|c| format!(" (exit {c})"))
+                .unwrap_or_default(),
             stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
         });
     }

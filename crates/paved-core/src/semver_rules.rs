@@ -10,7 +10,9 @@ use crate::conventional::Conventional;
 use crate::{Error, Result};
 
 /// How far a release moves the version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Bump {
     /// No release.
@@ -42,12 +44,16 @@ pub struct BumpRules {
 }
 
 /// Types that are valid Conventional Commit types out of the box (the Angular convention).
-pub const KNOWN_TYPES: &[&str] =
-    &["feat", "fix", "perf", "revert", "docs", "style", "refactor", "test", "build", "ci", "chore"];
+pub const KNOWN_TYPES: &[&str] = &[
+    "feat", "fix", "perf", "revert", "docs", "style", "refactor", "test", "build", "ci", "chore",
+];
 
 impl Default for BumpRules {
     fn default() -> Self {
-        let mut types: BTreeMap<String, Bump> = KNOWN_TYPES.iter().map(|t| ((*t).to_owned(), Bump::None)).collect();
+        let mut types: BTreeMap<String, Bump> = KNOWN_TYPES
+            .iter()
+            .map(|t| ((*t).to_owned(), Bump::None))
+            .collect();
         types.insert("feat".into(), Bump::Minor);
         types.insert("fix".into(), Bump::Patch);
         types.insert("perf".into(), Bump::Patch);
@@ -142,7 +148,11 @@ pub fn pre_number(version: &Version, id: &str) -> Option<u64> {
 
 /// The next pre-release of `core` with identifier `id`, numbered after every existing
 /// `<core>-<id>.N` in `existing` (tags anywhere in the repository, so a number is never reused).
-pub fn next_pre<'a>(core: &Version, id: &str, existing: impl IntoIterator<Item = &'a Version>) -> Version {
+pub fn next_pre<'a>(
+    core: &Version,
+    id: &str,
+    existing: impl IntoIterator<Item = &'a Version>,
+) -> Version {
     let last = existing
         .into_iter()
         .filter(|v| v.major == core.major && v.minor == core.minor && v.patch == core.patch)
@@ -173,7 +183,12 @@ mod tests {
 
     #[test]
     fn pre_numbers_never_repeat() {
-        let tags = [v("1.3.0-rc.1"), v("1.3.0-rc.4"), v("1.3.0-beta.9"), v("1.4.0-rc.7")];
+        let tags = [
+            v("1.3.0-rc.1"),
+            v("1.3.0-rc.4"),
+            v("1.3.0-beta.9"),
+            v("1.4.0-rc.7"),
+        ];
         assert_eq!(next_pre(&v("1.3.0"), "rc", &tags), v("1.3.0-rc.5"));
         assert_eq!(next_pre(&v("2.0.0"), "rc", &tags), v("2.0.0-rc.1"));
     }

@@ -36,12 +36,19 @@ impl TagTemplate {
             )));
         }
         let (prefix, suffix) = bound.split_once("{version}").expect("checked above");
-        if let Some(bad) = bound.chars().find(|c| c.is_whitespace() || "~^:?*[\\".contains(*c)) {
+        if let Some(bad) = bound
+            .chars()
+            .find(|c| c.is_whitespace() || "~^:?*[\\".contains(*c))
+        {
             return Err(Error::Usage(format!(
                 "tag template `{template}` contains `{bad}`, which git does not allow in tag names"
             )));
         }
-        Ok(TagTemplate { template: template.to_owned(), prefix: prefix.to_owned(), suffix: suffix.to_owned() })
+        Ok(TagTemplate {
+            template: template.to_owned(),
+            prefix: prefix.to_owned(),
+            suffix: suffix.to_owned(),
+        })
     }
 
     /// The template as written.
@@ -56,7 +63,9 @@ impl TagTemplate {
 
     /// The version in `tag`, if the tag matches this template and holds a valid semver version.
     pub fn parse(&self, tag: &str) -> Option<Version> {
-        let rest = tag.strip_prefix(self.prefix.as_str())?.strip_suffix(self.suffix.as_str())?;
+        let rest = tag
+            .strip_prefix(self.prefix.as_str())?
+            .strip_suffix(self.suffix.as_str())?;
         // `v{version}` must not match `vv1.0.0` or `foo@1.0.0` must not match `foo-bar@1.0.0`:
         // the version part has to start with a digit.
         if !rest.starts_with(|c: char| c.is_ascii_digit()) {

@@ -18,7 +18,14 @@ use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
 #[command(name = "paved-version", version, max_term_width = 100)]
 pub struct Args {
     /// The repository to read (any directory inside it).
-    #[arg(short = 'C', long = "repo", env = "PAVED_REPO", value_name = "DIR", default_value = ".", global = true)]
+    #[arg(
+        short = 'C',
+        long = "repo",
+        env = "PAVED_REPO",
+        value_name = "DIR",
+        default_value = ".",
+        global = true
+    )]
     pub repo: PathBuf,
 
     /// Config file [default: paved.toml at the repository root].

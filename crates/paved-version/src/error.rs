@@ -30,17 +30,21 @@ impl Diagnostic for Error {
     fn category(&self) -> Category {
         match self {
             Error::Core(e) => e.category(),
-            Error::UnknownPackage { .. } | Error::VersionFile { .. } | Error::Usage(_) => Category::Usage,
+            Error::UnknownPackage { .. } | Error::VersionFile { .. } | Error::Usage(_) => {
+                Category::Usage
+            }
         }
     }
 
     fn hint(&self) -> Option<String> {
         match self {
             Error::Core(e) => e.hint(),
-            Error::UnknownPackage { .. } => Some("add it to paved.toml, or drop `--package` to see every package".into()),
-            Error::VersionFile { .. } => {
-                Some("fix the file, or remove it from `files` in paved.toml; nothing was written".into())
+            Error::UnknownPackage { .. } => {
+                Some("add it to paved.toml, or drop `--package` to see every package".into())
             }
+            Error::VersionFile { .. } => Some(
+                "fix the file, or remove it from `files` in paved.toml; nothing was written".into(),
+            ),
             Error::Usage(_) => None,
         }
     }

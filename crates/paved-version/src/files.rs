@@ -22,9 +22,18 @@ const DISCOVERED: &[&str] = &["Cargo.toml", "package.json", "pyproject.toml"];
 
 /// Set `version` in the package's version files and in `extra` (root-relative). Returns the
 /// files changed, relative to `root`.
-pub fn write_versions(root: &Path, package_path: Option<&str>, extra: &[String], version: &Version) -> Result<Vec<String>> {
+pub fn write_versions(
+    root: &Path,
+    package_path: Option<&str>,
+    extra: &[String],
+    version: &Version,
+) -> Result<Vec<String>> {
     let dir = package_path.map_or_else(|| root.to_owned(), |p| root.join(p));
-    let mut targets: Vec<(PathBuf, bool)> = DISCOVERED.iter().map(|f| (dir.join(f), false)).filter(|(p, _)| p.is_file()).collect();
+    let mut targets: Vec<(PathBuf, bool)> = DISCOVERED
+        .iter()
+        .map(|f| (dir.join(f), false))
+        .filter(|(p, _)| p.is_file())
+        .collect();
     for f in extra {
         let p = root.join(f);
         if !targets.iter().any(|(t, _)| t == &p) {
@@ -35,10 +44,18 @@ pub fn write_versions(root: &Path, package_path: Option<&str>, extra: &[String],
     let mut prepared = Vec::new();
     for (path, explicit) in targets {
         let shown = crate::display(root, &path);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| Error::VersionFile { path: shown.clone(), message: format!("could not read it: {e}") })?;
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default();
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::VersionFile {
+            path: shown.clone(),
+            message: format!("could not read it: {e}"),
+        })?;
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or_default();
         let updated = match (name, ext) {
             ("Cargo.toml", _) => set_toml(&text, &[&["package"], &["workspace", "package"]], &v),
             ("pyproject.toml", _) => set_pyproject(&text, &v),
@@ -46,7 +63,10 @@ pub fn write_versions(root: &Path, package_path: Option<&str>, extra: &[String],
             (_, "json") => set_json(&text, &v),
             _ => Ok(Some(set_plain(&text, &v))),
         }
-        .map_err(|message| Error::VersionFile { path: shown.clone(), message })?;
+        .map_err(|message| Error::VersionFile {
+            path: shown.clone(),
+            message,
+        })?;
         match updated {
             Some(new) => {
                 if new != text {
@@ -54,7 +74,10 @@ pub fn write_versions(root: &Path, package_path: Option<&str>, extra: &[String],
                 }
             }
             None if explicit => {
-                return Err(Error::VersionFile { path: shown, message: "it has no `version` field to set".into() });
+                return Err(Error::VersionFile {
+                    path: shown,
+                    message: "it has no `version` field to set".into(),
+                });
             }
             None => {}
         }
@@ -79,7 +102,10 @@ fn set_value(item: &mut toml_edit::Item, v: &str) -> bool {
     }
 }
 
-fn table_at<'a>(doc: &'a mut DocumentMut, path: &[&str]) -> Option<&'a mut dyn toml_edit::TableLike> {
+fn table_at<'a>(
+    doc: &'a mut DocumentMut,
+    path: &[&str],
+) -> Option<&'a mut dyn toml_edit::TableLike> {
     let mut t: &mut dyn toml_edit::TableLike = doc.as_table_mut();
     for key in path {
         t = t.get_mut(key)?.as_table_like_mut()?;
@@ -89,7 +115,9 @@ fn table_at<'a>(doc: &'a mut DocumentMut, path: &[&str]) -> Option<&'a mut dyn t
 
 /// Set `version` in each table at `paths` that has a string `version`. `Ok(None)` when none has.
 fn set_toml(text: &str, paths: &[&[&str]], v: &str) -> std::result::Result<Option<String>, String> {
-    let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| format!("it is not valid TOML: {e}"))?;
+    let mut doc: DocumentMut = text
+        .parse()
+        .map_err(|e: toml_edit::TomlError| format!("it is not valid TOML: {e}"))?;
     let mut changed = false;
     for path in paths {
         if let Some(table) = table_at(&mut doc, path) {
@@ -102,7 +130,9 @@ fn set_toml(text: &str, paths: &[&[&str]], v: &str) -> std::result::Result<Optio
 }
 
 fn set_pyproject(text: &str, v: &str) -> std::result::Result<Option<String>, String> {
-    let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| format!("it is not valid TOML: {e}"))?;
+    let mut doc: DocumentMut = text
+        .parse()
+        .map_err(|e: toml_edit::TomlError| format!("it is not valid TOML: {e}"))?;
     let mut changed = false;
     if let Some(project) = table_at(&mut doc, &["project"]) {
         let dynamic = project
@@ -130,11 +160,16 @@ fn set_plain(text: &str, v: &str) -> String {
 
 /// Replace the top-level `"version"` string of a JSON object in place.
 fn set_json(text: &str, v: &str) -> std::result::Result<Option<String>, String> {
-    let parsed: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("it is not valid JSON: {e}"))?;
-    if !parsed.get("version").is_some_and(serde_json::Value::is_string) {
+    let parsed: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("it is not valid JSON: {e}"))?;
+    if !parsed
+        .get("version")
+        .is_some_and(serde_json::Value::is_string)
+    {
         return Ok(None);
     }
-    let span = json::top_level_string(text.as_bytes(), "version").ok_or("could not locate the top-level `version`")?;
+    let span = json::top_level_string(text.as_bytes(), "version")
+        .ok_or("could not locate the top-level `version`")?;
     let mut out = String::with_capacity(text.len());
     out.push_str(&text[..span.0]);
     out.push_str(&serde_json::to_string(v).expect("a string serialises"));
@@ -191,7 +226,10 @@ mod json {
             }
             _ => {
                 let mut j = i;
-                while j < b.len() && !matches!(b[j], b',' | b'}' | b']') && !b[j].is_ascii_whitespace() {
+                while j < b.len()
+                    && !matches!(b[j], b',' | b'}' | b']')
+                    && !b[j].is_ascii_whitespace()
+                {
                     j += 1;
                 }
                 Some(j)
@@ -239,12 +277,27 @@ mod tests {
     #[test]
     fn cargo_toml_keeps_comments_and_skips_inherited() {
         let text = "[package]\nname = \"x\"\nversion = \"0.1.0\" # bumped by paved\n\n[dependencies]\nfoo = { version = \"1\" }\n";
-        let out = set_toml(text, &[&["package"], &["workspace", "package"]], "0.2.0").unwrap().unwrap();
+        let out = set_toml(text, &[&["package"], &["workspace", "package"]], "0.2.0")
+            .unwrap()
+            .unwrap();
         assert_eq!(out, text.replace("0.1.0", "0.2.0"));
         let inherited = "[package]\nname = \"x\"\nversion.workspace = true\n";
-        assert_eq!(set_toml(inherited, &[&["package"], &["workspace", "package"]], "1.0.0").unwrap(), None);
+        assert_eq!(
+            set_toml(
+                inherited,
+                &[&["package"], &["workspace", "package"]],
+                "1.0.0"
+            )
+            .unwrap(),
+            None
+        );
         let ws = "[workspace]\nmembers = []\n\n[workspace.package]\nversion = \"1.0.0\"\n";
-        assert!(set_toml(ws, &[&["package"], &["workspace", "package"]], "1.1.0").unwrap().unwrap().contains("\"1.1.0\""));
+        assert!(
+            set_toml(ws, &[&["package"], &["workspace", "package"]], "1.1.0")
+                .unwrap()
+                .unwrap()
+                .contains("\"1.1.0\"")
+        );
     }
 
     #[test]

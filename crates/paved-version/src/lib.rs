@@ -57,19 +57,36 @@ pub struct Settings {
 impl Settings {
     /// Merge command-line/env values over the `[version]` section and the defaults.
     pub fn resolve(args: &NextArgs, file: &VersionConfig, in_ci: bool) -> Result<Settings> {
-        let template = args.tag_template.clone().or_else(|| file.tag_template.clone());
+        let template = args
+            .tag_template
+            .clone()
+            .or_else(|| file.tag_template.clone());
         let scopes = if file.package.is_empty() {
             if let Some(name) = &args.package {
-                return Err(Error::UnknownPackage { name: name.clone(), known: String::new() });
+                return Err(Error::UnknownPackage {
+                    name: name.clone(),
+                    known: String::new(),
+                });
             }
             let t = template.as_deref().unwrap_or(DEFAULT_TAG_TEMPLATE);
-            vec![(Scope { name: None, path: None, template: TagTemplate::new(t, None)? }, Vec::new())]
+            vec![(
+                Scope {
+                    name: None,
+                    path: None,
+                    template: TagTemplate::new(t, None)?,
+                },
+                Vec::new(),
+            )]
         } else {
             let selected: Vec<_> = match &args.package {
                 Some(name) => {
                     let found: Vec<_> = file.package.iter().filter(|p| &p.name == name).collect();
                     if found.is_empty() {
-                        let known: Vec<_> = file.package.iter().map(|p| format!("`{}`", p.name)).collect();
+                        let known: Vec<_> = file
+                            .package
+                            .iter()
+                            .map(|p| format!("`{}`", p.name))
+                            .collect();
                         return Err(Error::UnknownPackage {
                             name: name.clone(),
                             known: format!(" (configured: {})", known.join(", ")),
@@ -94,22 +111,42 @@ impl Settings {
                 })
                 .collect::<Result<_>>()?
         };
-        let pre = args.pre.as_deref().map(semver_rules::parse_pre_id).transpose()?;
-        let build = args.build.as_deref().map(semver_rules::parse_build).transpose()?;
+        let pre = args
+            .pre
+            .as_deref()
+            .map(semver_rules::parse_pre_id)
+            .transpose()?;
+        let build = args
+            .build
+            .as_deref()
+            .map(semver_rules::parse_build)
+            .transpose()?;
         let fetch = match args.fetch {
             Some(Fetch::Auto) => FetchMode::Auto,
             Some(Fetch::Never) => FetchMode::Never,
-            None => file.fetch.unwrap_or(if in_ci { FetchMode::Auto } else { FetchMode::Never }),
+            None => file.fetch.unwrap_or(if in_ci {
+                FetchMode::Auto
+            } else {
+                FetchMode::Never
+            }),
         };
         Ok(Settings {
             scopes,
             rules: BumpRules::with_overrides(&file.types),
-            initial_version: args.initial_version.clone().or_else(|| file.initial_version.clone()).unwrap_or(Version::new(0, 0, 0)),
+            initial_version: args
+                .initial_version
+                .clone()
+                .or_else(|| file.initial_version.clone())
+                .unwrap_or(Version::new(0, 0, 0)),
             pre,
             build,
             release_as: args.release_as.clone(),
             fetch,
-            remote: args.remote.clone().or_else(|| file.remote.clone()).unwrap_or_else(|| "origin".into()),
+            remote: args
+                .remote
+                .clone()
+                .or_else(|| file.remote.clone())
+                .unwrap_or_else(|| "origin".into()),
             files: file.files.clone(),
         })
     }
@@ -173,7 +210,12 @@ fn report(range: &CommitRange, rules: &BumpRules) -> Vec<CommitReport> {
         .iter()
         .map(|c| {
             let (kind, scope, breaking, unparsed) = match &c.class {
-                Classification::Conventional(conv) => (Some(conv.kind.clone()), conv.scope.clone(), conv.breaking, None),
+                Classification::Conventional(conv) => (
+                    Some(conv.kind.clone()),
+                    conv.scope.clone(),
+                    conv.breaking,
+                    None,
+                ),
                 Classification::Unparsed { reason } => (None, None, false, Some(reason.clone())),
             };
             let bump = match (&c.cancelled_by, c.conventional()) {
@@ -195,8 +237,13 @@ fn report(range: &CommitRange, rules: &BumpRules) -> Vec<CommitReport> {
 }
 
 /// Compute the plan for one scope, or report that history is incomplete.
-fn plan_scope(repo: &Repo, head: Oid, scope: &Scope, settings: &Settings) -> Result<Result<VersionPlan, Incomplete>> {
-    let tags = repo.tags()?;
+fn plan_scope(
+    repo: &Repo,
+    head: Oid,
+    scope: &Scope,
+    settings: &Settings,
+) -> Result<Result<VersionPlan, Incomplete>> {
+    let tags = repo.tags_matching(|name| scope.template.parse(name).is_some())?;
     let candidates = range::release_tags(&tags, &scope.template);
     let bases: Bases = match range::find_bases(repo, head, candidates)? {
         Ok(b) => b,
@@ -218,21 +265,44 @@ fn plan_scope(repo: &Repo, head: Oid, scope: &Scope, settings: &Settings) -> Res
         }
     };
 
-    let stable_base = bases.stable.as_ref().map_or_else(|| settings.initial_version.clone(), |t| t.version.clone());
-    let current = bases.latest.as_ref().map_or_else(|| settings.initial_version.clone(), |t| t.version.clone());
+    let stable_base = bases
+        .stable
+        .as_ref()
+        .map_or_else(|| settings.initial_version.clone(), |t| t.version.clone());
+    let current = bases
+        .latest
+        .as_ref()
+        .map_or_else(|| settings.initial_version.clone(), |t| t.version.clone());
     let bump = range::bump_of(&since_stable, &settings.rules);
     let all_versions: Vec<Version> = bases.all.iter().map(|t| t.version.clone()).collect();
 
     let (mut version, released, bump) = if let Some(forced) = &settings.release_as {
-        let already = bases.latest.as_ref().is_some_and(|t| &t.version == forced && t.commit == head);
-        (forced.clone(), !already, if already { Bump::None } else { bump.max(Bump::Patch) })
+        let already = bases
+            .latest
+            .as_ref()
+            .is_some_and(|t| &t.version == forced && t.commit == head);
+        (
+            forced.clone(),
+            !already,
+            if already {
+                Bump::None
+            } else {
+                bump.max(Bump::Patch)
+            },
+        )
     } else if bump == Bump::None {
         (current.clone(), false, Bump::None)
     } else {
         let core = semver_rules::apply(&stable_base, bump);
         match &settings.pre {
             // Nothing new since the latest pre-release: that one stands.
-            Some(_) if since_latest.commits.iter().all(|c| c.cancelled_by.is_some()) && bases.latest.is_some() => {
+            Some(_)
+                if since_latest
+                    .commits
+                    .iter()
+                    .all(|c| c.cancelled_by.is_some())
+                    && bases.latest.is_some() =>
+            {
                 (current.clone(), false, Bump::None)
             }
             Some(id) => (semver_rules::next_pre(&core, id, &all_versions), true, bump),
@@ -277,9 +347,14 @@ pub fn plan(repo: &mut Repo, settings: &Settings) -> Result<Vec<VersionPlan>> {
                 }
             }
         }
-        let Some(Incomplete(detail)) = missing else { return Ok(plans) };
+        let Some(Incomplete(detail)) = missing else {
+            return Ok(plans);
+        };
         if settings.fetch == FetchMode::Never {
-            return Err(paved_core::Error::Shallow { detail: format!("{detail}; fetching is off (`--fetch never`)") }.into());
+            return Err(paved_core::Error::Shallow {
+                detail: format!("{detail}; fetching is off (`--fetch never`)"),
+            }
+            .into());
         }
         attempt += 1;
         let remote = settings.remote.as_str();
@@ -287,15 +362,29 @@ pub fn plan(repo: &mut Repo, settings: &Settings) -> Result<Vec<VersionPlan>> {
             paved_core::cli::warn(&format!(
                 "shallow clone: {detail}; deepening by {deepen_by} commits from `{remote}` (`--fetch auto`)"
             ));
-            repo.run_git(&["fetch", "--quiet", "--tags", &format!("--deepen={deepen_by}"), remote])
+            repo.run_git(&[
+                "fetch",
+                "--quiet",
+                "--tags",
+                &format!("--deepen={deepen_by}"),
+                remote,
+            ])
         } else if attempt == 7 {
-            paved_core::cli::warn(&format!("shallow clone: still incomplete; fetching the full history from `{remote}`"));
+            paved_core::cli::warn(&format!(
+                "shallow clone: still incomplete; fetching the full history from `{remote}`"
+            ));
             repo.run_git(&["fetch", "--quiet", "--tags", "--unshallow", remote])
         } else {
-            return Err(paved_core::Error::Shallow { detail: format!("{detail}, even after fetching the full history") }.into());
+            return Err(paved_core::Error::Shallow {
+                detail: format!("{detail}, even after fetching the full history"),
+            }
+            .into());
         };
         if let Err(e) = result {
-            return Err(paved_core::Error::Shallow { detail: format!("{detail}; deepening failed: {e}") }.into());
+            return Err(paved_core::Error::Shallow {
+                detail: format!("{detail}; deepening failed: {e}"),
+            }
+            .into());
         }
         repo.reopen()?;
         if !repo.is_shallow() && attempt < 7 {
@@ -310,15 +399,26 @@ pub fn outputs(plans: &[VersionPlan], all_packages: bool) -> Outputs {
     let mut o = Outputs::new();
     if let (false, [p]) = (all_packages, plans) {
         o.set("version", &p.version)
-            .set("previous-version", p.previous_version.as_ref().map(ToString::to_string).unwrap_or_default())
+            .set(
+                "previous-version",
+                p.previous_version
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+            )
             .set("tag", &p.tag)
             .set("bump", p.bump)
             .set("released", p.released)
             .set("commits", p.commits)
             .set("unparsed", p.unparsed);
     } else {
-        let released: Vec<&str> = plans.iter().filter(|p| p.released).filter_map(|p| p.package.as_deref()).collect();
-        o.set("released", !released.is_empty()).set("released-packages", released.join(" "));
+        let released: Vec<&str> = plans
+            .iter()
+            .filter(|p| p.released)
+            .filter_map(|p| p.package.as_deref())
+            .collect();
+        o.set("released", !released.is_empty())
+            .set("released-packages", released.join(" "));
         for p in plans {
             let name = p.package.as_deref().unwrap_or("root");
             o.set(&format!("{name}-version"), &p.version)
@@ -333,12 +433,29 @@ pub fn outputs(plans: &[VersionPlan], all_packages: bool) -> Outputs {
 /// A short human summary of one plan (stderr and the job summary).
 pub fn summary(p: &VersionPlan, verbose: bool) -> String {
     let mut s = String::new();
-    let who = p.package.as_deref().map(|n| format!("{n}: ")).unwrap_or_default();
+    let who = p
+        .package
+        .as_deref()
+        .map(|n| format!("{n}: "))
+        .unwrap_or_default();
     let prev = p.previous_tag.as_deref().unwrap_or("no previous release");
     if p.released {
-        let _ = write!(s, "{who}{} -> {} ({} bump; {} commits since {prev}", p.previous_version.as_ref().map_or("none".into(), ToString::to_string), p.version, p.bump, p.commits);
+        let _ = write!(
+            s,
+            "{who}{} -> {} ({} bump; {} commits since {prev}",
+            p.previous_version
+                .as_ref()
+                .map_or("none".into(), ToString::to_string),
+            p.version,
+            p.bump,
+            p.commits
+        );
     } else {
-        let _ = write!(s, "{who}nothing to release: {} stays ({} commits since {prev}", p.version, p.commits);
+        let _ = write!(
+            s,
+            "{who}nothing to release: {} stays ({} commits since {prev}",
+            p.version, p.commits
+        );
     }
     if p.unparsed > 0 {
         let _ = write!(s, ", {} not conventional", p.unparsed);
@@ -366,7 +483,10 @@ fn tagger(repo: &Repo) -> Result<(String, String)> {
     }
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     if env("GITHUB_ACTIONS").as_deref() == Some("true") {
-        return Ok(("github-actions[bot]".into(), "41898282+github-actions[bot]@users.noreply.github.com".into()));
+        return Ok((
+            "github-actions[bot]".into(),
+            "41898282+github-actions[bot]@users.noreply.github.com".into(),
+        ));
     }
     if let (Some(name), Some(email)) = (env("GITLAB_USER_NAME"), env("GITLAB_USER_EMAIL")) {
         return Ok((name, email));
@@ -385,9 +505,17 @@ fn tag_and_push(repo: &Repo, plan: &VersionPlan, push: bool, remote: &str) -> Re
     let message = format!("Release {}", plan.tag);
     let created = repo.create_annotated_tag(&plan.tag, head, &message, (&who.0, &who.1))?;
     if created {
-        paved_core::cli::info(&format!("created tag `{}` on {}", plan.tag, &plan.head[..7]));
+        paved_core::cli::info(&format!(
+            "created tag `{}` on {}",
+            plan.tag,
+            &plan.head[..7]
+        ));
     } else {
-        paved_core::cli::info(&format!("tag `{}` is already on {}; nothing to do", plan.tag, &plan.head[..7]));
+        paved_core::cli::info(&format!(
+            "tag `{}` is already on {}; nothing to do",
+            plan.tag,
+            &plan.head[..7]
+        ));
     }
     if push {
         let refname = format!("refs/tags/{}", plan.tag);
@@ -403,7 +531,10 @@ fn tag_and_push(repo: &Repo, plan: &VersionPlan, push: bool, remote: &str) -> Re
                 let peeled = repo.run_git(&["ls-remote", remote, &format!("{refname}^{{}}")])?;
                 let remote_commit = peeled.split_whitespace().next().unwrap_or(obj);
                 if remote_commit == plan.head {
-                    paved_core::cli::info(&format!("`{}` is already on `{remote}` at the same commit", plan.tag));
+                    paved_core::cli::info(&format!(
+                        "`{}` is already on `{remote}` at the same commit",
+                        plan.tag
+                    ));
                 } else {
                     return Err(paved_core::Error::Refused {
                         message: format!("tag `{}` already exists on `{remote}` at commit {remote_commit}, not {}", plan.tag, plan.head),
@@ -436,7 +567,8 @@ fn run_next(repo: &mut Repo, file: &VersionConfig, args: &NextArgs, in_ci: bool)
     let settings = Settings::resolve(args, file, in_ci)?;
     let sink = CiSink::from_env(args.dotenv.clone());
     let plans = plan(repo, &settings)?;
-    let all_packages = settings.scopes.len() > 1 || (args.package.is_none() && settings.scopes[0].0.name.is_some());
+    let all_packages = settings.scopes.len() > 1
+        || (args.package.is_none() && settings.scopes[0].0.name.is_some());
 
     if args.write {
         for (plan, (scope, extra)) in plans.iter().zip(&settings.scopes) {
@@ -445,7 +577,12 @@ fn run_next(repo: &mut Repo, file: &VersionConfig, args: &NextArgs, in_ci: bool)
                 if scope.name.is_none() {
                     list.extend(settings.files.iter().cloned());
                 }
-                let written = files::write_versions(repo.root(), scope.path.as_deref(), &list, &plan.version)?;
+                let written = files::write_versions(
+                    repo.root(),
+                    scope.path.as_deref(),
+                    &list,
+                    &plan.version,
+                )?;
                 for f in written {
                     paved_core::cli::info(&format!("set version {} in `{f}`", plan.version));
                 }
@@ -474,9 +611,15 @@ fn run_next(repo: &mut Repo, file: &VersionConfig, args: &NextArgs, in_ci: bool)
         } else {
             serde_json::to_value(&plans[0]).expect("plain data serialises")
         };
-        format!("{}\n", serde_json::to_string_pretty(&value).expect("plain data serialises"))
+        format!(
+            "{}\n",
+            serde_json::to_string_pretty(&value).expect("plain data serialises")
+        )
     } else if all_packages {
-        plans.iter().map(|p| format!("{} {}\n", p.package.as_deref().unwrap_or("root"), p.version)).collect()
+        plans
+            .iter()
+            .map(|p| format!("{} {}\n", p.package.as_deref().unwrap_or("root"), p.version))
+            .collect()
     } else {
         format!("{}\n", plans[0].version)
     };
@@ -494,7 +637,11 @@ where
     let args = match Args::try_parse_from(argv) {
         Ok(a) => a,
         Err(e) => {
-            let code = if e.use_stderr() { paved_core::exit::USAGE } else { paved_core::exit::OK };
+            let code = if e.use_stderr() {
+                paved_core::exit::USAGE
+            } else {
+                paved_core::exit::OK
+            };
             let _ = e.print();
             return std::process::ExitCode::from(code);
         }
@@ -504,5 +651,8 @@ where
 
 /// The path of a version file relative to `root`, as shown to people.
 pub(crate) fn display(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root).unwrap_or(path).display().to_string()
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }

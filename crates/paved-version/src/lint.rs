@@ -32,9 +32,9 @@ pub fn check(message: &str, rules: &BumpRules) -> Option<String> {
         return Some("the message is empty".into());
     }
     match conventional::classify(message) {
-        Classification::Unparsed { reason } => {
-            Some(format!("{reason}; write it as `type(scope): description`, e.g. `fix(api): handle empty body`"))
-        }
+        Classification::Unparsed { reason } => Some(format!(
+            "{reason}; write it as `type(scope): description`, e.g. `fix(api): handle empty body`"
+        )),
         Classification::Conventional(c) if !rules.is_known(&c.kind) => {
             let known: Vec<&str> = rules.known_types().collect();
             Some(format!(
@@ -43,7 +43,9 @@ pub fn check(message: &str, rules: &BumpRules) -> Option<String> {
                 known.join(", ")
             ))
         }
-        Classification::Conventional(c) if c.description.trim().is_empty() => Some("the description is empty".into()),
+        Classification::Conventional(c) if c.description.trim().is_empty() => {
+            Some("the description is empty".into())
+        }
         Classification::Conventional(_) => None,
     }
 }
@@ -54,10 +56,16 @@ pub fn run(repo: &Repo, config: &VersionConfig, args: &LintArgs) -> Result<u8> {
     let mut messages: Vec<(Option<String>, String)> = Vec::new();
     if let Some(range) = &args.range {
         let (from, to) = range.split_once("..").ok_or_else(|| {
-            Error::Usage(format!("range `{range}` must look like `A..B`, e.g. `origin/main..HEAD`"))
+            Error::Usage(format!(
+                "range `{range}` must look like `A..B`, e.g. `origin/main..HEAD`"
+            ))
         })?;
         let to = if to.is_empty() { "HEAD" } else { to };
-        let hidden: Vec<_> = if from.is_empty() { Vec::new() } else { vec![repo.resolve(from)?] };
+        let hidden: Vec<_> = if from.is_empty() {
+            Vec::new()
+        } else {
+            vec![repo.resolve(from)?]
+        };
         let walk = repo.range(&[repo.resolve(to)?], &hidden)?;
         for id in walk.commits {
             let c = repo.commit(id)?;
@@ -66,12 +74,16 @@ pub fn run(repo: &Repo, config: &VersionConfig, args: &LintArgs) -> Result<u8> {
             }
         }
     } else if args.messages.is_empty() {
-        return Err(Error::Usage("give a message to lint, `-` to read one from stdin, or `--range A..B`".into()));
+        return Err(Error::Usage(
+            "give a message to lint, `-` to read one from stdin, or `--range A..B`".into(),
+        ));
     } else {
         for m in &args.messages {
             if m == "-" {
                 let mut text = String::new();
-                std::io::stdin().read_to_string(&mut text).map_err(|e| Error::Usage(format!("could not read stdin: {e}")))?;
+                std::io::stdin()
+                    .read_to_string(&mut text)
+                    .map_err(|e| Error::Usage(format!("could not read stdin: {e}")))?;
                 messages.push((None, text));
             } else {
                 messages.push((None, m.clone()));
@@ -94,7 +106,11 @@ pub fn run(repo: &Repo, config: &VersionConfig, args: &LintArgs) -> Result<u8> {
                 message: format!("{subject}: {reason}"),
                 ..Annotation::default()
             });
-            failures.push(LintFailure { sha: sha.clone(), header, reason });
+            failures.push(LintFailure {
+                sha: sha.clone(),
+                header,
+                reason,
+            });
         }
     }
     paved_core::cli::info(&format!(
@@ -105,9 +121,16 @@ pub fn run(repo: &Repo, config: &VersionConfig, args: &LintArgs) -> Result<u8> {
     ));
     if args.json {
         let value = serde_json::json!({ "checked": messages.len(), "failures": failures });
-        paved_core::cli::print_stdout(&format!("{}\n", serde_json::to_string_pretty(&value).expect("plain data")))?;
+        paved_core::cli::print_stdout(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&value).expect("plain data")
+        ))?;
     }
-    Ok(if failures.is_empty() { paved_core::exit::OK } else { paved_core::exit::REFUSED })
+    Ok(if failures.is_empty() {
+        paved_core::exit::OK
+    } else {
+        paved_core::exit::REFUSED
+    })
 }
 
 #[cfg(test)]
@@ -119,8 +142,16 @@ mod tests {
         let rules = BumpRules::default();
         assert_eq!(check("feat(api): add things", &rules), None);
         assert_eq!(check("fix!: break", &rules), None);
-        assert!(check("Add things", &rules).unwrap().contains("type(scope): description"));
-        assert!(check("feature: add things", &rules).unwrap().contains("not known"));
+        assert!(
+            check("Add things", &rules)
+                .unwrap()
+                .contains("type(scope): description")
+        );
+        assert!(
+            check("feature: add things", &rules)
+                .unwrap()
+                .contains("not known")
+        );
         assert!(check("", &rules).is_some());
     }
 }

@@ -28,6 +28,8 @@ fn base_is_the_highest_matching_tag_reachable_from_head() {
     repo.git(&["tag", "v3.0"]);
     repo.git(&["tag", "api@5.0.0"]);
     repo.git(&["tag", "vnext"]);
+    // A tag on a tree is not a release, whatever its name says.
+    repo.git(&["tag", "v9.0.0", "HEAD^{tree}"]);
     repo.commit("fix: bug");
     assert_eq!(version(&repo, &[]), "1.1.1");
     assert_eq!(field(&repo, &[], "previous_tag"), "v1.1.0");
@@ -59,12 +61,19 @@ fn custom_tag_template() {
     repo.git(&["tag", "release-2.0.0"]);
     repo.git(&["tag", "v7.0.0"]);
     repo.commit("feat: b");
-    repo.write("paved.toml", "[version]\ntag-template = \"release-{version}\"\n");
+    repo.write(
+        "paved.toml",
+        "[version]\ntag-template = \"release-{version}\"\n",
+    );
     assert_eq!(version(&repo, &[]), "2.1.0");
     assert_eq!(field(&repo, &[], "tag"), "release-2.1.0");
     // The flag beats the file; the env twin beats the file too.
     assert_eq!(version(&repo, &["--tag-template", "v{version}"]), "7.1.0");
-    assert_eq!(repo.paved_env(&[], &[("PAVED_TAG_TEMPLATE", "v{version}")]).ok(), "7.1.0");
+    assert_eq!(
+        repo.paved_env(&[], &[("PAVED_TAG_TEMPLATE", "v{version}")])
+            .ok(),
+        "7.1.0"
+    );
 }
 
 // ---- no tags, bump rules --------------------------------------------------------------------
@@ -74,7 +83,10 @@ fn no_tags_starts_from_zero() {
     let repo = TestRepo::new();
     repo.commit("feat: first");
     assert_eq!(version(&repo, &[]), "0.1.0");
-    assert_eq!(field(&repo, &[], "previous_version"), serde_json::Value::Null);
+    assert_eq!(
+        field(&repo, &[], "previous_version"),
+        serde_json::Value::Null
+    );
 
     let fix_only = TestRepo::new();
     fix_only.commit("fix: first");
@@ -113,7 +125,15 @@ fn other_types_release_nothing_and_exit_zero() {
     let repo = TestRepo::new();
     repo.commit("feat: base");
     repo.tag("v1.2.3");
-    for m in ["docs: readme", "chore: deps", "ci: cache", "refactor: tidy", "test: more", "style: fmt", "build: x"] {
+    for m in [
+        "docs: readme",
+        "chore: deps",
+        "ci: cache",
+        "refactor: tidy",
+        "test: more",
+        "style: fmt",
+        "build: x",
+    ] {
         repo.commit(m);
     }
     let run = repo.paved(&["--json"]);
@@ -132,7 +152,10 @@ fn type_map_is_configurable() {
     repo.tag("v1.2.3");
     repo.commit("refactor: tidy");
     assert_eq!(field(&repo, &[], "released"), false);
-    repo.write("paved.toml", "[version.types]\nrefactor = \"patch\"\nfeat = \"patch\"\n");
+    repo.write(
+        "paved.toml",
+        "[version.types]\nrefactor = \"patch\"\nfeat = \"patch\"\n",
+    );
     assert_eq!(version(&repo, &[]), "1.2.4");
     repo.commit("feat: now only a patch");
     assert_eq!(version(&repo, &[]), "1.2.4");
@@ -191,8 +214,15 @@ fn pre_release_env_twin_and_invalid_id() {
     repo.commit("feat: base");
     repo.tag("v1.0.0");
     repo.commit("feat: x");
-    assert_eq!(repo.paved_env(&[], &[("PAVED_PRE", "beta")]).ok(), "1.1.0-beta.1");
-    assert_eq!(repo.paved_env(&["--pre", "rc"], &[("PAVED_PRE", "beta")]).ok(), "1.1.0-rc.1");
+    assert_eq!(
+        repo.paved_env(&[], &[("PAVED_PRE", "beta")]).ok(),
+        "1.1.0-beta.1"
+    );
+    assert_eq!(
+        repo.paved_env(&["--pre", "rc"], &[("PAVED_PRE", "beta")])
+            .ok(),
+        "1.1.0-rc.1"
+    );
     let bad = repo.paved(&["--pre", "r c"]);
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("`r c`"), "{}", bad.stderr);
@@ -268,7 +298,14 @@ fn merge_messages_do_not_count_and_commits_count_once() {
     repo.commit_file("c.txt", "fix: b");
     repo.git(&["checkout", "-q", "main"]);
     repo.commit_file("d.txt", "docs: meanwhile");
-    repo.git(&["merge", "--no-ff", "-q", "topic", "-m", "feat!: merge pull request #1 from topic"]);
+    repo.git(&[
+        "merge",
+        "--no-ff",
+        "-q",
+        "topic",
+        "-m",
+        "feat!: merge pull request #1 from topic",
+    ]);
     // Squash flow: one commit on main.
     repo.git(&["checkout", "-q", "-b", "topic2"]);
     repo.commit_file("e.txt", "wip");
@@ -281,15 +318,37 @@ fn merge_messages_do_not_count_and_commits_count_once() {
     repo.git(&["merge", "-q", "--no-edit", "main"]);
     repo.commit_file("g.txt", "fix: after sync");
     repo.git(&["checkout", "-q", "main"]);
-    repo.git(&["merge", "--no-ff", "-q", "topic", "-m", "Merge branch 'topic'"]);
+    repo.git(&[
+        "merge",
+        "--no-ff",
+        "-q",
+        "topic",
+        "-m",
+        "Merge branch 'topic'",
+    ]);
 
     let json = repo.paved(&["--json"]).json();
     assert_eq!(json["bump"], "patch", "{json:#}");
     assert_eq!(json["version"], "1.0.1");
-    let summaries: Vec<&str> = json["changes"].as_array().unwrap().iter().map(|c| c["summary"].as_str().unwrap()).collect();
+    let summaries: Vec<&str> = json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["summary"].as_str().unwrap())
+        .collect();
     let mut sorted = summaries.clone();
     sorted.sort_unstable();
-    assert_eq!(sorted, ["docs: meanwhile", "fix: a", "fix: after sync", "fix: b", "fix: squashed (#2)"], "{summaries:?}");
+    assert_eq!(
+        sorted,
+        [
+            "docs: meanwhile",
+            "fix: a",
+            "fix: after sync",
+            "fix: b",
+            "fix: squashed (#2)"
+        ],
+        "{summaries:?}"
+    );
     assert_eq!(json["commits"], 5);
 }
 
@@ -324,7 +383,10 @@ fn monorepo_packages_count_only_their_paths() {
     assert_eq!(api["tag"], "api@2.0.0");
     assert_eq!(api["commits"], 2);
     assert_eq!(repo.paved(&["--package", "web"]).ok(), "2.1.0");
-    assert_eq!(repo.paved_env(&[], &[("PAVED_PACKAGE", "web")]).ok(), "2.1.0");
+    assert_eq!(
+        repo.paved_env(&[], &[("PAVED_PACKAGE", "web")]).ok(),
+        "2.1.0"
+    );
 
     let all = repo.paved(&["--json"]).json();
     let packages = all["packages"].as_array().unwrap();
@@ -336,7 +398,11 @@ fn monorepo_packages_count_only_their_paths() {
 
     let unknown = repo.paved(&["--package", "nope"]);
     assert_eq!(unknown.code, 2);
-    assert!(unknown.stderr.contains("`nope`") && unknown.stderr.contains("`api`"), "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("`nope`") && unknown.stderr.contains("`api`"),
+        "{}",
+        unknown.stderr
+    );
 }
 
 #[test]
@@ -363,8 +429,15 @@ fn shallow_setup() -> (TestRepo, tempfile::TempDir) {
     origin.commit_file("x.txt", "feat: newest");
     let clone = tempfile::tempdir().unwrap();
     let url = format!("file://{}", origin.path().display());
-    let out = common::git_cmd(clone.path()).args(["clone", "-q", "--depth", "3", "--no-tags", &url, "."]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = common::git_cmd(clone.path())
+        .args(["clone", "-q", "--depth", "3", "--no-tags", &url, "."])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     (origin, clone)
 }
 
@@ -374,7 +447,11 @@ fn shallow_clone_without_fetch_exits_3_and_names_fetch_depth() {
     let run = common::run_in(clone.path(), &["--fetch", "never"], &[]);
     assert_eq!(run.code, 3, "{run:?}");
     assert!(run.stderr.contains("fetch-depth: 0"), "{}", run.stderr);
-    assert!(run.stdout.is_empty(), "no version may be printed: {}", run.stdout);
+    assert!(
+        run.stdout.is_empty(),
+        "no version may be printed: {}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -397,7 +474,10 @@ fn shallow_clone_in_ci_deepens_by_default() {
 #[test]
 fn shallow_clone_with_unreachable_remote_exits_3() {
     let (_origin, clone) = shallow_setup();
-    common::git_cmd(clone.path()).args(["remote", "set-url", "origin", "/nonexistent/repo"]).output().unwrap();
+    common::git_cmd(clone.path())
+        .args(["remote", "set-url", "origin", "/nonexistent/repo"])
+        .output()
+        .unwrap();
     let run = common::run_in(clone.path(), &["--fetch", "auto"], &[]);
     assert_eq!(run.code, 3, "{run:?}");
     assert!(run.stderr.contains("fetch-depth: 0"), "{}", run.stderr);
@@ -413,7 +493,15 @@ fn latin1_commit_is_decoded_and_classified() {
     repo.tag("v1.0.0");
     let msg = repo.path().join("msg.txt");
     std::fs::write(&msg, b"feat(caf\xe9): cr\xe8me br\xfbl\xe9e\n").unwrap();
-    repo.git(&["-c", "i18n.commitEncoding=ISO-8859-1", "commit", "-q", "--allow-empty", "-F", msg.to_str().unwrap()]);
+    repo.git(&[
+        "-c",
+        "i18n.commitEncoding=ISO-8859-1",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-F",
+        msg.to_str().unwrap(),
+    ]);
     let raw = repo.git(&["cat-file", "-p", "HEAD"]);
     assert!(raw.contains("encoding ISO-8859-1"), "{raw}");
     let json = repo.paved(&["--json"]).json();
@@ -429,9 +517,23 @@ fn invalid_bytes_never_panic_or_drop_a_commit() {
     repo.tag("v1.0.0");
     let msg = repo.path().join("msg.txt");
     std::fs::write(&msg, b"fix: bad \xff\xfe bytes\n").unwrap();
-    repo.git(&["commit", "-q", "--allow-empty", "--cleanup=verbatim", "-F", msg.to_str().unwrap()]);
+    repo.git(&[
+        "commit",
+        "-q",
+        "--allow-empty",
+        "--cleanup=verbatim",
+        "-F",
+        msg.to_str().unwrap(),
+    ]);
     std::fs::write(&msg, b"\xc3\x28 garbage header\n").unwrap();
-    repo.git(&["commit", "-q", "--allow-empty", "--cleanup=verbatim", "-F", msg.to_str().unwrap()]);
+    repo.git(&[
+        "commit",
+        "-q",
+        "--allow-empty",
+        "--cleanup=verbatim",
+        "-F",
+        msg.to_str().unwrap(),
+    ]);
     let json = repo.paved(&["--json"]).json();
     assert_eq!(json["commits"], 2);
     assert_eq!(json["unparsed"], 1);
@@ -449,10 +551,20 @@ fn unparsed_commits_are_counted_and_listed() {
     let run = repo.paved(&["--verbose"]);
     assert_eq!(run.ok(), "1.0.1");
     assert!(run.stderr.contains("2 not conventional"), "{}", run.stderr);
-    assert!(run.stderr.contains("Update README [unparsed"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Update README [unparsed"),
+        "{}",
+        run.stderr
+    );
     let json = repo.paved(&["--json"]).json();
     assert_eq!(json["unparsed"], 2);
-    let unparsed: Vec<_> = json["changes"].as_array().unwrap().iter().filter(|c| c.get("unparsed").is_some()).map(|c| c["summary"].clone()).collect();
+    let unparsed: Vec<_> = json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c.get("unparsed").is_some())
+        .map(|c| c["summary"].clone())
+        .collect();
     assert_eq!(unparsed, ["WIP", "Update README"]);
 }
 
@@ -485,18 +597,28 @@ fn tag_on_another_commit_is_refused_with_exit_1() {
     // maint computes 1.1.0 too, which main already released.
     let run = repo.paved(&["--tag"]);
     assert_eq!(run.code, 1, "{run:?}");
-    assert!(run.stderr.contains("`v1.1.0` already exists"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("`v1.1.0` already exists"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
 fn push_sends_the_tag_and_is_idempotent() {
     let origin = tempfile::tempdir().unwrap();
-    common::git_cmd(origin.path()).args(["init", "-q", "--bare"]).output().unwrap();
+    common::git_cmd(origin.path())
+        .args(["init", "-q", "--bare"])
+        .output()
+        .unwrap();
     let repo = TestRepo::new();
     repo.git(&["remote", "add", "origin", origin.path().to_str().unwrap()]);
     repo.commit("feat: base");
     repo.paved(&["--push"]).ok();
-    let remote = common::git_cmd(origin.path()).args(["tag", "-l"]).output().unwrap();
+    let remote = common::git_cmd(origin.path())
+        .args(["tag", "-l"])
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&remote.stdout).trim(), "v0.1.0");
     repo.paved(&["--push", "--release-as", "0.1.0"]).ok();
 }
@@ -519,29 +641,45 @@ fn write_sets_versions_and_keeps_formatting() {
     repo.tag("v1.0.0");
     repo.commit("feat: more");
     repo.paved(&["--write"]).ok();
-    assert_eq!(repo.read("Cargo.toml"), cargo.replace("\"1.0.0\" #", "\"1.1.0\" #"));
-    assert_eq!(repo.read("package.json"), package.replace("\"version\": \"1.0.0\"", "\"version\": \"1.1.0\""));
-    assert_eq!(repo.read("pyproject.toml"), pyproject.replace("1.0.0", "1.1.0"));
+    assert_eq!(
+        repo.read("Cargo.toml"),
+        cargo.replace("\"1.0.0\" #", "\"1.1.0\" #")
+    );
+    assert_eq!(
+        repo.read("package.json"),
+        package.replace("\"version\": \"1.0.0\"", "\"version\": \"1.1.0\"")
+    );
+    assert_eq!(
+        repo.read("pyproject.toml"),
+        pyproject.replace("1.0.0", "1.1.0")
+    );
     assert_eq!(repo.read("VERSION"), "1.1.0\n");
 }
 
 #[test]
 fn write_with_a_broken_file_writes_nothing() {
     let repo = TestRepo::new();
-    repo.write("Cargo.toml", "[package]\nname = \"demo\"\nversion = \"1.0.0\"\n");
+    repo.write(
+        "Cargo.toml",
+        "[package]\nname = \"demo\"\nversion = \"1.0.0\"\n",
+    );
     repo.write("package.json", "{ not json");
     repo.git(&["add", "."]);
     repo.git(&["commit", "-q", "-m", "feat: base"]);
     let run = repo.paved(&["--write"]);
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("package.json"), "{}", run.stderr);
-    assert_eq!(repo.read("Cargo.toml"), "[package]\nname = \"demo\"\nversion = \"1.0.0\"\n");
+    assert_eq!(
+        repo.read("Cargo.toml"),
+        "[package]\nname = \"demo\"\nversion = \"1.0.0\"\n"
+    );
 }
 
 #[test]
 fn write_workspace_package_version() {
     let repo = TestRepo::new();
-    let ws = "[workspace]\nmembers = [\"a\"]\n\n[workspace.package]\nversion = \"0.1.0\"  # shared\n";
+    let ws =
+        "[workspace]\nmembers = [\"a\"]\n\n[workspace.package]\nversion = \"0.1.0\"  # shared\n";
     repo.write("Cargo.toml", ws);
     repo.git(&["add", "."]);
     repo.git(&["commit", "-q", "-m", "fix: base"]);
@@ -573,7 +711,10 @@ fn github_outputs_and_summary() {
     let mut lines = text.lines();
     while let Some(line) = lines.next() {
         let (key, delim) = line.split_once("<<").unwrap();
-        assert!(delim.starts_with("ghadelimiter_") && delim.len() > 20, "{delim}");
+        assert!(
+            delim.starts_with("ghadelimiter_") && delim.len() > 20,
+            "{delim}"
+        );
         parsed.insert(key.to_owned(), lines.next().unwrap().to_owned());
         assert_eq!(lines.next().unwrap(), delim);
     }
@@ -589,7 +730,11 @@ fn github_outputs_and_summary() {
     for (k, v) in expect {
         assert_eq!(parsed.get(k).map(String::as_str), Some(v), "{k} in {text}");
     }
-    assert!(std::fs::read_to_string(&summary).unwrap().contains("1.2.3 -> 1.3.0"));
+    assert!(
+        std::fs::read_to_string(&summary)
+            .unwrap()
+            .contains("1.2.3 -> 1.3.0")
+    );
 }
 
 #[test]
@@ -599,7 +744,10 @@ fn gitlab_dotenv() {
     let run = repo.paved_env(&[], &[("GITLAB_CI", "true")]);
     run.ok();
     let env = repo.read("paved.env");
-    assert_eq!(env, "VERSION=0.0.1\nPREVIOUS_VERSION=\nTAG=v0.0.1\nBUMP=patch\nRELEASED=true\nCOMMITS=1\nUNPARSED=0\n");
+    assert_eq!(
+        env,
+        "VERSION=0.0.1\nPREVIOUS_VERSION=\nTAG=v0.0.1\nBUMP=patch\nRELEASED=true\nCOMMITS=1\nUNPARSED=0\n"
+    );
     // --dotenv works anywhere.
     repo.paved(&["--dotenv", "out.env"]).ok();
     assert!(repo.read("out.env").starts_with("VERSION=0.0.1\n"));
@@ -617,7 +765,13 @@ fn lint_messages_and_ranges() {
     assert!(bad.stderr.contains("`Add endpoint`"), "{}", bad.stderr);
     let gh = repo.paved_env(&["lint", "feature: x"], &[("GITHUB_ACTIONS", "true")]);
     assert_eq!(gh.code, 1);
-    assert!(gh.stderr.contains("::error title=Conventional Commits::`feature: x`: type `feature` is not known"), "{}", gh.stderr);
+    assert!(
+        gh.stderr.contains(
+            "::error title=Conventional Commits::`feature: x`: type `feature` is not known"
+        ),
+        "{}",
+        gh.stderr
+    );
 
     repo.commit("fix: fine");
     repo.commit("oops");
@@ -626,7 +780,11 @@ fn lint_messages_and_ranges() {
     let json: serde_json::Value = serde_json::from_str(&range.stdout).unwrap();
     assert_eq!(json["checked"], 2);
     assert_eq!(json["failures"][0]["header"], "oops");
-    assert_eq!(repo.paved(&["lint", "--range", &format!("{base}..HEAD~1")]).code, 0);
+    assert_eq!(
+        repo.paved(&["lint", "--range", &format!("{base}..HEAD~1")])
+            .code,
+        0
+    );
     assert_eq!(repo.paved(&["lint", "--range", "nope..HEAD"]).code, 2);
 }
 
@@ -639,7 +797,11 @@ fn config_errors_name_the_key_and_exit_2() {
     repo.write("paved.toml", "[version]\ntag-templat = \"v{version}\"\n");
     let run = repo.paved(&[]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("tag-templat") && run.stderr.contains("paved.toml"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("tag-templat") && run.stderr.contains("paved.toml"),
+        "{}",
+        run.stderr
+    );
     let missing = repo.paved(&["--config", "nope.toml"]);
     assert_eq!(missing.code, 2);
     assert!(missing.stderr.contains("nope.toml"), "{}", missing.stderr);
@@ -648,9 +810,20 @@ fn config_errors_name_the_key_and_exit_2() {
 #[test]
 fn outside_a_repository_exits_2() {
     let dir = tempfile::tempdir().unwrap();
-    let run = common::run_in(dir.path(), &[], &[("GIT_CEILING_DIRECTORIES", dir.path().parent().unwrap().to_str().unwrap())]);
+    let run = common::run_in(
+        dir.path(),
+        &[],
+        &[(
+            "GIT_CEILING_DIRECTORIES",
+            dir.path().parent().unwrap().to_str().unwrap(),
+        )],
+    );
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stderr.contains("not inside a git repository"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("not inside a git repository"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -15,7 +15,10 @@ pub struct TestRepo {
 
 impl TestRepo {
     pub fn new() -> Self {
-        let repo = TestRepo { dir: tempfile::tempdir().unwrap(), clock: Cell::new(1_700_000_000) };
+        let repo = TestRepo {
+            dir: tempfile::tempdir().unwrap(),
+            clock: Cell::new(1_700_000_000),
+        };
         repo.git(&["init", "-q", "-b", "main"]);
         repo
     }
@@ -33,13 +36,22 @@ impl TestRepo {
     /// Run git with a fixed identity and the next timestamp; panics with git's stderr on failure.
     pub fn git(&self, args: &[&str]) -> String {
         let out = self.git_output(args);
-        assert!(out.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "git {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
     pub fn git_output(&self, args: &[&str]) -> Output {
         let date = self.date();
-        git_cmd(self.path()).args(args).env("GIT_AUTHOR_DATE", &date).env("GIT_COMMITTER_DATE", &date).output().unwrap()
+        git_cmd(self.path())
+            .args(args)
+            .env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_COMMITTER_DATE", &date)
+            .output()
+            .unwrap()
     }
 
     /// An empty commit with `message`; returns its id.
@@ -112,13 +124,18 @@ pub struct Run {
 impl Run {
     /// Assert success and return stdout trimmed.
     pub fn ok(&self) -> &str {
-        assert_eq!(self.code, 0, "expected success\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
         self.stdout.trim()
     }
 
     pub fn json(&self) -> serde_json::Value {
         assert_eq!(self.code, 0, "expected success\nstderr: {}", self.stderr);
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}): {}", self.stdout))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("bad JSON ({e}): {}", self.stdout))
     }
 }
 
@@ -131,7 +148,12 @@ pub fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(bin());
     cmd.current_dir(dir);
     for (k, _) in std::env::vars() {
-        if k.starts_with("PAVED_") || k.starts_with("GITHUB_") || k.starts_with("GITLAB_") || k == "CI" || k.starts_with("GIT_") {
+        if k.starts_with("PAVED_")
+            || k.starts_with("GITHUB_")
+            || k.starts_with("GITLAB_")
+            || k == "CI"
+            || k.starts_with("GIT_")
+        {
             cmd.env_remove(k);
         }
     }

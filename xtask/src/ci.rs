@@ -1,0 +1,88 @@
+//! `cargo xtask ci`: everything CI runs, in the order that fails fastest.
+
+use crate::util::{cargo, have, step};
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    if let Some(a) = args.first() {
+        return Err(format!("`ci` takes no arguments (got `{a}`)"));
+    }
+    ensure_tools()?;
+    step("format", cargo().args(["fmt", "--all", "--", "--check"]))?;
+    step(
+        "clippy",
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    step(
+        "rustdoc",
+        cargo()
+            .args(["doc", "--workspace", "--no-deps", "--locked"])
+            .env("RUSTDOCFLAGS", "-D warnings"),
+    )?;
+    if have("cargo-nextest", "--version")
+        || cargo()
+            .args(["nextest", "--version"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    {
+        step(
+            "tests",
+            cargo()
+                .args([
+                    "nextest",
+                    "run",
+                    "--workspace",
+                    "--locked",
+                    "--no-fail-fast",
+                ])
+                .env("INSTA_UPDATE", "no"),
+        )?;
+        // nextest does not run doctests.
+        step(
+            "doctests",
+            cargo().args(["test", "--workspace", "--doc", "--locked"]),
+        )?;
+    } else {
+        eprintln!("cargo-nextest is not installed; running the suite with `cargo test` instead");
+        step(
+            "tests",
+            cargo()
+                .args(["test", "--workspace", "--locked", "--no-fail-fast"])
+                .env("INSTA_UPDATE", "no"),
+        )?;
+    }
+    eprintln!("\nxtask ci: every check passed");
+    Ok(())
+}
+
+/// Install what the checks need and say so. Each later part of paved adds its tools here.
+fn ensure_tools() -> Result<(), String> {
+    if !have("git", "--version") {
+        return Err("git is required by the tests (they build real repositories); install it: `apt-get install git`".into());
+    }
+    for component in ["rustfmt", "clippy"] {
+        let probe = if component == "rustfmt" {
+            ["fmt", "--version"]
+        } else {
+            ["clippy", "--version"]
+        };
+        if !cargo()
+            .args(probe)
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
+            step(
+                &format!("install {component}"),
+                std::process::Command::new("rustup").args(["component", "add", component]),
+            )?;
+        }
+    }
+    Ok(())
+}
