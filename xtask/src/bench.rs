@@ -147,7 +147,7 @@ fn build_history(repo: &Path) -> Result<String, String> {
             )
             .map_err(|e| e.to_string())?;
             if i > 1 {
-                write!(w, "from :{}\n", i - 1).map_err(|e| e.to_string())?;
+                writeln!(w, "from :{}", i - 1).map_err(|e| e.to_string())?;
             }
             let body = format!("content {i}\n");
             write!(
@@ -181,5 +181,5 @@ fn build_history(repo: &Path) -> Result<String, String> {
 }
 
 fn is_tagged(i: usize) -> bool {
-    i <= COMMITS - AFTER_LAST_TAG && (COMMITS - AFTER_LAST_TAG - i) % TAG_EVERY == 0
+    i <= COMMITS - AFTER_LAST_TAG && (COMMITS - AFTER_LAST_TAG - i).is_multiple_of(TAG_EVERY)
 }

@@ -105,11 +105,11 @@ pub fn classify(message: &str) -> Classification {
         Some(mut conv) => {
             // conventional-changelog treats a `BREAKING CHANGE:` line anywhere in the body as a
             // note, not only in the footer paragraph. Missing one would silently under-bump.
-            if !conv.breaking {
-                if let Some(text) = breaking_footer(message) {
-                    conv.breaking = true;
-                    conv.breaking_description = Some(text);
-                }
+            if !conv.breaking
+                && let Some(text) = breaking_footer(message)
+            {
+                conv.breaking = true;
+                conv.breaking_description = Some(text);
             }
             if conv.kind == "revert" {
                 conv.reverts = Some(Revert {

@@ -612,13 +612,12 @@ fn to_signature(s: gix::actor::SignatureRef<'_>) -> Signature {
 /// Decode a commit message with its `encoding` header; unknown encodings and invalid bytes fall
 /// back to lossy UTF-8. Returns the text and whether anything was replaced.
 pub fn decode_message(raw: &[u8], encoding: Option<&BStr>) -> (String, bool) {
-    if let Some(label) = encoding {
-        if let Some(enc) = encoding_rs::Encoding::for_label(label.trim()) {
-            if enc != encoding_rs::UTF_8 {
-                let (text, _, had_errors) = enc.decode(raw);
-                return (text.into_owned(), had_errors);
-            }
-        }
+    if let Some(label) = encoding
+        && let Some(enc) = encoding_rs::Encoding::for_label(label.trim())
+        && enc != encoding_rs::UTF_8
+    {
+        let (text, _, had_errors) = enc.decode(raw);
+        return (text.into_owned(), had_errors);
     }
     match std::str::from_utf8(raw) {
         Ok(s) => (s.to_owned(), false),

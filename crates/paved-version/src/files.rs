@@ -68,11 +68,8 @@ pub fn write_versions(
             message,
         })?;
         match updated {
-            Some(new) => {
-                if new != text {
-                    prepared.push((path, shown, new));
-                }
-            }
+            Some(new) if new != text => prepared.push((path, shown, new)),
+            Some(_) => {}
             None if explicit => {
                 return Err(Error::VersionFile {
                     path: shown,
@@ -120,10 +117,8 @@ fn set_toml(text: &str, paths: &[&[&str]], v: &str) -> std::result::Result<Optio
         .map_err(|e: toml_edit::TomlError| format!("it is not valid TOML: {e}"))?;
     let mut changed = false;
     for path in paths {
-        if let Some(table) = table_at(&mut doc, path) {
-            if let Some(item) = table.get_mut("version") {
-                changed |= set_value(item, v);
-            }
+        if let Some(item) = table_at(&mut doc, path).and_then(|t| t.get_mut("version")) {
+            changed |= set_value(item, v);
         }
     }
     Ok(changed.then(|| doc.to_string()))
@@ -139,16 +134,12 @@ fn set_pyproject(text: &str, v: &str) -> std::result::Result<Option<String>, Str
             .get("dynamic")
             .and_then(|d| d.as_array())
             .is_some_and(|a| a.iter().any(|x| x.as_str() == Some("version")));
-        if !dynamic {
-            if let Some(item) = project.get_mut("version") {
-                changed |= set_value(item, v);
-            }
-        }
-    }
-    if let Some(poetry) = table_at(&mut doc, &["tool", "poetry"]) {
-        if let Some(item) = poetry.get_mut("version") {
+        if let (false, Some(item)) = (dynamic, project.get_mut("version")) {
             changed |= set_value(item, v);
         }
+    }
+    if let Some(item) = table_at(&mut doc, &["tool", "poetry"]).and_then(|t| t.get_mut("version")) {
+        changed |= set_value(item, v);
     }
     Ok(changed.then(|| doc.to_string()))
 }

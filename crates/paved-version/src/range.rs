@@ -272,10 +272,10 @@ pub fn collect(
             range.merges += 1;
             continue;
         }
-        if let Some(path) = path {
-            if !repo.touches(&commit, path)? {
-                continue;
-            }
+        if let Some(path) = path
+            && !repo.touches(&commit, path)?
+        {
+            continue;
         }
         let class = conventional::classify(&commit.message);
         range.commits.push(RangeCommit {
