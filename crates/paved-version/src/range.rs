@@ -343,11 +343,6 @@ pub fn bump_of(range: &CommitRange, rules: &BumpRules) -> Bump {
         .unwrap_or(Bump::None)
 }
 
-/// Ids of every commit in the range, for quick membership tests.
-pub fn ids(range: &CommitRange) -> HashSet<Oid> {
-    range.commits.iter().map(|c| c.commit.id).collect()
-}
-
 fn ser_oid<S: serde::Serializer>(id: &Oid, s: S) -> std::result::Result<S::Ok, S::Error> {
     s.serialize_str(&id.to_string())
 }
