@@ -245,7 +245,7 @@ fn plan_scope(
 ) -> Result<Result<VersionPlan, Incomplete>> {
     let tags = repo.tags_matching(|name| scope.template.parse(name).is_some())?;
     let candidates = range::release_tags(&tags, &scope.template);
-    let bases: Bases = match range::find_bases(repo, head, candidates)? {
+    let bases: Bases = match range::find_bases(repo, head, &candidates)? {
         Ok(b) => b,
         Err(e) => return Ok(Err(e)),
     };
@@ -274,7 +274,7 @@ fn plan_scope(
         .as_ref()
         .map_or_else(|| settings.initial_version.clone(), |t| t.version.clone());
     let bump = range::bump_of(&since_stable, &settings.rules);
-    let all_versions: Vec<Version> = bases.all.iter().map(|t| t.version.clone()).collect();
+    let all_versions: Vec<Version> = candidates.iter().map(|t| t.version.clone()).collect();
 
     let (mut version, released, bump) = if let Some(forced) = &settings.release_as {
         let already = bases
@@ -332,32 +332,43 @@ fn plan_scope(
 
 /// Compute plans for every selected scope, deepening a shallow clone when allowed.
 pub fn plan(repo: &mut Repo, settings: &Settings) -> Result<Vec<VersionPlan>> {
-    let mut deepen_by = 64u32;
-    let mut attempt = 0;
-    loop {
+    with_history(repo, settings.fetch, &settings.remote, |repo| {
         let head = repo.head()?;
         let mut plans = Vec::new();
-        let mut missing = None;
         for (scope, _) in &settings.scopes {
             match plan_scope(repo, head, scope, settings)? {
                 Ok(p) => plans.push(p),
-                Err(e) => {
-                    missing = Some(e);
-                    break;
-                }
+                Err(e) => return Ok(Err(e)),
             }
         }
-        let Some(Incomplete(detail)) = missing else {
-            return Ok(plans);
+        Ok(Ok(plans))
+    })
+}
+
+/// Run `compute` until it has the history it needs: in a shallow clone, deepen with
+/// `git fetch --deepen` (then `--unshallow`) and retry when `fetch` is `auto`; otherwise fail
+/// with exit 3 and a hint naming `fetch-depth: 0`. Never returns a result computed from
+/// truncated history.
+pub fn with_history<T>(
+    repo: &mut Repo,
+    fetch: FetchMode,
+    remote: &str,
+    mut compute: impl FnMut(&Repo) -> Result<Result<T, Incomplete>>,
+) -> Result<T> {
+    let mut deepen_by = 64u32;
+    let mut attempt = 0;
+    loop {
+        let Incomplete(detail) = match compute(repo)? {
+            Ok(value) => return Ok(value),
+            Err(missing) => missing,
         };
-        if settings.fetch == FetchMode::Never {
+        if fetch == FetchMode::Never {
             return Err(paved_core::Error::Shallow {
                 detail: format!("{detail}; fetching is off (`--fetch never`)"),
             }
             .into());
         }
         attempt += 1;
-        let remote = settings.remote.as_str();
         let result = if attempt <= 6 {
             paved_core::cli::warn(&format!(
                 "shallow clone: {detail}; deepening by {deepen_by} commits from `{remote}` (`--fetch auto`)"

@@ -67,9 +67,6 @@ pub struct Bases {
     pub latest: Option<ReleaseTag>,
     /// The highest reachable stable (non-pre-release) tag: what the next version is computed from.
     pub stable: Option<ReleaseTag>,
-    /// Every tag matching the template, reachable or not, highest first: used so pre-release
-    /// numbers and versions are never reused.
-    pub all: Vec<Candidate>,
 }
 
 /// History was cut off by a shallow clone before the answer was known.
@@ -109,13 +106,10 @@ enum State {
 pub fn find_bases(
     repo: &Repo,
     head: Oid,
-    candidates: Vec<Candidate>,
+    candidates: &[Candidate],
 ) -> Result<Result<Bases, Incomplete>> {
-    let mut bases = Bases {
-        all: candidates,
-        ..Bases::default()
-    };
-    let n = bases.all.len();
+    let mut bases = Bases::default();
+    let n = candidates.len();
     let mut state = vec![State::Unknown; n];
     // Peeled commit and its committer time; `None` when the tag is not on a commit.
     let mut peeled: Vec<Option<Option<(Oid, i64)>>> = vec![None; n];
@@ -126,7 +120,7 @@ pub fn find_bases(
     // order, not yet known to be unreachable.
     let blocking = |state: &[State], stable_only: bool| {
         (0..n).find(|&i| {
-            state[i] != State::Unreachable && (!stable_only || bases.all[i].version.pre.is_empty())
+            state[i] != State::Unreachable && (!stable_only || candidates[i].version.pre.is_empty())
         })
     };
 
@@ -144,7 +138,7 @@ pub fn find_bases(
                 let info = match peeled[i] {
                     Some(p) => p,
                     None => {
-                        let p = match repo.peel_to_commit(bases.all[i].target)? {
+                        let p = match repo.peel_to_commit(candidates[i].target)? {
                             Some(c) => repo.commit_time(&c)?.map(|t| (c, t)),
                             None => None,
                         };
@@ -158,7 +152,7 @@ pub fn find_bases(
                     None if repo.is_shallow() => {
                         return Ok(Err(Incomplete(format!(
                             "tag `{}` points at an object this clone lacks",
-                            bases.all[i].name
+                            candidates[i].name
                         ))));
                     }
                     None => State::Unreachable,
@@ -192,7 +186,7 @@ pub fn find_bases(
                     )));
                 }
                 let tag = |i: usize| {
-                    let c = &bases.all[i];
+                    let c = &candidates[i];
                     let commit = peeled[i].flatten().expect("reachable tags are peeled").0;
                     ReleaseTag {
                         name: c.name.clone(),
