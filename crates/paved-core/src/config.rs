@@ -22,8 +22,9 @@ pub struct PavedConfig {
     /// `[version]`
     #[serde(default)]
     pub version: VersionConfig,
-    /// `[changelog]`: validated by paved-changelog.
-    pub changelog: Option<toml::Table>,
+    /// `[changelog]`
+    #[serde(default)]
+    pub changelog: ChangelogConfig,
     /// `[quarantine]`: validated by paved-quarantine.
     pub quarantine: Option<toml::Table>,
     /// `[promote]`: validated by paved-promote.
@@ -78,6 +79,25 @@ pub struct PackageConfig {
     /// Extra files for `--write`, relative to the repository root.
     #[serde(default)]
     pub files: Vec<String>,
+}
+
+/// `[changelog]`. Tag templates and packages come from `[version]`, so both tools agree on
+/// what a release is.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ChangelogConfig {
+    /// Built-in template name (`github`, `gitlab`, `markdown`, `plain`) or a file path.
+    pub template: Option<String>,
+    /// Commit type → section title. An empty title hides the type. Merged over the defaults
+    /// (feat, fix, perf, revert shown; everything else hidden).
+    #[serde(default)]
+    pub sections: BTreeMap<String, String>,
+    /// Split squash-merge bodies that list several conventional commits into separate entries.
+    pub split_squash: Option<bool>,
+    /// Web URL of the repository, for links (default: from CI variables or the `origin` remote).
+    pub repository_url: Option<String>,
+    /// Text written above the first release when `--output` creates a new file.
+    pub header: Option<String>,
 }
 
 impl PavedConfig {
@@ -138,6 +158,8 @@ mod tests {
     fn unknown_keys_are_named() {
         let err = PavedConfig::parse("[version]\ntag-templat = \"v{version}\"\n").unwrap_err();
         assert!(err.contains("tag-templat"), "{err}");
+        let err = PavedConfig::parse("[changelog]\ntemplates = \"x\"\n").unwrap_err();
+        assert!(err.contains("templates"), "{err}");
         let err = PavedConfig::parse("[versoin]\n").unwrap_err();
         assert!(err.contains("versoin"), "{err}");
         let err =

@@ -68,6 +68,10 @@ pub enum Error {
     #[error("could not write to stdout: {0}")]
     Stdout(#[source] std::io::Error),
 
+    /// An HTTP request failed (see [`crate::http::HttpError`]).
+    #[error(transparent)]
+    Http(#[from] crate::http::HttpError),
+
     /// A decided refusal, e.g. a tag already points at another commit.
     #[error("{message}")]
     Refused {
@@ -113,6 +117,7 @@ impl Diagnostic for Error {
             | Error::GitCommand { .. }
             | Error::Shallow { .. } => Category::External,
             Error::Refused { .. } => Category::Refused,
+            Error::Http(e) => e.category(),
         }
     }
 
@@ -126,6 +131,7 @@ impl Diagnostic for Error {
             ),
             Error::Config { .. } => Some("fix the file; every key is listed in the README's paved.toml reference".into()),
             Error::Refused { hint, .. } => hint.clone(),
+            Error::Http(e) => e.hint(),
             _ => None,
         }
     }

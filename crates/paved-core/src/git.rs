@@ -8,7 +8,10 @@
 //! reached one, so callers can deepen or refuse instead of computing from truncated history.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::BinaryHeap;
+
+// gix's tables hash object ids by their leading bytes: no SipHash over 20 random bytes.
+use gix::hashtable::{HashMap, HashSet};
 use std::path::Path;
 use std::process::Command;
 
@@ -20,6 +23,11 @@ use gix::objs::{Find, FindExt};
 use crate::{Error, Result};
 
 pub use gix::ObjectId as Oid;
+
+/// A map keyed by object id, hashed cheaply (ids are already uniformly random).
+pub type OidMap<V> = HashMap<ObjectId, V>;
+/// A set of object ids.
+pub type OidSet = HashSet<ObjectId>;
 
 /// Size of the decompressed-object cache.
 const OBJECT_CACHE_BYTES: usize = 32 * 1024 * 1024;
@@ -106,7 +114,7 @@ impl Repo {
             .to_thread_local();
         let mut me = Repo {
             repo,
-            shallow: HashSet::new(),
+            shallow: HashSet::default(),
         };
         me.configure();
         me.load_shallow()?;
@@ -139,7 +147,7 @@ impl Repo {
             .map_err(|e| Error::git("read the shallow file", e))?
         {
             Some(commits) => commits.iter().copied().collect(),
-            None => HashSet::new(),
+            None => HashSet::default(),
         };
         Ok(())
     }
@@ -356,7 +364,7 @@ impl Repo {
         let mut walk = DateWalk {
             repo: self,
             queue: BinaryHeap::new(),
-            seen: HashSet::new(),
+            seen: HashSet::default(),
             buf: Vec::new(),
             seq: 0,
             hit_shallow_boundary: false,
@@ -373,11 +381,11 @@ impl Repo {
     pub fn range(&self, tips: &[ObjectId], hidden: &[ObjectId]) -> Result<RangeWalk> {
         const UNINTERESTING: u8 = 1;
         const SLOP: usize = 8;
-        let mut flags: HashMap<ObjectId, u8> = HashMap::new();
+        let mut flags: HashMap<ObjectId, u8> = HashMap::default();
         let mut queue: BinaryHeap<(i64, Reverse<u64>, ObjectId)> = BinaryHeap::new();
         let mut seq = 0u64;
         let mut buf = Vec::new();
-        let mut times: HashMap<ObjectId, (Vec<ObjectId>, i64)> = HashMap::new();
+        let mut times: HashMap<ObjectId, (Vec<ObjectId>, i64)> = HashMap::default();
         let mut load =
             |id: ObjectId, times: &mut HashMap<ObjectId, (Vec<ObjectId>, i64)>| -> Result<i64> {
                 if let Some((_, t)) = times.get(&id) {
@@ -494,6 +502,15 @@ impl Repo {
             }
         }
         Ok(Some(current))
+    }
+
+    /// The URL of remote `name` from the repository config, if set.
+    pub fn remote_url(&self, name: &str) -> Option<String> {
+        let key = format!("remote.{name}.url");
+        self.repo
+            .config_snapshot()
+            .string(key.as_str())
+            .map(|v| v.to_str_lossy().into_owned())
     }
 
     /// The configured committer identity, if any (`user.name`/`user.email`, `GIT_COMMITTER_*`).

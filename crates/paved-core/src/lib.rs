@@ -13,6 +13,10 @@
 //! - [`ci`]: the CI sink: GitHub outputs, step summary, annotations and masks; GitLab dotenv;
 //!   JSON on stdout.
 //! - [`fs`]: atomic file writes.
+//! - [`http`]: the one HTTP client: ureq over rustls, timeouts, retries with backoff and jitter,
+//!   rate limits, auth that never leaks into errors, `Link` pagination.
+//! - `testing` (cargo feature `testing`, for tests only): a scripted fake HTTP server and a fake
+//!   clock, so API clients are tested against local servers in milliseconds.
 //! - [`exit`] and [`error`]: exit codes and the error type every tool maps onto them.
 //! - [`cli`]: the shared `main` wrapper that prints errors and picks the exit code.
 
@@ -24,7 +28,10 @@ pub mod error;
 pub mod exit;
 pub mod fs;
 pub mod git;
+pub mod http;
 pub mod semver_rules;
 pub mod tag;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use error::{Error, Result};

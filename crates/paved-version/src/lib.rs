@@ -22,7 +22,8 @@ use paved_core::tag::TagTemplate;
 use semver::Version;
 use serde::Serialize;
 
-use crate::cli::{Args, Command, Fetch, NextArgs};
+pub use crate::cli::NextArgs;
+use crate::cli::{Args, Command, Fetch};
 pub use crate::error::{Error, Result};
 use crate::range::{Bases, CommitRange, Incomplete, Scope};
 
@@ -237,7 +238,7 @@ fn report(range: &CommitRange, rules: &BumpRules) -> Vec<CommitReport> {
 }
 
 /// Compute the plan for one scope, or report that history is incomplete.
-fn plan_scope(
+pub fn plan_scope(
     repo: &Repo,
     head: Oid,
     scope: &Scope,
@@ -349,12 +350,12 @@ pub fn plan(repo: &mut Repo, settings: &Settings) -> Result<Vec<VersionPlan>> {
 /// `git fetch --deepen` (then `--unshallow`) and retry when `fetch` is `auto`; otherwise fail
 /// with exit 3 and a hint naming `fetch-depth: 0`. Never returns a result computed from
 /// truncated history.
-pub fn with_history<T>(
+pub fn with_history<T, E: From<paved_core::Error>>(
     repo: &mut Repo,
     fetch: FetchMode,
     remote: &str,
-    mut compute: impl FnMut(&Repo) -> Result<Result<T, Incomplete>>,
-) -> Result<T> {
+    mut compute: impl FnMut(&Repo) -> Result<Result<T, Incomplete>, E>,
+) -> Result<T, E> {
     let mut deepen_by = 64u32;
     let mut attempt = 0;
     loop {

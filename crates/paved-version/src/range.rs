@@ -11,7 +11,7 @@
 //! - In a shallow clone a walk that reaches the boundary before the answer is known reports
 //!   [`Incomplete`] instead of guessing.
 
-use std::collections::{HashMap, HashSet};
+use paved_core::git::{OidMap, OidSet};
 
 use paved_core::conventional::{self, Classification, Conventional};
 use paved_core::git::{CommitInfo, Oid, Repo, TagInfo};
@@ -113,7 +113,7 @@ pub fn find_bases(
     let mut state = vec![State::Unknown; n];
     // Peeled commit and its committer time; `None` when the tag is not on a commit.
     let mut peeled: Vec<Option<Option<(Oid, i64)>>> = vec![None; n];
-    let mut visited: HashSet<Oid> = HashSet::new();
+    let mut visited = OidSet::default();
     let mut walk = repo.date_walk(&[head])?;
     let mut exhausted = false;
     // The deciding candidate for "latest" (any) and "latest stable": the first one, in version
@@ -287,7 +287,7 @@ pub fn collect(
 /// Commits are processed newest first: a revert that is itself cancelled (by a revert of the
 /// revert) has no effect, so `A`, `Revert A`, `Revert "Revert A"` leaves `A` counted.
 fn cancel_reverts(repo: &Repo, commits: &mut [RangeCommit]) {
-    let index: HashMap<Oid, usize> = commits
+    let index: OidMap<usize> = commits
         .iter()
         .enumerate()
         .map(|(i, c)| (c.commit.id, i))

@@ -3,6 +3,8 @@
 
 mod common;
 
+const BIN: &str = env!("CARGO_BIN_EXE_paved-version");
+
 use common::TestRepo;
 
 fn fixture() -> TestRepo {

@@ -2,6 +2,8 @@
 
 mod common;
 
+const BIN: &str = env!("CARGO_BIN_EXE_paved-version");
+
 use common::TestRepo;
 
 fn version(repo: &TestRepo, args: &[&str]) -> String {
@@ -515,29 +517,23 @@ fn invalid_bytes_never_panic_or_drop_a_commit() {
     let repo = TestRepo::new();
     repo.commit("feat: base");
     repo.tag("v1.0.0");
-    let msg = repo.path().join("msg.txt");
-    std::fs::write(&msg, b"fix: bad \xff\xfe bytes\n").unwrap();
-    repo.git(&[
-        "commit",
-        "-q",
-        "--allow-empty",
-        "--cleanup=verbatim",
-        "-F",
-        msg.to_str().unwrap(),
-    ]);
-    std::fs::write(&msg, b"\xc3\x28 garbage header\n").unwrap();
-    repo.git(&[
-        "commit",
-        "-q",
-        "--allow-empty",
-        "--cleanup=verbatim",
-        "-F",
-        msg.to_str().unwrap(),
-    ]);
+    repo.commit_raw(b"fix: bad \xff\xfe bytes\n", None);
+    repo.commit_raw(b"\xc3\x28 garbage header\n", None);
+    repo.commit_raw(b"feat: claims UTF-16 \xff\n", Some("no-such-encoding"));
+    assert!(
+        repo.git_output(&["cat-file", "commit", "HEAD~2"])
+            .stdout
+            .windows(2)
+            .any(|w| w == b"\xff\xfe")
+    );
     let json = repo.paved(&["--json"]).json();
-    assert_eq!(json["commits"], 2);
+    assert_eq!(json["commits"], 3);
     assert_eq!(json["unparsed"], 1);
-    assert_eq!(json["version"], "1.0.1");
+    assert_eq!(json["version"], "1.1.0");
+    assert_eq!(
+        json["changes"][2]["summary"],
+        "fix: bad \u{fffd}\u{fffd} bytes"
+    );
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! Test support: real repositories built with the git CLI in temp dirs, and a runner for the
-//! `paved-version` binary with a clean, deterministic environment.
+//! Test support: real repositories built with the git CLI in temp dirs, and a runner for a paved
+//! binary with a clean, deterministic environment. Shared by the paved tools' integration tests
+//! (`#[path]`-included); the including test crate defines `const BIN: &str` (its binary).
 
 #![allow(dead_code)]
 
@@ -71,6 +72,37 @@ impl TestRepo {
         self.head()
     }
 
+    /// A commit whose message is exactly `message` (bytes, no re-encoding by git) on top of HEAD,
+    /// with an optional `encoding` header. `git commit` converts invalid UTF-8 itself, so this
+    /// writes the object with `git hash-object --literally`.
+    pub fn commit_raw(&self, message: &[u8], encoding: Option<&str>) -> String {
+        let tree = self.git(&["rev-parse", "HEAD^{tree}"]);
+        let parent = self.head();
+        let t = self.clock.get() + 60;
+        self.clock.set(t);
+        let mut object = format!(
+            "tree {tree}\nparent {parent}\nauthor Ada Lovelace <ada@example.com> {t} +0000\ncommitter Ada Lovelace <ada@example.com> {t} +0000\n"
+        )
+        .into_bytes();
+        if let Some(e) = encoding {
+            object.extend_from_slice(format!("encoding {e}\n").as_bytes());
+        }
+        object.push(b'\n');
+        object.extend_from_slice(message);
+        let file = self.path().join(".git/raw-commit");
+        std::fs::write(&file, object).unwrap();
+        let id = self.git(&[
+            "hash-object",
+            "--literally",
+            "-w",
+            "-t",
+            "commit",
+            file.to_str().unwrap(),
+        ]);
+        self.git(&["update-ref", "HEAD", &id]);
+        id
+    }
+
     pub fn write(&self, path: &str, contents: &str) {
         let full = self.path().join(path);
         std::fs::create_dir_all(full.parent().unwrap()).unwrap();
@@ -89,7 +121,7 @@ impl TestRepo {
         self.git(&["rev-parse", "HEAD"])
     }
 
-    /// Run paved-version here.
+    /// Run the tool under test here.
     pub fn paved(&self, args: &[&str]) -> Run {
         self.paved_env(args, &[])
     }
@@ -113,7 +145,7 @@ pub fn git_cmd(dir: &Path) -> Command {
     cmd
 }
 
-/// The outcome of one paved-version run.
+/// The outcome of one run.
 #[derive(Debug)]
 pub struct Run {
     pub code: i32,
@@ -140,10 +172,10 @@ impl Run {
 }
 
 pub fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_paved-version"))
+    PathBuf::from(crate::BIN)
 }
 
-/// Run paved-version in `dir` with a scrubbed environment: no CI variables leak in from the host.
+/// Run the tool in `dir` with a scrubbed environment: no CI variables leak in from the host.
 pub fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(bin());
     cmd.current_dir(dir);

@@ -1,0 +1,54 @@
+//! Errors of paved-changelog.
+
+use paved_core::error::Diagnostic;
+use paved_core::exit::Category;
+
+/// Result alias.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong making release notes.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// From the shared pieces (git, config, files).
+    #[error(transparent)]
+    Core(#[from] paved_core::Error),
+
+    /// From the range logic shared with paved-version.
+    #[error(transparent)]
+    Version(#[from] paved_version::Error),
+
+    /// A template failed to compile or render.
+    #[error("template `{template}`: {message}")]
+    Template { template: String, message: String },
+
+    /// Bad flags or values.
+    #[error("{0}")]
+    Usage(String),
+
+    /// Publishing a release failed.
+    #[error("{0}")]
+    Publish(String),
+}
+
+impl Diagnostic for Error {
+    fn category(&self) -> Category {
+        match self {
+            Error::Core(e) => e.category(),
+            Error::Version(e) => e.category(),
+            Error::Template { .. } | Error::Usage(_) => Category::Usage,
+            Error::Publish(_) => Category::External,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            Error::Core(e) => e.hint(),
+            Error::Version(e) => e.hint(),
+            Error::Template { .. } => Some(
+                "fields the template can use are printed by `paved-changelog --context`; see the README's template reference"
+                    .into(),
+            ),
+            _ => None,
+        }
+    }
+}

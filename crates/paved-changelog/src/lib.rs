@@ -1,0 +1,552 @@
+//! paved-changelog: release notes and CHANGELOG.md from git history.
+//!
+//! The release ranges and commit classification come from paved-version's [`range`] module, so a
+//! commit is parsed once and both tools always agree on what a release contains:
+//! - the unreleased range: since the latest stable release (since the latest release of any kind
+//!   when titling a pre-release), titled with the next version;
+//! - `--tag vX`: from the previous release to `vX` (previous stable release for a stable `vX`, so
+//!   1.3.0's notes include everything its release candidates had);
+//! - `--all`: the chain of releases reachable from HEAD, each section from its predecessor.
+//!
+//! [`range`]: paved_version::range
+
+pub mod cli;
+pub mod context;
+pub mod error;
+pub mod file;
+pub mod links;
+pub mod render;
+
+use std::fmt::Write as _;
+
+use paved_core::ci::{CiSink, Outputs, Platform};
+use paved_core::config::{ChangelogConfig, PavedConfig};
+use paved_core::git::{Oid, Repo};
+use paved_version::range::{self, Candidate, Incomplete, Scope};
+use paved_version::{NextArgs, Settings};
+
+use crate::cli::Args;
+use crate::context::{BuildOptions, Context, Release, ReleaseMeta, Repository, SectionRules};
+pub use crate::error::{Error, Result};
+use crate::links::{ForgeKind, Links};
+use crate::render::Renderer;
+
+/// Which releases to produce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Changes since the last release.
+    Unreleased,
+    /// One tagged release.
+    Tag(String),
+    /// Every release in history, plus unreleased changes.
+    All,
+}
+
+/// Everything needed to turn history into release sections.
+#[derive(Debug)]
+pub struct Plan<'a> {
+    /// Version settings (tag template, initial version, pre-release, type map).
+    pub settings: &'a Settings,
+    /// The package's scope.
+    pub scope: &'a Scope,
+    /// Section rules.
+    pub sections: &'a SectionRules,
+    /// Links.
+    pub links: &'a Links,
+    /// Split squash bodies.
+    pub split_squash: bool,
+}
+
+impl Plan<'_> {
+    fn opts(&self) -> BuildOptions<'_> {
+        BuildOptions {
+            sections: self.sections,
+            links: self.links,
+            split_squash: self.split_squash,
+        }
+    }
+
+    fn candidates(&self, repo: &Repo) -> Result<Vec<Candidate>> {
+        let template = &self.scope.template;
+        let tags = repo.tags_matching(|name| template.parse(name).is_some())?;
+        Ok(range::release_tags(&tags, template))
+    }
+
+    /// Build the release sections for `mode`, or report missing (shallow) history.
+    pub fn releases(&self, repo: &Repo, mode: &Mode) -> Result<Result<Vec<Release>, Incomplete>> {
+        let mut out = Vec::new();
+        Ok(self
+            .each_release(repo, mode, &mut |r| {
+                out.push(r);
+                Ok(())
+            })?
+            .map(|()| out))
+    }
+
+    /// Hand each release section to `sink`, newest first, as soon as it is built, so `--all` on
+    /// a long history never holds every commit in memory at once.
+    pub fn each_release(
+        &self,
+        repo: &Repo,
+        mode: &Mode,
+        sink: &mut dyn FnMut(Release) -> Result<()>,
+    ) -> Result<Result<(), Incomplete>> {
+        let candidates = self.candidates(repo)?;
+        match mode {
+            Mode::Unreleased => match self.unreleased(repo, &candidates)? {
+                Ok(r) => sink(r).map(Ok),
+                Err(e) => Ok(Err(e)),
+            },
+            Mode::Tag(name) => {
+                let Some(i) = candidates.iter().position(|c| &c.name == name) else {
+                    return Err(self.missing_tag(repo, name));
+                };
+                let commit = repo.peel_to_commit(candidates[i].target)?.ok_or_else(|| {
+                    Error::Usage(format!(
+                        "tag `{name}` does not point at a commit, so it is not a release"
+                    ))
+                })?;
+                match self.tagged(repo, &candidates, i, commit)? {
+                    Ok((r, _)) => sink(r).map(Ok),
+                    Err(e) => Ok(Err(e)),
+                }
+            }
+            Mode::All => {
+                let head = repo.head()?;
+                let bases = match range::find_bases(repo, head, &candidates)? {
+                    Ok(b) => b,
+                    Err(e) => return Ok(Err(e)),
+                };
+                let unreleased = match self.unreleased(repo, &candidates)? {
+                    Ok(r) => r,
+                    Err(e) => return Ok(Err(e)),
+                };
+                if unreleased.commit_count > 0 {
+                    sink(unreleased)?;
+                }
+                // Follow the chain of releases back from the latest reachable one.
+                let mut next = bases.latest.map(|t| (t.name, t.commit));
+                while let Some((name, commit)) = next {
+                    let i = candidates
+                        .iter()
+                        .position(|c| c.name == name)
+                        .expect("a candidate");
+                    let (release, base) = match self.tagged(repo, &candidates, i, commit)? {
+                        Ok(x) => x,
+                        Err(e) => return Ok(Err(e)),
+                    };
+                    sink(release)?;
+                    next = base;
+                }
+                Ok(Ok(()))
+            }
+        }
+    }
+
+    fn missing_tag(&self, repo: &Repo, name: &str) -> Error {
+        match repo.tag_target(name) {
+            Ok(Some(_)) => Error::Usage(format!(
+                "tag `{name}` does not match the tag template `{}`, so it is not a release tag here",
+                self.scope.template.as_str()
+            )),
+            _ => Error::Usage(format!(
+                "tag `{name}` does not exist in this repository; fetch tags (`git fetch --tags`) or check the name"
+            )),
+        }
+    }
+
+    fn unreleased(
+        &self,
+        repo: &Repo,
+        candidates: &[Candidate],
+    ) -> Result<Result<Release, Incomplete>> {
+        let head = repo.head()?;
+        let bases = match range::find_bases(repo, head, candidates)? {
+            Ok(b) => b,
+            Err(e) => return Ok(Err(e)),
+        };
+        let plan = match paved_version::plan_scope(repo, head, self.scope, self.settings)? {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        };
+        // A stable release's notes cover everything since the last stable release (folding in
+        // its release candidates); a pre-release's cover what is new since the latest tag.
+        let base = if plan.released && plan.version.pre.is_empty() {
+            &bases.stable
+        } else {
+            &bases.latest
+        };
+        let range = match range::collect(
+            repo,
+            head,
+            base.as_ref().map(|t| t.commit),
+            self.scope.path.as_deref(),
+        )? {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(e)),
+        };
+        let version = plan.released.then(|| {
+            let mut v = plan.version.clone();
+            v.build = semver::BuildMetadata::EMPTY;
+            v
+        });
+        let meta = ReleaseMeta {
+            title: version
+                .as_ref()
+                .map_or_else(|| "Unreleased".to_owned(), ToString::to_string),
+            tag: plan.released.then(|| plan.tag.clone()),
+            version,
+            previous_tag: base.as_ref().map(|t| t.name.clone()),
+            time: repo.commit(head)?.committer.time,
+        };
+        Ok(Ok(context::release(meta, &range, self.opts())))
+    }
+
+    /// The release of `candidates[i]` (on `commit`), and the tag its range starts after.
+    #[allow(clippy::type_complexity)]
+    fn tagged(
+        &self,
+        repo: &Repo,
+        candidates: &[Candidate],
+        i: usize,
+        commit: Oid,
+    ) -> Result<Result<(Release, Option<(String, Oid)>), Incomplete>> {
+        let tag = &candidates[i];
+        // Earlier releases only: lower versions, never the tag itself.
+        // `candidates` is sorted highest first, so the older ones are a suffix.
+        let from = candidates
+            .iter()
+            .position(|c| c.version < tag.version)
+            .unwrap_or(candidates.len());
+        let bases = match range::find_bases(repo, commit, &candidates[from..])? {
+            Ok(b) => b,
+            Err(e) => return Ok(Err(e)),
+        };
+        let base = if tag.version.pre.is_empty() {
+            bases.stable
+        } else {
+            bases.latest
+        };
+        let range = match range::collect(
+            repo,
+            commit,
+            base.as_ref().map(|t| t.commit),
+            self.scope.path.as_deref(),
+        )? {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(e)),
+        };
+        let meta = ReleaseMeta {
+            title: tag.version.to_string(),
+            version: Some(tag.version.clone()),
+            tag: Some(tag.name.clone()),
+            previous_tag: base.as_ref().map(|t| t.name.clone()),
+            time: repo.commit(commit)?.committer.time,
+        };
+        let release = context::release(meta, &range, self.opts());
+        Ok(Ok((release, base.map(|t| (t.name, t.commit)))))
+    }
+}
+
+/// The repository's web URL and forge: config, then CI variables, then the `origin` remote.
+pub fn repository(repo: &Repo, config: &ChangelogConfig) -> Links {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if let Some(url) = &config.repository_url {
+        return Links::new(Some(url), None);
+    }
+    if env("GITHUB_ACTIONS").as_deref() == Some("true")
+        && let (Some(server), Some(repository)) =
+            (env("GITHUB_SERVER_URL"), env("GITHUB_REPOSITORY"))
+    {
+        return Links::new(
+            Some(&format!("{}/{repository}", server.trim_end_matches('/'))),
+            Some(ForgeKind::GitHub),
+        );
+    }
+    if env("GITLAB_CI").as_deref() == Some("true")
+        && let Some(url) = env("CI_PROJECT_URL")
+    {
+        return Links::new(Some(&url), Some(ForgeKind::GitLab));
+    }
+    Links::new(repo.remote_url("origin").as_deref(), None)
+}
+
+/// Run the command line; returns the exit code for non-error outcomes.
+pub fn run(args: &Args) -> Result<u8> {
+    let in_ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
+    let mut repo = Repo::discover(&args.repo)?;
+    let (config, _) = PavedConfig::load(args.config.as_deref(), repo.root())?;
+    let next = NextArgs {
+        package: args.package.clone(),
+        tag_template: args.tag_template.clone(),
+        pre: args.pre.clone(),
+        release_as: args.release_as.clone(),
+        fetch: args.fetch,
+        remote: args.remote.clone(),
+        ..NextArgs::default()
+    };
+    let settings = Settings::resolve(&next, &config.version, in_ci)?;
+    if settings.scopes.len() > 1 {
+        let names: Vec<String> = settings
+            .scopes
+            .iter()
+            .filter_map(|(s, _)| s.name.clone())
+            .collect();
+        return Err(Error::Usage(format!(
+            "this repository has several packages ({}); choose one with `--package NAME`",
+            names.join(", ")
+        )));
+    }
+    let scope = settings.scopes[0].0.clone();
+    let renderer = Renderer::new(
+        args.template
+            .as_deref()
+            .or(config.changelog.template.as_deref())
+            .unwrap_or("markdown"),
+    )?;
+    let links = repository(&repo, &config.changelog);
+    let sections = SectionRules::new(&config.changelog.sections);
+    let plan = Plan {
+        settings: &settings,
+        scope: &scope,
+        sections: &sections,
+        links: &links,
+        split_squash: args.split_squash || config.changelog.split_squash.unwrap_or(false),
+    };
+    let mode = match (&args.tag, args.all) {
+        (Some(t), _) => Mode::Tag(t.clone()),
+        (None, true) => Mode::All,
+        (None, false) => Mode::Unreleased,
+    };
+    let repository = Repository {
+        url: links.base.clone(),
+        forge: links.forge.map(|f| f.as_str().to_owned()),
+    };
+    if args.context {
+        let releases =
+            paved_version::with_history(&mut repo, settings.fetch, &settings.remote, |repo| {
+                plan.releases(repo, &mode)
+            })?;
+        let context = Context {
+            repository,
+            releases,
+        };
+        let text = serde_json::to_string_pretty(&context).expect("plain data serialises");
+        paved_core::cli::print_stdout(&format!("{text}\n"))?;
+        return Ok(paved_core::exit::OK);
+    }
+
+    let (rendered, summaries) = render_all(&mut repo, &plan, &mode, &renderer, &repository)?;
+    let notes = rendered.join("\n");
+
+    if let Some(path) = &args.output {
+        let existing = match std::fs::read_to_string(path) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                return Err(paved_core::Error::Io {
+                    action: "read",
+                    path: path.clone(),
+                    source: e,
+                }
+                .into());
+            }
+        };
+        if rendered
+            .iter()
+            .any(|r| r.lines().next().and_then(file::heading_key).is_none())
+        {
+            return Err(Error::Usage(format!(
+                "the `{}` template does not start with a `## <version>` heading, so its sections cannot be placed in `{}`; use `--template markdown` (or a template whose sections start with `## [version]`)",
+                args.template.as_deref().unwrap_or("markdown"),
+                path.display()
+            )));
+        }
+        let header = config
+            .changelog
+            .header
+            .as_deref()
+            .unwrap_or(file::DEFAULT_HEADER);
+        let updated = file::upsert(existing.as_deref(), &rendered, header);
+        if existing.as_deref() != Some(updated.as_str()) {
+            paved_core::fs::write_atomic(path, updated.as_bytes())?;
+            paved_core::cli::info(&format!("updated `{}`", path.display()));
+        } else {
+            paved_core::cli::info(&format!("`{}` is already up to date", path.display()));
+        }
+    }
+
+    let sink = CiSink::from_env(args.dotenv.clone());
+    let first = summaries.first();
+    let mut outputs = Outputs::new();
+    outputs
+        .set(
+            "version",
+            first.and_then(|r| r.version.clone()).unwrap_or_default(),
+        )
+        .set("tag", first.and_then(|r| r.tag.clone()).unwrap_or_default())
+        .set(
+            "previous-tag",
+            first
+                .and_then(|r| r.previous_tag.clone())
+                .unwrap_or_default(),
+        )
+        .set("prerelease", first.is_some_and(|r| r.prerelease))
+        .set("commits", first.map_or(0, |r| r.commits))
+        .set("unparsed", first.map_or(0, |r| r.unparsed));
+    if sink.platform() == Platform::GitHub {
+        // Multi-line values are fine in $GITHUB_OUTPUT; a dotenv report cannot hold them.
+        outputs.set("notes", &notes);
+    }
+    for w in sink.write_outputs(&outputs)? {
+        paved_core::cli::warn(&w);
+    }
+    let mut text = String::new();
+    for (i, r) in summaries.iter().enumerate() {
+        if i == 20 {
+            let _ = writeln!(text, "… and {} more releases", summaries.len() - 20);
+            break;
+        }
+        let noun = if r.entries == 1 { "entry" } else { "entries" };
+        let _ = write!(
+            text,
+            "{}: {} {noun} from {} commits",
+            r.title, r.entries, r.commits
+        );
+        if r.breaking > 0 {
+            let _ = write!(text, ", {} breaking", r.breaking);
+        }
+        if r.unparsed > 0 {
+            let _ = write!(text, ", {} not conventional (left out)", r.unparsed);
+        }
+        text.push('\n');
+    }
+    paved_core::cli::info(text.trim_end());
+    if sink.platform() == Platform::GitHub && !args.json {
+        sink.write_summary(&notes)?;
+    }
+
+    if args.json {
+        let value = serde_json::json!({
+            "version": first.and_then(|r| r.version.clone()),
+            "tag": first.and_then(|r| r.tag.clone()),
+            "previous_tag": first.and_then(|r| r.previous_tag.clone()),
+            "prerelease": first.is_some_and(|r| r.prerelease),
+            "notes": notes,
+        });
+        paved_core::cli::print_stdout(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&value).expect("plain data")
+        ))?;
+    } else if args.output.is_none() {
+        paved_core::cli::print_stdout(&notes)?;
+    }
+    Ok(paved_core::exit::OK)
+}
+
+/// Parse the process arguments and run.
+pub fn main_with_args<I, T>(argv: I) -> std::process::ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::Parser;
+    let args = match Args::try_parse_from(argv) {
+        Ok(a) => a,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                paved_core::exit::USAGE
+            } else {
+                paved_core::exit::OK
+            };
+            let _ = e.print();
+            return std::process::ExitCode::from(code);
+        }
+    };
+    paved_core::cli::run(|| run(&args))
+}
+
+/// What is kept of a release once it is rendered: outputs and the stderr summary.
+#[derive(Debug, Clone)]
+struct Summary {
+    title: String,
+    version: Option<String>,
+    tag: Option<String>,
+    previous_tag: Option<String>,
+    prerelease: bool,
+    entries: usize,
+    breaking: usize,
+    unparsed: usize,
+    commits: usize,
+}
+
+impl Summary {
+    fn of(r: &Release) -> Summary {
+        Summary {
+            title: r.title.clone(),
+            version: r.version.clone(),
+            tag: r.tag.clone(),
+            previous_tag: r.previous_tag.clone(),
+            prerelease: r.prerelease,
+            entries: r.sections.iter().map(|s| s.entries.len()).sum(),
+            breaking: r.breaking.len(),
+            unparsed: r.unparsed.len(),
+            commits: r.commit_count,
+        }
+    }
+}
+
+enum Message {
+    /// History was deepened and the releases are being built again: drop what came before.
+    Restart,
+    Release(Box<Release>),
+}
+
+/// Build the releases on this thread and render them on another, as they are built: for `--all`
+/// on a long history, reading git and rendering templates overlap, and only rendered text (not
+/// every commit) is held in memory.
+fn render_all(
+    repo: &mut Repo,
+    plan: &Plan<'_>,
+    mode: &Mode,
+    renderer: &Renderer,
+    repository: &Repository,
+) -> Result<(Vec<String>, Vec<Summary>)> {
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Message>(32);
+        let worker = scope.spawn(move || -> Result<(Vec<String>, Vec<Summary>)> {
+            let mut rendered = Vec::new();
+            let mut summaries = Vec::new();
+            for message in rx {
+                match message {
+                    Message::Restart => {
+                        rendered.clear();
+                        summaries.clear();
+                    }
+                    Message::Release(release) => {
+                        rendered.push(renderer.render(&release, repository)?);
+                        summaries.push(Summary::of(&release));
+                    }
+                }
+            }
+            Ok((rendered, summaries))
+        });
+        let stopped = || Error::Usage("the renderer stopped".into());
+        let built =
+            paved_version::with_history(repo, plan.settings.fetch, &plan.settings.remote, |repo| {
+                tx.send(Message::Restart).map_err(|_| stopped())?;
+                plan.each_release(repo, mode, &mut |release| {
+                    tx.send(Message::Release(Box::new(release)))
+                        .map_err(|_| stopped())
+                })
+            });
+        drop(tx);
+        let rendered = worker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        // A rendering error explains a stopped producer better than "the renderer stopped".
+        let rendered = rendered?;
+        built?;
+        Ok(rendered)
+    })
+}
