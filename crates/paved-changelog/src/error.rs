@@ -17,6 +17,14 @@ pub enum Error {
     #[error(transparent)]
     Version(#[from] paved_version::Error),
 
+    /// GitHub or GitLab.
+    #[error(transparent)]
+    Forge(#[from] paved_forge::Error),
+
+    /// The HTTP client could not be configured.
+    #[error(transparent)]
+    Http(#[from] paved_core::http::HttpError),
+
     /// A template failed to compile or render.
     #[error("template `{template}`: {message}")]
     Template { template: String, message: String },
@@ -24,10 +32,6 @@ pub enum Error {
     /// Bad flags or values.
     #[error("{0}")]
     Usage(String),
-
-    /// Publishing a release failed.
-    #[error("{0}")]
-    Publish(String),
 }
 
 impl Diagnostic for Error {
@@ -35,8 +39,9 @@ impl Diagnostic for Error {
         match self {
             Error::Core(e) => e.category(),
             Error::Version(e) => e.category(),
+            Error::Forge(e) => e.category(),
+            Error::Http(e) => e.category(),
             Error::Template { .. } | Error::Usage(_) => Category::Usage,
-            Error::Publish(_) => Category::External,
         }
     }
 
@@ -44,6 +49,8 @@ impl Diagnostic for Error {
         match self {
             Error::Core(e) => e.hint(),
             Error::Version(e) => e.hint(),
+            Error::Forge(e) => e.hint(),
+            Error::Http(e) => e.hint(),
             Error::Template { .. } => Some(
                 "fields the template can use are printed by `paved-changelog --context`; see the README's template reference"
                     .into(),

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod context;
 pub mod error;
 pub mod file;
+pub mod forge;
 pub mod links;
 pub mod render;
 
@@ -298,12 +299,21 @@ pub fn run(args: &Args) -> Result<u8> {
         )));
     }
     let scope = settings.scopes[0].0.clone();
-    let renderer = Renderer::new(
-        args.template
-            .as_deref()
-            .or(config.changelog.template.as_deref())
-            .unwrap_or("markdown"),
-    )?;
+    let publish = args.publish.map(|p| match p {
+        cli::Publish::Github => paved_forge::ForgeKind::GitHub,
+        cli::Publish::Gitlab => paved_forge::ForgeKind::GitLab,
+    });
+    // Publishing without a chosen template uses that forge's release-body template.
+    let template = args
+        .template
+        .as_deref()
+        .or(config.changelog.template.as_deref())
+        .or(args.publish.map(|p| match p {
+            cli::Publish::Github => "github",
+            cli::Publish::Gitlab => "gitlab",
+        }))
+        .unwrap_or("markdown");
+    let renderer = Renderer::new(template)?;
     let links = repository(&repo, &config.changelog);
     let sections = SectionRules::new(&config.changelog.sections);
     let plan = Plan {
@@ -336,7 +346,21 @@ pub fn run(args: &Args) -> Result<u8> {
         return Ok(paved_core::exit::OK);
     }
 
-    let (rendered, summaries) = render_all(&mut repo, &plan, &mode, &renderer, &repository)?;
+    let sink = CiSink::from_env(args.dotenv.clone());
+    // A token only enriches single releases: `--all` would cost an API call per commit.
+    let enricher = if mode == Mode::All {
+        None
+    } else {
+        forge::for_enrichment(publish, &links, &sink)
+    };
+    let (rendered, summaries) = render_all(
+        &mut repo,
+        &plan,
+        &mode,
+        &renderer,
+        &repository,
+        enricher.as_deref(),
+    )?;
     let notes = rendered.join("\n");
 
     if let Some(path) = &args.output {
@@ -358,7 +382,7 @@ pub fn run(args: &Args) -> Result<u8> {
         {
             return Err(Error::Usage(format!(
                 "the `{}` template does not start with a `## <version>` heading, so its sections cannot be placed in `{}`; use `--template markdown` (or a template whose sections start with `## [version]`)",
-                args.template.as_deref().unwrap_or("markdown"),
+                template,
                 path.display()
             )));
         }
@@ -376,8 +400,21 @@ pub fn run(args: &Args) -> Result<u8> {
         }
     }
 
-    let sink = CiSink::from_env(args.dotenv.clone());
     let first = summaries.first();
+    let mut release_url = None;
+    if let (Some(kind), Some(first)) = (publish, first) {
+        let forge = forge::connect(kind, &links)?;
+        forge.mask_token(&sink);
+        let (url, created) = forge::publish(
+            forge.as_ref(),
+            first.tag.as_deref(),
+            first.prerelease,
+            &notes,
+        )?;
+        let verb = if created { "created" } else { "updated" };
+        paved_core::cli::info(&format!("{verb} the {kind} release {url}"));
+        release_url = Some(url);
+    }
     let mut outputs = Outputs::new();
     outputs
         .set(
@@ -393,7 +430,8 @@ pub fn run(args: &Args) -> Result<u8> {
         )
         .set("prerelease", first.is_some_and(|r| r.prerelease))
         .set("commits", first.map_or(0, |r| r.commits))
-        .set("unparsed", first.map_or(0, |r| r.unparsed));
+        .set("unparsed", first.map_or(0, |r| r.unparsed))
+        .set("release-url", release_url.unwrap_or_default());
     if sink.platform() == Platform::GitHub {
         // Multi-line values are fine in $GITHUB_OUTPUT; a dotenv report cannot hold them.
         outputs.set("notes", &notes);
@@ -511,6 +549,7 @@ fn render_all(
     mode: &Mode,
     renderer: &Renderer,
     repository: &Repository,
+    enricher: Option<&dyn paved_forge::Forge>,
 ) -> Result<(Vec<String>, Vec<Summary>)> {
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Message>(32);
@@ -535,7 +574,10 @@ fn render_all(
         let built =
             paved_version::with_history(repo, plan.settings.fetch, &plan.settings.remote, |repo| {
                 tx.send(Message::Restart).map_err(|_| stopped())?;
-                plan.each_release(repo, mode, &mut |release| {
+                plan.each_release(repo, mode, &mut |mut release| {
+                    if let Some(forge) = enricher {
+                        forge::enrich(&mut release, forge, plan.links);
+                    }
                     tx.send(Message::Release(Box::new(release)))
                         .map_err(|_| stopped())
                 })
