@@ -60,6 +60,16 @@ pub struct Args {
     #[arg(long, env = "PAVED_PUBLISH", value_name = "FORGE", requires = "tag")]
     pub publish: Option<Publish>,
 
+    /// Attach this file to the published release (repeatable; replaces an asset of the same name).
+    #[arg(
+        long = "asset",
+        env = "PAVED_ASSETS",
+        value_name = "FILE",
+        requires = "publish",
+        value_delimiter = ','
+    )]
+    pub assets: Vec<PathBuf>,
+
     /// Split squash-merge bodies that list several conventional commits into separate entries.
     #[arg(long, env = "PAVED_SPLIT_SQUASH", value_parser = BoolishValueParser::new(), action = ArgAction::SetTrue)]
     pub split_squash: bool,

@@ -165,14 +165,24 @@ fn try_enrich(release: &mut Release, forge: &dyn Forge, links: &Links) -> Result
     Ok(())
 }
 
-/// Create or update the release for `tag` with `notes`. Returns its web URL and whether it was
-/// created (rather than updated).
+/// Create or update the release for `tag` with `notes`, then attach `assets`. Returns its web
+/// URL and whether it was created (rather than updated).
 pub fn publish(
     forge: &dyn Forge,
     tag: Option<&str>,
     prerelease: bool,
     notes: &str,
+    assets: &[std::path::PathBuf],
 ) -> Result<(String, bool)> {
+    // A missing asset is a usage error to report before anything is published.
+    for path in assets {
+        if !path.is_file() {
+            return Err(Error::Usage(format!(
+                "asset `{}` is not a file; build it before publishing",
+                path.display()
+            )));
+        }
+    }
     let tag = tag
         .map(str::to_owned)
         .ok_or_else(|| Error::Usage("--publish needs a release tag (`--tag vX`)".into()))?;
@@ -185,5 +195,14 @@ pub fn publish(
         target: None,
     };
     let info = forge.create_or_update_release(&spec)?;
+    for path in assets {
+        let asset = forge.upload_asset(&info, path)?;
+        let verb = if asset.replaced {
+            "replaced"
+        } else {
+            "attached"
+        };
+        paved_core::cli::info(&format!("{verb} {} ({})", asset.name, asset.url));
+    }
     Ok((info.url, info.created))
 }

@@ -410,6 +410,7 @@ pub fn run(args: &Args) -> Result<u8> {
             first.tag.as_deref(),
             first.prerelease,
             &notes,
+            &args.assets,
         )?;
         let verb = if created { "created" } else { "updated" };
         paved_core::cli::info(&format!("{verb} the {kind} release {url}"));

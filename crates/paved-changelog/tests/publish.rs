@@ -319,3 +319,64 @@ fn gitlab_release_is_created_then_updated() {
         1
     );
 }
+
+#[test]
+fn assets_are_attached_to_the_release() {
+    let (repo, _) = repo();
+    repo.write("dist/rocket.tar.gz", "binary bytes");
+    let server = FakeServer::start();
+    let url = server.url();
+    let mut release = github_release(7, "v1.1.0");
+    release["upload_url"] = json!(format!(
+        "{url}/upload/repos/acme/rocket/releases/7/assets{{?name,label}}"
+    ));
+    server
+        .route("GET", "/repos/acme/rocket/releases")
+        .respond(FakeResponse::json(200, json!([])));
+    server
+        .route("GET", "/repos/acme/rocket/releases/tags/v1.1.0")
+        .respond(FakeResponse::json(404, json!({"message": "Not Found"})));
+    server
+        .route("POST", "/repos/acme/rocket/releases")
+        .respond(FakeResponse::json(201, release));
+    server
+        .route("GET", "/repos/acme/rocket/releases/7/assets")
+        .respond(FakeResponse::json(200, json!([])));
+    server.route("POST", "/upload/repos/acme/rocket/releases/7/assets").respond(FakeResponse::json(
+        201,
+        json!({"id": 1, "name": "rocket.tar.gz", "browser_download_url": "https://github.com/acme/rocket/releases/download/v1.1.0/rocket.tar.gz"}),
+    ));
+    let run = repo.paved_env(
+        &[
+            "--tag",
+            "v1.1.0",
+            "--publish",
+            "github",
+            "--asset",
+            "dist/rocket.tar.gz",
+        ],
+        &github_env(&url, Some("t")),
+    );
+    run.ok();
+    let uploads = server.requests_to("POST", "/upload/repos/acme/rocket/releases/7/assets");
+    assert_eq!(uploads.len(), 1, "{}", run.stderr);
+    assert_eq!(
+        uploads[0].query_param("name").as_deref(),
+        Some("rocket.tar.gz")
+    );
+    assert_eq!(uploads[0].body, b"binary bytes");
+
+    let missing = repo.paved_env(
+        &[
+            "--tag",
+            "v1.1.0",
+            "--publish",
+            "github",
+            "--asset",
+            "nope.zip",
+        ],
+        &github_env(&url, Some("t")),
+    );
+    assert_eq!(missing.code, 2);
+    assert!(missing.stderr.contains("nope.zip"), "{}", missing.stderr);
+}
