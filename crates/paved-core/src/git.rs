@@ -99,6 +99,8 @@ impl CommitInfo {
 pub struct RangeWalk {
     /// Commits reachable from the tips and not from the hidden commits, newest first.
     pub commits: Vec<ObjectId>,
+    /// With [`Repo::range_decoded`]: the decoded commits, in the order of `commits`.
+    pub decoded: Vec<CommitInfo>,
     /// A commit in the range had parents missing from this shallow clone.
     pub hit_shallow_boundary: bool,
 }
@@ -323,11 +325,14 @@ impl Repo {
 
     /// Decode one commit fully.
     pub fn commit(&self, id: ObjectId) -> Result<CommitInfo> {
-        let mut buf = Vec::new();
+        self.commit_with(id, &mut Vec::new())
+    }
+
+    fn commit_with(&self, id: ObjectId, buf: &mut Vec<u8>) -> Result<CommitInfo> {
         let iter = self
             .repo
             .objects
-            .find_commit_iter(&id, &mut buf)
+            .find_commit_iter(&id, buf)
             .map_err(|e| Error::git(format!("read commit {id}"), e))?;
         let mut parents = Vec::new();
         let mut tree = None;
@@ -379,6 +384,21 @@ impl Repo {
     /// newest first. Walks only as far as needed: it stops once every queued commit is reachable
     /// from `hidden`, after a few extra steps to absorb clock skew.
     pub fn range(&self, tips: &[ObjectId], hidden: &[ObjectId]) -> Result<RangeWalk> {
+        self.range_impl(tips, hidden, false)
+    }
+
+    /// Like [`Repo::range`], and also decodes every commit of the range while walking it
+    /// ([`RangeWalk::decoded`]), so each commit is read and parsed once.
+    pub fn range_decoded(&self, tips: &[ObjectId], hidden: &[ObjectId]) -> Result<RangeWalk> {
+        self.range_impl(tips, hidden, true)
+    }
+
+    fn range_impl(
+        &self,
+        tips: &[ObjectId],
+        hidden: &[ObjectId],
+        decode: bool,
+    ) -> Result<RangeWalk> {
         const UNINTERESTING: u8 = 1;
         const SLOP: usize = 8;
         let mut flags: HashMap<ObjectId, u8> = HashMap::default();
@@ -386,12 +406,25 @@ impl Repo {
         let mut seq = 0u64;
         let mut buf = Vec::new();
         let mut times: HashMap<ObjectId, (Vec<ObjectId>, i64)> = HashMap::default();
+        let mut decoded: HashMap<ObjectId, CommitInfo> = HashMap::default();
         let mut load =
             |id: ObjectId, times: &mut HashMap<ObjectId, (Vec<ObjectId>, i64)>| -> Result<i64> {
                 if let Some((_, t)) = times.get(&id) {
                     return Ok(*t);
                 }
-                let (parents, t) = self.parents_and_time(&id, &mut buf)?;
+                let (parents, t) = if decode {
+                    let info = self.commit_with(id, &mut buf)?;
+                    let parents = if self.shallow.contains(&id) {
+                        Vec::new()
+                    } else {
+                        info.parents.clone()
+                    };
+                    let t = info.committer.time;
+                    decoded.insert(id, info);
+                    (parents, t)
+                } else {
+                    self.parents_and_time(&id, &mut buf)?
+                };
                 times.insert(id, (parents, t));
                 Ok(t)
             };
@@ -456,8 +489,15 @@ impl Repo {
         let hit = hit_boundary_at
             .iter()
             .any(|id| flags[id] & UNINTERESTING == 0);
+        drop(load);
+        let decoded = if decode {
+            out.iter().filter_map(|id| decoded.remove(id)).collect()
+        } else {
+            Vec::new()
+        };
         Ok(RangeWalk {
             commits: out,
+            decoded,
             hit_shallow_boundary: hit,
         })
     }

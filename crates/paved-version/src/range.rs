@@ -253,15 +253,14 @@ pub fn collect(
     path: Option<&str>,
 ) -> Result<Result<CommitRange, Incomplete>> {
     let hidden: Vec<Oid> = base.into_iter().collect();
-    let walk = repo.range(&[head], &hidden)?;
+    let walk = repo.range_decoded(&[head], &hidden)?;
     if walk.hit_shallow_boundary {
         return Ok(Err(Incomplete(
             "the commits since the release tag are not all in this shallow clone".into(),
         )));
     }
     let mut range = CommitRange::default();
-    for id in walk.commits {
-        let commit = repo.commit(id)?;
+    for commit in walk.decoded {
         if commit.parents.len() > 1 {
             range.merges += 1;
             continue;
