@@ -489,7 +489,6 @@ impl Repo {
         let hit = hit_boundary_at
             .iter()
             .any(|id| flags[id] & UNINTERESTING == 0);
-        drop(load);
         let decoded = if decode {
             out.iter().filter_map(|id| decoded.remove(id)).collect()
         } else {
