@@ -162,7 +162,7 @@ impl Plan<'_> {
         candidates: &[Candidate],
     ) -> Result<Result<Release, Incomplete>> {
         let head = repo.head()?;
-        let bases = match range::find_bases(repo, head, candidates)? {
+        let mut bases = match range::find_bases(repo, head, candidates)? {
             Ok(b) => b,
             Err(e) => return Ok(Err(e)),
         };
@@ -173,15 +173,17 @@ impl Plan<'_> {
         // A stable release's notes cover everything since the last stable release (folding in
         // its release candidates); a pre-release's cover what is new since the latest tag.
         let base = if plan.released && plan.version.pre.is_empty() {
-            &bases.stable
+            bases.stable.clone()
         } else {
-            &bases.latest
+            bases.latest.clone()
         };
+        let known = bases.take_range(base.as_ref().map(|t| t.commit));
         let range = match range::collect(
             repo,
             head,
             base.as_ref().map(|t| t.commit),
             self.scope.path.as_deref(),
+            known,
         )? {
             Ok(r) => r,
             Err(e) => return Ok(Err(e)),
@@ -219,20 +221,22 @@ impl Plan<'_> {
             .iter()
             .position(|c| c.version < tag.version)
             .unwrap_or(candidates.len());
-        let bases = match range::find_bases(repo, commit, &candidates[from..])? {
+        let mut bases = match range::find_bases(repo, commit, &candidates[from..])? {
             Ok(b) => b,
             Err(e) => return Ok(Err(e)),
         };
         let base = if tag.version.pre.is_empty() {
-            bases.stable
+            bases.stable.take()
         } else {
-            bases.latest
+            bases.latest.take()
         };
+        let known = bases.take_range(base.as_ref().map(|t| t.commit));
         let range = match range::collect(
             repo,
             commit,
             base.as_ref().map(|t| t.commit),
             self.scope.path.as_deref(),
+            known,
         )? {
             Ok(r) => r,
             Err(e) => return Ok(Err(e)),

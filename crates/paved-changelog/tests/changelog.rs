@@ -408,3 +408,9 @@ fn shallow_clone_without_fetch_exits_3() {
     );
     assert!(auto.ok().starts_with("1.0.1 ("), "{}", auto.stdout);
 }
+
+#[test]
+fn help() {
+    let run = common::run_in(std::env::temp_dir().as_path(), &["--help"], &[]);
+    insta::assert_snapshot!("help", run.ok());
+}

@@ -611,11 +611,12 @@ impl Repo {
 }
 
 /// A date-ordered walk (newest committer time first), the order `git log` uses by default.
-/// It stops at shallow boundaries and records that it met one.
+/// Each commit is decoded once, when it is queued. The walk stops at shallow boundaries and
+/// records that it met one.
 #[derive(Debug)]
 pub struct DateWalk<'r> {
     repo: &'r Repo,
-    queue: BinaryHeap<(i64, Reverse<u64>, ObjectId, Vec<ObjectId>)>,
+    queue: BinaryHeap<Queued>,
     seen: HashSet<ObjectId>,
     buf: Vec<u8>,
     seq: u64,
@@ -623,12 +624,40 @@ pub struct DateWalk<'r> {
     pub hit_shallow_boundary: bool,
 }
 
+#[derive(Debug)]
+struct Queued {
+    time: i64,
+    seq: Reverse<u64>,
+    commit: CommitInfo,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        (self.time, self.seq) == (other.time, other.seq)
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Queued {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.time, self.seq).cmp(&(other.time, other.seq))
+    }
+}
+
 impl DateWalk<'_> {
     fn push(&mut self, id: ObjectId) -> Result<()> {
         if self.seen.insert(id) {
-            let (parents, time) = self.repo.parents_and_time(&id, &mut self.buf)?;
+            let commit = self.repo.commit_with(id, &mut self.buf)?;
             self.seq += 1;
-            self.queue.push((time, Reverse(self.seq), id, parents));
+            self.queue.push(Queued {
+                time: commit.committer.time,
+                seq: Reverse(self.seq),
+                commit,
+            });
         }
         Ok(())
     }
@@ -636,21 +665,22 @@ impl DateWalk<'_> {
     /// The newest commit time still queued: no unvisited commit reachable from here is newer,
     /// barring clock skew.
     pub fn frontier_time(&self) -> Option<i64> {
-        self.queue.peek().map(|(t, ..)| *t)
+        self.queue.peek().map(|q| q.time)
     }
 
-    /// The next commit and its committer time.
-    pub fn next_commit(&mut self) -> Result<Option<(ObjectId, i64)>> {
-        let Some((time, _, id, parents)) = self.queue.pop() else {
+    /// The next commit, decoded. A shallow boundary's parents are not followed.
+    pub fn next_commit(&mut self) -> Result<Option<CommitInfo>> {
+        let Some(Queued { commit, .. }) = self.queue.pop() else {
             return Ok(None);
         };
-        if self.repo.is_boundary(&id) {
+        if self.repo.is_boundary(&commit.id) {
             self.hit_shallow_boundary = true;
+        } else {
+            for p in &commit.parents {
+                self.push(*p)?;
+            }
         }
-        for p in parents {
-            self.push(p)?;
-        }
-        Ok(Some((id, time)))
+        Ok(Some(commit))
     }
 }
 

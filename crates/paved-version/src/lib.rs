@@ -246,21 +246,23 @@ pub fn plan_scope(
 ) -> Result<Result<VersionPlan, Incomplete>> {
     let tags = repo.tags_matching(|name| scope.template.parse(name).is_some())?;
     let candidates = range::release_tags(&tags, &scope.template);
-    let bases: Bases = match range::find_bases(repo, head, &candidates)? {
+    let mut bases: Bases = match range::find_bases(repo, head, &candidates)? {
         Ok(b) => b,
         Err(e) => return Ok(Err(e)),
     };
     let path = scope.path.as_deref();
     let latest_commit = bases.latest.as_ref().map(|t| t.commit);
     let stable_commit = bases.stable.as_ref().map(|t| t.commit);
-    let since_latest = match range::collect(repo, head, latest_commit, path)? {
+    let known_stable = bases.range(stable_commit);
+    let known_latest = bases.take_range(latest_commit);
+    let since_latest = match range::collect(repo, head, latest_commit, path, known_latest)? {
         Ok(r) => r,
         Err(e) => return Ok(Err(e)),
     };
     let since_stable = if stable_commit == latest_commit {
         since_latest.clone()
     } else {
-        match range::collect(repo, head, stable_commit, path)? {
+        match range::collect(repo, head, stable_commit, path, known_stable)? {
             Ok(r) => r,
             Err(e) => return Ok(Err(e)),
         }

@@ -63,10 +63,43 @@ pub struct Scope {
 /// The tags a release can build on.
 #[derive(Debug, Clone, Default)]
 pub struct Bases {
+    /// When the walk from HEAD only met single-parent commits: every commit it visited, newest
+    /// first. The range down to a base it passed is then a prefix of this, and need not be
+    /// walked again.
+    pub linear_history: Option<Vec<CommitInfo>>,
+    /// The walk reached the root commit (no shallow boundary), so `linear_history` is all of it.
+    pub complete: bool,
     /// The highest reachable release tag, pre-releases included: the previous version.
     pub latest: Option<ReleaseTag>,
     /// The highest reachable stable (non-pre-release) tag: what the next version is computed from.
     pub stable: Option<ReleaseTag>,
+}
+
+impl Bases {
+    /// The commits from HEAD down to `base` (exclusive; `None`: the root), newest first, if the
+    /// walk that found the bases already saw exactly those. Takes them out of `self`.
+    pub fn take_range(&mut self, base: Option<Oid>) -> Option<Vec<CommitInfo>> {
+        let history = self.linear_history.as_ref()?;
+        let end = match base {
+            Some(c) => history.iter().position(|x| x.id == c)?,
+            None if self.complete => history.len(),
+            None => return None,
+        };
+        let mut history = self.linear_history.take()?;
+        history.truncate(end);
+        Some(history)
+    }
+
+    /// Like [`Bases::take_range`] but leaves the history in place (clones the commits).
+    pub fn range(&self, base: Option<Oid>) -> Option<Vec<CommitInfo>> {
+        let history = self.linear_history.as_ref()?;
+        let end = match base {
+            Some(c) => history.iter().position(|x| x.id == c)?,
+            None if self.complete => history.len(),
+            None => return None,
+        };
+        Some(history[..end].to_vec())
+    }
 }
 
 /// History was cut off by a shallow clone before the answer was known.
@@ -108,7 +141,10 @@ pub fn find_bases(
     head: Oid,
     candidates: &[Candidate],
 ) -> Result<Result<Bases, Incomplete>> {
-    let mut bases = Bases::default();
+    let mut bases = Bases {
+        linear_history: Some(Vec::new()),
+        ..Bases::default()
+    };
     let n = candidates.len();
     let mut state = vec![State::Unknown; n];
     // Peeled commit and its committer time; `None` when the tag is not on a commit.
@@ -207,10 +243,19 @@ pub fn find_bases(
             )));
         }
         match walk.next_commit()? {
-            Some((id, _)) => {
-                visited.insert(id);
+            Some(commit) => {
+                visited.insert(commit.id);
+                let linear = commit.parents.len() <= 1 && !repo.is_boundary(&commit.id);
+                match (&mut bases.linear_history, linear) {
+                    (Some(history), true) => history.push(commit),
+                    (Some(_), false) => bases.linear_history = None,
+                    (None, _) => {}
+                }
             }
-            None => exhausted = true,
+            None => {
+                exhausted = true;
+                bases.complete = !walk.hit_shallow_boundary;
+            }
         }
     }
 }
@@ -246,21 +291,31 @@ pub struct CommitRange {
 }
 
 /// Read and classify the commits reachable from `head` and not from `base`, limited to `path`.
+///
+/// `known` is the range already decoded (from [`Bases::take_range`]); without it the range is
+/// walked.
 pub fn collect(
     repo: &Repo,
     head: Oid,
     base: Option<Oid>,
     path: Option<&str>,
+    known: Option<Vec<CommitInfo>>,
 ) -> Result<Result<CommitRange, Incomplete>> {
-    let hidden: Vec<Oid> = base.into_iter().collect();
-    let walk = repo.range_decoded(&[head], &hidden)?;
-    if walk.hit_shallow_boundary {
-        return Ok(Err(Incomplete(
-            "the commits since the release tag are not all in this shallow clone".into(),
-        )));
-    }
+    let commits = match known {
+        Some(commits) => commits,
+        None => {
+            let hidden: Vec<Oid> = base.into_iter().collect();
+            let walk = repo.range_decoded(&[head], &hidden)?;
+            if walk.hit_shallow_boundary {
+                return Ok(Err(Incomplete(
+                    "the commits since the release tag are not all in this shallow clone".into(),
+                )));
+            }
+            walk.decoded
+        }
+    };
     let mut range = CommitRange::default();
-    for commit in walk.decoded {
+    for commit in commits {
         if commit.parents.len() > 1 {
             range.merges += 1;
             continue;
