@@ -43,6 +43,15 @@ pub enum Mode {
     All,
 }
 
+/// A release's commits and metadata, before its section is built (see [`Plan::build`]).
+#[derive(Debug)]
+pub struct ReleaseInput {
+    /// Title, version, tags, date.
+    pub meta: ReleaseMeta,
+    /// The classified commits.
+    pub range: paved_version::range::CommitRange,
+}
+
 /// Everything needed to turn history into release sections.
 #[derive(Debug)]
 pub struct Plan<'a> {
@@ -59,6 +68,11 @@ pub struct Plan<'a> {
 }
 
 impl Plan<'_> {
+    /// Build the section of one release.
+    pub fn build(&self, input: &ReleaseInput) -> Release {
+        context::release(input.meta.clone(), &input.range, self.opts())
+    }
+
     fn opts(&self) -> BuildOptions<'_> {
         BuildOptions {
             sections: self.sections,
@@ -77,8 +91,8 @@ impl Plan<'_> {
     pub fn releases(&self, repo: &Repo, mode: &Mode) -> Result<Result<Vec<Release>, Incomplete>> {
         let mut out = Vec::new();
         Ok(self
-            .each_release(repo, mode, &mut |r| {
-                out.push(r);
+            .each_release(repo, mode, &mut |input| {
+                out.push(self.build(&input));
                 Ok(())
             })?
             .map(|()| out))
@@ -90,7 +104,7 @@ impl Plan<'_> {
         &self,
         repo: &Repo,
         mode: &Mode,
-        sink: &mut dyn FnMut(Release) -> Result<()>,
+        sink: &mut dyn FnMut(ReleaseInput) -> Result<()>,
     ) -> Result<Result<(), Incomplete>> {
         let candidates = self.candidates(repo)?;
         match mode {
@@ -122,7 +136,12 @@ impl Plan<'_> {
                     Ok(r) => r,
                     Err(e) => return Ok(Err(e)),
                 };
-                if unreleased.commit_count > 0 {
+                if unreleased
+                    .range
+                    .commits
+                    .iter()
+                    .any(|c| c.cancelled_by.is_none())
+                {
                     sink(unreleased)?;
                 }
                 // Follow the chain of releases back from the latest reachable one.
@@ -160,7 +179,7 @@ impl Plan<'_> {
         &self,
         repo: &Repo,
         candidates: &[Candidate],
-    ) -> Result<Result<Release, Incomplete>> {
+    ) -> Result<Result<ReleaseInput, Incomplete>> {
         let head = repo.head()?;
         let mut bases = match range::find_bases(repo, head, candidates)? {
             Ok(b) => b,
@@ -200,9 +219,9 @@ impl Plan<'_> {
             tag: plan.released.then(|| plan.tag.clone()),
             version,
             previous_tag: base.as_ref().map(|t| t.name.clone()),
-            time: repo.commit(head)?.committer.time,
+            time: repo.commit(head)?.commit_time,
         };
-        Ok(Ok(context::release(meta, &range, self.opts())))
+        Ok(Ok(ReleaseInput { meta, range }))
     }
 
     /// The release of `candidates[i]` (on `commit`), and the tag its range starts after.
@@ -213,7 +232,7 @@ impl Plan<'_> {
         candidates: &[Candidate],
         i: usize,
         commit: Oid,
-    ) -> Result<Result<(Release, Option<(String, Oid)>), Incomplete>> {
+    ) -> Result<Result<(ReleaseInput, Option<(String, Oid)>), Incomplete>> {
         let tag = &candidates[i];
         // Earlier releases only: lower versions, never the tag itself.
         // `candidates` is sorted highest first, so the older ones are a suffix.
@@ -246,10 +265,12 @@ impl Plan<'_> {
             version: Some(tag.version.clone()),
             tag: Some(tag.name.clone()),
             previous_tag: base.as_ref().map(|t| t.name.clone()),
-            time: repo.commit(commit)?.committer.time,
+            time: repo.commit(commit)?.commit_time,
         };
-        let release = context::release(meta, &range, self.opts());
-        Ok(Ok((release, base.map(|t| (t.name, t.commit)))))
+        Ok(Ok((
+            ReleaseInput { meta, range },
+            base.map(|t| (t.name, t.commit)),
+        )))
     }
 }
 
@@ -542,12 +563,12 @@ impl Summary {
 enum Message {
     /// History was deepened and the releases are being built again: drop what came before.
     Restart,
-    Release(Box<Release>),
+    Release(Box<ReleaseInput>),
 }
 
-/// Build the releases on this thread and render them on another, as they are built: for `--all`
-/// on a long history, reading git and rendering templates overlap, and only rendered text (not
-/// every commit) is held in memory.
+/// Read history on this thread; build, enrich and render each release on another as soon as
+/// its commits are known. For `--all` on a long history the two halves overlap, and only
+/// rendered text (not every commit) is kept.
 fn render_all(
     repo: &mut Repo,
     plan: &Plan<'_>,
@@ -567,7 +588,12 @@ fn render_all(
                         rendered.clear();
                         summaries.clear();
                     }
-                    Message::Release(release) => {
+                    Message::Release(input) => {
+                        let mut release = plan.build(&input);
+                        drop(input);
+                        if let Some(forge) = enricher {
+                            forge::enrich(&mut release, forge, plan.links);
+                        }
                         rendered.push(renderer.render(&release, repository)?);
                         summaries.push(Summary::of(&release));
                     }
@@ -579,11 +605,8 @@ fn render_all(
         let built =
             paved_version::with_history(repo, plan.settings.fetch, &plan.settings.remote, |repo| {
                 tx.send(Message::Restart).map_err(|_| stopped())?;
-                plan.each_release(repo, mode, &mut |mut release| {
-                    if let Some(forge) = enricher {
-                        forge::enrich(&mut release, forge, plan.links);
-                    }
-                    tx.send(Message::Release(Box::new(release)))
+                plan.each_release(repo, mode, &mut |input| {
+                    tx.send(Message::Release(Box::new(input)))
                         .map_err(|_| stopped())
                 })
             });

@@ -72,8 +72,8 @@ pub struct CommitInfo {
     pub tree: ObjectId,
     /// Who wrote the change.
     pub author: Signature,
-    /// Who committed it.
-    pub committer: Signature,
+    /// When it was committed (committer time, seconds since the epoch): the order of history.
+    pub commit_time: i64,
     /// The message, decoded with the commit's `encoding` header (UTF-8 when absent), with
     /// invalid bytes replaced by U+FFFD.
     pub message: String,
@@ -337,7 +337,7 @@ impl Repo {
         let mut parents = Vec::new();
         let mut tree = None;
         let mut author = None;
-        let mut committer = None;
+        let mut commit_time = None;
         let mut encoding = None;
         let mut raw_message: &BStr = b"".as_bstr();
         for token in iter {
@@ -345,7 +345,7 @@ impl Repo {
                 Token::Tree { id } => tree = Some(id),
                 Token::Parent { id } => parents.push(id),
                 Token::Author { signature } => author = Some(to_signature(signature)),
-                Token::Committer { signature } => committer = Some(to_signature(signature)),
+                Token::Committer { signature } => commit_time = Some(signature.seconds()),
                 Token::Encoding(e) => encoding = Some(e),
                 Token::Message(m) => raw_message = m,
                 Token::ExtraHeader(_) => {}
@@ -358,7 +358,7 @@ impl Repo {
             parents,
             tree: tree.ok_or_else(missing)?,
             author: author.ok_or_else(missing)?,
-            committer: committer.ok_or_else(missing)?,
+            commit_time: commit_time.ok_or_else(missing)?,
             message,
             lossy,
         })
@@ -419,7 +419,7 @@ impl Repo {
                     } else {
                         info.parents.clone()
                     };
-                    let t = info.committer.time;
+                    let t = info.commit_time;
                     decoded.insert(id, info);
                     (parents, t)
                 } else {
@@ -654,7 +654,7 @@ impl DateWalk<'_> {
             let commit = self.repo.commit_with(id, &mut self.buf)?;
             self.seq += 1;
             self.queue.push(Queued {
-                time: commit.committer.time,
+                time: commit.commit_time,
                 seq: Reverse(self.seq),
                 commit,
             });
