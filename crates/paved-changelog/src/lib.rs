@@ -508,26 +508,13 @@ pub fn run(args: &Args) -> Result<u8> {
     Ok(paved_core::exit::OK)
 }
 
-/// Parse the process arguments and run.
+/// Parse the process arguments and run (the binary's whole `main`).
 pub fn main_with_args<I, T>(argv: I) -> std::process::ExitCode
 where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    use clap::Parser;
-    let args = match Args::try_parse_from(argv) {
-        Ok(a) => a,
-        Err(e) => {
-            let code = if e.use_stderr() {
-                paved_core::exit::USAGE
-            } else {
-                paved_core::exit::OK
-            };
-            let _ = e.print();
-            return std::process::ExitCode::from(code);
-        }
-    };
-    paved_core::cli::run(|| run(&args))
+    paved_core::cli::main(argv, |args: Args| run(&args))
 }
 
 /// What is kept of a release once it is rendered: outputs and the stderr summary.

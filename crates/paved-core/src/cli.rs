@@ -26,6 +26,30 @@ pub fn run<E: Diagnostic + 'static>(f: impl FnOnce() -> Result<u8, E>) -> ExitCo
     }
 }
 
+/// The whole `main` of a paved tool: parse `argv` into `A` (clap), run `run`, and turn the
+/// outcome into the exit code. A usage error from clap exits 2; `--help` and `--version` exit 0.
+pub fn main<A, E, I, T>(argv: I, run_tool: impl FnOnce(A) -> Result<u8, E>) -> ExitCode
+where
+    A: clap::Parser,
+    E: Diagnostic + 'static,
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let args = match A::try_parse_from(argv) {
+        Ok(args) => args,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    run(|| run_tool(args))
+}
+
 /// Print `err` to stderr in the house style.
 pub fn report<E: Diagnostic + ?Sized>(err: &E) {
     let color = use_color();
