@@ -108,8 +108,8 @@ impl Plan<'_> {
     ) -> Result<Result<(), Incomplete>> {
         let candidates = self.candidates(repo)?;
         match mode {
-            Mode::Unreleased => match self.unreleased(repo, &candidates)? {
-                Ok(r) => sink(r).map(Ok),
+            Mode::Unreleased => match self.unreleased(repo)? {
+                Ok((r, _)) => sink(r).map(Ok),
                 Err(e) => Ok(Err(e)),
             },
             Mode::Tag(name) => {
@@ -127,12 +127,7 @@ impl Plan<'_> {
                 }
             }
             Mode::All => {
-                let head = repo.head()?;
-                let bases = match range::find_bases(repo, head, &candidates)? {
-                    Ok(b) => b,
-                    Err(e) => return Ok(Err(e)),
-                };
-                let unreleased = match self.unreleased(repo, &candidates)? {
+                let (unreleased, mut next) = match self.unreleased(repo)? {
                     Ok(r) => r,
                     Err(e) => return Ok(Err(e)),
                 };
@@ -145,7 +140,6 @@ impl Plan<'_> {
                     sink(unreleased)?;
                 }
                 // Follow the chain of releases back from the latest reachable one.
-                let mut next = bases.latest.map(|t| (t.name, t.commit));
                 while let Some((name, commit)) = next {
                     let i = candidates
                         .iter()
@@ -175,37 +169,25 @@ impl Plan<'_> {
         }
     }
 
+    /// The unreleased changes, and the latest release tag they follow (where `--all` continues).
+    /// paved-version's analysis supplies both the title and the commits: one walk, not two.
+    #[allow(clippy::type_complexity)]
     fn unreleased(
         &self,
         repo: &Repo,
-        candidates: &[Candidate],
-    ) -> Result<Result<ReleaseInput, Incomplete>> {
+    ) -> Result<Result<(ReleaseInput, Option<(String, Oid)>), Incomplete>> {
         let head = repo.head()?;
-        let mut bases = match range::find_bases(repo, head, candidates)? {
-            Ok(b) => b,
+        let analysis = match paved_version::analyze_scope(repo, head, self.scope, self.settings)? {
+            Ok(a) => a,
             Err(e) => return Ok(Err(e)),
         };
-        let plan = match paved_version::plan_scope(repo, head, self.scope, self.settings)? {
-            Ok(p) => p,
-            Err(e) => return Ok(Err(e)),
-        };
+        let plan = &analysis.plan;
         // A stable release's notes cover everything since the last stable release (folding in
         // its release candidates); a pre-release's cover what is new since the latest tag.
-        let base = if plan.released && plan.version.pre.is_empty() {
-            bases.stable.clone()
+        let (base, range) = if plan.released && plan.version.pre.is_empty() {
+            (analysis.stable, analysis.since_stable)
         } else {
-            bases.latest.clone()
-        };
-        let known = bases.take_range(base.as_ref().map(|t| t.commit));
-        let range = match range::collect(
-            repo,
-            head,
-            base.as_ref().map(|t| t.commit),
-            self.scope.path.as_deref(),
-            known,
-        )? {
-            Ok(r) => r,
-            Err(e) => return Ok(Err(e)),
+            (analysis.latest.clone(), analysis.since_latest)
         };
         let version = plan.released.then(|| {
             let mut v = plan.version.clone();
@@ -221,7 +203,8 @@ impl Plan<'_> {
             previous_tag: base.as_ref().map(|t| t.name.clone()),
             time: repo.commit(head)?.commit_time,
         };
-        Ok(Ok(ReleaseInput { meta, range }))
+        let latest = analysis.latest.map(|t| (t.name, t.commit));
+        Ok(Ok((ReleaseInput { meta, range }, latest)))
     }
 
     /// The release of `candidates[i]` (on `commit`), and the tag its range starts after.

@@ -237,6 +237,22 @@ fn report(range: &CommitRange, rules: &BumpRules) -> Vec<CommitReport> {
         .collect()
 }
 
+/// A scope's plan together with the tags and ranges it was computed from, for tools that
+/// need the commits too (paved-changelog) without walking history a second time.
+#[derive(Debug, Clone)]
+pub struct ScopeAnalysis {
+    /// The computed release.
+    pub plan: VersionPlan,
+    /// The latest release tag reachable from HEAD (pre-releases included).
+    pub latest: Option<range::ReleaseTag>,
+    /// The latest stable release tag reachable from HEAD.
+    pub stable: Option<range::ReleaseTag>,
+    /// Commits since `latest`.
+    pub since_latest: CommitRange,
+    /// Commits since `stable`.
+    pub since_stable: CommitRange,
+}
+
 /// Compute the plan for one scope, or report that history is incomplete.
 pub fn plan_scope(
     repo: &Repo,
@@ -244,6 +260,16 @@ pub fn plan_scope(
     scope: &Scope,
     settings: &Settings,
 ) -> Result<Result<VersionPlan, Incomplete>> {
+    Ok(analyze_scope(repo, head, scope, settings)?.map(|a| a.plan))
+}
+
+/// [`plan_scope`], keeping the tags and commit ranges behind the plan.
+pub fn analyze_scope(
+    repo: &Repo,
+    head: Oid,
+    scope: &Scope,
+    settings: &Settings,
+) -> Result<Result<ScopeAnalysis, Incomplete>> {
     let tags = repo.tags_matching(|name| scope.template.parse(name).is_some())?;
     let candidates = range::release_tags(&tags, &scope.template);
     let mut bases: Bases = match range::find_bases(repo, head, &candidates)? {
@@ -318,7 +344,7 @@ pub fn plan_scope(
     }
     let changes = report(&since_latest, &settings.rules);
     let unparsed = changes.iter().filter(|c| c.unparsed.is_some()).count();
-    Ok(Ok(VersionPlan {
+    let plan = VersionPlan {
         package: scope.name.clone(),
         version,
         previous_version: bases.latest.as_ref().map(|t| t.version.clone()),
@@ -330,6 +356,13 @@ pub fn plan_scope(
         unparsed,
         head: head.to_string(),
         changes,
+    };
+    Ok(Ok(ScopeAnalysis {
+        plan,
+        latest: bases.latest,
+        stable: bases.stable,
+        since_latest,
+        since_stable,
     }))
 }
 
