@@ -7,6 +7,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return Err(format!("`ci` takes no arguments (got `{a}`)"));
     }
     ensure_tools()?;
+    crate::tools::ensure()?;
     step("format", cargo().args(["fmt", "--all", "--", "--check"]))?;
     step(
         "clippy",

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 mod bench;
 mod ci;
+mod tools;
 mod util;
 
 const USAGE: &str = "\
@@ -21,6 +22,7 @@ usage: cargo xtask <command>
 commands:
   ci       run every check CI runs: fmt, clippy, rustdoc, tests (installs missing tools)
   bench    run the benchmarks and print the figures
+  tools    install the real parts tests start (Debian, PyPI and npm packages), saying what
 ";
 
 fn main() -> ExitCode {
@@ -28,6 +30,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("tools") => tools::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             eprint!("{USAGE}");
             return ExitCode::from(if args.is_empty() { 2 } else { 0 });

@@ -50,6 +50,6 @@ pub fn describe(cmd: &Command) -> String {
 
 pub fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    c.current_dir(root());
+    c.current_dir(root()).env("PATH", crate::tools::path_env());
     c
 }

@@ -26,9 +26,11 @@
 //! ` (pre-release)` to the release name, and `draft` is refused with a usage error rather than
 //! silently publishing.
 
+pub mod deployments;
 mod error;
 mod github;
 mod gitlab;
+pub mod issues;
 
 use std::fmt;
 use std::path::Path;

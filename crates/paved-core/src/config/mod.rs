@@ -12,6 +12,14 @@ use serde::Deserialize;
 use crate::semver_rules::Bump;
 use crate::{Error, Result};
 
+mod change;
+mod promote;
+mod quarantine;
+
+pub use change::ChangeConfig;
+pub use promote::PromoteConfig;
+pub use quarantine::QuarantineConfig;
+
 /// The file name looked for at the repository root.
 pub const FILE_NAME: &str = "paved.toml";
 
@@ -25,12 +33,15 @@ pub struct PavedConfig {
     /// `[changelog]`
     #[serde(default)]
     pub changelog: ChangelogConfig,
-    /// `[quarantine]`: validated by paved-quarantine.
-    pub quarantine: Option<toml::Table>,
-    /// `[promote]`: validated by paved-promote.
-    pub promote: Option<toml::Table>,
-    /// `[change]`: validated by paved-change.
-    pub change: Option<toml::Table>,
+    /// `[quarantine]`
+    #[serde(default)]
+    pub quarantine: QuarantineConfig,
+    /// `[promote]`
+    #[serde(default)]
+    pub promote: PromoteConfig,
+    /// `[change]`
+    #[serde(default)]
+    pub change: ChangeConfig,
 }
 
 /// How history is deepened in a shallow clone.

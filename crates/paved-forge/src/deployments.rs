@@ -1,0 +1,1 @@
+//! Deployments on GitHub (deployments + statuses) and GitLab (deployments), for paved-change.

@@ -1,0 +1,1 @@
+//! `quarantine.toml`: the committed, reviewed list of quarantined tests.

@@ -1,0 +1,154 @@
+//! The vocabulary every part of paved-quarantine shares: who a test is, what happened to it in one
+//! run, the history the store returns, and the per-test figures `analyze` derives.
+//!
+//! The JUnit parser produces [`TestResult`]s, the store keeps them per [`RunMeta`] and returns a
+//! [`History`], `analyze` turns a history into [`TestStats`], and `update`, `gate`, `filter` and
+//! `report` read those.
+
+use serde::{Deserialize, Serialize};
+
+/// A test's identity: (suite, classname, name), normalised, plus the variant (an OS, a shard
+/// layout, a database: anything under which the same test may behave differently).
+///
+/// Normalisation trims surrounding whitespace and collapses runs of internal whitespace, so that
+/// the same test reported by two runner versions is one test.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TestId {
+    pub suite: String,
+    pub classname: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub variant: String,
+}
+
+/// What one attempt of a test did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Passed,
+    /// An assertion failed (`<failure>`).
+    Failed,
+    /// The test could not run to completion (`<error>`).
+    Error,
+    Skipped,
+}
+
+impl Outcome {
+    /// Failed or errored.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Outcome::Failed | Outcome::Error)
+    }
+}
+
+/// One attempt of a test within one report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub outcome: Outcome,
+    /// The failure message's first line, when there was one (kept short: it is evidence, not a log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Seconds, when the report says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<f64>,
+}
+
+/// A test's result in one JUnit report (one CI run), with every attempt the runner made, in order.
+/// Retries appear as several attempts (surefire `flakyFailure`/`rerunFailure`, nextest reruns,
+/// gotestsum duplicates); a pytest call failure plus a teardown error is one failed attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestResult {
+    pub id: TestId,
+    /// The source file, when the report names it (used for CODEOWNERS and annotations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    pub attempts: Vec<Attempt>,
+}
+
+impl TestResult {
+    /// The last attempt's outcome: what the run finally reported.
+    pub fn final_outcome(&self) -> Outcome {
+        self.attempts.last().map_or(Outcome::Skipped, |a| a.outcome)
+    }
+
+    /// Failed at least once and then passed: a retry-pass.
+    pub fn passed_on_retry(&self) -> bool {
+        self.final_outcome() == Outcome::Passed
+            && self.attempts.iter().any(|a| a.outcome.is_failure())
+    }
+
+    /// Failed on every attempt it made (a real failure unless quarantined).
+    pub fn failed_every_attempt(&self) -> bool {
+        !self.attempts.is_empty() && self.attempts.iter().all(|a| a.outcome.is_failure())
+    }
+}
+
+/// Where a report came from: one CI run (attempt) at one commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunMeta {
+    pub commit: String,
+    pub branch: String,
+    pub run_id: String,
+    pub attempt: u32,
+    pub variant: String,
+    /// When the run was ingested, seconds since the Unix epoch (UTC).
+    pub time: i64,
+}
+
+/// A test's final outcome in one stored run, as the store returns it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunOutcome {
+    /// Index into [`History::runs`].
+    pub run: usize,
+    /// Index into [`History::tests`].
+    pub test: usize,
+    pub outcome: Outcome,
+    /// Number of attempts; more than one with a final pass is a retry-pass.
+    pub attempts: u32,
+    /// At least one attempt failed.
+    pub any_failure: bool,
+}
+
+/// What the store returns for analysis: runs oldest first, the tests seen, and outcomes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    pub runs: Vec<RunMeta>,
+    pub tests: Vec<TestId>,
+    /// The source file of each test when known, parallel to `tests`.
+    pub files: Vec<Option<String>>,
+    pub outcomes: Vec<RunOutcome>,
+}
+
+/// How `analyze` classifies a test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// No failures worth acting on.
+    Stable,
+    /// Fails some of the time with the code unchanged: a quarantine candidate.
+    Flaky,
+    /// Failed on every run of its recent window: a real break, not a flake.
+    Broken,
+}
+
+/// Per-test figures over the analysed window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestStats {
+    pub id: TestId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    pub runs: u32,
+    /// Runs whose final outcome was a failure.
+    pub failures: u32,
+    /// Commits at which this test both passed and failed.
+    pub same_commit_flakes: u32,
+    /// Runs where it failed and then passed on a retry.
+    pub retry_passes: u32,
+    /// Outcome changes between consecutive runs, over (runs - 1).
+    pub flip_rate: f64,
+    /// Wilson score interval (95%) on the failure rate.
+    pub wilson_lower: f64,
+    pub wilson_upper: f64,
+    /// Consecutive clean runs at the end of the window.
+    pub clean_streak: u32,
+    pub verdict: Verdict,
+}

