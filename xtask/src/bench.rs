@@ -7,7 +7,11 @@
 //! - paved-changelog: `--all` on a 500,000-commit history (a tag every 500 commits) against
 //!   `git log --format=%H%x00%B`. Target: at most 1.5x git log. Peak memory is reported too.
 //!
-//! `cargo xtask bench version` or `cargo xtask bench changelog` runs one.
+//! - paved-quarantine: `ingest` of a generated 200 MB JUnit file into SQLite against
+//!   `grep -c '<testcase'` (see `bench_quarantine.rs`). Target: at least 1/3 of grep's speed.
+//!
+//! `cargo xtask bench version`, `cargo xtask bench changelog` or `cargo xtask bench quarantine`
+//! runs one.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,6 +19,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::util::{cargo, root, step};
+
+#[path = "bench_quarantine.rs"]
+mod quarantine;
+
+#[path = "bench_promote.rs"]
+mod bench_promote;
 
 const RUNS: usize = 21;
 
@@ -49,9 +59,12 @@ const CHANGELOG_REPO: History = History {
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let which = args.first().map(String::as_str);
-    if args.len() > 1 || !matches!(which, None | Some("version" | "changelog")) {
+    if which == Some("promote") {
+        return bench_promote::run();
+    }
+    if args.len() > 1 || !matches!(which, None | Some("version" | "changelog" | "quarantine")) {
         return Err(format!(
-            "usage: cargo xtask bench [version|changelog] (got `{}`)",
+            "usage: cargo xtask bench [version|changelog|quarantine] (got `{}`)",
             args.join(" ")
         ));
     }
@@ -65,6 +78,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "paved-version",
             "-p",
             "paved-changelog",
+            "-p",
+            "paved-quarantine",
         ]),
     )?;
     if matches!(which, None | Some("version")) {
@@ -72,6 +87,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     if matches!(which, None | Some("changelog")) {
         bench_changelog()?;
+    }
+    if matches!(which, None | Some("quarantine")) {
+        quarantine::run()?;
     }
     Ok(())
 }

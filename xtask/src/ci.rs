@@ -9,6 +9,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
     ensure_tools()?;
     crate::tools::ensure()?;
     step("format", cargo().args(["fmt", "--all", "--", "--check"]))?;
+    // The golden pipelines: generated inputs in step with the CLIs, then lints (seconds each).
+    timed("codegen drift", || {
+        crate::codegen::check(&crate::util::root())
+    })?;
+    timed("lint-ci", || crate::lint_ci::run(&[]))?;
     step(
         "clippy",
         cargo().args([
@@ -59,6 +64,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 .env("INSTA_UPDATE", "no"),
         )?;
     }
+    // The consumer pipelines under act and gitlab-ci-local, against the debug build the tests
+    // just made. (`cargo xtask dist`'s fat-LTO release build takes minutes on 2 cores, so CI
+    // builds no release binaries; the static check runs in `dist` itself, and a unit test keeps
+    // the check honest.)
+    timed("e2e", || crate::e2e::run(&[]))?;
     eprintln!("\nxtask ci: every check passed");
     Ok(())
 }
@@ -86,4 +96,13 @@ fn ensure_tools() -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Run an in-process step with a heading and its time.
+fn timed(title: &str, f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+    eprintln!("\n==> {title}");
+    let start = std::time::Instant::now();
+    let r = f();
+    eprintln!("    ({title}: {:.1}s)", start.elapsed().as_secs_f64());
+    r.map_err(|e| format!("{title}: {e}"))
 }

@@ -3,8 +3,10 @@
 //! - `ci`: every check CI runs (format, clippy, docs, the whole test suite), installing what is
 //!   missing and saying what it installs.
 //! - `bench`: the benchmarks, with figures printed as a table.
+//! - `codegen`, `lint-ci`, `e2e`, `dist`, `bump`: the golden pipelines (actions, reusable
+//!   workflows, GitLab components) and releasing paved itself.
 //!
-//! Kept free of dependencies so it builds in seconds on a fresh clone.
+//! It depends on the tool libraries only for their clap definitions (`codegen`).
 
 // Printing results is this program's job.
 #![allow(clippy::print_stdout)]
@@ -12,7 +14,12 @@
 use std::process::ExitCode;
 
 mod bench;
+mod bump;
 mod ci;
+mod codegen;
+mod dist;
+mod e2e;
+mod lint_ci;
 mod tools;
 mod util;
 
@@ -22,6 +29,11 @@ usage: cargo xtask <command>
 commands:
   ci       run every check CI runs: fmt, clippy, rustdoc, tests (installs missing tools)
   bench    run the benchmarks and print the figures
+  codegen  regenerate action/component inputs from the CLIs (--check: fail on drift)
+  lint-ci  zizmor, check-jsonschema and shellcheck over actions, workflows and components
+  e2e      run the workflows with act and the components with gitlab-ci-local in a consumer repo
+  dist     build static release binaries into dist/ with SHA256SUMS (--profile NAME)
+  bump     bump X.Y.Z: move every version pin (actions, workflows, components, docs)
   tools    install the real parts tests start (Debian, PyPI and npm packages), saying what
 ";
 
@@ -31,6 +43,11 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("tools") => tools::run(&args[1..]),
+        Some("codegen") => codegen::run(&args[1..]),
+        Some("lint-ci") => lint_ci::run(&args[1..]),
+        Some("e2e") => e2e::run(&args[1..]),
+        Some("dist") => dist::run(&args[1..]),
+        Some("bump") => bump::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             eprint!("{USAGE}");
             return ExitCode::from(if args.is_empty() { 2 } else { 0 });

@@ -46,6 +46,11 @@ const APT: &[Apt] = &[
         why: "`xtask lint-ci`: every shell step in actions and workflows",
     },
     Apt {
+        package: "rsync",
+        probe: "/usr/bin/rsync",
+        why: "`xtask e2e`: gitlab-ci-local copies the consumer repo into its build dir with rsync",
+    },
+    Apt {
         package: "file",
         probe: "/usr/bin/file",
         why: "`xtask dist`: checking that release binaries are static",

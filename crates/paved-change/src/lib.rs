@@ -1,21 +1,177 @@
 //! paved-change: change records with audit evidence, approval gates and DORA metrics.
 //!
-//! Work in progress: see the issue for this tool.
+//! - [`evidence`] gathers what a change contains (reusing paved-version's range logic,
+//!   paved-forge's PR lookups and paved-quarantine's JUnit parser);
+//! - [`bundle`] is the versioned evidence format and `verify`'s checks;
+//! - [`backend`] holds the record systems (file, ServiceNow, GitHub, GitLab, PagerDuty);
+//! - [`wait`] is the approval gate, [`dora`] the four keys.
+//!
+//! The bundle is always written to `<records>/<id>.json`; that file is the `file` backend's
+//! record and what `dora` reads, whichever backend holds the official record.
 
-use clap::Parser;
+pub mod backend;
+pub mod bundle;
+pub mod cli;
+pub mod dora;
+pub mod error;
+pub mod evidence;
+pub mod text;
+pub mod wait;
 
-/// Command-line arguments.
-#[derive(Debug, Parser)]
-#[command(
-    name = "paved-change",
-    version,
-    about = "Change records with audit evidence, approval gates and DORA metrics."
-)]
-pub struct Args {}
+use std::path::{Path, PathBuf};
+
+use paved_core::ci::{CiSink, Outputs};
+use paved_core::config::PavedConfig;
+use paved_core::git::Repo;
+use paved_core::http::{Client, SystemClock};
+use paved_version::{NextArgs, Settings};
+
+use crate::backend::{Approval, Backend, Kind};
+use crate::bundle::{Bundle, Previous, Record, Timestamps};
+pub use crate::cli::Args;
+use crate::cli::{CloseArgs, Command, DoraArgs, OpenArgs, VerifyArgs, WaitArgs};
+pub use crate::error::{Error, Result};
+
+/// Default records directory, relative to the repository root.
+pub const DEFAULT_RECORDS: &str = ".paved/changes";
+/// Default PagerDuty Events API root.
+pub const PAGERDUTY_URL: &str = "https://events.pagerduty.com";
+
+/// What every subcommand needs: the config, where records live, the backend kind.
+#[derive(Debug)]
+struct Context {
+    config: PavedConfig,
+    root: PathBuf,
+    records: PathBuf,
+    kind: Kind,
+}
+
+impl Context {
+    fn new(args: &Args) -> Result<Context> {
+        let root = Repo::discover(&args.repo)
+            .map(|r| r.root().to_owned())
+            .unwrap_or_else(|_| args.repo.clone());
+        let (config, _) = PavedConfig::load(args.config.as_deref(), &root)?;
+        let records = args
+            .records
+            .clone()
+            .or_else(|| config.change.records.as_ref().map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_RECORDS));
+        let records = if records.is_absolute() {
+            records
+        } else {
+            root.join(records)
+        };
+        let kind = match (args.backend, config.change.backend.as_deref()) {
+            (Some(k), _) => k,
+            (None, Some(s)) => Kind::parse(s)?,
+            (None, None) => Kind::File,
+        };
+        Ok(Context {
+            config,
+            root,
+            records,
+            kind,
+        })
+    }
+
+    fn production(&self, environment: &str) -> bool {
+        match &self.config.change.production_environments {
+            Some(list) => list.iter().any(|e| e == environment),
+            None => matches!(environment, "prod" | "production"),
+        }
+    }
+}
+
+fn env_var(k: &str) -> Option<String> {
+    std::env::var(k).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn client() -> Result<Client> {
+    Ok(Client::from_env()?)
+}
+
+/// The backend of `kind`, configured from flags, `[change]` and the environment.
+fn make_backend(
+    args: &Args,
+    ctx: &Context,
+    environment: Option<&str>,
+    sink: &CiSink,
+) -> Result<Box<dyn Backend>> {
+    let backend: Box<dyn Backend> = match ctx.kind {
+        Kind::File => Box::new(backend::FileBackend {
+            records: ctx.records.clone(),
+        }),
+        Kind::Servicenow => {
+            let url = args
+                .servicenow_url
+                .clone()
+                .or_else(|| ctx.config.change.servicenow_url.clone())
+                .ok_or_else(|| {
+                    Error::usage(
+                        "the ServiceNow backend needs the instance URL",
+                        "pass `--servicenow-url https://INSTANCE.service-now.com`, set `PAVED_SERVICENOW_URL`, or `servicenow-url` under `[change]`",
+                    )
+                })?;
+            let config = backend::ServiceNowConfig {
+                url,
+                auth: backend::ServiceNowConfig::auth_from(&env_var)?,
+                change_type: ctx
+                    .config
+                    .change
+                    .servicenow_type
+                    .clone()
+                    .unwrap_or_else(|| "normal".into()),
+                assignment_group: ctx.config.change.servicenow_assignment_group.clone(),
+                category: ctx.config.change.servicenow_category.clone(),
+            };
+            Box::new(backend::ServiceNow::new(client()?, config))
+        }
+        Kind::Github => Box::new(backend::GitHubBackend::new(
+            client()?,
+            paved_forge::GitHubConfig::from_env()?,
+            environment.is_some_and(|e| ctx.production(e)),
+        )),
+        Kind::Gitlab => Box::new(backend::GitLabBackend::new(
+            client()?,
+            paved_forge::GitLabConfig::from_env()?,
+        )),
+        Kind::Pagerduty => {
+            let url = args
+                .pagerduty_url
+                .clone()
+                .or_else(|| ctx.config.change.pagerduty_url.clone())
+                .unwrap_or_else(|| PAGERDUTY_URL.into());
+            let key = env_var("PAGERDUTY_ROUTING_KEY").ok_or_else(|| {
+                Error::usage(
+                    "the PagerDuty backend needs `PAGERDUTY_ROUTING_KEY`, and it is not set",
+                    "set it from a CI secret to the integration key of the service's Events API v2 integration",
+                )
+            })?;
+            Box::new(backend::PagerDuty::new(
+                client()?,
+                &url,
+                paved_core::http::Secret::new(key),
+            ))
+        }
+    };
+    if let Some(secret) = backend.secret() {
+        sink.mask(secret.expose());
+    }
+    Ok(backend)
+}
 
 /// Run the tool; returns the exit code.
-pub fn run(_args: Args) -> paved_core::Result<u8> {
-    Ok(paved_core::exit::OK)
+#[allow(clippy::needless_pass_by_value)] // the shared `main` hands the arguments over by value
+pub fn run(args: Args) -> Result<u8> {
+    let sink = CiSink::from_env(args.dotenv.clone());
+    match &args.command {
+        Command::Open(o) => open(&args, o, &sink),
+        Command::Wait(w) => wait_cmd(&args, w, &sink),
+        Command::Close(c) => close(&args, c, &sink),
+        Command::Verify(v) => verify(&args, v, &sink),
+        Command::Dora(d) => dora(&args, d, &sink),
+    }
 }
 
 /// Parse `argv` and run.
@@ -25,4 +181,466 @@ where
     T: Into<std::ffi::OsString> + Clone,
 {
     paved_core::cli::main(argv, run)
+}
+
+fn now() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+fn write_outputs(sink: &CiSink, outputs: &Outputs) -> Result<()> {
+    for w in sink.write_outputs(outputs)? {
+        paved_core::cli::warn(&w);
+    }
+    Ok(())
+}
+
+/// The newest successful, closed deployment to `environment` among the local records.
+fn last_local_deployment(
+    records: &Path,
+    environment: &str,
+    except: &str,
+) -> Result<Option<Previous>> {
+    let (bundles, _) = bundle::load_dir(records)?;
+    Ok(bundles
+        .into_iter()
+        .filter(|b| {
+            b.environment == environment
+                && b.id != except
+                && b.record.result.as_deref() == Some("success")
+                && b.timestamps.closed_at.is_some()
+        })
+        .max_by(|a, b| a.timestamps.closed_at.cmp(&b.timestamps.closed_at))
+        .map(|b| Previous {
+            id: Some(b.record.number.clone()),
+            commit: Some(b.commits.head.clone()),
+            digests: b.artifacts.iter().map(|a| a.digest.clone()).collect(),
+            deployed_at: b.timestamps.closed_at.clone(),
+        }))
+}
+
+fn open(args: &Args, o: &OpenArgs, sink: &CiSink) -> Result<u8> {
+    let env = |k: &str| std::env::var(k).ok();
+    let in_ci = env_var("CI").is_some_and(|v| v != "false");
+    let ctx = Context::new(args)?;
+    if o.environment.trim().is_empty() || o.version.trim().is_empty() {
+        return Err(Error::usage(
+            "`--env` and `--version` must not be empty",
+            "pass the environment and the version deployed, e.g. `--env prod --version 1.4.0`",
+        ));
+    }
+    let mut repo = Repo::discover(&args.repo)?;
+    let next = NextArgs {
+        package: o.package.clone(),
+        ..NextArgs::default()
+    };
+    let settings = Settings::resolve(&next, &ctx.config.version, in_ci)?;
+    let head = match &o.commit {
+        Some(rev) => repo.resolve(rev)?,
+        None => repo.head()?,
+    };
+    let artifacts = evidence::artifacts(&o.digests)?;
+    let ci = evidence::ci(&env);
+    let links = paved_changelog::repository(&repo, &ctx.config.changelog);
+    let repository = evidence::repository(&env, links.base.as_deref());
+    let correlation_id = o.correlation_id.clone().unwrap_or_else(|| {
+        evidence::correlation_id(
+            repository.as_deref(),
+            &ci,
+            &o.environment,
+            &head.to_string(),
+        )
+    });
+    let id = evidence::change_id(&correlation_id);
+    let record_path = bundle::record_path(&ctx.records, &id);
+    let existing = if record_path.exists() {
+        Some(Bundle::load(&record_path)?)
+    } else {
+        None
+    };
+
+    let backend = make_backend(args, &ctx, Some(&o.environment), sink)?;
+    let previous = match last_local_deployment(&ctx.records, &o.environment, &id)? {
+        Some(p) => Some(p),
+        None => backend.last_deployment(&o.environment)?,
+    };
+    let prev_commit = previous.as_ref().and_then(|p| p.commit.clone());
+    let mut commits = paved_version::with_history(
+        &mut repo,
+        settings.fetch,
+        &settings.remote,
+        |repo: &Repo| evidence::commit_range(repo, head, prev_commit.as_deref(), &settings),
+    )?;
+    let forge = paved_changelog::forge::for_enrichment(None, &links, sink);
+    let changes = evidence::pull_requests(&mut commits, forge.as_deref());
+    if let Some(e) = &changes.error {
+        paved_core::cli::warn(&format!(
+            "the PR/MR lookup stopped: {e}; the bundle records it and `verify` will report it"
+        ));
+    }
+    let globs = if o.junit.is_empty() {
+        ctx.config.change.junit.clone()
+    } else {
+        o.junit.clone()
+    };
+    let tests = evidence::tests(&globs, &ctx.root)?;
+
+    let mut b = Bundle {
+        schema: bundle::SCHEMA_URI.into(),
+        schema_version: bundle::SCHEMA_VERSION,
+        id: id.clone(),
+        correlation_id,
+        environment: o.environment.clone(),
+        version: o.version.clone(),
+        repository,
+        commits,
+        changes,
+        tests,
+        artifacts,
+        previous,
+        ci,
+        timestamps: existing
+            .as_ref()
+            .map(|e| e.timestamps.clone())
+            .unwrap_or_else(|| Timestamps {
+                opened_at: now(),
+                ..Timestamps::default()
+            }),
+        record: Record {
+            backend: ctx.kind.as_str().into(),
+            state: Approval::Pending.as_str().into(),
+            ..Record::default()
+        },
+    };
+    // The evidence is on disk before any backend is asked, so a failing backend never loses it;
+    // the record part is filled in below.
+    if existing.is_none() {
+        b.save(&record_path)?;
+    }
+    // A record this job attempt already made: PagerDuty events and file records are not made
+    // twice; the other backends look their record up themselves.
+    let reuse = existing.as_ref().filter(|e| {
+        e.record.backend == ctx.kind.as_str()
+            && !e.record.id.is_empty()
+            && matches!(ctx.kind, Kind::Pagerduty | Kind::File)
+    });
+    let (created, approval) = match reuse {
+        Some(e) => {
+            b.record = e.record.clone();
+            (false, None)
+        }
+        None => {
+            let opened = backend.open(&b)?;
+            b.record.id = opened.id;
+            b.record.number = opened.number;
+            b.record.url = opened.url;
+            (opened.created && existing.is_none(), Some(opened.approval))
+        }
+    };
+    if let Some(a) = approval {
+        b.record.state = a.as_str().into();
+        if a == Approval::Approved && b.timestamps.approved_at.is_none() {
+            b.timestamps.approved_at = Some(now());
+        }
+    }
+    b.save(&record_path)?;
+    if let Some(extra) = &o.bundle {
+        b.save(extra)?;
+    }
+
+    let mut outputs = Outputs::new();
+    outputs
+        .set("change-id", &b.record.id)
+        .set("change-number", &b.record.number)
+        .set("change-url", b.record.url.as_deref().unwrap_or(""))
+        .set("state", &b.record.state)
+        .set("created", created)
+        .set("correlation-id", &b.correlation_id)
+        .set(
+            "bundle",
+            o.bundle.as_deref().unwrap_or(&record_path).display(),
+        );
+    write_outputs(sink, &outputs)?;
+    sink.write_summary(&format!(
+        "### Change {} ({})\n\n```\n{}\n```\n",
+        b.record.number,
+        b.record.backend,
+        text::open_summary(&b, created)
+    ))?;
+    paved_core::cli::info(&text::open_summary(&b, created));
+    if args.json {
+        let text = serde_json::to_string_pretty(&b)
+            .map_err(|e| Error::Backend(format!("could not serialise the bundle: {e}")))?;
+        paved_core::cli::print_stdout(&format!("{text}\n"))?;
+    } else {
+        paved_core::cli::print_stdout(&format!("{}\n", b.record.number))?;
+    }
+    Ok(paved_core::exit::OK)
+}
+
+/// The local record of change `id` (paved's id or the backend's), if there is one.
+fn find_local(records: &Path, kind: Kind, id: &str) -> Result<Option<(PathBuf, Bundle)>> {
+    let (bundles, _) = bundle::load_dir(records)?;
+    Ok(bundles
+        .into_iter()
+        .find(|b| {
+            b.id == id
+                || (b.record.backend == kind.as_str()
+                    && (b.record.id == id || b.record.number == id))
+        })
+        .map(|b| (bundle::record_path(records, &b.id), b)))
+}
+
+fn wait_cmd(args: &Args, w: &WaitArgs, sink: &CiSink) -> Result<u8> {
+    let ctx = Context::new(args)?;
+    let timeout = wait::parse_duration(
+        "--timeout",
+        w.timeout
+            .as_deref()
+            .or(ctx.config.change.timeout.as_deref())
+            .unwrap_or("1h"),
+    )?;
+    let interval = wait::parse_duration(
+        "--interval",
+        w.interval
+            .as_deref()
+            .or(ctx.config.change.interval.as_deref())
+            .unwrap_or("30s"),
+    )?;
+    let backend = make_backend(args, &ctx, None, sink)?;
+    let local = find_local(&ctx.records, ctx.kind, &w.id)?;
+    let id = match (&local, ctx.kind) {
+        // The file backend's id is paved's id.
+        (Some((_, b)), Kind::File) => b.id.clone(),
+        _ => w.id.clone(),
+    };
+    let decision = wait::wait(
+        backend.as_ref(),
+        &id,
+        timeout,
+        interval,
+        &SystemClock,
+        &mut |line| paved_core::cli::info(line),
+    )?;
+    if decision.approval == Approval::Approved {
+        backend.start(&id)?;
+    }
+    if let Some((path, mut b)) = local {
+        b.record.state = decision.approval.as_str().into();
+        if decision.approval == Approval::Approved && b.timestamps.approved_at.is_none() {
+            b.timestamps.approved_at = Some(now());
+        }
+        b.save(&path)?;
+    }
+    let mut outputs = Outputs::new();
+    outputs.set("state", decision.approval.as_str());
+    write_outputs(sink, &outputs)?;
+    if args.json {
+        paved_core::cli::print_stdout(&format!(
+            "{}\n",
+            serde_json::json!({ "id": w.id, "state": decision.approval.as_str(), "label": decision.label, "polls": decision.polls })
+        ))?;
+    } else {
+        paved_core::cli::print_stdout(&format!("{}\n", decision.approval.as_str()))?;
+    }
+    match decision.approval {
+        Approval::Approved => Ok(paved_core::exit::OK),
+        _ => {
+            sink.annotate(&paved_core::ci::Annotation {
+                message: format!(
+                    "change {} was {} ({}); do not deploy",
+                    w.id,
+                    decision.approval.as_str(),
+                    decision.label
+                ),
+                ..Default::default()
+            });
+            Ok(paved_core::exit::REFUSED)
+        }
+    }
+}
+
+fn close(args: &Args, c: &CloseArgs, sink: &CiSink) -> Result<u8> {
+    let ctx = Context::new(args)?;
+    let backend = make_backend(args, &ctx, None, sink)?;
+    let local = find_local(&ctx.records, ctx.kind, &c.id)?;
+    let id = match (&local, ctx.kind) {
+        (Some((_, b)), Kind::File) => b.id.clone(),
+        _ => c.id.clone(),
+    };
+    let notes = c
+        .notes
+        .clone()
+        .unwrap_or_else(|| format!("Deployment {} (closed by paved-change).", c.result.as_str()));
+    backend.close(&id, c.result, &notes, local.as_ref().map(|(_, b)| b))?;
+    if let Some((path, mut b)) = local {
+        b.record.state = "closed".into();
+        b.record.result = Some(c.result.as_str().into());
+        b.record.notes = Some(notes.clone());
+        if b.timestamps.closed_at.is_none() {
+            b.timestamps.closed_at = Some(now());
+        }
+        b.save(&path)?;
+    } else {
+        paved_core::cli::warn(&format!(
+            "no local record of change `{}` in `{}`; the backend record is closed, but `dora` will not count it",
+            c.id,
+            ctx.records.display()
+        ));
+    }
+    let mut outputs = Outputs::new();
+    outputs.set("result", c.result.as_str());
+    write_outputs(sink, &outputs)?;
+    paved_core::cli::info(&format!(
+        "closed change {} ({}): {}",
+        c.id,
+        ctx.kind,
+        c.result.as_str()
+    ));
+    paved_core::cli::print_stdout(&format!("{}\n", c.result.as_str()))?;
+    Ok(paved_core::exit::OK)
+}
+
+fn verify(args: &Args, v: &VerifyArgs, sink: &CiSink) -> Result<u8> {
+    let b = Bundle::load(&v.bundle)?;
+    let checks = bundle::verify(&b);
+    let present = checks.iter().filter(|c| c.present).count();
+    let complete = present == checks.len();
+    let mut text = format!(
+        "evidence for change {} ({} {} -> {}): {present} of {} items present\n",
+        b.record.number,
+        b.repository.as_deref().unwrap_or("repository"),
+        b.version,
+        b.environment,
+        checks.len()
+    );
+    for c in &checks {
+        text.push_str(&format!(
+            "  {:<8} {:<14} {}\n",
+            if c.present { "ok" } else { "MISSING" },
+            c.item,
+            c.detail
+        ));
+    }
+    paved_core::cli::info(text.trim_end());
+    if !complete {
+        let missing: Vec<&str> = checks
+            .iter()
+            .filter(|c| !c.present)
+            .map(|c| c.item)
+            .collect();
+        sink.annotate(&paved_core::ci::Annotation {
+            title: Some("incomplete change evidence".into()),
+            file: Some(v.bundle.display().to_string()),
+            message: format!("missing: {}", missing.join(", ")),
+            ..Default::default()
+        });
+    }
+    let mut outputs = Outputs::new();
+    outputs
+        .set("complete", complete)
+        .set("evidence-present", present)
+        .set("evidence-total", checks.len());
+    write_outputs(sink, &outputs)?;
+    if args.json {
+        paved_core::cli::print_stdout(&format!(
+            "{}\n",
+            serde_json::json!({ "complete": complete, "present": present, "total": checks.len(), "checks": checks })
+        ))?;
+    } else {
+        paved_core::cli::print_stdout(if complete {
+            "complete\n"
+        } else {
+            "incomplete\n"
+        })?;
+    }
+    Ok(if complete {
+        paved_core::exit::OK
+    } else {
+        paved_core::exit::REFUSED
+    })
+}
+
+fn dora(args: &Args, d: &DoraArgs, sink: &CiSink) -> Result<u8> {
+    let ctx = Context::new(args)?;
+    let until = match &d.until {
+        Some(t) => t.parse::<jiff::Timestamp>().map_err(|e| {
+            Error::usage(
+                format!("`--until {t}` is not an RFC 3339 time: {e}"),
+                "use e.g. `2026-01-31T00:00:00Z`",
+            )
+        })?,
+        None => jiff::Timestamp::now(),
+    };
+    let since = match d.since.parse::<jiff::Timestamp>() {
+        Ok(t) => t,
+        Err(_) => {
+            let back = wait::parse_duration("--since", &d.since)?;
+            let back = jiff::SignedDuration::try_from(back).map_err(|_| {
+                Error::usage(
+                    format!("`--since {}` is too long", d.since),
+                    "use e.g. `90d`",
+                )
+            })?;
+            until.checked_sub(back).map_err(|_| {
+                Error::usage(
+                    format!("`--since {}` is too long", d.since),
+                    "use e.g. `90d`",
+                )
+            })?
+        }
+    };
+    if since >= until {
+        return Err(Error::usage(
+            format!("the window `{}` .. `{until}` is empty", d.since),
+            "`--since` must be before `--until`",
+        ));
+    }
+    let (bundles, bad) = bundle::load_dir(&ctx.records)?;
+    for e in &bad {
+        paved_core::cli::warn(&format!("{e}; it is not counted"));
+    }
+    let figures = dora::compute(&bundles, d.environment.as_deref(), since, until);
+    let md = dora::markdown(&figures);
+    if let Some(path) = &d.markdown {
+        paved_core::fs::write_atomic(path, md.as_bytes())?;
+    }
+    sink.write_summary(&md)?;
+    let mut outputs = Outputs::new();
+    outputs
+        .set("deployments", figures.deployments)
+        .set("deployments-per-day", figures.deployments_per_day)
+        .set(
+            "lead-time-seconds",
+            figures
+                .lead_time
+                .median_seconds
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+        )
+        .set(
+            "change-failure-rate",
+            figures
+                .change_failure_rate
+                .map(|r| r.to_string())
+                .unwrap_or_default(),
+        )
+        .set(
+            "time-to-restore-seconds",
+            figures
+                .time_to_restore
+                .median_seconds
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+        );
+    write_outputs(sink, &outputs)?;
+    if args.json {
+        let text = serde_json::to_string_pretty(&figures)
+            .map_err(|e| Error::Backend(format!("could not serialise the figures: {e}")))?;
+        paved_core::cli::print_stdout(&format!("{text}\n"))?;
+    } else {
+        paved_core::cli::print_stdout(&dora::table(&figures))?;
+    }
+    Ok(paved_core::exit::OK)
 }

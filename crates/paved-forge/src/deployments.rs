@@ -1,1 +1,511 @@
 //! Deployments on GitHub (deployments + statuses) and GitLab (deployments), for paved-change.
+//!
+//! GitHub, REST API `2022-11-28`:
+//! - `GET /repos/{o}/{r}/deployments?environment=&sha=&per_page=100` (paginated with `Link`),
+//!   newest first; a deployment made by paved carries `payload.correlation_id`, which is how a
+//!   re-run finds the deployment it made instead of making a second one.
+//! - `POST /repos/{o}/{r}/deployments` → `201` with the deployment; `409 Conflict` when the
+//!   commit's required status checks failed (the answer is returned as an error with status
+//!   `409`, so callers can treat it as a refusal); `202` when GitHub merged the default branch
+//!   first, which paved never asks for (`auto_merge: false`).
+//! - `GET /repos/{o}/{r}/deployments/{id}`, `GET …/{id}/statuses?per_page=1` (newest first) and
+//!   `POST …/{id}/statuses` with `state` = `error`, `failure`, `inactive`, `in_progress`,
+//!   `queued`, `pending` or `success`.
+//!
+//! GitLab, REST API v4:
+//! - `GET /projects/:id/deployments?environment=&order_by=id&sort=desc&per_page=100`
+//!   (paginated); GitLab deployments have no free-form payload, so an unfinished deployment
+//!   (`created`, `running`, `blocked`) of the same commit to the same environment is taken as the
+//!   one a re-run made.
+//! - `POST /projects/:id/deployments` (`environment`, `sha`, `ref`, `tag`, `status`) → `201`;
+//!   `GET /projects/:id/deployments/:deployment_id`; `PUT` the same with `status` = `running`,
+//!   `success`, `failed` or `canceled`. A deployment to a protected environment that needs
+//!   approval is `blocked`, and lists its `approvals` (`approved` / `rejected`).
+
+use paved_core::http::{Auth, Client, HttpError, Method, RequestBuilder, encode_component};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::ops::ControlFlow;
+
+use crate::{Error, GitHubConfig, GitLabConfig, GitLabToken, MAX_PAGES, Result};
+
+/// The deployment to create.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentSpec {
+    /// The environment, e.g. `prod`.
+    pub environment: String,
+    /// The commit deployed (full sha).
+    pub sha: String,
+    /// The branch or tag name it is deployed from (GitLab requires one); empty means `sha`.
+    pub ref_name: String,
+    /// Whether `ref_name` is a tag (GitLab).
+    pub is_tag: bool,
+    /// A short description (GitHub keeps 140 characters).
+    pub description: String,
+    /// repo:run:attempt:env; stored in GitHub's payload so a re-run finds the deployment.
+    pub correlation_id: String,
+    /// Extra payload for GitHub (merged with `correlation_id`).
+    pub payload: Value,
+    /// Whether this is a production environment (GitHub's `production_environment`).
+    pub production: bool,
+}
+
+/// A deployment as the forge has it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployment {
+    /// The deployment id.
+    pub id: u64,
+    /// The number people see: GitHub's id, GitLab's `iid`.
+    pub number: u64,
+    /// The commit deployed.
+    pub sha: String,
+    /// The environment.
+    pub environment: String,
+    /// The latest status: GitHub's latest deployment status state (`none` before the first),
+    /// GitLab's deployment `status`.
+    pub status: String,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// A page to look at, when the forge gives one.
+    pub url: Option<String>,
+    /// Approvals recorded on it (GitLab: `approved` / `rejected` per approver).
+    pub approvals: Vec<String>,
+    /// Whether this call created it (`false`: a re-run found it).
+    pub created: bool,
+}
+
+const GITHUB_TOKEN_VAR: &str = "GITHUB_TOKEN";
+/// Deployments looked at when searching for the last successful one.
+const LAST_SUCCESS_SCAN: usize = 30;
+
+/// GitHub deployments and deployment statuses.
+#[derive(Debug, Clone)]
+pub struct GitHubDeployments {
+    client: Client,
+    config: GitHubConfig,
+    auth: Option<Auth>,
+}
+
+#[derive(Debug, Deserialize)]
+struct GhDeployment {
+    id: u64,
+    sha: String,
+    environment: String,
+    #[serde(default)]
+    created_at: String,
+    #[serde(default)]
+    payload: Value,
+}
+
+#[derive(Debug, Deserialize)]
+struct GhStatus {
+    state: String,
+}
+
+impl GitHubDeployments {
+    /// Deployments of the repository in `config`.
+    pub fn new(client: Client, config: GitHubConfig) -> Self {
+        let auth = config.token.clone().map(Auth::bearer);
+        GitHubDeployments {
+            client,
+            config,
+            auth,
+        }
+    }
+
+    fn url(&self, rest: &str) -> String {
+        format!(
+            "{}/repos/{}/{}{rest}",
+            self.config.api_url,
+            encode_component(&self.config.owner),
+            encode_component(&self.config.repo)
+        )
+    }
+
+    fn hint(&self) -> String {
+        format!(
+            "check that `{GITHUB_TOKEN_VAR}` can use deployments of `{}/{}`: in the workflow, `permissions: deployments: write`",
+            self.config.owner, self.config.repo
+        )
+    }
+
+    fn request(&self, method: Method, url: String, operation: &str) -> Result<RequestBuilder<'_>> {
+        let auth = self.auth.as_ref().ok_or_else(|| Error::MissingToken {
+            operation: operation.to_owned(),
+            variables: format!("`{GITHUB_TOKEN_VAR}`"),
+            hint: "pass a token: `env: GITHUB_TOKEN: ${{ github.token }}` with `permissions: deployments: write`".into(),
+        })?;
+        Ok(self
+            .client
+            .request(method, url)
+            .header("Accept", "application/vnd.github+json")
+            .header("X-GitHub-Api-Version", "2022-11-28")
+            .auth(auth)
+            .auth_hint(self.hint()))
+    }
+
+    fn with_status(&self, d: GhDeployment, created: bool) -> Result<Deployment> {
+        let status = self.latest_status(d.id)?;
+        Ok(Deployment {
+            id: d.id,
+            number: d.id,
+            url: Some(format!(
+                "{}/deployments/{}",
+                web_root(&self.config.api_url, &self.config.owner, &self.config.repo),
+                encode_component(&d.environment)
+            )),
+            sha: d.sha,
+            environment: d.environment,
+            status,
+            created_at: d.created_at,
+            approvals: Vec::new(),
+            created,
+        })
+    }
+
+    /// The latest status state of deployment `id` (`none` when it has none yet).
+    pub fn latest_status(&self, id: u64) -> Result<String> {
+        let statuses: Vec<GhStatus> = self
+            .request(
+                Method::Get,
+                self.url(&format!("/deployments/{id}/statuses")),
+                "reading a GitHub deployment",
+            )?
+            .query("per_page", "1")
+            .send()?
+            .json()?;
+        Ok(statuses
+            .into_iter()
+            .next()
+            .map_or_else(|| "none".to_owned(), |s| s.state))
+    }
+
+    /// The deployment made for `correlation_id` to `environment`, if a run made one.
+    pub fn find(&self, environment: &str, correlation_id: &str) -> Result<Option<Deployment>> {
+        let mut found = None;
+        self.request(
+            Method::Get,
+            self.url("/deployments"),
+            "listing GitHub deployments",
+        )?
+        .query("environment", environment)
+        .query("per_page", "100")
+        .for_each_page(MAX_PAGES, |page| {
+            let list: Vec<GhDeployment> = page.json()?;
+            found = list
+                .into_iter()
+                .find(|d| d.payload["correlation_id"] == correlation_id);
+            Ok::<_, HttpError>(if found.is_some() {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            })
+        })?;
+        found.map(|d| self.with_status(d, false)).transpose()
+    }
+
+    /// Create the deployment for `spec`, or return the one a previous run of the same
+    /// correlation id made.
+    pub fn create(&self, spec: &DeploymentSpec) -> Result<Deployment> {
+        if let Some(existing) = self.find(&spec.environment, &spec.correlation_id)? {
+            return Ok(existing);
+        }
+        let mut payload = if spec.payload.is_object() {
+            spec.payload.clone()
+        } else {
+            json!({})
+        };
+        payload["correlation_id"] = json!(spec.correlation_id);
+        let reference = if spec.ref_name.is_empty() {
+            &spec.sha
+        } else {
+            &spec.ref_name
+        };
+        let description: String = spec.description.chars().take(140).collect();
+        let response = self
+            .request(
+                Method::Post,
+                self.url("/deployments"),
+                "creating a GitHub deployment",
+            )?
+            .json(&json!({
+                "ref": reference,
+                "environment": spec.environment,
+                "description": description,
+                "auto_merge": false,
+                "payload": payload,
+                "production_environment": spec.production,
+            }))
+            .send()?;
+        if response.status() == 202 {
+            return Err(Error::Unexpected {
+                message: format!(
+                    "GitHub answered `202` to creating a deployment of `{reference}` (it merged the default branch instead), which paved does not ask for"
+                ),
+            });
+        }
+        let d: GhDeployment = response.json()?;
+        self.with_status(d, true)
+    }
+
+    /// Deployment `id`.
+    pub fn get(&self, id: u64) -> Result<Deployment> {
+        let d: GhDeployment = self
+            .request(
+                Method::Get,
+                self.url(&format!("/deployments/{id}")),
+                "reading a GitHub deployment",
+            )?
+            .send()?
+            .json()?;
+        self.with_status(d, false)
+    }
+
+    /// Add a status to deployment `id`.
+    pub fn set_status(
+        &self,
+        id: u64,
+        state: &str,
+        description: &str,
+        log_url: Option<&str>,
+    ) -> Result<()> {
+        let mut body = json!({
+            "state": state,
+            "description": description.chars().take(140).collect::<String>(),
+        });
+        if let Some(url) = log_url {
+            body["log_url"] = json!(url);
+        }
+        self.request(
+            Method::Post,
+            self.url(&format!("/deployments/{id}/statuses")),
+            "setting a GitHub deployment status",
+        )?
+        .json(&body)
+        .send()?;
+        Ok(())
+    }
+
+    /// The newest deployment to `environment` whose latest status is `success`.
+    pub fn last_successful(&self, environment: &str) -> Result<Option<Deployment>> {
+        let list: Vec<GhDeployment> = self
+            .request(
+                Method::Get,
+                self.url("/deployments"),
+                "listing GitHub deployments",
+            )?
+            .query("environment", environment)
+            .query("per_page", &LAST_SUCCESS_SCAN.to_string())
+            .send()?
+            .json()?;
+        for d in list {
+            let deployment = self.with_status(d, false)?;
+            if deployment.status == "success" {
+                return Ok(Some(deployment));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The web page root of a repository, from its API URL.
+fn web_root(api_url: &str, owner: &str, repo: &str) -> String {
+    let host = if api_url == "https://api.github.com" {
+        "https://github.com".to_owned()
+    } else {
+        api_url.trim_end_matches("/api/v3").to_owned()
+    };
+    format!("{host}/{owner}/{repo}")
+}
+
+/// GitLab deployments.
+#[derive(Debug, Clone)]
+pub struct GitLabDeployments {
+    client: Client,
+    config: GitLabConfig,
+    auth: Option<Auth>,
+}
+
+#[derive(Debug, Deserialize)]
+struct GlDeployment {
+    id: u64,
+    #[serde(default)]
+    iid: u64,
+    sha: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    created_at: String,
+    environment: Option<GlEnvironment>,
+    deployable: Option<GlDeployable>,
+    #[serde(default)]
+    approvals: Vec<GlApproval>,
+}
+
+#[derive(Debug, Deserialize)]
+struct GlEnvironment {
+    name: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct GlDeployable {
+    web_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct GlApproval {
+    status: String,
+}
+
+impl GitLabDeployments {
+    /// Deployments of the project in `config`.
+    pub fn new(client: Client, config: GitLabConfig) -> Self {
+        let auth = config.token.as_ref().map(|t| match t {
+            GitLabToken::Private(s) => Auth::header("PRIVATE-TOKEN", s.clone()),
+            GitLabToken::Job(s) => Auth::header("JOB-TOKEN", s.clone()),
+        });
+        GitLabDeployments {
+            client,
+            config,
+            auth,
+        }
+    }
+
+    fn url(&self, rest: &str) -> String {
+        format!(
+            "{}/projects/{}{rest}",
+            self.config.api_url,
+            encode_component(&self.config.project)
+        )
+    }
+
+    fn request(&self, method: Method, url: String, operation: &str) -> Result<RequestBuilder<'_>> {
+        let auth = self.auth.as_ref().ok_or_else(|| Error::MissingToken {
+            operation: operation.to_owned(),
+            variables: "`GITLAB_TOKEN`".into(),
+            hint: "set `GITLAB_TOKEN` to a project access token with the `api` scope (as a masked CI/CD variable)".into(),
+        })?;
+        Ok(self.client.request(method, url).auth(auth).auth_hint(format!(
+            "check that `GITLAB_TOKEN` has the `api` scope and at least the Developer role in `{}`",
+            self.config.project
+        )))
+    }
+
+    fn convert(d: GlDeployment, created: bool, fallback_env: &str) -> Deployment {
+        Deployment {
+            id: d.id,
+            number: d.iid,
+            sha: d.sha,
+            environment: d
+                .environment
+                .map_or_else(|| fallback_env.to_owned(), |e| e.name),
+            status: d.status,
+            created_at: d.created_at,
+            url: d.deployable.and_then(|j| j.web_url),
+            approvals: d.approvals.into_iter().map(|a| a.status).collect(),
+            created,
+        }
+    }
+
+    /// An unfinished deployment (`created`, `running`, `blocked`) of `sha` to `environment`.
+    pub fn find_open(&self, environment: &str, sha: &str) -> Result<Option<Deployment>> {
+        let mut found = None;
+        self.request(
+            Method::Get,
+            self.url("/deployments"),
+            "listing GitLab deployments",
+        )?
+        .query("environment", environment)
+        .query("order_by", "id")
+        .query("sort", "desc")
+        .query("per_page", "100")
+        .for_each_page(MAX_PAGES, |page| {
+            let list: Vec<GlDeployment> = page.json()?;
+            found = list.into_iter().find(|d| {
+                d.sha == sha && matches!(d.status.as_str(), "created" | "running" | "blocked")
+            });
+            Ok::<_, HttpError>(if found.is_some() {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            })
+        })?;
+        Ok(found.map(|d| Self::convert(d, false, environment)))
+    }
+
+    /// Create a `running` deployment for `spec`, or return the unfinished one a re-run made.
+    pub fn create(&self, spec: &DeploymentSpec) -> Result<Deployment> {
+        if let Some(existing) = self.find_open(&spec.environment, &spec.sha)? {
+            return Ok(existing);
+        }
+        let reference = if spec.ref_name.is_empty() {
+            &spec.sha
+        } else {
+            &spec.ref_name
+        };
+        let d: GlDeployment = self
+            .request(
+                Method::Post,
+                self.url("/deployments"),
+                "creating a GitLab deployment",
+            )?
+            .json(&json!({
+                "environment": spec.environment,
+                "sha": spec.sha,
+                "ref": reference,
+                "tag": spec.is_tag,
+                "status": "running",
+            }))
+            .send()?
+            .json()?;
+        Ok(Self::convert(d, true, &spec.environment))
+    }
+
+    /// Deployment `id`.
+    pub fn get(&self, id: u64) -> Result<Deployment> {
+        let d: GlDeployment = self
+            .request(
+                Method::Get,
+                self.url(&format!("/deployments/{id}")),
+                "reading a GitLab deployment",
+            )?
+            .send()?
+            .json()?;
+        Ok(Self::convert(d, false, ""))
+    }
+
+    /// Set the status of deployment `id` (`running`, `success`, `failed`, `canceled`).
+    pub fn set_status(&self, id: u64, status: &str) -> Result<Deployment> {
+        let d: GlDeployment = self
+            .request(
+                Method::Put,
+                self.url(&format!("/deployments/{id}")),
+                "updating a GitLab deployment",
+            )?
+            .json(&json!({ "status": status }))
+            .send()?
+            .json()?;
+        Ok(Self::convert(d, false, ""))
+    }
+
+    /// The newest successful deployment to `environment`.
+    pub fn last_successful(&self, environment: &str) -> Result<Option<Deployment>> {
+        let list: Vec<GlDeployment> = self
+            .request(
+                Method::Get,
+                self.url("/deployments"),
+                "listing GitLab deployments",
+            )?
+            .query("environment", environment)
+            .query("status", "success")
+            .query("order_by", "finished_at")
+            .query("sort", "desc")
+            .query("per_page", "1")
+            .send()?
+            .json()?;
+        Ok(list
+            .into_iter()
+            .next()
+            .map(|d| Self::convert(d, false, environment)))
+    }
+}

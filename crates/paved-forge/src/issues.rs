@@ -1,1 +1,382 @@
 //! Issues on GitHub and GitLab (open, find, close), for paved-quarantine's `update --open-issues`.
+//!
+//! Opening is idempotent: an open issue with exactly the same title (and the label, when one is
+//! given) is reused instead of opening a second one, so a re-run of a job does not file
+//! duplicates. Closing an issue that is already closed is a no-op (no second comment).
+//!
+//! GitHub, REST API `2022-11-28`:
+//! - `GET /repos/{o}/{r}/issues?state=open&labels=&per_page=100` (paginated with `Link`; pull
+//!   requests are listed too and carry `pull_request`, so they are skipped);
+//! - `POST /repos/{o}/{r}/issues` (`title`, `body`, `labels`) → `201`;
+//! - `GET /repos/{o}/{r}/issues/{n}` (`state` = `open` / `closed`),
+//!   `POST /repos/{o}/{r}/issues/{n}/comments` → `201`,
+//!   `PATCH /repos/{o}/{r}/issues/{n}` (`state: closed`, `state_reason: completed`) → `200`.
+//!
+//! GitLab, REST API v4:
+//! - `GET /projects/:id/issues?state=opened&in=title&search=&labels=&per_page=100` (paginated);
+//! - `POST /projects/:id/issues` (`title`, `description`, `labels` comma-separated) → `201`;
+//! - `GET /projects/:id/issues/:iid` (`state` = `opened` / `closed`),
+//!   `POST /projects/:id/issues/:iid/notes` → `201`,
+//!   `PUT /projects/:id/issues/:iid` (`state_event: close`) → `200`.
+
+use std::fmt;
+use std::ops::ControlFlow;
+
+use paved_core::http::{Auth, Client, HttpError, Method, RequestBuilder, encode_component};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::{Error, ForgeKind, GitHubConfig, GitLabConfig, GitLabToken, MAX_PAGES, Result};
+
+/// The issue to open.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssueSpec {
+    /// The title; also how a re-run finds the issue it opened.
+    pub title: String,
+    /// The description (markdown).
+    pub body: String,
+    /// Labels to set (created by the forge if missing).
+    pub labels: Vec<String>,
+}
+
+/// An issue as the forge has it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Issue {
+    /// GitHub's issue number, GitLab's `iid` (the `#12` number).
+    pub number: u64,
+    /// The issue's web page.
+    pub url: String,
+    /// Its title.
+    pub title: String,
+    /// Whether this call opened it (`false`: an open one with the same title was reused).
+    pub created: bool,
+}
+
+/// Open, find and close issues.
+pub trait IssueTracker: fmt::Debug + Send + Sync {
+    /// Which forge this is.
+    fn kind(&self) -> ForgeKind;
+
+    /// The open issue titled exactly `title` (carrying `label`, when given).
+    fn find_open_issue(&self, title: &str, label: Option<&str>) -> Result<Option<Issue>>;
+
+    /// Open an issue, or return the open one with the same title (and first label).
+    fn open_issue(&self, spec: &IssueSpec) -> Result<Issue> {
+        if let Some(found) =
+            self.find_open_issue(&spec.title, spec.labels.first().map(String::as_str))?
+        {
+            return Ok(found);
+        }
+        self.create_issue(spec)
+    }
+
+    /// Open a new issue, without looking for an existing one.
+    fn create_issue(&self, spec: &IssueSpec) -> Result<Issue>;
+
+    /// Close the issue at `url` (its web page, as [`Issue::url`]), first adding `comment` if
+    /// given. Returns `false` if it was already closed (then nothing is posted).
+    fn close_issue(&self, url: &str, comment: Option<&str>) -> Result<bool>;
+}
+
+/// The issue tracker of `kind`, configured from the CI environment like [`crate::from_env`].
+pub fn from_env(kind: ForgeKind) -> Result<Box<dyn IssueTracker>> {
+    let client = Client::from_env().map_err(|e| Error::Config {
+        message: e.to_string(),
+        hint: "fix or unset the variable".into(),
+    })?;
+    Ok(match kind {
+        ForgeKind::GitHub => Box::new(GitHubIssues::new(client, GitHubConfig::from_env()?)),
+        ForgeKind::GitLab => Box::new(GitLabIssues::new(client, GitLabConfig::from_env()?)),
+    })
+}
+
+/// The issue number at the end of an issue URL (`…/issues/12`, `…/-/issues/12`).
+pub fn issue_number(url: &str) -> Result<u64> {
+    let trimmed = url.trim().trim_end_matches('/');
+    let mut rev = trimmed.rsplit('/');
+    match (rev.next().map(str::parse::<u64>), rev.next()) {
+        (Some(Ok(n)), Some("issues")) => Ok(n),
+        _ => Err(Error::Config {
+            message: format!("`{url}` is not an issue URL (expected `…/issues/<number>`)"),
+            hint: "fix the `issue` of that entry in the quarantine list, or remove it".into(),
+        }),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct GhIssue {
+    number: u64,
+    html_url: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    pull_request: Option<serde_json::Value>,
+}
+
+/// Issues of a GitHub repository.
+#[derive(Debug, Clone)]
+pub struct GitHubIssues {
+    client: Client,
+    config: GitHubConfig,
+    auth: Option<Auth>,
+}
+
+impl GitHubIssues {
+    /// Issues of the repository in `config`.
+    pub fn new(client: Client, config: GitHubConfig) -> Self {
+        let auth = config.token.clone().map(Auth::bearer);
+        GitHubIssues {
+            client,
+            config,
+            auth,
+        }
+    }
+
+    fn url(&self, rest: &str) -> String {
+        format!(
+            "{}/repos/{}/{}{rest}",
+            self.config.api_url,
+            encode_component(&self.config.owner),
+            encode_component(&self.config.repo)
+        )
+    }
+
+    fn request(&self, method: Method, url: String, operation: &str) -> Result<RequestBuilder<'_>> {
+        let auth = self.auth.as_ref().ok_or_else(|| Error::MissingToken {
+            operation: operation.to_owned(),
+            variables: "`GITHUB_TOKEN`".into(),
+            hint: "pass a token: `env: GITHUB_TOKEN: ${{ github.token }}` with `permissions: issues: write`".into(),
+        })?;
+        Ok(self
+            .client
+            .request(method, url)
+            .header("Accept", "application/vnd.github+json")
+            .header("X-GitHub-Api-Version", "2022-11-28")
+            .auth(auth)
+            .auth_hint(format!(
+                "check that `GITHUB_TOKEN` can write issues of `{}/{}`: in the workflow, `permissions: issues: write`",
+                self.config.owner, self.config.repo
+            )))
+    }
+}
+
+impl IssueTracker for GitHubIssues {
+    fn kind(&self) -> ForgeKind {
+        ForgeKind::GitHub
+    }
+
+    fn find_open_issue(&self, title: &str, label: Option<&str>) -> Result<Option<Issue>> {
+        let mut found = None;
+        let mut request = self
+            .request(Method::Get, self.url("/issues"), "listing GitHub issues")?
+            .query("state", "open")
+            .query("per_page", "100");
+        if let Some(label) = label {
+            request = request.query("labels", label);
+        }
+        request.for_each_page(MAX_PAGES, |page| {
+            let issues: Vec<GhIssue> = page.json()?;
+            found = issues
+                .into_iter()
+                .find(|i| i.pull_request.is_none() && i.title == title);
+            Ok::<_, HttpError>(if found.is_some() {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            })
+        })?;
+        Ok(found.map(|i| Issue {
+            number: i.number,
+            url: i.html_url,
+            title: i.title,
+            created: false,
+        }))
+    }
+
+    fn create_issue(&self, spec: &IssueSpec) -> Result<Issue> {
+        let created: GhIssue = self
+            .request(
+                Method::Post,
+                self.url("/issues"),
+                &format!("opening the GitHub issue `{}`", spec.title),
+            )?
+            .json(&json!({"title": spec.title, "body": spec.body, "labels": spec.labels}))
+            .send()?
+            .json()?;
+        Ok(Issue {
+            number: created.number,
+            url: created.html_url,
+            title: created.title,
+            created: true,
+        })
+    }
+
+    fn close_issue(&self, url: &str, comment: Option<&str>) -> Result<bool> {
+        let number = issue_number(url)?;
+        let operation = format!("closing the GitHub issue #{number}");
+        let current: GhIssue = self
+            .request(
+                Method::Get,
+                self.url(&format!("/issues/{number}")),
+                &operation,
+            )?
+            .send()?
+            .json()?;
+        if current.state == "closed" {
+            return Ok(false);
+        }
+        if let Some(body) = comment {
+            self.request(
+                Method::Post,
+                self.url(&format!("/issues/{number}/comments")),
+                &operation,
+            )?
+            .json(&json!({ "body": body }))
+            .send()?;
+        }
+        self.request(
+            Method::Patch,
+            self.url(&format!("/issues/{number}")),
+            &operation,
+        )?
+        .json(&json!({"state": "closed", "state_reason": "completed"}))
+        .send()?;
+        Ok(true)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct GlIssue {
+    iid: u64,
+    web_url: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    state: String,
+}
+
+/// Issues of a GitLab project.
+#[derive(Debug, Clone)]
+pub struct GitLabIssues {
+    client: Client,
+    config: GitLabConfig,
+    auth: Option<Auth>,
+}
+
+impl GitLabIssues {
+    /// Issues of the project in `config`.
+    pub fn new(client: Client, config: GitLabConfig) -> Self {
+        let auth = config.token.as_ref().map(|t| match t {
+            GitLabToken::Private(s) => Auth::header("PRIVATE-TOKEN", s.clone()),
+            GitLabToken::Job(s) => Auth::header("JOB-TOKEN", s.clone()),
+        });
+        GitLabIssues {
+            client,
+            config,
+            auth,
+        }
+    }
+
+    fn url(&self, rest: &str) -> String {
+        format!(
+            "{}/projects/{}{rest}",
+            self.config.api_url,
+            encode_component(&self.config.project)
+        )
+    }
+
+    fn request(&self, method: Method, url: String, operation: &str) -> Result<RequestBuilder<'_>> {
+        let auth = self.auth.as_ref().ok_or_else(|| Error::MissingToken {
+            operation: operation.to_owned(),
+            variables: "`GITLAB_TOKEN`".into(),
+            hint: "set `GITLAB_TOKEN` to a project access token with the `api` scope (as a masked CI/CD variable); the job token cannot write issues".into(),
+        })?;
+        Ok(self.client.request(method, url).auth(auth).auth_hint(format!(
+            "check that `GITLAB_TOKEN` has the `api` scope and at least the Reporter role in `{}`",
+            self.config.project
+        )))
+    }
+}
+
+impl IssueTracker for GitLabIssues {
+    fn kind(&self) -> ForgeKind {
+        ForgeKind::GitLab
+    }
+
+    fn find_open_issue(&self, title: &str, label: Option<&str>) -> Result<Option<Issue>> {
+        let mut found = None;
+        let mut request = self
+            .request(Method::Get, self.url("/issues"), "listing GitLab issues")?
+            .query("state", "opened")
+            .query("in", "title")
+            .query("search", title)
+            .query("per_page", "100");
+        if let Some(label) = label {
+            request = request.query("labels", label);
+        }
+        request.for_each_page(MAX_PAGES, |page| {
+            let issues: Vec<GlIssue> = page.json()?;
+            found = issues.into_iter().find(|i| i.title == title);
+            Ok::<_, HttpError>(if found.is_some() {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            })
+        })?;
+        Ok(found.map(|i| Issue {
+            number: i.iid,
+            url: i.web_url,
+            title: i.title,
+            created: false,
+        }))
+    }
+
+    fn create_issue(&self, spec: &IssueSpec) -> Result<Issue> {
+        let created: GlIssue = self
+            .request(
+                Method::Post,
+                self.url("/issues"),
+                &format!("opening the GitLab issue `{}`", spec.title),
+            )?
+            .json(&json!({
+                "title": spec.title,
+                "description": spec.body,
+                "labels": spec.labels.join(","),
+            }))
+            .send()?
+            .json()?;
+        Ok(Issue {
+            number: created.iid,
+            url: created.web_url,
+            title: created.title,
+            created: true,
+        })
+    }
+
+    fn close_issue(&self, url: &str, comment: Option<&str>) -> Result<bool> {
+        let iid = issue_number(url)?;
+        let operation = format!("closing the GitLab issue #{iid}");
+        let current: GlIssue = self
+            .request(Method::Get, self.url(&format!("/issues/{iid}")), &operation)?
+            .send()?
+            .json()?;
+        if current.state == "closed" {
+            return Ok(false);
+        }
+        if let Some(body) = comment {
+            self.request(
+                Method::Post,
+                self.url(&format!("/issues/{iid}/notes")),
+                &operation,
+            )?
+            .json(&json!({ "body": body }))
+            .send()?;
+        }
+        self.request(Method::Put, self.url(&format!("/issues/{iid}")), &operation)?
+            .json(&json!({"state_event": "close"}))
+            .send()?;
+        Ok(true)
+    }
+}

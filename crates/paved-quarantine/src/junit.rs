@@ -1,12 +1,43 @@
 //! The streaming JUnit XML parser: one module for every runner's dialect, shared with paved-change.
 //!
-//! Not built yet. The API other crates rely on:
-//! - [`parse_file`] → [`Report`] (the tests in one file, attempts folded per test);
+//! - [`parse_file`] → [`Report`]: the tests in one file, attempts folded per test;
+//! - [`stream_file`]: the same tests handed to a callback as each `<testsuite>` closes, so that a
+//!   report with a million test cases is ingested without holding it all in memory;
 //! - [`Summary::of`] → totals for evidence and summaries.
+//!
+//! # Dialects
+//!
+//! JUnit XML has no single specification; each runner writes its own flavour. What this parser
+//! understands, and how it maps to [`Attempt`]s:
+//!
+//! - **Maven Surefire** and **cargo-nextest**: `<flakyFailure>`/`<flakyError>` inside a passing
+//!   test case are failed attempts before the final pass; `<rerunFailure>`/`<rerunError>` after a
+//!   `<failure>`/`<error>` are further failed attempts. Times written like `1,234.5` are read.
+//! - **gotestsum `--rerun-fails`** (and Gradle's test-retry plugin): the same test case repeated
+//!   in one suite is one test with several attempts, in document order.
+//! - **pytest**: a call failure followed by a duplicate test case whose `<error>` says
+//!   `failed on teardown with …` is one failed attempt, not two.
+//! - **jest-junit, go-junit-report, Playwright, Gradle, rspec_junit_formatter, .NET
+//!   JunitXml.TestLogger**: the common shape (`<failure>`, `<error>`, `<skipped>`); `file` on the
+//!   test case or its suite is kept.
+//!
+//! # Safety
+//!
+//! Entities are never expanded: only the five XML escapes and character references are decoded,
+//! and a `DOCTYPE` that declares entities is refused (billion-laughs protection; JUnit reports
+//! never use them). The bodies of `<system-out>`, `<system-err>` and failure elements are
+//! skipped by scanning the raw bytes for their end tag, so a gigabyte of captured output costs a
+//! fixed-size buffer; only the first line of a failure message is kept.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 
-use crate::model::TestResult;
+use quick_xml::Reader;
+use quick_xml::events::{BytesStart, Event};
+
+use crate::model::{Attempt, Outcome, TestId, TestResult};
 
 /// The tests of one JUnit file.
 #[derive(Debug, Clone, Default)]
@@ -32,12 +63,12 @@ impl Summary {
         for r in results {
             s.tests += 1;
             match r.final_outcome() {
-                crate::model::Outcome::Passed if r.passed_on_retry() => {
+                Outcome::Passed if r.passed_on_retry() => {
                     s.passed += 1;
                     s.flaky += 1;
                 }
-                crate::model::Outcome::Passed => s.passed += 1,
-                crate::model::Outcome::Skipped => s.skipped += 1,
+                Outcome::Passed => s.passed += 1,
+                Outcome::Skipped => s.skipped += 1,
                 _ => s.failed += 1,
             }
         }
@@ -45,11 +76,765 @@ impl Summary {
     }
 }
 
-/// Parse one JUnit XML file. `variant` is part of each test's identity.
+/// Parse one JUnit XML file. `variant` is part of each test's identity. A test reported more
+/// than once in the file (reruns) is one [`TestResult`] with every attempt, in document order.
 pub fn parse_file(path: &Path, variant: &str) -> paved_core::Result<Report> {
-    let _ = variant;
-    Err(paved_core::Error::Usage(format!(
-        "JUnit parsing is not built yet (`{}`)",
-        path.display()
-    )))
+    let mut results: Vec<TestResult> = Vec::new();
+    let mut index: HashMap<TestId, usize> = HashMap::new();
+    stream_file(path, variant, |r| {
+        match index.get(&r.id) {
+            Some(&i) => merge_into(&mut results[i], r),
+            None => {
+                index.insert(r.id.clone(), results.len());
+                results.push(r);
+            }
+        }
+        Ok::<(), paved_core::Error>(())
+    })?;
+    Ok(Report { results })
+}
+
+/// Merge the results of several files (a rerun job writes its own report): a test seen in more
+/// than one gets the attempts of all, in the order given.
+pub fn merge_reports(reports: impl IntoIterator<Item = Report>) -> Report {
+    let mut results: Vec<TestResult> = Vec::new();
+    let mut index: HashMap<TestId, usize> = HashMap::new();
+    for report in reports {
+        for r in report.results {
+            match index.get(&r.id) {
+                Some(&i) => merge_into(&mut results[i], r),
+                None => {
+                    index.insert(r.id.clone(), results.len());
+                    results.push(r);
+                }
+            }
+        }
+    }
+    Report { results }
+}
+
+/// Stream the tests of one file to `sink`, a suite at a time (duplicates within a suite already
+/// merged). Returns the number of `<testcase>` elements read.
+///
+/// An error from `sink` stops the parse and is returned as is.
+pub fn stream_file<E: From<paved_core::Error>>(
+    path: &Path,
+    variant: &str,
+    sink: impl FnMut(TestResult) -> Result<(), E>,
+) -> Result<u64, E> {
+    let file = File::open(path).map_err(|source| paved_core::Error::Io {
+        action: "read the JUnit report",
+        path: path.to_owned(),
+        source,
+    })?;
+    let meta_len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if meta_len == 0 {
+        return Err(bad(
+            path,
+            "the file is empty; expected a JUnit XML report (`<testsuites>` or `<testsuite>`). \
+             Did the test run crash before writing it?",
+        )
+        .into());
+    }
+    let reader = BufReader::with_capacity(256 * 1024, file);
+    let mut parser = Parser::new(reader, path, variant);
+    parser.run(sink)
+}
+
+/// Parse JUnit XML from memory (tests, and reports that arrive over a pipe).
+pub fn parse_bytes(name: &str, variant: &str, bytes: &[u8]) -> paved_core::Result<Report> {
+    let path = PathBuf::from(name);
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(bad(&path, "the report is empty"));
+    }
+    let mut results: Vec<TestResult> = Vec::new();
+    let mut index: HashMap<TestId, usize> = HashMap::new();
+    let mut parser = Parser::new(bytes, &path, variant);
+    parser.run(|r| {
+        match index.get(&r.id) {
+            Some(&i) => merge_into(&mut results[i], r),
+            None => {
+                index.insert(r.id.clone(), results.len());
+                results.push(r);
+            }
+        }
+        Ok::<(), paved_core::Error>(())
+    })?;
+    Ok(Report { results })
+}
+
+/// Fold a later report of the same test into an earlier one.
+pub fn merge_into(into: &mut TestResult, later: TestResult) {
+    // pytest reports a teardown error after a call failure as a second test case; it is the
+    // same attempt, not a rerun.
+    let teardown = later.attempts.len() == 1
+        && later.attempts[0].outcome == Outcome::Error
+        && later.attempts[0]
+            .message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("failed on teardown with"));
+    if teardown && let Some(last) = into.attempts.last_mut() {
+        if !last.outcome.is_failure() {
+            *last = later.attempts.into_iter().next().expect("one attempt");
+        }
+        return;
+    }
+    if into.file.is_none() {
+        into.file = later.file;
+    }
+    into.attempts.extend(later.attempts);
+}
+
+/// Trim and collapse internal whitespace runs to one space.
+pub fn normalize(part: &str) -> String {
+    let clean = !part.starts_with(char::is_whitespace)
+        && !part.ends_with(char::is_whitespace)
+        && !part
+            .as_bytes()
+            .windows(2)
+            .any(|w| w[0].is_ascii_whitespace() && w[1].is_ascii_whitespace())
+        && !part.contains(['\t', '\n', '\r']);
+    if clean && part.is_ascii() {
+        return part.to_owned();
+    }
+    part.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn xml_error<R>(reader: &Reader<R>, path: &Path, e: &quick_xml::Error) -> paved_core::Error {
+    let at = reader.error_position().max(reader.buffer_position());
+    if let quick_xml::Error::Io(io) = e {
+        return bad(path, format!("could not read it: {io}"));
+    }
+    bad(
+        path,
+        format!("malformed XML near byte {at}: {e}; is the file complete and well-formed?"),
+    )
+}
+
+fn bad(path: &Path, message: impl Into<String>) -> paved_core::Error {
+    paved_core::Error::BadFile {
+        path: path.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// The longest failure message kept, in characters.
+const MESSAGE_LIMIT: usize = 300;
+/// How much of a failure body is looked at for a message when there is no `message` attribute.
+const CAPTURE_LIMIT: usize = 4096;
+
+#[derive(Default)]
+struct Case {
+    name: String,
+    classname: String,
+    file: Option<String>,
+    time: Option<f64>,
+    /// The `<failure>`/`<error>` (or `<skipped>`) of the last attempt.
+    primary: Option<Attempt>,
+    /// `<flakyFailure>`/`<flakyError>`: failed attempts before a final pass.
+    flaky: Vec<Attempt>,
+    /// `<rerunFailure>`/`<rerunError>`: failed attempts after the first failure.
+    reruns: Vec<Attempt>,
+}
+
+impl Case {
+    fn into_attempts(self) -> Vec<Attempt> {
+        let time = self.time;
+        match self.primary {
+            Some(mut first) => {
+                if first.time.is_none() && self.reruns.is_empty() {
+                    first.time = time;
+                }
+                let mut v = Vec::with_capacity(1 + self.reruns.len());
+                v.push(first);
+                v.extend(self.reruns);
+                v
+            }
+            None => {
+                let mut v = self.flaky;
+                v.push(Attempt {
+                    outcome: Outcome::Passed,
+                    message: None,
+                    time,
+                });
+                v
+            }
+        }
+    }
+}
+
+struct Suite {
+    name: String,
+    file: Option<String>,
+}
+
+struct Parser<'p, R> {
+    reader: Reader<R>,
+    path: &'p Path,
+    variant: &'p str,
+    suites: Vec<Suite>,
+    /// `<testsuites>` elements open.
+    wrappers: usize,
+    /// Results of the open suites, merged by id; flushed when a suite closes.
+    pending: Vec<TestResult>,
+    pending_index: HashMap<TestId, usize>,
+    cases: u64,
+    seen_root: bool,
+}
+
+impl<'p, R: BufRead> Parser<'p, R> {
+    fn new(inner: R, path: &'p Path, variant: &'p str) -> Self {
+        let mut reader = Reader::from_reader(inner);
+        let config = reader.config_mut();
+        // End tags are checked here, not by quick-xml: raw skipping of output bodies consumes
+        // their end tags itself.
+        config.check_end_names = false;
+        config.trim_text(true);
+        Parser {
+            reader,
+            path,
+            variant,
+            suites: Vec::new(),
+            wrappers: 0,
+            pending: Vec::new(),
+            pending_index: HashMap::new(),
+            cases: 0,
+            seen_root: false,
+        }
+    }
+
+    fn truncated(&self, inside: &str) -> paved_core::Error {
+        bad(
+            self.path,
+            format!(
+                "the XML ends inside `<{inside}>` at byte {} (truncated file? the test run may have been killed while writing it)",
+                self.reader.buffer_position()
+            ),
+        )
+    }
+
+    fn run<E: From<paved_core::Error>>(
+        &mut self,
+        mut sink: impl FnMut(TestResult) -> Result<(), E>,
+    ) -> Result<u64, E> {
+        let mut buf = Vec::with_capacity(4096);
+        loop {
+            buf.clear();
+            let event = match self.reader.read_event_into(&mut buf) {
+                Ok(ev) => ev,
+                Err(e) => return Err(xml_error(&self.reader, self.path, &e).into()),
+            };
+            match event {
+                Event::Start(e) => {
+                    let name = e.local_name().as_ref().to_vec();
+                    self.open(&name, &e, false)?;
+                }
+                Event::Empty(e) => {
+                    let name = e.local_name().as_ref().to_vec();
+                    self.open(&name, &e, true)?;
+                }
+                Event::End(e) => {
+                    let name = e.local_name();
+                    match name.as_ref() {
+                        b"testsuite" if !self.suites.is_empty() => {
+                            self.suites.pop();
+                            self.flush(&mut sink)?;
+                        }
+                        b"testsuites" if self.wrappers > 0 && self.suites.is_empty() => {
+                            self.wrappers -= 1;
+                        }
+                        other => {
+                            let other = String::from_utf8_lossy(other).into_owned();
+                            return Err(bad(
+                                self.path,
+                                format!(
+                                    "malformed XML near byte {}: unexpected `</{other}>`",
+                                    self.reader.buffer_position()
+                                ),
+                            )
+                            .into());
+                        }
+                    }
+                }
+                Event::DocType(d) if memchr::memmem::find(d.as_ref(), b"<!ENTITY").is_some() => {
+                    return Err(bad(
+                        self.path,
+                        "the XML declares entities in a DOCTYPE; paved never expands entities \
+                         (entity-bomb protection) and JUnit reports do not use them",
+                    )
+                    .into());
+                }
+                Event::Eof => break,
+                // Text between elements, comments, the XML declaration, processing instructions.
+                _ => {}
+            }
+        }
+        if let Some(s) = self.suites.last() {
+            let _ = s;
+            return Err(self.truncated("testsuite").into());
+        }
+        if self.wrappers > 0 {
+            return Err(self.truncated("testsuites").into());
+        }
+        if !self.seen_root {
+            return Err(bad(
+                self.path,
+                "no XML elements found; expected a JUnit XML report (`<testsuites>` or `<testsuite>`)",
+            )
+            .into());
+        }
+        self.flush(&mut sink)?;
+        Ok(self.cases)
+    }
+
+    fn flush<E>(&mut self, sink: &mut impl FnMut(TestResult) -> Result<(), E>) -> Result<(), E> {
+        if !self.suites.is_empty() {
+            return Ok(());
+        }
+        self.pending_index.clear();
+        for r in self.pending.drain(..) {
+            sink(r)?;
+        }
+        Ok(())
+    }
+
+    fn open(&mut self, name: &[u8], e: &BytesStart<'_>, empty: bool) -> paved_core::Result<()> {
+        let at_root = !self.seen_root;
+        match name {
+            b"testsuites" if self.suites.is_empty() => {
+                self.seen_root = true;
+                if !empty {
+                    self.wrappers += 1;
+                }
+            }
+            b"testsuite" => {
+                self.seen_root = true;
+                if !empty {
+                    let mut suite = Suite {
+                        name: String::new(),
+                        file: None,
+                    };
+                    for (k, v) in attrs(e, self.path)? {
+                        match k.as_slice() {
+                            b"name" => suite.name = normalize(&v),
+                            b"file" | b"filepath" => suite.file = Some(v),
+                            _ => {}
+                        }
+                    }
+                    self.suites.push(suite);
+                }
+            }
+            _ if at_root => {
+                let name = String::from_utf8_lossy(name);
+                return Err(bad(
+                    self.path,
+                    format!(
+                        "not a JUnit XML report: the root element is `<{name}>`, expected `<testsuites>` or `<testsuite>`"
+                    ),
+                ));
+            }
+            b"testcase" => {
+                let case = self.read_case(e, empty)?;
+                self.push_case(case);
+            }
+            b"system-out" | b"system-err" if !empty => self.skip_raw(name, None)?,
+            _ if !empty => self.skip_subtree(name)?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn push_case(&mut self, case: Case) {
+        self.cases += 1;
+        let suite = self.suites.last();
+        let id = TestId {
+            suite: suite.map(|s| s.name.clone()).unwrap_or_default(),
+            classname: normalize(&case.classname),
+            name: normalize(&case.name),
+            variant: self.variant.to_owned(),
+        };
+        let file = case
+            .file
+            .clone()
+            .or_else(|| suite.and_then(|s| s.file.clone()));
+        let result = TestResult {
+            id,
+            file,
+            attempts: case.into_attempts(),
+        };
+        match self.pending_index.get(&result.id) {
+            Some(&i) => merge_into(&mut self.pending[i], result),
+            None => {
+                self.pending_index
+                    .insert(result.id.clone(), self.pending.len());
+                self.pending.push(result);
+            }
+        }
+    }
+
+    fn read_case(&mut self, e: &BytesStart<'_>, empty: bool) -> paved_core::Result<Case> {
+        let mut case = Case::default();
+        for (k, v) in attrs(e, self.path)? {
+            match k.as_slice() {
+                b"name" => case.name = v,
+                b"classname" | b"class" => case.classname = v,
+                b"file" | b"filepath" => case.file = Some(v),
+                b"time" => case.time = parse_time(&v),
+                _ => {}
+            }
+        }
+        if case.name.trim().is_empty() {
+            return Err(bad(
+                self.path,
+                format!(
+                    "a `<testcase>` near byte {} has no `name`",
+                    self.reader.buffer_position()
+                ),
+            ));
+        }
+        if empty {
+            return Ok(case);
+        }
+        let mut buf = Vec::with_capacity(1024);
+        loop {
+            buf.clear();
+            let event = match self.reader.read_event_into(&mut buf) {
+                Ok(ev) => ev,
+                Err(e) => return Err(xml_error(&self.reader, self.path, &e)),
+            };
+            let (child, is_empty) = match event {
+                Event::Start(c) => (c.into_owned(), false),
+                Event::Empty(c) => (c.into_owned(), true),
+                Event::End(end) => {
+                    if end.local_name().as_ref() == b"testcase" {
+                        return Ok(case);
+                    }
+                    let other = String::from_utf8_lossy(end.local_name().as_ref()).into_owned();
+                    return Err(bad(
+                        self.path,
+                        format!(
+                            "malformed XML near byte {}: `</{other}>` inside `<testcase name=\"{}\">`",
+                            self.reader.buffer_position(),
+                            case.name
+                        ),
+                    ));
+                }
+                Event::Eof => return Err(self.truncated("testcase")),
+                _ => continue,
+            };
+            let local = child.local_name().as_ref().to_vec();
+            let outcome = match local.as_slice() {
+                b"failure" | b"flakyFailure" | b"rerunFailure" => Some(Outcome::Failed),
+                b"error" | b"flakyError" | b"rerunError" => Some(Outcome::Error),
+                b"skipped" => Some(Outcome::Skipped),
+                _ => None,
+            };
+            let Some(outcome) = outcome else {
+                if !is_empty {
+                    if matches!(local.as_slice(), b"system-out" | b"system-err") {
+                        self.skip_raw(&local, None)?;
+                    } else {
+                        self.skip_subtree(&local)?;
+                    }
+                }
+                continue;
+            };
+            let mut message = None;
+            let mut time = None;
+            for (k, v) in attrs(&child, self.path)? {
+                match k.as_slice() {
+                    b"message" => message = first_line(&v),
+                    b"time" => time = parse_time(&v),
+                    _ => {}
+                }
+            }
+            if !is_empty {
+                if message.is_none() && outcome != Outcome::Skipped {
+                    let mut body = Vec::new();
+                    self.skip_raw(&local, Some(&mut body))?;
+                    message = body_message(&body);
+                } else {
+                    self.skip_raw(&local, None)?;
+                }
+            }
+            let attempt = Attempt {
+                outcome,
+                message,
+                time,
+            };
+            match local.as_slice() {
+                b"flakyFailure" | b"flakyError" => case.flaky.push(attempt),
+                b"rerunFailure" | b"rerunError" => case.reruns.push(attempt),
+                // A second <failure>/<error> in one case (pytest writes both for some
+                // setup problems) is the same attempt; the first one stays.
+                _ => match &case.primary {
+                    Some(p) if p.outcome.is_failure() => {}
+                    _ => case.primary = Some(attempt),
+                },
+            }
+        }
+    }
+
+    /// Skip an element's subtree event by event (small elements such as `<properties>`).
+    fn skip_subtree(&mut self, name: &[u8]) -> paved_core::Result<()> {
+        let mut depth = 1usize;
+        let mut buf = Vec::with_capacity(256);
+        loop {
+            buf.clear();
+            let event = match self.reader.read_event_into(&mut buf) {
+                Ok(ev) => ev,
+                Err(e) => return Err(xml_error(&self.reader, self.path, &e)),
+            };
+            match event {
+                Event::Start(e) => {
+                    let child = e.local_name().as_ref().to_vec();
+                    if matches!(child.as_slice(), b"system-out" | b"system-err") {
+                        self.skip_raw(&child, None)?;
+                    } else {
+                        depth += 1;
+                    }
+                }
+                Event::End(_) => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Ok(());
+                    }
+                }
+                Event::Eof => {
+                    return Err(self.truncated(&String::from_utf8_lossy(name)));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Skip the body of `<name>` up to and including `</name>` by scanning raw bytes, without
+    /// building events: a gigabyte of output costs one read buffer. With `capture`, keep the
+    /// first [`CAPTURE_LIMIT`] bytes of the body.
+    fn skip_raw(
+        &mut self,
+        name: &[u8],
+        mut capture: Option<&mut Vec<u8>>,
+    ) -> paved_core::Result<()> {
+        let mut needle = Vec::with_capacity(name.len() + 2);
+        needle.extend_from_slice(b"</");
+        needle.extend_from_slice(name);
+        let finder = memchr::memmem::Finder::new(&needle);
+        let keep = needle.len() - 1;
+        let mut carry: Vec<u8> = Vec::with_capacity(keep * 2);
+        let path = self.path;
+        let mut stream = self.reader.stream();
+        loop {
+            let chunk = stream
+                .fill_buf()
+                .map_err(|e| bad(path, format!("could not read it: {e}")))?;
+            if chunk.is_empty() {
+                let name = String::from_utf8_lossy(name).into_owned();
+                return Err(bad(
+                    path,
+                    format!(
+                        "the XML ends inside `<{name}>` (truncated file? the test run may have been killed while writing it)"
+                    ),
+                ));
+            }
+            // A needle split across two reads: look at the seam first.
+            let mut found_at = None;
+            if !carry.is_empty() {
+                let take = keep.min(chunk.len());
+                let mut seam = carry.clone();
+                seam.extend_from_slice(&chunk[..take]);
+                if let Some(p) = finder.find(&seam) {
+                    found_at = Some(p + needle.len() - carry.len());
+                }
+            }
+            let found_at = found_at.or_else(|| {
+                finder.find(chunk).map(|p| {
+                    if let Some(c) = capture.as_deref_mut() {
+                        let room = CAPTURE_LIMIT.saturating_sub(c.len());
+                        c.extend_from_slice(&chunk[..p.min(room)]);
+                    }
+                    p + needle.len()
+                })
+            });
+            match found_at {
+                Some(end) => {
+                    stream.consume(end);
+                    // The rest of the end tag: optional whitespace, then `>`.
+                    let mut closed = false;
+                    let mut is_end = true;
+                    while !closed {
+                        let rest = stream
+                            .fill_buf()
+                            .map_err(|e| bad(path, format!("could not read it: {e}")))?;
+                        if rest.is_empty() {
+                            let name = String::from_utf8_lossy(name).into_owned();
+                            return Err(bad(
+                                path,
+                                format!("the XML ends inside `</{name}>` (truncated file?)"),
+                            ));
+                        }
+                        let mut used = 0;
+                        for &b in rest {
+                            used += 1;
+                            if b == b'>' {
+                                closed = true;
+                                break;
+                            }
+                            if !b.is_ascii_whitespace() {
+                                is_end = false;
+                                closed = true;
+                                break;
+                            }
+                        }
+                        stream.consume(used);
+                    }
+                    if is_end {
+                        return Ok(());
+                    }
+                    carry.clear();
+                }
+                None => {
+                    if let Some(c) = capture.as_deref_mut() {
+                        let room = CAPTURE_LIMIT.saturating_sub(c.len());
+                        c.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                    }
+                    let len = chunk.len();
+                    carry.extend_from_slice(chunk);
+                    if carry.len() > keep {
+                        carry.drain(..carry.len() - keep);
+                    }
+                    stream.consume(len);
+                }
+            }
+        }
+    }
+}
+
+/// The attributes of `e`, unescaped (XML escapes and character references only).
+fn attrs(e: &BytesStart<'_>, path: &Path) -> paved_core::Result<Vec<(Vec<u8>, String)>> {
+    let mut out = Vec::with_capacity(4);
+    for a in e.attributes().with_checks(false) {
+        let a = a.map_err(|err| bad(path, format!("malformed attribute: {err}")))?;
+        let raw = String::from_utf8_lossy(&a.value);
+        out.push((a.key.local_name().as_ref().to_vec(), unescape(&raw)));
+    }
+    Ok(out)
+}
+
+/// Decode the five XML escapes and character references; anything else (an entity this parser
+/// will not expand) is kept as written.
+pub fn unescape(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let Some(end) = tail[..tail.len().min(12)].find(';') else {
+            out.push('&');
+            rest = &tail[1..];
+            continue;
+        };
+        let ent = &tail[1..end];
+        let decoded = match ent {
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "amp" => Some('&'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            _ => ent
+                .strip_prefix("#x")
+                .or_else(|| ent.strip_prefix("#X"))
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .or_else(|| ent.strip_prefix('#').and_then(|d| d.parse().ok()))
+                .and_then(char::from_u32),
+        };
+        match decoded {
+            Some(c) => {
+                out.push(c);
+                rest = &tail[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `1,234.5` → 1234.5 (Surefire formats times with grouping separators).
+fn parse_time(s: &str) -> Option<f64> {
+    let t = s.trim().replace(',', "");
+    t.parse::<f64>().ok().filter(|t| t.is_finite() && *t >= 0.0)
+}
+
+fn first_line(s: &str) -> Option<String> {
+    let line = s.lines().map(str::trim).find(|l| !l.is_empty())?;
+    Some(if line.chars().count() > MESSAGE_LIMIT {
+        let mut t: String = line.chars().take(MESSAGE_LIMIT).collect();
+        t.push('…');
+        t
+    } else {
+        line.to_owned()
+    })
+}
+
+fn body_message(body: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim_start();
+    let text = text.strip_prefix("<![CDATA[").unwrap_or(text);
+    let text = text.split("]]>").next().unwrap_or(text);
+    // Nested elements (Surefire's <stackTrace>) are left out of the message.
+    let text = if text.trim_start().starts_with('<') {
+        text.split_once('>').map_or("", |(_, rest)| rest)
+    } else {
+        text
+    };
+    first_line(&unescape(text.split('<').next().unwrap_or(text)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_and_escapes() {
+        assert_eq!(parse_time("1,234.5"), Some(1234.5));
+        assert_eq!(parse_time("NaN"), None);
+        assert_eq!(parse_time(""), None);
+        assert_eq!(
+            unescape("a &lt;b&gt; &amp;&#10;&#x41;&lol9;"),
+            "a <b> &\nA&lol9;"
+        );
+        assert_eq!(normalize("  a   b\tc "), "a b c");
+        assert_eq!(normalize("plain"), "plain");
+    }
+
+    #[test]
+    fn raw_skip_finds_end_tags_across_reads() {
+        // A tiny buffer forces the end tag to straddle reads.
+        let body = "x".repeat(10_000);
+        let xml = format!(
+            "<testsuite name=\"s\"><testcase name=\"t\"><system-out>{body}</system-out  ><failure>boom\nmore</failure></testcase><testcase name=\"u\"/></testsuite>"
+        );
+        for cap in [7, 13, 64, 4096] {
+            let reader = BufReader::with_capacity(cap, xml.as_bytes());
+            let path = Path::new("mem.xml");
+            let mut parser = Parser::new(reader, path, "");
+            let mut out = Vec::new();
+            parser
+                .run(|r| {
+                    out.push(r);
+                    Ok::<(), paved_core::Error>(())
+                })
+                .unwrap();
+            assert_eq!(out.len(), 2, "cap {cap}");
+            assert_eq!(out[0].attempts[0].outcome, Outcome::Failed);
+            assert_eq!(out[0].attempts[0].message.as_deref(), Some("boom"));
+        }
+    }
 }

@@ -3,15 +3,21 @@
 //!
 //! - [`junit`]: the streaming JUnit parser (every runner dialect), shared with paved-change.
 //! - [`model`]: test identity, outcomes, history and per-test figures.
-//! - `store`: the history store (SQLite by default, PostgreSQL with `--store postgres://…`).
-//! - `analyze`, `gate`: figures per test, and the merge gate.
+//! - [`store`]: the history store (SQLite by default, PostgreSQL with `--store postgres://…`).
+//! - [`ingest`], [`analyze`], [`gate`]: JUnit into the store, figures per test, the merge gate.
 //! - `list`, `update`, `filter`, `report`: `quarantine.toml`, runner skip arguments, reports.
 
+pub mod analyze;
+pub mod codeowners;
+pub mod error;
 pub mod filter;
+pub mod gate;
+pub mod ingest;
 pub mod junit;
 pub mod list;
 pub mod model;
 pub mod report;
+pub mod store;
 pub mod update;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +37,12 @@ pub struct Args {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Store JUnit XML results of one CI run in the history store.
+    Ingest(ingest::IngestArgs),
+    /// Per-test figures over recent runs: flaky, broken or stable, with the evidence.
+    Analyze(analyze::AnalyzeArgs),
+    /// Fail only on failures of tests that are not quarantined; report flaky and quarantined ones.
+    Gate(gate::GateArgs),
     /// Print skip arguments for the quarantined tests, escaped for one test runner.
     Filter(filter::FilterArgs),
     /// Add newly flaky tests to quarantine.toml and release tests that are stable again.
@@ -40,11 +52,14 @@ pub enum Command {
 }
 
 /// Run the tool; returns the exit code.
-pub fn run(args: Args) -> paved_core::Result<u8> {
+pub fn run(args: Args) -> error::Result<u8> {
     match args.command {
-        Command::Filter(a) => filter::run(&a),
-        Command::Update(a) => update::run(&a),
-        Command::Report(a) => report::run(&a),
+        Command::Ingest(a) => ingest::run(&a),
+        Command::Analyze(a) => analyze::run(&a),
+        Command::Gate(a) => gate::run(&a),
+        Command::Filter(a) => Ok(filter::run(&a)?),
+        Command::Update(a) => Ok(update::run(&a)?),
+        Command::Report(a) => Ok(report::run(&a)?),
     }
 }
 

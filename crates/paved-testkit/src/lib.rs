@@ -6,6 +6,10 @@
 //! plain `cargo nextest run` finds them too. A test that needs a missing part fails with the
 //! reason; it never passes silently.
 
+pub mod registry;
+
+pub mod postgres;
+
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -208,9 +208,19 @@ impl Display for HttpError {
                 url,
                 path,
                 source,
-            } => write!(
+            } if method.takes_body() => write!(
                 f,
                 "cannot read `{}` to send with `{method} {url}`: {source}",
+                path.display()
+            ),
+            HttpError::Body {
+                method,
+                url,
+                path,
+                source,
+            } => write!(
+                f,
+                "cannot write the body of `{method} {url}` to `{}`: {source}",
                 path.display()
             ),
             HttpError::ForeignLink { method, url, next } => write!(

@@ -416,7 +416,7 @@ impl Method {
         }
     }
 
-    fn takes_body(self) -> bool {
+    pub(crate) fn takes_body(self) -> bool {
         matches!(self, Method::Post | Method::Put | Method::Patch)
     }
 }
@@ -496,6 +496,7 @@ impl Client {
             auth_hint: None,
             max_attempts: None,
             invalid: None,
+            download: None,
         }
     }
 
@@ -560,6 +561,8 @@ pub struct RequestBuilder<'a> {
     max_attempts: Option<u32>,
     /// A problem found while building (e.g. a body that does not serialise), reported by `send`.
     invalid: Option<String>,
+    /// Where a successful response's body is streamed instead of memory (see `download_to`).
+    download: Option<PathBuf>,
 }
 
 impl fmt::Debug for RequestBuilder<'_> {
@@ -665,6 +668,15 @@ impl<'a> RequestBuilder<'a> {
     /// Override [`HttpConfig::max_attempts`] for this request (`1` means no retries).
     pub fn max_attempts(mut self, attempts: u32) -> Self {
         self.max_attempts = Some(attempts.max(1));
+        self
+    }
+
+    /// Stream a `2xx` response's body into the file at `path` (created or truncated on every
+    /// attempt) instead of memory, for bodies too large to hold, such as registry blobs. The
+    /// returned [`Response`] then has an empty body. A connection that breaks mid-body is retried
+    /// like any transport error, from the start. Error responses are still read into memory.
+    pub fn download_to(mut self, path: impl Into<PathBuf>) -> Self {
+        self.download = Some(path.into());
         self
     }
 
@@ -931,6 +943,9 @@ impl<'a> RequestBuilder<'a> {
             .collect();
         let body = if self.method == Method::Head {
             Vec::new()
+        } else if let (Some(path), true) = (&self.download, (200..300).contains(&status)) {
+            self.stream_body(response.body_mut(), path)?;
+            Vec::new()
         } else {
             response
                 .body_mut()
@@ -946,6 +961,33 @@ impl<'a> RequestBuilder<'a> {
             headers,
             body,
         })
+    }
+
+    /// Copy a response body into `path`: a failed write is fatal, a failed read is retried.
+    fn stream_body(&self, body: &mut ureq::Body, path: &std::path::Path) -> Result<(), Failure> {
+        use std::io::{Read as _, Write as _};
+        let write_failed = |source: std::io::Error| {
+            Failure::Fatal(HttpError::Body {
+                method: self.method,
+                url: redact_url(&self.url),
+                path: path.to_owned(),
+                source,
+            })
+        };
+        let file = std::fs::File::create(path).map_err(write_failed)?;
+        let mut file = std::io::BufWriter::with_capacity(256 * 1024, file);
+        let mut reader = body.as_reader();
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Failure::Transport(self.scrub(&e.to_string()))),
+            };
+            file.write_all(&buf[..n]).map_err(write_failed)?;
+        }
+        file.flush().map_err(write_failed)
     }
 
     fn transport_failure(&self, err: &ureq::Error) -> Failure {
@@ -1875,6 +1917,35 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, HttpError::Body { .. }), "{err:?}");
         assert_eq!(err.category(), Category::Usage);
+    }
+
+    #[test]
+    fn downloads_a_body_to_a_file_and_retries_a_broken_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("blob");
+        let server = FakeServer::start();
+        server.route("GET", "/blob").respond_seq([
+            FakeResponse::disconnect(),
+            FakeResponse::new(200).body(b"layer bytes".to_vec()),
+        ]);
+        server
+            .route("GET", "/missing")
+            .respond(FakeResponse::text(404, "blob unknown"));
+        let (client, _) = test_client();
+        let response = client
+            .get(format!("{}/blob", server.url()))
+            .download_to(&path)
+            .send()
+            .unwrap();
+        assert!(response.body().is_empty());
+        assert_eq!(std::fs::read(&path).unwrap(), b"layer bytes");
+        let err = client
+            .get(format!("{}/missing", server.url()))
+            .download_to(dir.path().join("missing"))
+            .send()
+            .unwrap_err();
+        assert_eq!(err.status(), Some(404));
+        assert!(err.to_string().contains("blob unknown"), "{err}");
     }
 
     #[test]

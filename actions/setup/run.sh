@@ -1,0 +1,42 @@
+#!/bin/sh
+# Run one paved tool with a step's inputs. They arrive only through the environment: each tool's
+# PAVED_* env twins, PAVED_ACTION_BIN (the binary), PAVED_ACTION_COMMAND (its subcommand),
+# PAVED_ACTION_ARGS_1..9 (positional values, one per line) and PAVED_ACTION_FLAGS (the names of the
+# boolean flags). Nothing is evaluated by the shell.
+set -eu
+
+# A flag input left `false` means "not given" (clap would count it as given).
+for paved_name in ${PAVED_ACTION_FLAGS:-}; do
+  if [ "$(printenv "$paved_name" || true)" = false ]; then
+    unset "$paved_name"
+  fi
+done
+# clap reads an empty variable as an empty value; an input left empty means "not given".
+for paved_name in $(env | sed -n 's/^\(PAVED_[A-Z0-9_]*\)=.*/\1/p'); do
+  if [ -z "$(printenv "$paved_name" || true)" ]; then
+    unset "$paved_name"
+  fi
+done
+
+set --
+if [ -n "${PAVED_ACTION_COMMAND:-}" ]; then
+  set -- "$PAVED_ACTION_COMMAND"
+fi
+paved_ifs=$IFS
+IFS='
+'
+set -f
+for paved_i in 1 2 3 4 5 6 7 8 9; do
+  for paved_arg in $(printenv "PAVED_ACTION_ARGS_$paved_i" || true); do
+    set -- "$@" "$paved_arg"
+  done
+done
+set +f
+IFS=$paved_ifs
+if [ -n "${PAVED_ACTION_STDOUT:-}" ]; then
+  # The result also goes to a file (GitLab release notes, artifacts).
+  "$PAVED_ACTION_BIN" "$@" >"$PAVED_ACTION_STDOUT"
+  cat "$PAVED_ACTION_STDOUT"
+else
+  "$PAVED_ACTION_BIN" "$@"
+fi

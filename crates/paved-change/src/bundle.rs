@@ -1,0 +1,436 @@
+//! The evidence bundle: what was deployed, what it contains, who reviewed it, what tested it, and
+//! where the change record lives. Versioned JSON (`schema_version`), documented in
+//! `docs/change-bundle.md` with a JSON Schema in `docs/change-bundle.schema.json`.
+//!
+//! The bundle file is also the `file` backend's record: `open` writes it, `wait` reads its state,
+//! `close` adds the result, and `dora` reads a directory of them.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The version of the bundle format this build writes and reads.
+pub const SCHEMA_VERSION: u32 = 1;
+/// The `$schema` URI of version 1.
+pub const SCHEMA_URI: &str = "https://paved.dev/schemas/change-bundle/v1.json";
+
+/// One change: its evidence and its record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bundle {
+    /// [`SCHEMA_URI`].
+    #[serde(rename = "$schema")]
+    pub schema: String,
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// paved's id of the change (`chg-` and 16 hex digits, derived from the correlation id).
+    pub id: String,
+    /// `repository:run:attempt:environment`: the same for every re-run of one job attempt.
+    pub correlation_id: String,
+    /// The environment deployed to.
+    pub environment: String,
+    /// The version deployed.
+    pub version: String,
+    /// `owner/repo` or the GitLab project path, when known.
+    pub repository: Option<String>,
+    /// The commit range since the last deployment.
+    pub commits: Commits,
+    /// Pull/merge requests of those commits.
+    pub changes: Changes,
+    /// The JUnit test summary (`null` when no reports were given).
+    pub tests: Option<Tests>,
+    /// Artifact digests deployed.
+    pub artifacts: Vec<Artifact>,
+    /// The deployment this one follows, when one is known.
+    pub previous: Option<Previous>,
+    /// The CI run that made the change.
+    pub ci: Ci,
+    /// When things happened (RFC 3339, UTC).
+    pub timestamps: Timestamps,
+    /// Where the change record lives and its state.
+    pub record: Record,
+}
+
+/// Where the range starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BaseSource {
+    /// The commit of the last deployment to the environment (from the records or the backend).
+    Deployment,
+    /// The previous release tag.
+    Tag,
+    /// No earlier deployment or tag: the whole history.
+    Root,
+}
+
+/// The commit range.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Commits {
+    /// The commit deployed (full sha).
+    pub head: String,
+    /// The commit the range starts after (exclusive), if any.
+    pub base: Option<String>,
+    /// Where `base` came from.
+    pub base_source: BaseSource,
+    /// The tag or record `base` came from.
+    pub base_ref: Option<String>,
+    /// The commits, newest first, merge commits left out.
+    pub list: Vec<Commit>,
+    /// Merge commits in the range (not listed).
+    pub merges: usize,
+}
+
+/// One commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Commit {
+    /// Full sha.
+    pub sha: String,
+    /// First line of the message.
+    pub summary: String,
+    /// Author name.
+    pub author: String,
+    /// Author email.
+    pub author_email: String,
+    /// Author time (RFC 3339): the start of the DORA lead time.
+    pub authored_at: String,
+    /// Committer time (RFC 3339).
+    pub committed_at: String,
+    /// The PR/MR number that brought it in, when known.
+    pub pull_request: Option<u64>,
+}
+
+/// PR/MR evidence.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Changes {
+    /// `github`, `gitlab`, or `none` when no forge token was available.
+    pub source: String,
+    /// The PRs/MRs, each once.
+    pub pull_requests: Vec<PullRequest>,
+    /// Commits no PR/MR was found for.
+    pub without_pull_request: Vec<String>,
+    /// Why the lookup stopped early, if it did.
+    pub error: Option<String>,
+}
+
+/// One PR/MR.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullRequest {
+    /// Number (`#n`) or MR iid (`!n`).
+    pub number: u64,
+    /// Web page.
+    pub url: String,
+    /// Title.
+    pub title: String,
+    /// Who opened it.
+    pub author: String,
+    /// Who merged it.
+    pub merged_by: Option<String>,
+    /// When (RFC 3339).
+    pub merged_at: Option<String>,
+    /// Whose latest review approves it.
+    pub approvers: Vec<String>,
+    /// The commits of the range it brought in.
+    pub commits: Vec<String>,
+}
+
+/// JUnit totals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tests {
+    /// The report files read.
+    pub files: Vec<String>,
+    /// Tests.
+    pub tests: u64,
+    /// Passed (including flaky).
+    pub passed: u64,
+    /// Failed on their last attempt.
+    pub failed: u64,
+    /// Skipped.
+    pub skipped: u64,
+    /// Passed after failing at least once.
+    pub flaky: u64,
+}
+
+/// One deployed artifact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Artifact {
+    /// Name (image reference or file), when given as `NAME@sha256:…`.
+    pub name: Option<String>,
+    /// `algorithm:hex`, e.g. `sha256:…`.
+    pub digest: String,
+}
+
+/// The deployment this change follows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Previous {
+    /// Its change id (paved's or the backend's).
+    pub id: Option<String>,
+    /// The commit it deployed.
+    pub commit: Option<String>,
+    /// Its digests: the back-out plan.
+    pub digests: Vec<String>,
+    /// When it was deployed (RFC 3339).
+    pub deployed_at: Option<String>,
+}
+
+/// The CI run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ci {
+    /// `github`, `gitlab` or `local`.
+    pub provider: String,
+    /// Run (GitHub) or pipeline (GitLab) id.
+    pub run_id: Option<String>,
+    /// Run attempt (GitHub) or job id (GitLab).
+    pub attempt: Option<String>,
+    /// Link to the run or job.
+    pub run_url: Option<String>,
+    /// Who triggered it.
+    pub actor: Option<String>,
+    /// Workflow or pipeline name.
+    pub workflow: Option<String>,
+    /// Job name.
+    pub job: Option<String>,
+    /// Branch or tag.
+    pub ref_name: Option<String>,
+}
+
+/// Timestamps (RFC 3339, UTC).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timestamps {
+    /// When the change was opened.
+    pub opened_at: String,
+    /// When `wait` saw it approved.
+    pub approved_at: Option<String>,
+    /// When it was closed.
+    pub closed_at: Option<String>,
+}
+
+/// The change record.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// `file`, `servicenow`, `github`, `gitlab` or `pagerduty`.
+    pub backend: String,
+    /// The backend's id (ServiceNow `sys_id`, deployment id, paved's id for `file`).
+    pub id: String,
+    /// The number people use (ServiceNow `CHG…`, GitLab `iid`).
+    pub number: String,
+    /// A link to it.
+    pub url: Option<String>,
+    /// `pending`, `approved`, `rejected`, `cancelled` or `closed`.
+    pub state: String,
+    /// `success` or `failure`, once closed.
+    pub result: Option<String>,
+    /// Closing notes.
+    pub notes: Option<String>,
+}
+
+impl Bundle {
+    /// Read a bundle, checking its format version.
+    pub fn load(path: &Path) -> Result<Bundle> {
+        let bad = |message: String| Error::BadBundle {
+            path: path.to_owned(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| bad(format!("not JSON ({e})")))?;
+        match value
+            .get("schema_version")
+            .and_then(serde_json::Value::as_u64)
+        {
+            Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+            Some(v) => {
+                return Err(bad(format!(
+                    "`schema_version` is {v}; this paved-change reads version {SCHEMA_VERSION}"
+                )));
+            }
+            None => return Err(bad("it has no `schema_version`".into())),
+        }
+        serde_json::from_value(value).map_err(|e| bad(e.to_string()))
+    }
+
+    /// Write the bundle atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| paved_core::Error::Io {
+                action: "create",
+                path: dir.to_owned(),
+                source: e,
+            })?;
+        }
+        let mut text = serde_json::to_string_pretty(self)
+            .map_err(|e| Error::Backend(format!("the bundle could not be serialised: {e}")))?;
+        text.push('\n');
+        paved_core::fs::write_atomic(path, text.as_bytes())?;
+        Ok(())
+    }
+}
+
+/// The records directory's file for change `id`.
+pub fn record_path(records: &Path, id: &str) -> PathBuf {
+    records.join(format!("{id}.json"))
+}
+
+/// Every bundle in `dir`, with the files that could not be read (named, never skipped silently).
+pub fn load_dir(dir: &Path) -> Result<(Vec<Bundle>, Vec<Error>)> {
+    let mut bundles = Vec::new();
+    let mut bad = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((bundles, bad)),
+        Err(e) => {
+            return Err(paved_core::Error::Io {
+                action: "read",
+                path: dir.to_owned(),
+                source: e,
+            }
+            .into());
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    for p in paths {
+        match Bundle::load(&p) {
+            Ok(b) => bundles.push(b),
+            Err(e) => bad.push(e),
+        }
+    }
+    Ok((bundles, bad))
+}
+
+/// One evidence item `verify` checks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// What it is, e.g. `tests`.
+    pub item: &'static str,
+    /// Whether it is there.
+    pub present: bool,
+    /// What is missing, or what is there.
+    pub detail: String,
+}
+
+/// The evidence checks of a bundle, in a fixed order.
+pub fn verify(b: &Bundle) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let mut check = |item, present, detail: String| {
+        checks.push(Check {
+            item,
+            present,
+            detail,
+        });
+    };
+    let head_ok = b.commits.head.len() >= 7;
+    check(
+        "commit-range",
+        head_ok,
+        if head_ok {
+            format!(
+                "{} commit(s) since {}",
+                b.commits.list.len(),
+                b.commits.base_ref.as_deref().unwrap_or("the first commit")
+            )
+        } else {
+            "no deployed commit".into()
+        },
+    );
+    let prs_ok = b.changes.source != "none"
+        && b.changes.error.is_none()
+        && b.changes.without_pull_request.is_empty();
+    check(
+        "pull-requests",
+        prs_ok,
+        if b.changes.source == "none" {
+            "not looked up (no forge token when the bundle was made)".into()
+        } else if let Some(e) = &b.changes.error {
+            format!("the lookup failed: {e}")
+        } else if !b.changes.without_pull_request.is_empty() {
+            format!(
+                "no PR/MR for {} commit(s): {}",
+                b.changes.without_pull_request.len(),
+                b.changes
+                    .without_pull_request
+                    .iter()
+                    .map(|s| s.chars().take(7).collect::<String>())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        } else {
+            format!("{} PR/MR(s)", b.changes.pull_requests.len())
+        },
+    );
+    let unapproved: Vec<String> = b
+        .changes
+        .pull_requests
+        .iter()
+        .filter(|p| p.approvers.is_empty())
+        .map(|p| format!("#{}", p.number))
+        .collect();
+    check(
+        "approvals",
+        b.changes.source != "none" && unapproved.is_empty(),
+        if b.changes.source == "none" {
+            "unknown (PRs/MRs were not looked up)".into()
+        } else if unapproved.is_empty() {
+            "every PR/MR has an approving review".into()
+        } else {
+            format!("no approving review on {}", unapproved.join(", "))
+        },
+    );
+    match &b.tests {
+        Some(t) if t.tests > 0 => check(
+            "tests",
+            true,
+            format!(
+                "{} tests: {} passed, {} failed, {} skipped",
+                t.tests, t.passed, t.failed, t.skipped
+            ),
+        ),
+        Some(_) => check("tests", false, "the JUnit reports hold no tests".into()),
+        None => check("tests", false, "no JUnit test summary".into()),
+    }
+    check(
+        "artifacts",
+        !b.artifacts.is_empty(),
+        if b.artifacts.is_empty() {
+            "no artifact digests".into()
+        } else {
+            format!("{} digest(s)", b.artifacts.len())
+        },
+    );
+    check(
+        "ci-run",
+        b.ci.run_url.is_some(),
+        b.ci.run_url
+            .clone()
+            .unwrap_or_else(|| "no CI run URL (not run in CI?)".into()),
+    );
+    check(
+        "actor",
+        b.ci.actor.is_some(),
+        b.ci.actor.clone().unwrap_or_else(|| "no CI actor".into()),
+    );
+    let ts_ok = b.timestamps.opened_at.parse::<jiff::Timestamp>().is_ok();
+    check(
+        "timestamps",
+        ts_ok,
+        if ts_ok {
+            format!("opened {}", b.timestamps.opened_at)
+        } else {
+            format!("`opened_at` is `{}`, not RFC 3339", b.timestamps.opened_at)
+        },
+    );
+    let rec_ok = !b.record.id.is_empty() && !b.record.backend.is_empty();
+    check(
+        "record",
+        rec_ok,
+        if rec_ok {
+            format!("{} {}", b.record.backend, b.record.number)
+        } else {
+            "no change record id".into()
+        },
+    );
+    checks
+}

@@ -1,0 +1,177 @@
+//! Command-line definition (in the library, so action inputs can be generated from it).
+
+use std::path::PathBuf;
+
+use clap::{Args as ClapArgs, Parser, Subcommand};
+
+use crate::backend::{Kind, Outcome};
+
+/// Change records with audit evidence, approval gates and DORA metrics.
+///
+/// `open` gathers the evidence of a deployment (commits since the last deployment, PRs/MRs with
+/// mergers and approvers, JUnit totals, artifact digests, the CI run) into a JSON bundle and
+/// opens the change record; `wait` is the approval gate; `close` records the result; `verify`
+/// checks a bundle is complete; `dora` computes the four keys from the records.
+///
+/// Exit codes: 0 ok/approved, 1 rejected, cancelled or incomplete evidence, 2 usage, config or
+/// input error, 3 backend, network or git failure, or `wait` timed out.
+#[derive(Debug, Parser)]
+#[command(name = "paved-change", version, max_term_width = 100)]
+pub struct Args {
+    /// The repository to read (any directory inside it).
+    #[arg(
+        short = 'C',
+        long = "repo",
+        env = "PAVED_REPO",
+        value_name = "DIR",
+        default_value = ".",
+        global = true
+    )]
+    pub repo: PathBuf,
+
+    /// Config file [default: paved.toml at the repository root].
+    #[arg(long, env = "PAVED_CONFIG", value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+
+    /// Where change records live [default: file].
+    #[arg(long, env = "PAVED_BACKEND", value_name = "BACKEND", global = true)]
+    pub backend: Option<Kind>,
+
+    /// Directory of evidence bundles (the file backend's records) [default: .paved/changes].
+    #[arg(long, env = "PAVED_RECORDS", value_name = "DIR", global = true)]
+    pub records: Option<PathBuf>,
+
+    /// ServiceNow instance URL, e.g. `https://acme.service-now.com`. Credentials come from
+    /// SERVICENOW_TOKEN, or SERVICENOW_USERNAME and SERVICENOW_PASSWORD.
+    #[arg(long, env = "PAVED_SERVICENOW_URL", value_name = "URL", global = true)]
+    pub servicenow_url: Option<String>,
+
+    /// PagerDuty Events API root [default: `https://events.pagerduty.com`]. The routing key comes
+    /// from PAGERDUTY_ROUTING_KEY.
+    #[arg(long, env = "PAVED_PAGERDUTY_URL", value_name = "URL", global = true)]
+    pub pagerduty_url: Option<String>,
+
+    /// Print the result as JSON on stdout.
+    #[arg(long, env = "PAVED_JSON", global = true)]
+    pub json: bool,
+
+    /// Also write outputs to this dotenv file [default on GitLab: paved.env].
+    #[arg(long, env = "PAVED_DOTENV", value_name = "FILE", global = true)]
+    pub dotenv: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Gather the evidence and open the change record (a re-run finds the record it made).
+    Open(OpenArgs),
+    /// Wait for the change to be approved: exit 0 approved, 1 rejected or cancelled, 3 timeout.
+    Wait(WaitArgs),
+    /// Close the change with the deployment's result.
+    Close(CloseArgs),
+    /// Check that an evidence bundle is complete; exit 1 naming what is missing.
+    Verify(VerifyArgs),
+    /// DORA metrics from the records: frequency, lead time, failure rate, time to restore.
+    Dora(DoraArgs),
+}
+
+/// `open`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct OpenArgs {
+    /// The environment deployed to, e.g. prod.
+    #[arg(long = "env", env = "PAVED_ENV", value_name = "ENV")]
+    pub environment: String,
+
+    /// The version deployed, e.g. 1.4.0.
+    #[arg(long, env = "PAVED_VERSION", value_name = "VERSION")]
+    pub version: String,
+
+    /// An artifact digest deployed: sha256:HEX or NAME@sha256:HEX (repeatable, or comma-separated).
+    #[arg(
+        long = "digest",
+        env = "PAVED_DIGEST",
+        value_name = "DIGEST",
+        value_delimiter = ','
+    )]
+    pub digests: Vec<String>,
+
+    /// JUnit XML reports for the test evidence (globs, repeatable) [default: `junit` in paved.toml's change section].
+    #[arg(long, env = "PAVED_JUNIT", value_name = "GLOB", value_delimiter = ',')]
+    pub junit: Vec<String>,
+
+    /// The commit deployed [default: HEAD].
+    #[arg(long, env = "PAVED_COMMIT", value_name = "REV")]
+    pub commit: Option<String>,
+
+    /// Compute the range for this monorepo package (see [[version.package]]).
+    #[arg(long, env = "PAVED_PACKAGE", value_name = "NAME")]
+    pub package: Option<String>,
+
+    /// Override the correlation id [default: repository:run:attempt:environment].
+    #[arg(long, env = "PAVED_CORRELATION_ID", value_name = "ID")]
+    pub correlation_id: Option<String>,
+
+    /// Also write the bundle here (the record in --records is always written).
+    #[arg(long, env = "PAVED_BUNDLE", value_name = "FILE")]
+    pub bundle: Option<PathBuf>,
+}
+
+/// `wait`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct WaitArgs {
+    /// The change id `open` printed (ServiceNow: the sys_id or the CHG number).
+    pub id: String,
+
+    /// Give up after this long (exit 3), e.g. 4h [default: 1h].
+    #[arg(long, env = "PAVED_TIMEOUT", value_name = "DURATION")]
+    pub timeout: Option<String>,
+
+    /// Poll this often, e.g. 30s [default: 30s].
+    #[arg(long, env = "PAVED_INTERVAL", value_name = "DURATION")]
+    pub interval: Option<String>,
+}
+
+/// `close`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct CloseArgs {
+    /// The change id `open` printed.
+    pub id: String,
+
+    /// How the deployment went.
+    #[arg(long, env = "PAVED_RESULT", value_name = "RESULT")]
+    pub result: Outcome,
+
+    /// Closing notes.
+    #[arg(long, env = "PAVED_NOTES", value_name = "TEXT")]
+    pub notes: Option<String>,
+}
+
+/// `verify`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct VerifyArgs {
+    /// The bundle file.
+    pub bundle: PathBuf,
+}
+
+/// `dora`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct DoraArgs {
+    /// Only this environment [default: all].
+    #[arg(long = "env", env = "PAVED_ENV", value_name = "ENV")]
+    pub environment: Option<String>,
+
+    /// The window start: a duration back from --until (e.g. 90d, 12h) or an RFC 3339 time.
+    #[arg(long, env = "PAVED_SINCE", value_name = "WHEN", default_value = "90d")]
+    pub since: String,
+
+    /// The end of the window (RFC 3339) [default: now].
+    #[arg(long, env = "PAVED_UNTIL", value_name = "TIME")]
+    pub until: Option<String>,
+
+    /// Also write a markdown summary to this file.
+    #[arg(long, env = "PAVED_MARKDOWN", value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+}

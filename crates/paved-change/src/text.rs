@@ -1,0 +1,180 @@
+//! The words of a change record (ServiceNow fields, deployment descriptions) and the summaries
+//! people read, all from the bundle.
+
+use std::fmt::Write as _;
+
+use crate::bundle::Bundle;
+
+fn short(sha: &str) -> &str {
+    sha.get(..7).unwrap_or(sha)
+}
+
+/// One line: what goes where.
+pub fn short_description(b: &Bundle) -> String {
+    let repo = b.repository.as_deref().unwrap_or("release");
+    format!("Deploy {repo} {} to {}", b.version, b.environment)
+}
+
+/// The evidence in prose: range, PRs with mergers and approvers, tests, artifacts, CI run.
+pub fn description(b: &Bundle) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{}", short_description(b));
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "Commit: {} ({} commit(s) since {})",
+        b.commits.head,
+        b.commits.list.len(),
+        b.commits.base_ref.as_deref().unwrap_or("the first commit")
+    );
+    for c in &b.commits.list {
+        let _ = writeln!(s, "- {} {} ({})", short(&c.sha), c.summary, c.author);
+    }
+    if !b.changes.pull_requests.is_empty() {
+        let _ = writeln!(s);
+        let _ = writeln!(s, "Pull/merge requests:");
+        for pr in &b.changes.pull_requests {
+            let approvers = if pr.approvers.is_empty() {
+                "none".to_owned()
+            } else {
+                pr.approvers.join(", ")
+            };
+            let _ = writeln!(
+                s,
+                "- #{} {} ({}) by {}, merged by {}, approved by {approvers}",
+                pr.number,
+                pr.title,
+                pr.url,
+                pr.author,
+                pr.merged_by.as_deref().unwrap_or("unknown"),
+            );
+        }
+    }
+    let _ = writeln!(s);
+    let _ = writeln!(s, "{}", test_plan(b));
+    if !b.artifacts.is_empty() {
+        let _ = writeln!(s, "Artifacts:");
+        for a in &b.artifacts {
+            let _ = writeln!(
+                s,
+                "- {}{}",
+                a.name
+                    .as_deref()
+                    .map(|n| format!("{n}@"))
+                    .unwrap_or_default(),
+                a.digest
+            );
+        }
+    }
+    if let Some(u) = &b.ci.run_url {
+        let _ = writeln!(s, "CI run: {u}");
+    }
+    if let Some(a) = &b.ci.actor {
+        let _ = writeln!(s, "Actor: {a}");
+    }
+    let _ = writeln!(s, "Correlation id: {}", b.correlation_id);
+    s
+}
+
+/// How it is deployed.
+pub fn implementation_plan(b: &Bundle) -> String {
+    let what = if b.artifacts.is_empty() {
+        format!("commit {}", b.commits.head)
+    } else {
+        b.artifacts
+            .iter()
+            .map(|a| a.digest.clone())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let run = b.ci.run_url.as_deref().unwrap_or("the release pipeline");
+    format!(
+        "Automated deployment of {} ({what}) to {} by {run}.",
+        b.version, b.environment
+    )
+}
+
+/// How to go back: the previous digest.
+pub fn backout_plan(b: &Bundle) -> String {
+    match &b.previous {
+        Some(p) if !p.digests.is_empty() => format!(
+            "Redeploy the previous release: {} (commit {}).",
+            p.digests.join(", "),
+            p.commit.as_deref().unwrap_or("unknown")
+        ),
+        Some(p) => format!(
+            "Redeploy the previous release (commit {}).",
+            p.commit.as_deref().unwrap_or("unknown")
+        ),
+        None => format!(
+            "No earlier deployment to {} is recorded; roll back by removing the release.",
+            b.environment
+        ),
+    }
+}
+
+/// The tests that ran.
+pub fn test_plan(b: &Bundle) -> String {
+    match &b.tests {
+        Some(t) => format!(
+            "Automated tests: {} tests, {} passed, {} failed, {} skipped, {} flaky ({}).",
+            t.tests,
+            t.passed,
+            t.failed,
+            t.skipped,
+            t.flaky,
+            t.files.join(", ")
+        ),
+        None => "No automated test results were attached.".into(),
+    }
+}
+
+/// What `open` tells a person (stderr).
+pub fn open_summary(b: &Bundle, created: bool) -> String {
+    let mut s = String::new();
+    let verb = if created { "opened" } else { "found existing" };
+    let _ = writeln!(
+        s,
+        "{verb} change {} ({}) for {} {} -> {}",
+        b.record.number,
+        b.record.backend,
+        b.repository.as_deref().unwrap_or("repository"),
+        b.version,
+        b.environment
+    );
+    let _ = writeln!(
+        s,
+        "  commits: {} since {} ({})",
+        b.commits.list.len(),
+        b.commits.base_ref.as_deref().unwrap_or("the first commit"),
+        match b.commits.base_source {
+            crate::bundle::BaseSource::Deployment => "last deployment",
+            crate::bundle::BaseSource::Tag => "previous tag",
+            crate::bundle::BaseSource::Root => "no earlier deployment or tag",
+        }
+    );
+    let _ = writeln!(
+        s,
+        "  pull requests: {}",
+        if b.changes.source == "none" {
+            "not looked up (no forge token)".to_owned()
+        } else {
+            format!(
+                "{} ({} commit(s) without one)",
+                b.changes.pull_requests.len(),
+                b.changes.without_pull_request.len()
+            )
+        }
+    );
+    let _ = writeln!(
+        s,
+        "  tests: {}",
+        b.tests.as_ref().map_or_else(
+            || "none attached".to_owned(),
+            |t| format!("{} ({} failed)", t.tests, t.failed)
+        )
+    );
+    let _ = writeln!(s, "  artifacts: {}", b.artifacts.len());
+    let _ = write!(s, "  state: {}", b.record.state);
+    s
+}

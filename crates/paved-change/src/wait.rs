@@ -1,0 +1,101 @@
+//! The approval gate: poll a record until it is decided or the time is up, logging one line per
+//! state change (never one per poll).
+
+use std::time::Duration;
+
+use paved_core::http::Clock;
+
+use crate::backend::{Approval, Backend, State};
+use crate::error::{Error, Result};
+
+/// How `wait` ended (a timeout is an error: exit 3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Approved, rejected or cancelled.
+    pub approval: Approval,
+    /// The backend's words for the final state.
+    pub label: String,
+    /// How many times the record was read.
+    pub polls: u32,
+}
+
+/// Poll `id` every `interval` until it is approved, rejected or cancelled, or `timeout` has
+/// passed. `log` gets one line per state change.
+pub fn wait(
+    backend: &dyn Backend,
+    id: &str,
+    timeout: Duration,
+    interval: Duration,
+    clock: &dyn Clock,
+    log: &mut dyn FnMut(&str),
+) -> Result<Decision> {
+    let start = clock.now();
+    let interval = interval.max(Duration::from_millis(1));
+    let mut last: Option<State> = None;
+    let mut polls = 0;
+    loop {
+        let state = backend.state(id)?;
+        polls += 1;
+        if last.as_ref() != Some(&state) {
+            let waited = clock.now().duration_since(start).unwrap_or_default();
+            log(&format!(
+                "change {id}: {} [{}] after {}",
+                state.label,
+                state.approval.as_str(),
+                human(waited)
+            ));
+        }
+        if state.approval != Approval::Pending {
+            return Ok(Decision {
+                approval: state.approval,
+                label: state.label,
+                polls,
+            });
+        }
+        let elapsed = clock.now().duration_since(start).unwrap_or_default();
+        if elapsed >= timeout {
+            return Err(Error::Timeout {
+                id: id.to_owned(),
+                waited: human(timeout),
+                state: state.label,
+            });
+        }
+        last = Some(state);
+        clock.sleep(interval.min(timeout - elapsed));
+    }
+}
+
+/// `1h 5m`, `30s`.
+pub fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    let (h, m, sec) = (s / 3600, (s % 3600) / 60, s % 60);
+    let mut parts = Vec::new();
+    if h > 0 {
+        parts.push(format!("{h}h"));
+    }
+    if m > 0 {
+        parts.push(format!("{m}m"));
+    }
+    if sec > 0 || parts.is_empty() {
+        parts.push(format!("{sec}s"));
+    }
+    parts.join(" ")
+}
+
+/// Parse `90d`, `4h`, `30s`, `1h 30m` (or ISO 8601 `PT1H`) into a duration; days are 24 hours.
+pub fn parse_duration(flag: &str, text: &str) -> Result<Duration> {
+    let bad = || {
+        Error::usage(
+            format!("`{flag} {text}` is not a duration"),
+            "use a number and a unit, e.g. `30s`, `15m`, `4h` or `90d`",
+        )
+    };
+    let span: jiff::Span = text.trim().parse().map_err(|_| bad())?;
+    let secs = span
+        .total(jiff::SpanTotal::from(jiff::Unit::Second).days_are_24_hours())
+        .map_err(|_| bad())?;
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}

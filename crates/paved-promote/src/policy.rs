@@ -1,0 +1,441 @@
+//! Promotion policy over `[promote]` in paved.toml: `promote`, `history`, `rollback`.
+//!
+//! Checks, in order, each named in a refusal (exit 1):
+//! - `previous-environment`: the digest has a promotion record in the environment before this one
+//!   (from the ledger file when given, and from the previous environment's registry records);
+//! - `soak`: that record is at least `soak` old;
+//! - `referrer:<type>`: the image carries a referrer of each required artifact type;
+//! - `immutable-tag`: the environment's tag does not already point at another digest.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use paved_core::ci::CiSink;
+use paved_core::cli::{info, print_stdout};
+use paved_core::config::{EnvironmentConfig, PavedConfig, PromoteConfig};
+
+use crate::cli::{Args, HistoryArgs, PromoteArgs, RollbackArgs};
+use crate::copy;
+use crate::error::{Error, Result};
+use crate::ledger::{self, PromotionRecord};
+use crate::reference::{Location, Reference};
+use crate::store::{IndexEntry, Session, Store};
+
+fn load(args: &Args) -> Result<(PromoteConfig, Option<PathBuf>)> {
+    let (config, path) = PavedConfig::load(args.config.as_deref(), Path::new("."))?;
+    let promote = config.promote;
+    promote.validate().map_err(|message| {
+        Error::Core(paved_core::Error::Config {
+            path: path.clone().unwrap_or_else(|| "paved.toml".into()),
+            message,
+        })
+    })?;
+    let ledger = args
+        .ledger
+        .clone()
+        .or_else(|| promote.ledger.as_ref().map(PathBuf::from));
+    Ok((promote, ledger))
+}
+
+fn environment<'c>(
+    config: &'c PromoteConfig,
+    name: &str,
+) -> Result<(usize, &'c EnvironmentConfig)> {
+    let i = config
+        .environments
+        .iter()
+        .position(|e| e == name)
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "environment `{name}` is not in `[promote] environments` ({})",
+                if config.environments.is_empty() {
+                    "none configured".to_owned()
+                } else {
+                    config.environments.join(", ")
+                }
+            ))
+        })?;
+    Ok((i, &config.env[name]))
+}
+
+fn env_location(name: &str, env: &EnvironmentConfig) -> Result<Location> {
+    Location::parse(&env.repository)
+        .map_err(|e| Error::Usage(format!("`[promote.env.{name}] repository`: {e}")))
+}
+
+/// `30m`, `24h`, `2d`, `90s`, `1h30m`.
+pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+    let mut total = 0u64;
+    let mut number = String::new();
+    for c in text.trim().chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            'w' => 604_800,
+            _ => {
+                return Err(format!(
+                    "`{text}` is not a duration; write e.g. `30m`, `24h` or `2d`"
+                ));
+            }
+        };
+        let n: u64 = number
+            .parse()
+            .map_err(|_| format!("`{text}` is not a duration; write e.g. `30m`, `24h` or `2d`"))?;
+        total += n * unit;
+        number.clear();
+    }
+    if !number.is_empty() || text.trim().is_empty() {
+        return Err(format!(
+            "`{text}` is not a duration; give a unit, e.g. `30m`, `24h` or `2d`"
+        ));
+    }
+    Ok(Duration::from_secs(total))
+}
+
+fn render_tag(
+    pattern: Option<&str>,
+    source: &Reference,
+    env: &str,
+    digest: &crate::digest::Digest,
+) -> Result<String> {
+    let default = if source.tag.is_some() {
+        "{tag}"
+    } else {
+        "{short}"
+    };
+    let pattern = pattern.unwrap_or(default);
+    if pattern.contains("{tag}") && source.tag.is_none() {
+        return Err(Error::Usage(format!(
+            "the tag pattern `{pattern}` of environment `{env}` uses `{{tag}}`, but `{source}` has no tag; promote a tagged reference"
+        )));
+    }
+    Ok(pattern
+        .replace("{tag}", source.tag.as_deref().unwrap_or(""))
+        .replace("{env}", env)
+        .replace("{short}", digest.short()))
+}
+
+fn records_for_env(
+    session: &Session,
+    ledger: Option<&Path>,
+    env: &str,
+    location: &Location,
+    digest: Option<&crate::digest::Digest>,
+) -> Result<Vec<PromotionRecord>> {
+    let mut out: Vec<PromotionRecord> = Vec::new();
+    if let Some(path) = ledger {
+        out.extend(
+            ledger::read(path)?
+                .into_iter()
+                .filter(|r| r.environment.as_deref() == Some(env)),
+        );
+    }
+    let store = session.store(location, false)?;
+    let from_registry = match digest {
+        Some(d) => ledger::registry_records(&store, d)?,
+        None => ledger::scan_repository(&store)?,
+    };
+    for r in from_registry {
+        if r.environment.as_deref() == Some(env) && !out.contains(&r) {
+            out.push(r);
+        }
+    }
+    if let Some(d) = digest {
+        out.retain(|r| r.digest == d.as_str());
+    }
+    out.sort_by(|a, b| a.time.cmp(&b.time));
+    Ok(out)
+}
+
+fn refuse(check: &str, message: &str, hint: &str) -> Error {
+    Error::Refused {
+        message: format!("check `{check}` failed: {message}"),
+        hint: Some(hint.to_owned()),
+    }
+}
+
+/// `promote --env ENV REF`.
+pub fn promote(session: &Session, sink: &CiSink, args: &Args, p: &PromoteArgs) -> Result<u8> {
+    let (config, ledger_path) = load(args)?;
+    let (index, env) = environment(&config, &p.env)?;
+    let source = Reference::parse(&p.reference).map_err(Error::Usage)?;
+    let src = session.store(&source.location, false)?;
+    let root = src.fetch(&source)?;
+    let mut checks = Vec::new();
+
+    if index > 0 {
+        let prev = &config.environments[index - 1];
+        let prev_location = env_location(prev, &config.env[prev])?;
+        let records = records_for_env(
+            session,
+            ledger_path.as_deref(),
+            prev,
+            &prev_location,
+            Some(&root.digest),
+        )?;
+        let Some(first) = records.first() else {
+            return Err(refuse(
+                "previous-environment",
+                &format!(
+                    "`{}` was never promoted to `{prev}`, the environment before `{}`",
+                    root.digest, p.env
+                ),
+                &format!("promote it to `{prev}` first (`paved-promote promote --env {prev} …`)"),
+            ));
+        };
+        checks.push(format!(
+            "previous-environment: in {prev} since {}",
+            first.time
+        ));
+        if let Some(soak) = &env.soak {
+            let soak = parse_duration(soak)
+                .map_err(|e| Error::Usage(format!("`[promote.env.{}] soak`: {e}", p.env)))?;
+            let since = first.at().unwrap_or_else(SystemTime::now);
+            let aged = SystemTime::now().duration_since(since).unwrap_or_default();
+            if aged < soak {
+                return Err(refuse(
+                    "soak",
+                    &format!(
+                        "`{}` has been in `{prev}` for {}s; `{}` requires {}s",
+                        root.digest,
+                        aged.as_secs(),
+                        p.env,
+                        soak.as_secs()
+                    ),
+                    &format!("wait {}s and promote again", (soak - aged).as_secs()),
+                ));
+            }
+            checks.push(format!("soak: {}s >= {}s", aged.as_secs(), soak.as_secs()));
+        }
+    }
+    if !env.require.is_empty() {
+        let (referrers, _) = src.referrers(&root.digest)?;
+        for required in &env.require {
+            if !referrers
+                .iter()
+                .any(|r| r.artifact_type.as_deref() == Some(required.as_str()))
+            {
+                return Err(refuse(
+                    &format!("referrer:{required}"),
+                    &format!(
+                        "`{}` has no referrer of artifact type `{required}` in {}",
+                        root.digest,
+                        src.describe()
+                    ),
+                    "attach it (sign the image, push the SBOM) before promoting",
+                ));
+            }
+            checks.push(format!("referrer: {required}"));
+        }
+    }
+
+    let dst_location = env_location(&p.env, env)?;
+    let dst = session.store(&dst_location, true)?;
+    let tag = render_tag(env.tag.as_deref(), &source, &p.env, &root.digest)?;
+    checks.push("immutable-tag".to_owned());
+    let options = crate::copy_options(&p.transfer, config.jobs);
+    let report = copy::copy(&src, &source.to_string(), &root, &dst, Some(&tag), &options)?;
+    if report.dry_run {
+        info(crate::summary(&report).trim_end());
+        info(&format!("checks passed: {}", checks.join("; ")));
+        return Ok(paved_core::exit::OK);
+    }
+    if let Some(current) = &env.current_tag {
+        // Deliberately mutable: the pointer a deploy tool follows.
+        dst.put_manifest(&root, IndexEntry::Tag(current))?;
+    }
+    let record = PromotionRecord::now(
+        "promote",
+        &root.digest,
+        source.to_string(),
+        report.destination.clone(),
+        Some(p.env.clone()),
+        checks,
+    );
+    finish(
+        sink,
+        args,
+        &dst,
+        &root,
+        &record,
+        ledger_path.as_deref(),
+        &report,
+    )
+}
+
+fn finish(
+    sink: &CiSink,
+    args: &Args,
+    dst: &Store,
+    root: &crate::oci::Manifest,
+    record: &PromotionRecord,
+    ledger_path: Option<&Path>,
+    report: &copy::CopyReport,
+) -> Result<u8> {
+    let record_digest = ledger::push_record(dst, record, root)?;
+    if let Some(path) = ledger_path {
+        ledger::append(path, record)?;
+    }
+    info(crate::summary(report).trim_end());
+    info(&format!(
+        "recorded {} of {} to {} ({}) as {record_digest}",
+        record.action,
+        record.digest,
+        record.environment.as_deref().unwrap_or("-"),
+        record.checks.join("; ")
+    ));
+    let mut outputs = crate::copy_outputs(report);
+    outputs.set("environment", record.environment.as_deref().unwrap_or(""));
+    outputs.set("record", &record_digest);
+    for w in sink.write_outputs(&outputs)? {
+        paved_core::cli::warn(&w);
+    }
+    if args.json {
+        let value =
+            serde_json::json!({"copy": report, "record": record, "record_digest": record_digest});
+        print_stdout(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        ))?;
+    } else {
+        print_stdout(&format!("{}\n", record.digest))?;
+    }
+    Ok(paved_core::exit::OK)
+}
+
+/// `history REF` / `history --env ENV`.
+pub fn history(session: &Session, args: &Args, h: &HistoryArgs) -> Result<u8> {
+    let mut records = Vec::new();
+    if let Some(env) = &h.env {
+        let (config, ledger_path) = load(args)?;
+        let (_, e) = environment(&config, env)?;
+        let location = env_location(env, e)?;
+        records = records_for_env(session, ledger_path.as_deref(), env, &location, None)?;
+    }
+    if let Some(reference) = &h.reference {
+        let r = Reference::parse(reference).map_err(Error::Usage)?;
+        let store = session.store(&r.location, false)?;
+        let root = store.fetch(&r)?;
+        let mut found = ledger::registry_records(&store, &root.digest)?;
+        if let Some(path) = &args.ledger {
+            for rec in ledger::read(path)? {
+                if rec.digest == root.digest.as_str() && !found.contains(&rec) {
+                    found.push(rec);
+                }
+            }
+        }
+        if h.env.is_some() {
+            records.retain(|r| r.digest == root.digest.as_str());
+        } else {
+            records = found;
+        }
+        records.sort_by(|a, b| a.time.cmp(&b.time));
+    }
+    if args.json {
+        print_stdout(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&records).unwrap_or_default()
+        ))?;
+    } else {
+        let mut text = String::new();
+        for r in &records {
+            text.push_str(&format!(
+                "{}  {:<8} {:<10} {}  {} -> {}  by {}{}\n",
+                r.time,
+                r.action,
+                r.environment.as_deref().unwrap_or("-"),
+                r.digest,
+                r.source,
+                r.destination,
+                r.actor.as_deref().unwrap_or("?"),
+                r.run_url
+                    .as_deref()
+                    .map(|u| format!(" ({u})"))
+                    .unwrap_or_default()
+            ));
+        }
+        if records.is_empty() {
+            info("no promotion records found");
+        }
+        print_stdout(&text)?;
+    }
+    Ok(paved_core::exit::OK)
+}
+
+/// `rollback --env ENV`: promote the digest before the current one again.
+pub fn rollback(session: &Session, sink: &CiSink, args: &Args, r: &RollbackArgs) -> Result<u8> {
+    let (config, ledger_path) = load(args)?;
+    let (_, env) = environment(&config, &r.env)?;
+    let location = env_location(&r.env, env)?;
+    let records = records_for_env(session, ledger_path.as_deref(), &r.env, &location, None)?;
+    let Some(current) = records.last() else {
+        return Err(Error::NotFound {
+            message: format!(
+                "environment `{}` has no promotion records; there is nothing to roll back",
+                r.env
+            ),
+            hint: Some("pass `--ledger FILE` if the records are in a ledger file".into()),
+        });
+    };
+    let Some(previous) = records.iter().rev().find(|x| x.digest != current.digest) else {
+        return Err(Error::Refused {
+            message: format!(
+                "environment `{}` has only ever had `{}`; there is no previous digest to roll back to",
+                r.env, current.digest
+            ),
+            hint: None,
+        });
+    };
+    let digest = crate::digest::Digest::parse(&previous.digest).map_err(Error::Usage)?;
+    let dst = session.store(&location, false)?;
+    let root = dst
+        .get_manifest(&digest, None)?
+        .ok_or_else(|| Error::NotFound {
+            message: format!("`{digest}` is no longer in {}", dst.describe()),
+            hint: Some("it was deleted from the registry; promote a new version instead".into()),
+        })?;
+    if r.dry_run {
+        info(&format!(
+            "would roll `{}` back from {} to {digest} ({})",
+            r.env, current.digest, previous.destination
+        ));
+        return Ok(paved_core::exit::OK);
+    }
+    let report = copy::copy(
+        &dst,
+        &previous.destination,
+        &root,
+        &dst,
+        None,
+        &crate::copy::CopyOptions::default(),
+    )?;
+    if let Some(current_tag) = &env.current_tag {
+        dst.put_manifest(&root, IndexEntry::Tag(current_tag))?;
+    }
+    let record = PromotionRecord::now(
+        "rollback",
+        &digest,
+        format!(
+            "{} (rolled back from {})",
+            previous.destination, current.digest
+        ),
+        previous.destination.clone(),
+        Some(r.env.clone()),
+        vec![format!("previous-digest: {}", previous.time)],
+    );
+    finish(
+        sink,
+        args,
+        &dst,
+        &root,
+        &record,
+        ledger_path.as_deref(),
+        &report,
+    )
+}

@@ -1,0 +1,201 @@
+//! Image references: `registry/repo:tag`, `registry/repo@sha256:…`, and `oci:DIR[:TAG]` for an
+//! OCI image layout directory.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::digest::Digest;
+
+/// Where an image is, and which one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    /// The repository.
+    pub location: Location,
+    /// The tag, if one was given.
+    pub tag: Option<String>,
+    /// The digest, if one was given (it wins over the tag for reading).
+    pub digest: Option<Digest>,
+}
+
+/// A repository: in a registry, or an OCI image layout on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// `registry/repository`.
+    Registry {
+        /// Host and port as written (`docker.io` for Docker Hub).
+        registry: String,
+        /// The repository name.
+        repository: String,
+    },
+    /// An OCI image layout directory.
+    Layout(PathBuf),
+}
+
+impl Location {
+    /// Parse a repository without tag or digest (`registry/repo` or `oci:DIR`).
+    pub fn parse(text: &str) -> Result<Location, String> {
+        let r = Reference::parse(text)?;
+        if r.tag.is_some() || r.digest.is_some() {
+            return Err(format!(
+                "`{text}` names a tag or digest; give only the repository (`registry/repository` or `oci:DIR`)"
+            ));
+        }
+        Ok(r.location)
+    }
+
+    /// The registry host, for a registry location.
+    pub fn registry(&self) -> Option<&str> {
+        match self {
+            Location::Registry { registry, .. } => Some(registry),
+            Location::Layout(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Registry {
+                registry,
+                repository,
+            } => write!(f, "{registry}/{repository}"),
+            Location::Layout(dir) => write!(f, "oci:{}", dir.display()),
+        }
+    }
+}
+
+impl Reference {
+    /// Parse `text`. A leading `docker://` is accepted, as skopeo writes it.
+    pub fn parse(text: &str) -> Result<Reference, String> {
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Err("the image reference is empty".into());
+        }
+        let (rest, digest) = match trimmed.split_once('@') {
+            Some((rest, d)) => (rest, Some(Digest::parse(d)?)),
+            None => (trimmed, None),
+        };
+        if let Some(layout) = rest.strip_prefix("oci:") {
+            // oci:DIR or oci:DIR:TAG; a tag has no `/`, so `oci:/a:b/c` is a directory.
+            let (dir, tag) = match layout.rsplit_once(':') {
+                Some((dir, tag)) if !tag.contains('/') && !dir.is_empty() => {
+                    (dir, Some(tag.to_owned()))
+                }
+                _ => (layout, None),
+            };
+            if dir.is_empty() {
+                return Err(format!("`{text}` names no directory; write `oci:DIR:TAG`"));
+            }
+            if let Some(tag) = &tag {
+                check_tag(tag, text)?;
+            }
+            return Ok(Reference {
+                location: Location::Layout(PathBuf::from(dir)),
+                tag,
+                digest,
+            });
+        }
+        let rest = rest.strip_prefix("docker://").unwrap_or(rest);
+        let (name, tag) = match rest.rsplit_once(':') {
+            Some((name, tag)) if !tag.contains('/') => (name, Some(tag.to_owned())),
+            _ => (rest, None),
+        };
+        if let Some(tag) = &tag {
+            check_tag(tag, text)?;
+        }
+        let (registry, repository) = match name.split_once('/') {
+            Some((first, rest))
+                if first.contains('.') || first.contains(':') || first == "localhost" =>
+            {
+                (first.to_owned(), rest.to_owned())
+            }
+            Some(_) => ("docker.io".to_owned(), name.to_owned()),
+            None => ("docker.io".to_owned(), format!("library/{name}")),
+        };
+        let valid_repo = !repository.is_empty()
+            && repository.split('/').all(|c| {
+                !c.is_empty()
+                    && c.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b)
+                    })
+            });
+        if !valid_repo {
+            return Err(format!(
+                "`{text}` is not a valid image reference: repository `{repository}` must be lower-case letters, digits, `.`, `_`, `-` and `/`"
+            ));
+        }
+        Ok(Reference {
+            location: Location::Registry {
+                registry,
+                repository,
+            },
+            tag,
+            digest,
+        })
+    }
+
+    /// The same repository with `tag` (and no digest).
+    pub fn with_tag(location: &Location, tag: &str) -> Reference {
+        Reference {
+            location: location.clone(),
+            tag: Some(tag.to_owned()),
+            digest: None,
+        }
+    }
+}
+
+fn check_tag(tag: &str, text: &str) -> Result<(), String> {
+    let ok = !tag.is_empty()
+        && tag.len() <= 128
+        && tag
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        && !tag.starts_with(['.', '-']);
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{text}` has an invalid tag `{tag}`: up to 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`"
+        ))
+    }
+}
+
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.location)?;
+        if let Some(tag) = &self.tag {
+            write!(f, ":{tag}")?;
+        }
+        if let Some(digest) = &self.digest {
+            write!(f, "@{digest}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_references() {
+        let r = Reference::parse("127.0.0.1:5000/team/app:v1").unwrap();
+        assert_eq!(r.location.registry(), Some("127.0.0.1:5000"));
+        assert_eq!(r.tag.as_deref(), Some("v1"));
+        assert_eq!(r.to_string(), "127.0.0.1:5000/team/app:v1");
+        let d = format!("sha256:{}", "a".repeat(64));
+        let r = Reference::parse(&format!("localhost:5000/app@{d}")).unwrap();
+        assert_eq!(r.digest.unwrap().as_str(), d);
+        assert_eq!(r.tag, None);
+        let r = Reference::parse("alpine").unwrap();
+        assert_eq!(r.to_string(), "docker.io/library/alpine");
+        let r = Reference::parse("oci:/tmp/x:y/layout:v2").unwrap();
+        assert_eq!(r.location, Location::Layout("/tmp/x:y/layout".into()));
+        assert_eq!(r.tag.as_deref(), Some("v2"));
+        let r = Reference::parse("oci:rel/dir").unwrap();
+        assert_eq!(r.tag, None);
+        assert!(Reference::parse("reg.io/App:v1").is_err());
+        assert!(Reference::parse("reg.io/app:-x").is_err());
+        assert!(Reference::parse("reg.io/app@sha256:zz").is_err());
+    }
+}

@@ -1,0 +1,440 @@
+//! `paved-quarantine analyze`: per-test figures over the recent history, and the verdict.
+//!
+//! For each test, over the runs in the window where it ran (skipped runs do not count):
+//!
+//! - `runs`, `failures` (final outcome failed or errored);
+//! - `retry_passes`: runs where it failed and then passed on a retry;
+//! - `same_commit_flakes`: commits at which it both passed and failed (in different runs);
+//! - `flip_rate`: changes between failing and passing from one run to the next, over `runs - 1`;
+//! - the Wilson score interval (95%) on the *flaky-run rate*: runs with any failed attempt
+//!   (final failures plus retry-passes) over runs;
+//! - `clean_streak`: runs in a row at the end of the window without any failed attempt.
+//!
+//! Verdicts, in this order:
+//!
+//! 1. **broken**: it failed (finally) in every run of the window. That is a real break, not a
+//!    flake, and quarantining it would hide it.
+//! 2. **flaky**: a same-commit flake or a retry-pass (direct evidence that the code did not
+//!    change between a pass and a fail), or, with at least `min-runs` runs, a Wilson lower bound
+//!    above `flaky-threshold`.
+//! 3. **stable** otherwise.
+//!
+//! Runs in which more than `infra-failure-ratio` of the tests failed (and which have at least
+//! `infra-min-tests` tests) are discarded first: a dead database or runner is not a flake of
+//! every test in the suite.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use clap::builder::BoolishValueParser;
+use paved_core::config::QuarantineConfig;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::model::{History, Outcome, TestStats, Verdict};
+use crate::store::{HistoryQuery, Store};
+
+/// The z value for a two-sided 95% interval.
+const Z95: f64 = 1.959_963_984_540_054;
+
+/// The thresholds `analyze` applies, from `[quarantine]` and flags.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Thresholds {
+    pub min_runs: u32,
+    pub flaky_threshold: f64,
+    pub infra_failure_ratio: f64,
+    pub infra_min_tests: u32,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            min_runs: QuarantineConfig::DEFAULT_MIN_RUNS,
+            flaky_threshold: QuarantineConfig::DEFAULT_FLAKY_THRESHOLD,
+            infra_failure_ratio: QuarantineConfig::DEFAULT_INFRA_FAILURE_RATIO,
+            infra_min_tests: QuarantineConfig::DEFAULT_INFRA_MIN_TESTS,
+        }
+    }
+}
+
+impl Thresholds {
+    /// From `[quarantine]`, defaults for missing keys.
+    pub fn from_config(c: &QuarantineConfig) -> Thresholds {
+        let d = Thresholds::default();
+        Thresholds {
+            min_runs: c.min_runs.unwrap_or(d.min_runs),
+            flaky_threshold: c.flaky_threshold.unwrap_or(d.flaky_threshold),
+            infra_failure_ratio: c.infra_failure_ratio.unwrap_or(d.infra_failure_ratio),
+            infra_min_tests: c.infra_min_tests.unwrap_or(d.infra_min_tests),
+        }
+    }
+}
+
+/// The result of an analysis.
+#[derive(Debug, Clone, Serialize)]
+pub struct Analysis {
+    /// Runs in the history.
+    pub runs: usize,
+    /// Indices into `History::runs` of runs discarded as infrastructure failures.
+    pub discarded_runs: Vec<usize>,
+    /// Per test, flaky first, then broken, then stable; within each, highest upper bound first.
+    pub tests: Vec<TestStats>,
+}
+
+impl Analysis {
+    /// Tests with this verdict.
+    pub fn with(&self, v: Verdict) -> impl Iterator<Item = &TestStats> {
+        self.tests.iter().filter(move |t| t.verdict == v)
+    }
+}
+
+/// The Wilson score interval (95%) for `k` successes in `n` trials; `(0, 1)` when `n` is 0.
+pub fn wilson(k: u32, n: u32) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let n = f64::from(n);
+    let p = f64::from(k) / n;
+    let z2 = Z95 * Z95;
+    let denom = 1.0 + z2 / n;
+    let centre = p + z2 / (2.0 * n);
+    let margin = Z95 * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    (
+        ((centre - margin) / denom).clamp(0.0, 1.0),
+        ((centre + margin) / denom).clamp(0.0, 1.0),
+    )
+}
+
+/// Indices of runs to discard as infrastructure failures.
+pub fn infra_failures(history: &History, t: &Thresholds) -> Vec<usize> {
+    let mut ran = vec![0u32; history.runs.len()];
+    let mut failed = vec![0u32; history.runs.len()];
+    for o in &history.outcomes {
+        if o.outcome == Outcome::Skipped {
+            continue;
+        }
+        ran[o.run] += 1;
+        if o.outcome.is_failure() {
+            failed[o.run] += 1;
+        }
+    }
+    (0..history.runs.len())
+        .filter(|&r| {
+            ran[r] >= t.infra_min_tests
+                && ran[r] > 0
+                && f64::from(failed[r]) / f64::from(ran[r]) > t.infra_failure_ratio
+        })
+        .collect()
+}
+
+/// Analyse `history` (runs oldest first, as the store returns it).
+pub fn analyze(history: &History, t: &Thresholds) -> Analysis {
+    let discarded = infra_failures(history, t);
+    let mut keep = vec![true; history.runs.len()];
+    for &r in &discarded {
+        keep[r] = false;
+    }
+    // Per test: its outcomes in run order.
+    let mut per_test: Vec<Vec<&crate::model::RunOutcome>> = vec![Vec::new(); history.tests.len()];
+    for o in &history.outcomes {
+        if keep[o.run] && o.outcome != Outcome::Skipped {
+            per_test[o.test].push(o);
+        }
+    }
+    let mut tests = Vec::with_capacity(history.tests.len());
+    for (i, outcomes) in per_test.iter_mut().enumerate() {
+        if outcomes.is_empty() {
+            continue;
+        }
+        outcomes.sort_by_key(|o| o.run);
+        tests.push(stats_of(history, i, outcomes, t));
+    }
+    tests.sort_by(|a, b| {
+        let rank = |v: Verdict| match v {
+            Verdict::Flaky => 0,
+            Verdict::Broken => 1,
+            Verdict::Stable => 2,
+        };
+        rank(a.verdict)
+            .cmp(&rank(b.verdict))
+            .then(b.wilson_upper.total_cmp(&a.wilson_upper))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    Analysis {
+        runs: history.runs.len(),
+        discarded_runs: discarded,
+        tests,
+    }
+}
+
+fn stats_of(
+    history: &History,
+    test: usize,
+    outcomes: &[&crate::model::RunOutcome],
+    t: &Thresholds,
+) -> TestStats {
+    let runs = u32::try_from(outcomes.len()).unwrap_or(u32::MAX);
+    let failed = |o: &crate::model::RunOutcome| o.outcome.is_failure();
+    let failures = u32::try_from(outcomes.iter().filter(|o| failed(o)).count()).unwrap_or(0);
+    let retry_passes = u32::try_from(
+        outcomes
+            .iter()
+            .filter(|o| o.outcome == Outcome::Passed && o.any_failure)
+            .count(),
+    )
+    .unwrap_or(0);
+    let flaky_runs = failures + retry_passes;
+    let mut by_commit: HashMap<&str, (bool, bool)> = HashMap::new();
+    for o in outcomes {
+        let e = by_commit
+            .entry(history.runs[o.run].commit.as_str())
+            .or_default();
+        if failed(o) {
+            e.1 = true;
+        } else {
+            e.0 = true;
+        }
+    }
+    let same_commit_flakes =
+        u32::try_from(by_commit.values().filter(|(p, f)| *p && *f).count()).unwrap_or(0);
+    let flips = outcomes
+        .windows(2)
+        .filter(|w| failed(w[0]) != failed(w[1]))
+        .count();
+    let flip_rate = if runs > 1 {
+        flips as f64 / f64::from(runs - 1)
+    } else {
+        0.0
+    };
+    let clean_streak = u32::try_from(
+        outcomes
+            .iter()
+            .rev()
+            .take_while(|o| !o.any_failure && !failed(o))
+            .count(),
+    )
+    .unwrap_or(0);
+    let (wilson_lower, wilson_upper) = wilson(flaky_runs, runs);
+    let verdict = if failures == runs {
+        Verdict::Broken
+    } else if same_commit_flakes > 0
+        || retry_passes > 0
+        || (runs >= t.min_runs && wilson_lower > t.flaky_threshold)
+    {
+        Verdict::Flaky
+    } else {
+        Verdict::Stable
+    };
+    TestStats {
+        id: history.tests[test].clone(),
+        file: history.files.get(test).cloned().flatten(),
+        runs,
+        failures,
+        same_commit_flakes,
+        retry_passes,
+        flip_rate,
+        wilson_lower,
+        wilson_upper,
+        clean_streak,
+        verdict,
+    }
+}
+
+/// Arguments of `analyze`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AnalyzeArgs {
+    /// The history store: a SQLite file or a postgres:// URL [default: [quarantine] store, else .paved/quarantine.db].
+    #[arg(long, env = "PAVED_STORE", value_name = "PATH|URL")]
+    pub store: Option<String>,
+
+    /// Analyse the most recent N runs [default: [quarantine] window, else 50].
+    #[arg(long, env = "PAVED_WINDOW", value_name = "N")]
+    pub window: Option<u32>,
+
+    /// Only runs of this branch [default: [quarantine] branch, else every branch].
+    #[arg(long, env = "PAVED_BRANCH", value_name = "B")]
+    pub branch: Option<String>,
+
+    /// Only runs of this variant.
+    #[arg(long, env = "PAVED_VARIANT", value_name = "V")]
+    pub variant: Option<String>,
+
+    /// List every test, not only flaky and broken ones.
+    #[arg(long, env = "PAVED_ALL", value_parser = BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    pub all: bool,
+
+    /// Config file [default: paved.toml in the current directory].
+    #[arg(long, env = "PAVED_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Print the result as JSON on stdout.
+    #[arg(long, env = "PAVED_JSON", value_parser = BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    pub json: bool,
+}
+
+/// Load config, query the store and analyse: what `analyze`, `update` and `report` share.
+pub fn load(
+    config: Option<&Path>,
+    store: Option<&str>,
+    window: Option<u32>,
+    branch: Option<&str>,
+    variant: Option<&str>,
+) -> Result<(QuarantineConfig, History, Analysis)> {
+    let (config, path) = paved_core::config::PavedConfig::load(config, Path::new("."))?;
+    let q = config.quarantine;
+    q.validate().map_err(|message| {
+        Error::Core(paved_core::Error::Config {
+            path: path.unwrap_or_else(|| PathBuf::from(paved_core::config::FILE_NAME)),
+            message,
+        })
+    })?;
+    let spec = store.map(str::to_owned).or_else(|| q.store.clone());
+    let mut store = Store::open(spec.as_deref())?;
+    let query = HistoryQuery {
+        window: Some(
+            window
+                .or(q.window)
+                .unwrap_or(QuarantineConfig::DEFAULT_WINDOW),
+        ),
+        branch: branch.map(str::to_owned).or_else(|| q.branch.clone()),
+        variant: variant.map(str::to_owned),
+    };
+    if query.window == Some(0) {
+        return Err(Error::Usage(
+            "`--window 0` analyses nothing; use at least 1".into(),
+        ));
+    }
+    let history = store.history(&query)?;
+    let analysis = analyze(&history, &Thresholds::from_config(&q));
+    Ok((q, history, analysis))
+}
+
+/// The list id and variant of a test, as shown to people.
+pub fn display_id(id: &crate::model::TestId) -> String {
+    let base = crate::list::format_id(id);
+    if id.variant.is_empty() {
+        base
+    } else {
+        format!("{base} ({})", id.variant)
+    }
+}
+
+/// A plain-text table of `tests`.
+pub fn table(analysis: &Analysis, all: bool) -> String {
+    let rows: Vec<&TestStats> = analysis
+        .tests
+        .iter()
+        .filter(|t| all || t.verdict != Verdict::Stable)
+        .collect();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} runs analysed, {} discarded as infrastructure failures; {} flaky, {} broken, {} stable",
+        analysis.runs - analysis.discarded_runs.len(),
+        analysis.discarded_runs.len(),
+        analysis.with(Verdict::Flaky).count(),
+        analysis.with(Verdict::Broken).count(),
+        analysis.with(Verdict::Stable).count(),
+    );
+    if rows.is_empty() {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "{:<7} {:>5} {:>5} {:>6} {:>6} {:>5} {:>13} {:>6}  test",
+        "verdict", "runs", "fails", "commit", "retry", "flip", "wilson 95%", "clean"
+    );
+    for t in rows {
+        let _ = writeln!(
+            out,
+            "{:<7} {:>5} {:>5} {:>6} {:>6} {:>5.2} {:>13} {:>6}  {}",
+            verdict_name(t.verdict),
+            t.runs,
+            t.failures,
+            t.same_commit_flakes,
+            t.retry_passes,
+            t.flip_rate,
+            format!("{:.3}-{:.3}", t.wilson_lower, t.wilson_upper),
+            t.clean_streak,
+            display_id(&t.id)
+        );
+    }
+    out
+}
+
+fn verdict_name(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Flaky => "flaky",
+        Verdict::Broken => "broken",
+        Verdict::Stable => "stable",
+    }
+}
+
+/// Markdown for the job summary.
+pub fn markdown(analysis: &Analysis) -> String {
+    let mut out = String::from("## Flaky-test analysis\n\n");
+    let _ = writeln!(
+        out,
+        "{} runs analysed ({} discarded as infrastructure failures): **{} flaky**, **{} broken**, {} stable.\n",
+        analysis.runs - analysis.discarded_runs.len(),
+        analysis.discarded_runs.len(),
+        analysis.with(Verdict::Flaky).count(),
+        analysis.with(Verdict::Broken).count(),
+        analysis.with(Verdict::Stable).count(),
+    );
+    let rows: Vec<&TestStats> = analysis
+        .tests
+        .iter()
+        .filter(|t| t.verdict != Verdict::Stable)
+        .collect();
+    if rows.is_empty() {
+        return out;
+    }
+    out.push_str("| verdict | test | runs | failures | same-commit flakes | retry-passes | flip rate | flaky-run rate (95%) |\n");
+    out.push_str("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |\n");
+    for t in rows {
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {} | {} | {} | {} | {:.2} | {:.1}%–{:.1}% |",
+            verdict_name(t.verdict),
+            display_id(&t.id).replace('|', "\\|").replace('`', "'"),
+            t.runs,
+            t.failures,
+            t.same_commit_flakes,
+            t.retry_passes,
+            t.flip_rate,
+            t.wilson_lower * 100.0,
+            t.wilson_upper * 100.0
+        );
+    }
+    out
+}
+
+/// Run `analyze`.
+pub fn run(args: &AnalyzeArgs) -> Result<u8> {
+    let (_, _, analysis) = load(
+        args.config.as_deref(),
+        args.store.as_deref(),
+        args.window,
+        args.branch.as_deref(),
+        args.variant.as_deref(),
+    )?;
+    let sink = paved_core::ci::CiSink::from_env(None);
+    sink.write_summary(&markdown(&analysis))?;
+    let mut outputs = paved_core::ci::Outputs::new();
+    outputs
+        .set("flaky", analysis.with(Verdict::Flaky).count())
+        .set("broken", analysis.with(Verdict::Broken).count());
+    for w in sink.write_outputs(&outputs)? {
+        paved_core::cli::warn(&w);
+    }
+    if args.json {
+        let text = serde_json::to_string_pretty(&analysis)
+            .map_err(|e| Error::Usage(format!("could not encode the analysis: {e}")))?;
+        paved_core::cli::print_stdout(&format!("{text}\n"))?;
+    } else {
+        paved_core::cli::print_stdout(&table(&analysis, args.all))?;
+    }
+    Ok(paved_core::exit::OK)
+}

@@ -1,0 +1,160 @@
+//! `paved-quarantine report`: the markdown (snapshot) and the HTML page opened in headless
+//! Chromium: a screenshot, and a DOM check that each test's timeline has one cell per run.
+
+use std::process::Command;
+
+use paved_quarantine::model::{History, Outcome, RunMeta, RunOutcome, TestId};
+
+const RUNS: usize = 12;
+
+fn history() -> History {
+    let tid = |c: &str, n: &str, v: &str| TestId {
+        suite: "pytest".into(),
+        classname: c.into(),
+        name: n.into(),
+        variant: v.into(),
+    };
+    let tests = vec![
+        tid("tests.test_cart", "test_total[<EUR> & \"$\"]", "linux"),
+        tid("tests.test_login", "test_login", ""),
+        tid("tests.test_ok", "test_ok", ""),
+    ];
+    let runs: Vec<RunMeta> = (0..RUNS)
+        .map(|i| RunMeta {
+            commit: format!("{:040x}", i / 2),
+            branch: "main".into(),
+            run_id: format!("{}", 1000 + i),
+            attempt: 1,
+            variant: "linux".into(),
+            time: 1_763_000_000 + i as i64 * 3600,
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for run in 0..RUNS {
+        for test in 0..tests.len() {
+            let (outcome, any_failure, attempts) = match (test, run % 4) {
+                (0, 1) => (Outcome::Failed, true, 1),
+                (0, 3) => (Outcome::Passed, true, 2),
+                (1, 2) if run > 6 => (Outcome::Error, true, 1),
+                (1, _) if run == 0 => continue, // not in the first run
+                _ => (Outcome::Passed, false, 1),
+            };
+            outcomes.push(RunOutcome {
+                run,
+                test,
+                outcome,
+                attempts,
+                any_failure,
+            });
+        }
+    }
+    History {
+        runs,
+        files: vec![None; tests.len()],
+        tests,
+        outcomes,
+    }
+}
+
+#[test]
+fn report_writes_markdown_and_html_that_renders_in_chromium() {
+    let chromium = paved_testkit::tool("chromium");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("history.json"),
+        serde_json::to_string(&history()).unwrap(),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_paved-quarantine"))
+        .current_dir(dir.path())
+        .args(["report", "--history", "history.json", "--runs", "10"])
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = std::fs::read_to_string(dir.path().join("quarantine-report.md")).unwrap();
+    insta::assert_snapshot!("report_markdown", md);
+
+    let html = dir.path().join("quarantine-report.html");
+    let text = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        !text.contains("http://")
+            || text
+                .matches("http://")
+                .all(|_| text.contains("xmlns=\"http://www.w3.org/2000/svg\""))
+    );
+    assert!(
+        !text.contains("<script") && !text.contains("<link") && !text.contains("src="),
+        "self-contained"
+    );
+
+    let url = format!("file://{}", html.display());
+    let profile = dir.path().join("profile");
+    let common = |cmd: &mut Command| {
+        cmd.args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()));
+    };
+    let mut dom = Command::new(&chromium);
+    common(&mut dom);
+    let dom = dom.args(["--dump-dom", &url]).output().unwrap();
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    let dom = String::from_utf8(dom.stdout).unwrap();
+    // Two tests failed in the window; each row has one cell per run shown.
+    let rows: Vec<&str> = dom.split("<tr class=\"test\">").skip(1).collect();
+    assert_eq!(rows.len(), 2, "{dom}");
+    for row in &rows {
+        assert_eq!(row.matches("class=\"cell ").count(), 10, "{row}");
+    }
+    assert!(
+        rows[0].contains("test_total[&lt;EUR&gt; &amp;"),
+        "escaped in the DOM: {}",
+        rows[0]
+    );
+    assert!(dom.contains("<polyline"), "the trend chart is there");
+
+    let shot = dir.path().join("report.png");
+    let mut cmd = Command::new(&chromium);
+    common(&mut cmd);
+    let status = cmd
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg("--window-size=900,700")
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let png = std::fs::read(&shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 2000,
+        "a real screenshot"
+    );
+}
+
+#[test]
+fn a_bad_history_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("h.json"), "{\"runs\": 1}").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_paved-quarantine"))
+        .current_dir(dir.path())
+        .args(["report", "--history", "h.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("h.json"));
+}

@@ -1,0 +1,208 @@
+//! The history store through the real binary: idempotent re-ingest, transactions, and eight
+//! concurrent `ingest` processes into SQLite and into a real PostgreSQL cluster.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use paved_quarantine::store::{HistoryQuery, Store};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_paved-quarantine"));
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("PAVED_") {
+            c.env_remove(k);
+        }
+    }
+    for k in [
+        "GITHUB_ACTIONS",
+        "GITLAB_CI",
+        "GITHUB_SHA",
+        "GITHUB_RUN_ID",
+        "GITHUB_RUN_ATTEMPT",
+    ] {
+        c.env_remove(k);
+    }
+    c
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/junit")
+        .join(name)
+}
+
+fn ingest(dir: &Path, store: &str, run: &str, files: &[PathBuf]) -> Output {
+    bin()
+        .current_dir(dir)
+        .args([
+            "ingest", "--store", store, "--commit", "abc123", "--branch", "main",
+        ])
+        .args(["--run-id", run])
+        .args(files)
+        .output()
+        .unwrap()
+}
+
+fn all_fixtures() -> Vec<PathBuf> {
+    [
+        "surefire.xml",
+        "nextest.xml",
+        "pytest.xml",
+        "jest-junit.xml",
+        "gotestsum-rerun.xml",
+    ]
+    .iter()
+    .map(|f| fixture(f))
+    .collect()
+}
+
+/// Results per fixture set: 5 + 4 + 8 + 5 + 3.
+const ROWS_PER_RUN: usize = 25;
+
+fn count(store: &str) -> (usize, usize) {
+    let mut s = Store::open(Some(store)).unwrap();
+    let h = s.history(&HistoryQuery::default()).unwrap();
+    (h.runs.len(), h.outcomes.len())
+}
+
+#[test]
+fn reingest_is_idempotent_and_bad_files_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("q.db").display().to_string();
+    let out = ingest(dir.path(), &store, "1", &all_fixtures());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(count(&store), (1, ROWS_PER_RUN));
+    // The same files for the same run again: nothing added.
+    let out = ingest(dir.path(), &store, "1", &all_fixtures());
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already ingested"));
+    assert_eq!(count(&store), (1, ROWS_PER_RUN));
+
+    // A truncated file between good ones: the good ones are stored, the bad one is named, exit 2.
+    let bad = dir.path().join("truncated.xml");
+    let text = std::fs::read_to_string(fixture("surefire.xml")).unwrap();
+    std::fs::write(&bad, &text[..text.len() / 2]).unwrap();
+    let out = ingest(
+        dir.path(),
+        &store,
+        "2",
+        &[fixture("pytest.xml"), bad.clone(), fixture("nextest.xml")],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("truncated.xml") && stderr.contains("truncated"),
+        "{stderr}"
+    );
+    assert_eq!(count(&store), (2, ROWS_PER_RUN + 8 + 4));
+    // Fixing the file and re-running the step stores it (the failed attempt left no marker).
+    std::fs::write(&bad, &text).unwrap();
+    let out = ingest(
+        dir.path(),
+        &store,
+        "2",
+        &[fixture("pytest.xml"), bad, fixture("nextest.xml")],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(count(&store), (2, ROWS_PER_RUN + 8 + 4 + 5));
+}
+
+#[test]
+fn default_store_location_and_ci_env() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin()
+        .current_dir(dir.path())
+        .env("GITHUB_SHA", "deadbeef")
+        .env("GITHUB_RUN_ID", "77")
+        .env("GITHUB_RUN_ATTEMPT", "2")
+        .env("GITHUB_REF_NAME", "main")
+        .args(["ingest", "--json"])
+        .arg(fixture("nextest.xml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["run"]["commit"], "deadbeef");
+    assert_eq!(json["run"]["run_id"], "77");
+    assert_eq!(json["run"]["attempt"], 2);
+    assert_eq!(json["tests"], 4);
+    assert!(dir.path().join(".paved/quarantine.db").is_file());
+    // Without CI variables or flags, the commit is asked for.
+    let out = bin()
+        .current_dir(dir.path())
+        .arg("ingest")
+        .arg(fixture("nextest.xml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--commit"));
+}
+
+fn concurrent(store: &str, dir: &Path) {
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            bin()
+                .current_dir(dir)
+                .args([
+                    "ingest", "--store", store, "--commit", "abc", "--branch", "main",
+                ])
+                .args(["--run-id", &format!("run-{i}")])
+                .args(all_fixtures())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(count(store), (8, 8 * ROWS_PER_RUN));
+}
+
+#[test]
+fn eight_concurrent_ingests_into_sqlite_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("shared.db").display().to_string();
+    concurrent(&store, dir.path());
+}
+
+#[test]
+fn eight_concurrent_ingests_into_postgres_lose_nothing() {
+    let pg = paved_testkit::postgres::Postgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    concurrent(&pg.url(), dir.path());
+    // Re-ingest through PostgreSQL is idempotent too.
+    let out = ingest(dir.path(), &pg.url(), "run-0", &all_fixtures());
+    assert!(out.status.success());
+    assert_eq!(count(&pg.url()), (8, 8 * ROWS_PER_RUN));
+    // The same history from both stores.
+    let sqlite = dir.path().join("same.db").display().to_string();
+    ingest(dir.path(), &sqlite, "run-0", &all_fixtures());
+    let mut a = Store::open(Some(&sqlite)).unwrap();
+    let mut b = Store::open(Some(&pg.url())).unwrap();
+    let q = HistoryQuery {
+        window: Some(1),
+        ..HistoryQuery::default()
+    };
+    let (ha, hb) = (a.history(&q).unwrap(), b.history(&q).unwrap());
+    assert_eq!(ha.tests, hb.tests);
+    assert_eq!(ha.outcomes.len(), hb.outcomes.len());
+}

@@ -1,0 +1,102 @@
+//! End to end through the store: `ingest` JUnit files of several runs, then `update` (no
+//! `--stats`: it analyses the store), `filter` the result, and `report` from the store.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn bin(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_paved-quarantine"))
+        .current_dir(dir)
+        .args(args)
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITLAB_CI")
+        .env_remove("GITHUB_OUTPUT")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn junit(flaky_fails: bool) -> String {
+    let flaky = if flaky_fails {
+        "<testcase classname=\"tests.test_cart\" name=\"test_total[EUR]\" file=\"tests/test_cart.py\" time=\"0.1\"><failure message=\"assert 3 == 4\">boom</failure></testcase>"
+    } else {
+        "<testcase classname=\"tests.test_cart\" name=\"test_total[EUR]\" file=\"tests/test_cart.py\" time=\"0.1\"/>"
+    };
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<testsuites><testsuite name=\"pytest\" tests=\"4\" failures=\"{}\" errors=\"0\" skipped=\"0\">\
+         {flaky}\
+         <testcase classname=\"tests.test_a\" name=\"test_a\" time=\"0.1\"/>\
+         <testcase classname=\"tests.test_b\" name=\"test_b\" time=\"0.1\"/>\
+         <testcase classname=\"tests.test_c\" name=\"test_c\" time=\"0.1\"/>\
+         </testsuite></testsuites>\n",
+        u8::from(flaky_fails)
+    )
+}
+
+#[test]
+fn ingest_then_update_filter_and_report_from_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("CODEOWNERS"),
+        "* @acme/all\ntests/test_cart.py @acme/shop\n",
+    )
+    .unwrap();
+    // Six runs on three commits: the cart test fails once and passes once at the same commit.
+    for run in 0..6u32 {
+        let file = d.join(format!("run{run}.xml"));
+        std::fs::write(&file, junit(run % 2 == 0)).unwrap();
+        ok(&bin(
+            d,
+            &[
+                "ingest",
+                file.to_str().unwrap(),
+                "--commit",
+                &format!("{:040x}", run / 2 + 1),
+                "--branch",
+                "main",
+                "--run-id",
+                &format!("{}", 500 + run),
+                "--attempt",
+                "1",
+            ],
+        ));
+    }
+    ok(&bin(d, &["update", "--today", "2026-11-22"]));
+    let text = std::fs::read_to_string(d.join("quarantine.toml")).unwrap();
+    assert!(
+        text.contains("id = \"pytest|tests.test_cart|test_total[EUR]\""),
+        "{text}"
+    );
+    assert!(text.contains("owner = \"@acme/shop\""), "{text}");
+    assert!(text.contains("expires = 2026-12-22"), "{text}");
+    assert_eq!(
+        text.matches("[[test]]").count(),
+        1,
+        "only the flaky test: {text}"
+    );
+
+    let args = ok(&bin(d, &["filter", "--runner", "pytest"]));
+    assert_eq!(args, "--deselect 'tests/test_cart.py::test_total[EUR]'\n");
+
+    ok(&bin(d, &["report"]));
+    let md = std::fs::read_to_string(d.join("quarantine-report.md")).unwrap();
+    assert!(md.contains("6 runs in the window"), "{md}");
+    assert!(
+        md.contains("`pytest\\|tests.test_cart\\|test_total[EUR]`"),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(d.join("quarantine-report.html")).unwrap();
+    assert_eq!(html.matches("class=\"cell ").count(), 6);
+}

@@ -1,0 +1,532 @@
+//! `cargo xtask e2e`: run the golden pipelines the way a consumer repository would.
+//!
+//! It builds the tools (a debug build: the pipelines are under test here, not the optimiser), makes
+//! a consumer git repository in a temporary directory, and runs
+//! - the reusable workflows and actions with act (`-P ubuntu-latest=-self-hosted`: on this host,
+//!   no containers). The consumer calls copies of `release.yml` and `pr.yml` by local path; their
+//!   `paved-dev/paved/actions/*@vX` steps resolve to a snapshot of this tree with
+//!   `--local-repository`, so nothing is fetched;
+//! - the GitLab components with gitlab-ci-local (`--force-shell-executor --shell-isolation`),
+//!   included by local path with `inputs:`.
+//!
+//! Both use `PAVED_BIN_DIR` pointing at the fresh binaries. Each must produce a version, release
+//! notes, and a quarantine-gate result from a JUnit report with one quarantined flaky failure.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use crate::lint_ci::tempdir;
+use crate::tools::{npm_bin, venv_bin};
+use crate::util::{cargo, describe, root, step};
+
+/// The tools the pipelines under test run.
+const BINS: &[&str] = &["paved-version", "paved-changelog", "paved-quarantine"];
+
+const JUNIT: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuites>
+  <testsuite name="app" tests="3" failures="1">
+    <testcase classname="tests.test_app" name="test_ok" time="0.01"/>
+    <testcase classname="tests.test_app" name="test_also_ok" time="0.01"/>
+    <testcase classname="tests.test_app" name="test_flaky" time="0.02">
+      <failure message="timed out talking to the fake server">AssertionError: timed out</failure>
+    </testcase>
+  </testsuite>
+</testsuites>
+"#;
+
+const QUARANTINE: &str = r#"# Tests CI does not block on while they are flaky. Reviewed like code.
+[[test]]
+id = "app|tests.test_app|test_flaky"
+reason = "flaky: 4 of 40 runs failed"
+owner = "@acme/qa"
+added = 2026-01-01
+expires = 2099-01-01
+"#;
+
+const GITHUB_RELEASE: &str = r#"name: release
+on: push
+permissions: {}
+jobs:
+  release:
+    uses: ./.github/workflows/paved-release.yml
+    permissions:
+      contents: write
+    with:
+      push: false
+      publish: false
+  show:
+    needs: release
+    runs-on: ubuntu-latest
+    steps:
+      - env:
+          VERSION: ${{ needs.release.outputs.version }}
+          RELEASED: ${{ needs.release.outputs.released }}
+          TAG: ${{ needs.release.outputs.tag }}
+          NOTES: ${{ needs.release.outputs.notes }}
+        run: |
+          echo "E2E version=$VERSION released=$RELEASED tag=$TAG"
+          printf 'E2E notes: %s\n' "$NOTES"
+"#;
+
+const GITHUB_PR: &str = r#"name: pr
+on: pull_request
+permissions: {}
+jobs:
+  paved:
+    uses: ./.github/workflows/paved-pr.yml
+    permissions:
+      contents: read
+      actions: read
+    with:
+      junit: junit.xml
+  show:
+    needs: paved
+    runs-on: ubuntu-latest
+    steps:
+      - env:
+          PASSED: ${{ needs.paved.outputs.gate-passed }}
+          QUARANTINED: ${{ needs.paved.outputs.quarantined }}
+        run: echo "E2E gate passed=$PASSED quarantined=$QUARANTINED"
+"#;
+
+const PR_EVENT: &str = r#"{
+  "action": "opened",
+  "number": 7,
+  "pull_request": {
+    "number": 7,
+    "title": "feat(api): add the thing",
+    "head": { "ref": "feature", "sha": "0000000000000000000000000000000000000000" },
+    "base": { "ref": "main" }
+  }
+}
+"#;
+
+const GITLAB_CI: &str = r#"stages: [build, test, release]
+include:
+  - local: paved/templates/version/template.yml
+    inputs:
+      stage: build
+  - local: paved/templates/quarantine/template.yml
+    inputs:
+      stage: test
+      job-name: quarantine-gate
+      command: gate
+      files: junit.xml
+      junit-report: junit.xml
+  - local: paved/templates/changelog/template.yml
+    inputs:
+      stage: release
+      tag: $CI_COMMIT_TAG
+      template: gitlab
+show:
+  stage: test
+  needs: [paved-version]
+  script:
+    - echo "E2E version=$VERSION released=$RELEASED tag=$TAG"
+show-gate:
+  stage: release
+  needs: [quarantine-gate]
+  script:
+    - echo "E2E gate passed=$PASSED quarantined=$QUARANTINED"
+"#;
+
+/// The download-artifact pin in pr.yml.
+const DOWNLOAD_SHA: &str = "d3f86a106a0bac45b974a628896c90dbdf5c8093";
+
+const DOWNLOAD_STANDIN: &str = r#"name: stand-in for actions/download-artifact
+description: e2e stand-in; fails if a step that should be skipped runs.
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      run: echo "the download-artifact step should have been skipped" >&2; exit 1
+"#;
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    if let Some(a) = args.first() {
+        return Err(format!("`e2e` takes no arguments (got `{a}`)"));
+    }
+    let start = Instant::now();
+    let mut build = cargo();
+    build.arg("build");
+    for b in BINS {
+        build.args(["-p", b]);
+    }
+    step("build the tools (debug)", &mut build)?;
+    let tmp = tempdir("e2e")?;
+    let bin_dir = tmp.join("bin");
+    std::fs::create_dir_all(&bin_dir).map_err(|e| e.to_string())?;
+    for b in BINS {
+        std::fs::copy(root().join("target/debug").join(b), bin_dir.join(b))
+            .map_err(|e| format!("could not copy {b}: {e}"))?;
+    }
+    let paved = tmp.join("paved");
+    for dir in ["actions", "templates", ".github/workflows"] {
+        copy_dir(&root().join(dir), &paved.join(dir))?;
+    }
+
+    let t = Instant::now();
+    github(&tmp, &paved, &bin_dir)?;
+    let github_secs = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    gitlab(&tmp, &paved, &bin_dir)?;
+    let gitlab_secs = t.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&tmp);
+    eprintln!(
+        "\ne2e: act ({github_secs:.1}s) and gitlab-ci-local ({gitlab_secs:.1}s) ran the consumer pipelines green ({:.1}s in all)",
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn github(tmp: &Path, paved: &Path, bin_dir: &Path) -> Result<(), String> {
+    let repo = tmp.join("github-consumer");
+    consumer(&repo, "https://github.com/acme/app.git")?;
+    let wf = repo.join(".github/workflows");
+    std::fs::create_dir_all(&wf).map_err(|e| e.to_string())?;
+    for (from, to) in [
+        ("release.yml", "paved-release.yml"),
+        ("pr.yml", "paved-pr.yml"),
+    ] {
+        std::fs::copy(paved.join(".github/workflows").join(from), wf.join(to))
+            .map_err(|e| format!("{from}: {e}"))?;
+    }
+    write(&wf.join("release.yml"), GITHUB_RELEASE)?;
+    write(&wf.join("pr.yml"), GITHUB_PR)?;
+    write(&repo.join("event.json"), PR_EVENT)?;
+    git(&repo, &["add", "-A"])?;
+    git(
+        &repo,
+        &["commit", "-q", "-m", "ci: adopt the paved pipelines"],
+    )?;
+
+    let version = crate::dist::workspace_version()?;
+    // act fetches every remote action a job names, even in a skipped step; the one pr.yml skips
+    // here (no artifact to download) stands in as a local action that would fail if it ran.
+    let download = tmp.join("download-artifact");
+    write(&download.join("action.yml"), DOWNLOAD_STANDIN)?;
+    let act = |event: &str, workflow: &str| {
+        let mut c = Command::new(venv_bin().join("act"));
+        c.current_dir(&repo)
+            .args([event, "-W"])
+            .arg(format!(".github/workflows/{workflow}"))
+            .args(["-P", "ubuntu-latest=-self-hosted", "--local-repository"])
+            .arg(format!("paved-dev/paved@v{version}={}", paved.display()))
+            .arg("--local-repository")
+            .arg(format!(
+                "actions/download-artifact@{DOWNLOAD_SHA}={}",
+                download.display()
+            ))
+            .arg("--env")
+            .arg(format!("PAVED_BIN_DIR={}", bin_dir.display()))
+            .env("HOME", tmp.join("home"));
+        if event == "pull_request" {
+            c.args(["-e", "event.json"]);
+        }
+        c
+    };
+    let out = capture("act: release.yml on push", &mut act("push", "release.yml"))?;
+    expect(
+        &out,
+        "E2E version=0.2.0 released=true tag=v0.2.0",
+        "act release",
+    )?;
+    expect(&out, "## Features", "act release notes")?;
+    expect(&out, "add the api", "act release notes")?;
+    let out = capture(
+        "act: pr.yml on pull_request",
+        &mut act("pull_request", "pr.yml"),
+    )?;
+    expect(
+        &out,
+        "E2E gate passed=true quarantined=1",
+        "act quarantine gate",
+    )?;
+    Ok(())
+}
+
+fn gitlab(tmp: &Path, paved: &Path, bin_dir: &Path) -> Result<(), String> {
+    let repo = tmp.join("gitlab-consumer");
+    consumer(&repo, "https://gitlab.com/acme/app.git")?;
+    copy_dir(&paved.join("templates"), &repo.join("paved/templates"))?;
+    write(&repo.join(".gitlab-ci.yml"), GITLAB_CI)?;
+    git(&repo, &["add", "-A"])?;
+    git(
+        &repo,
+        &["commit", "-q", "-m", "ci: adopt the paved components"],
+    )?;
+    let gcl = |jobs: &[&str], vars: &[&str]| {
+        let mut c = Command::new(npm_bin().join("gitlab-ci-local"));
+        c.current_dir(&repo)
+            .args(["--force-shell-executor", "--shell-isolation", "--variable"])
+            .arg(format!("PAVED_BIN_DIR={}", bin_dir.display()));
+        for v in vars {
+            c.args(["--variable", v]);
+        }
+        c.args(jobs).env("HOME", tmp.join("home"));
+        c
+    };
+    let out = capture(
+        "gitlab-ci-local: version and quarantine gate",
+        &mut gcl(
+            &["paved-version", "show", "quarantine-gate", "show-gate"],
+            &[],
+        ),
+    )?;
+    expect(
+        &out,
+        "E2E version=0.2.0 released=true tag=v0.2.0",
+        "gitlab-ci-local version",
+    )?;
+    expect(
+        &out,
+        "E2E gate passed=true quarantined=1",
+        "gitlab-ci-local gate",
+    )?;
+    // The tag pipeline of a repo that tags by hand: notes for that tag, and the release.
+    git(&repo, &["tag", "-a", "v0.2.0", "-m", "v0.2.0"])?;
+    let out = capture(
+        "gitlab-ci-local: release notes on a tag pipeline",
+        &mut gcl(&["paved-changelog"], &["CI_COMMIT_TAG=v0.2.0"]),
+    )?;
+    expect(&out, "Features", "gitlab-ci-local release notes")?;
+    expect(&out, "add the api", "gitlab-ci-local release notes")?;
+    let notes = std::fs::read_to_string(repo.join("release-notes.md")).unwrap_or_default();
+    if !notes.contains("add the api") {
+        return Err(format!(
+            "gitlab-ci-local: the changelog job left no release-notes.md artifact with the notes (got {notes:?})"
+        ));
+    }
+    Ok(())
+}
+
+/// A repository with a release, a feature and a fix since, a JUnit report and a quarantine list.
+fn consumer(repo: &Path, remote: &str) -> Result<(), String> {
+    std::fs::create_dir_all(repo).map_err(|e| e.to_string())?;
+    git(repo, &["init", "-q", "-b", "main"])?;
+    git(repo, &["config", "user.name", "Consumer CI"])?;
+    git(repo, &["config", "user.email", "ci@consumer.example"])?;
+    git(repo, &["remote", "add", "origin", remote])?;
+    write(&repo.join("README.md"), "# app\n")?;
+    git(repo, &["add", "-A"])?;
+    git(repo, &["commit", "-q", "-m", "chore: start"])?;
+    git(repo, &["tag", "-a", "v0.1.0", "-m", "v0.1.0"])?;
+    write(&repo.join("api.txt"), "api\n")?;
+    git(repo, &["add", "-A"])?;
+    git(repo, &["commit", "-q", "-m", "feat: add the api"])?;
+    write(&repo.join("junit.xml"), JUNIT)?;
+    write(&repo.join("quarantine.toml"), QUARANTINE)?;
+    git(repo, &["add", "-A"])?;
+    git(repo, &["commit", "-q", "-m", "fix: report test results"])?;
+    Ok(())
+}
+
+fn git(dir: &Path, args: &[&str]) -> Result<(), String> {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .map_err(|e| format!("git: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "git {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p).map_err(|e| e.to_string())?;
+    }
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(to).map_err(|e| format!("{}: {e}", to.display()))?;
+    for e in std::fs::read_dir(from)
+        .map_err(|e| format!("{}: {e}", from.display()))?
+        .flatten()
+    {
+        let p: PathBuf = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()))?;
+        } else {
+            std::fs::copy(&p, to.join(e.file_name()))
+                .map_err(|e| format!("{}: {e}", p.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Run, print the output, fail on a non-zero exit.
+fn capture(title: &str, cmd: &mut Command) -> Result<String, String> {
+    eprintln!("\n==> {title}\n    $ {}", describe(cmd));
+    let start = Instant::now();
+    let out = cmd
+        .output()
+        .map_err(|e| format!("{title}: could not start `{}`: {e}", describe(cmd)))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{text}");
+    eprintln!("    ({title}: {:.1}s)", start.elapsed().as_secs_f64());
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(format!(
+            "{title} failed ({}); see the log above",
+            out.status
+        ))
+    }
+}
+
+fn expect(out: &str, needle: &str, what: &str) -> Result<(), String> {
+    if out.contains(needle) {
+        Ok(())
+    } else {
+        Err(format!("{what}: expected `{needle}` in the output above"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! actions/setup/install.sh on its own: checksum verification, the tool cache, and failing
+    //! loudly when verification is impossible. A `file://` mirror stands in for the release page.
+
+    use super::*;
+
+    struct Setup {
+        dir: tempfile::TempDir,
+        script: PathBuf,
+    }
+
+    /// A release archive with a fake paved-version, and install.sh pinned to `sha` for it.
+    /// `pin`: "real" (the archive's sha256), "wrong", or "none" (no checksum for the target).
+    fn setup(pin: &str) -> (Setup, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let stage = dir.path().join("stage");
+        std::fs::create_dir_all(&stage).unwrap();
+        write(&stage.join("paved-version"), "#!/bin/sh\necho 9.9.9\n").unwrap();
+        let mirror = dir.path().join("mirror/v0.1.0");
+        std::fs::create_dir_all(&mirror).unwrap();
+        let archive = mirror.join("paved-0.1.0-x86_64-unknown-linux-musl.tar.gz");
+        let ok = Command::new("sh")
+            .current_dir(&stage)
+            .args([
+                "-c",
+                "chmod +x paved-version && tar -czf \"$0\" paved-version",
+            ])
+            .arg(&archive)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let real = Command::new("sha256sum").arg(&archive).output().unwrap();
+        let real = String::from_utf8_lossy(&real.stdout)[..64].to_owned();
+        let script = std::fs::read_to_string(root().join("actions/setup/install.sh")).unwrap();
+        let script = script.replace(
+            &format!(
+                "paved_version={}",
+                crate::dist::workspace_version().unwrap()
+            ),
+            "paved_version=0.1.0",
+        );
+        let sha = match pin {
+            "real" => real.clone(),
+            "wrong" => "0".repeat(64),
+            _ => String::new(),
+        };
+        let sums = if sha.is_empty() {
+            String::new()
+        } else {
+            format!("{sha}  paved-0.1.0-x86_64-unknown-linux-musl.tar.gz\n")
+        };
+        let script = if sums.is_empty() {
+            script
+        } else {
+            crate::bump::set_checksums(&script, "0.1.0", &sums).unwrap()
+        };
+        let path = dir.path().join("install.sh");
+        write(&path, &script).unwrap();
+        (Setup { dir, script: path }, real)
+    }
+
+    fn run(s: &Setup) -> (bool, String, String) {
+        let github_path = s.dir.path().join("github_path");
+        write(&github_path, "").unwrap();
+        let out = Command::new("sh")
+            .arg(&s.script)
+            .env_remove("PAVED_BIN_DIR")
+            .env("RUNNER_OS", "Linux")
+            .env("RUNNER_ARCH", "X64")
+            .env("RUNNER_TOOL_CACHE", s.dir.path().join("toolcache"))
+            .env("GITHUB_PATH", &github_path)
+            .env(
+                "PAVED_SETUP_MIRROR",
+                format!("file://{}", s.dir.path().join("mirror").display()),
+            )
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            std::fs::read_to_string(github_path).unwrap(),
+        )
+    }
+
+    #[test]
+    fn setup_installs_a_verified_release_into_the_tool_cache() {
+        let (s, _) = setup("real");
+        let (ok, stderr, path) = run(&s);
+        assert!(ok, "{stderr}");
+        let dir = s
+            .dir
+            .path()
+            .join("toolcache/paved/0.1.0/x86_64-unknown-linux-musl");
+        assert_eq!(path.trim(), dir.display().to_string());
+        assert!(dir.join("paved-version").is_file());
+        assert!(
+            s.dir
+                .path()
+                .join("toolcache/paved/0.1.0/x86_64-unknown-linux-musl.complete")
+                .is_file()
+        );
+        // Cached: the second run downloads nothing, even with the mirror gone.
+        std::fs::remove_dir_all(s.dir.path().join("mirror")).unwrap();
+        let (ok, stderr, _) = run(&s);
+        assert!(ok, "{stderr}");
+        assert!(!stderr.contains("downloading"), "{stderr}");
+    }
+
+    #[test]
+    fn setup_refuses_an_archive_whose_checksum_differs() {
+        let (s, real) = setup("wrong");
+        let (ok, stderr, path) = run(&s);
+        assert!(!ok);
+        assert!(stderr.contains("checksum mismatch"), "{stderr}");
+        assert!(stderr.contains(&real), "{stderr}");
+        assert!(path.is_empty(), "nothing goes on PATH: {path}");
+        assert!(
+            !s.dir
+                .path()
+                .join("toolcache/paved/0.1.0/x86_64-unknown-linux-musl/paved-version")
+                .exists()
+        );
+    }
+
+    #[test]
+    fn setup_fails_loudly_without_a_pinned_checksum() {
+        let (s, _) = setup("none");
+        let (ok, stderr, _) = run(&s);
+        assert!(!ok);
+        assert!(stderr.contains("pins no sha256"), "{stderr}");
+        assert!(stderr.contains("PAVED_BIN_DIR"), "{stderr}");
+    }
+}

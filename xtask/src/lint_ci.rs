@@ -1,0 +1,256 @@
+//! `cargo xtask lint-ci`: the golden pipelines pass a security audit and their schemas, and every
+//! shell step is clean.
+//!
+//! - `zizmor --offline` over the workflows and actions: 0 findings (config in `zizmor.yml`);
+//! - `check-jsonschema` with the schemas vendored in the pinned check-jsonschema package
+//!   (`--builtin-schema vendor.github-workflows`, `vendor.github-actions`, `vendor.gitlab-ci`;
+//!   nothing is downloaded), GitLab component files split at `---`;
+//! - `shellcheck` on every `run:` step and every GitLab `script:`, extracted to files (and on
+//!   `actions/setup/*.sh`). A `${{ }}` or `$[[ ]]` inside a shell step is an error of its own: inputs
+//!   reach shells only through the environment.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use crate::tools::venv_bin;
+use crate::util::{root, step};
+
+/// Extracts shell steps. Runs in the tools venv, whose check-jsonschema brings ruamel.yaml.
+const EXTRACT: &str = include_str!("extract_shell.py");
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    if let Some(a) = args.first() {
+        return Err(format!("`lint-ci` takes no arguments (got `{a}`)"));
+    }
+    let start = Instant::now();
+    lint(&root())?;
+    eprintln!(
+        "\nlint-ci: zizmor, check-jsonschema and shellcheck are clean ({:.1}s)",
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn files(root: &Path, dir: &str, name: impl Fn(&str) -> bool) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.join(dir)];
+    while let Some(d) = stack.pop() {
+        let entries =
+            std::fs::read_dir(&d).map_err(|e| format!("could not list {}: {e}", d.display()))?;
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().and_then(|n| n.to_str()).is_some_and(&name) {
+                let rel = p
+                    .strip_prefix(root)
+                    .unwrap_or(&p)
+                    .to_string_lossy()
+                    .into_owned();
+                out.push(rel);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn tool(name: &str) -> PathBuf {
+    let venv = venv_bin().join(name);
+    if venv.is_file() {
+        venv
+    } else {
+        PathBuf::from(name)
+    }
+}
+
+/// Every lint, over the tree at `root`.
+pub fn lint(root: &Path) -> Result<(), String> {
+    let workflows = files(root, ".github/workflows", |n| n.ends_with(".yml"))?;
+    let actions = files(root, "actions", |n| n == "action.yml")?;
+    let templates = files(root, "templates", |n| n.ends_with(".yml"))?;
+    let scripts = files(root, "actions", |n| n.ends_with(".sh"))?;
+
+    let mut zizmor = Command::new(tool("zizmor"));
+    zizmor
+        .current_dir(root)
+        .args([
+            "--offline",
+            "--strict-collection",
+            "--no-progress",
+            "--config",
+            "zizmor.yml",
+        ])
+        .args([".github/workflows", "actions"]);
+    step("zizmor (0 findings)", &mut zizmor)?;
+
+    let check = |title: &str, schema: &str, files: &[String], dir: &Path| {
+        let mut c = Command::new(tool("check-jsonschema"));
+        c.current_dir(dir)
+            .args(["--builtin-schema", schema])
+            .args(files);
+        step(title, &mut c)
+    };
+    check(
+        "schema: GitHub workflows",
+        "vendor.github-workflows",
+        &workflows,
+        root,
+    )?;
+    check(
+        "schema: GitHub actions",
+        "vendor.github-actions",
+        &actions,
+        root,
+    )?;
+
+    let tmp = tempdir("lint-ci")?;
+    let mut parts = Vec::new();
+    for t in &templates {
+        let text = std::fs::read_to_string(root.join(t)).map_err(|e| format!("{t}: {e}"))?;
+        let stem = t.replace('/', "_");
+        for (i, doc) in text.split("\n---\n").enumerate() {
+            let name = format!("{stem}.{i}.yml");
+            std::fs::write(tmp.join(&name), doc).map_err(|e| format!("{name}: {e}"))?;
+            parts.push(name);
+        }
+        if !text.contains("\n---\n") {
+            return Err(format!(
+                "{t}: a component needs a `spec:` header and `---` before its jobs"
+            ));
+        }
+    }
+    check(
+        "schema: GitLab components (split at ---)",
+        "vendor.gitlab-ci",
+        &parts,
+        &tmp,
+    )?;
+
+    let shells = tmp.join("shell");
+    std::fs::create_dir_all(&shells).map_err(|e| e.to_string())?;
+    let mut extract = Command::new(venv_bin().join("python"));
+    extract
+        .current_dir(root)
+        .args(["-c", EXTRACT])
+        .arg(&shells)
+        .args(&workflows)
+        .args(&actions)
+        .args(&templates);
+    step(
+        "extract shell steps (no expressions inside scripts)",
+        &mut extract,
+    )?;
+    let mut extracted: Vec<PathBuf> = std::fs::read_dir(&shells)
+        .map_err(|e| e.to_string())?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    extracted.sort();
+    if extracted.is_empty() {
+        return Err("found no shell steps to check; the extractor is broken".into());
+    }
+    let mut sc = Command::new("shellcheck");
+    sc.current_dir(root).args(["--norc", "--severity=style"]);
+    // Each file names its shell in its shebang.
+    sc.args(&scripts).args(&extracted);
+    step(
+        &format!(
+            "shellcheck ({} steps, {} scripts)",
+            extracted.len(),
+            scripts.len()
+        ),
+        &mut sc,
+    )?;
+    let _ = std::fs::remove_dir_all(&tmp);
+    Ok(())
+}
+
+/// A fresh temporary directory under target/ (no tempfile dependency in the binary).
+pub fn tempdir(what: &str) -> Result<PathBuf, String> {
+    let dir = root()
+        .join("target")
+        .join("xtask-tmp")
+        .join(format!("{what}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("could not create {}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn extract(dir: &Path, rel: &str, text: &str) -> std::process::Output {
+        let python = venv_bin().join("python");
+        assert!(
+            python.is_file(),
+            "no tools venv at {}: run `cargo xtask tools`",
+            python.display()
+        );
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        let out = dir.join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        Command::new(python)
+            .current_dir(dir)
+            .args(["-c", EXTRACT])
+            .arg(&out)
+            .arg(rel)
+            .output()
+            .unwrap()
+    }
+
+    #[test]
+    fn an_expression_inside_a_run_step_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = extract(
+            dir.path(),
+            "actions/x/action.yml",
+            "name: x\ndescription: x\nruns:\n  using: composite\n  steps:\n    - shell: bash\n      run: echo \"${{ inputs.title }}\"\n",
+        );
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("pass it through env"), "{stderr}");
+    }
+
+    #[test]
+    fn an_input_inside_a_gitlab_script_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = extract(
+            dir.path(),
+            "templates/x/template.yml",
+            "spec:\n  inputs:\n    a: {}\n---\njob:\n  script:\n    - echo $[[ inputs.a ]]\n",
+        );
+        assert!(!out.status.success());
+    }
+
+    #[test]
+    fn shell_steps_are_extracted_with_their_shell() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = extract(
+            dir.path(),
+            ".github/workflows/w.yml",
+            "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo \"$A\"\n      - shell: sh\n        run: echo b\n",
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut names: Vec<String> = std::fs::read_dir(dir.path().join("out"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names.len(), 2);
+        assert!(
+            names[0].ends_with(".bash") && names[1].ends_with(".sh"),
+            "{names:?}"
+        );
+    }
+}
