@@ -328,12 +328,20 @@ pub fn gitlab_inputs(inputs: &[Input]) -> String {
 
 /// The GitLab job's generated `variables:` entries.
 pub fn gitlab_variables(inputs: &[Input]) -> String {
+    let boolean = |name: &str| inputs.iter().any(|i| i.name == name && i.boolean);
     env_lines(
         inputs,
         4,
-        // Unquoted: GitLab interpolates into the parsed value, gitlab-ci-local into the text
-        // (as a YAML scalar of its own); both read a plain `$[[ ]]` the same way.
-        |name| format!("$[[ inputs.{name} ]]"),
+        // Strings unquoted: GitLab interpolates into the parsed value, gitlab-ci-local into the
+        // text (as a YAML scalar of its own); both read a plain `$[[ ]]` the same way. Booleans
+        // quoted, so GitLab sees the string "true"/"false" a variable must be, not a YAML boolean.
+        |name| {
+            if boolean(name) {
+                format!("'$[[ inputs.{name} ]]'")
+            } else {
+                format!("$[[ inputs.{name} ]]")
+            }
+        },
         GITLAB_SKIP,
     )
 }

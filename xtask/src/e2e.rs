@@ -90,6 +90,27 @@ jobs:
         run: echo "E2E gate passed=$PASSED quarantined=$QUARANTINED"
 "#;
 
+const GITHUB_NOTES: &str = r#"name: notes
+on: push
+permissions: {}
+jobs:
+  notes:
+    uses: ./.github/workflows/paved-release-notes.yml
+    permissions:
+      contents: write
+    with:
+      tag: v0.2.0
+      publish: false
+  show:
+    needs: notes
+    runs-on: ubuntu-latest
+    steps:
+      - env:
+          NOTES: ${{ needs.notes.outputs.notes }}
+        run: |
+          printf 'E2E tag notes: %s\n' "$NOTES"
+"#;
+
 const PR_EVENT: &str = r#"{
   "action": "opened",
   "number": 7,
@@ -107,6 +128,7 @@ include:
   - local: paved/templates/version/template.yml
     inputs:
       stage: build
+      verbose: true
   - local: paved/templates/quarantine/template.yml
     inputs:
       stage: test
@@ -149,10 +171,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     let start = Instant::now();
     let mut build = cargo();
-    build.arg("build");
-    for b in BINS {
-        build.args(["-p", b]);
-    }
+    // The workspace's test build (features unified as `nextest run --workspace` has them): in
+    // `xtask ci` it comes straight from the cache the test suite just filled.
+    build.args(["build", "--workspace", "--all-targets"]);
     step("build the tools (debug)", &mut build)?;
     let tmp = tempdir("e2e")?;
     let bin_dir = tmp.join("bin");
@@ -187,6 +208,7 @@ fn github(tmp: &Path, paved: &Path, bin_dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(&wf).map_err(|e| e.to_string())?;
     for (from, to) in [
         ("release.yml", "paved-release.yml"),
+        ("release-notes.yml", "paved-release-notes.yml"),
         ("pr.yml", "paved-pr.yml"),
     ] {
         std::fs::copy(paved.join(".github/workflows").join(from), wf.join(to))
@@ -194,6 +216,7 @@ fn github(tmp: &Path, paved: &Path, bin_dir: &Path) -> Result<(), String> {
     }
     write(&wf.join("release.yml"), GITHUB_RELEASE)?;
     write(&wf.join("pr.yml"), GITHUB_PR)?;
+    write(&wf.join("notes.yml"), GITHUB_NOTES)?;
     write(&repo.join("event.json"), PR_EVENT)?;
     git(&repo, &["add", "-A"])?;
     git(
@@ -234,6 +257,14 @@ fn github(tmp: &Path, paved: &Path, bin_dir: &Path) -> Result<(), String> {
     )?;
     expect(&out, "## Features", "act release notes")?;
     expect(&out, "add the api", "act release notes")?;
+    // A repo that tags by hand: the notes of the tag it pushed.
+    git(&repo, &["tag", "-a", "v0.2.0", "-m", "v0.2.0"])?;
+    let out = capture(
+        "act: release-notes.yml for a tag",
+        &mut act("push", "notes.yml"),
+    )?;
+    expect(&out, "E2E tag notes: ## Features", "act tag notes")?;
+    expect(&out, "report test results", "act tag notes")?;
     let out = capture(
         "act: pr.yml on pull_request",
         &mut act("pull_request", "pr.yml"),

@@ -39,6 +39,7 @@ use quick_xml::events::{BytesStart, Event};
 
 use crate::model::{Attempt, Outcome, TestId, TestResult};
 
+
 /// The tests of one JUnit file.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
@@ -79,38 +80,24 @@ impl Summary {
 /// Parse one JUnit XML file. `variant` is part of each test's identity. A test reported more
 /// than once in the file (reruns) is one [`TestResult`] with every attempt, in document order.
 pub fn parse_file(path: &Path, variant: &str) -> paved_core::Result<Report> {
-    let mut results: Vec<TestResult> = Vec::new();
-    let mut index: HashMap<TestId, usize> = HashMap::new();
+    let mut merger = Merger::default();
     stream_file(path, variant, |r| {
-        match index.get(&r.id) {
-            Some(&i) => merge_into(&mut results[i], r),
-            None => {
-                index.insert(r.id.clone(), results.len());
-                results.push(r);
-            }
-        }
+        merger.add(r);
         Ok::<(), paved_core::Error>(())
     })?;
-    Ok(Report { results })
+    Ok(merger.finish())
 }
 
 /// Merge the results of several files (a rerun job writes its own report): a test seen in more
 /// than one gets the attempts of all, in the order given.
 pub fn merge_reports(reports: impl IntoIterator<Item = Report>) -> Report {
-    let mut results: Vec<TestResult> = Vec::new();
-    let mut index: HashMap<TestId, usize> = HashMap::new();
+    let mut merger = Merger::default();
     for report in reports {
         for r in report.results {
-            match index.get(&r.id) {
-                Some(&i) => merge_into(&mut results[i], r),
-                None => {
-                    index.insert(r.id.clone(), results.len());
-                    results.push(r);
-                }
-            }
+            merger.add(r);
         }
     }
-    Report { results }
+    merger.finish()
 }
 
 /// Stream the tests of one file to `sink`, a suite at a time (duplicates within a suite already
@@ -147,20 +134,41 @@ pub fn parse_bytes(name: &str, variant: &str, bytes: &[u8]) -> paved_core::Resul
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(bad(&path, "the report is empty"));
     }
-    let mut results: Vec<TestResult> = Vec::new();
-    let mut index: HashMap<TestId, usize> = HashMap::new();
+    let mut merger = Merger::default();
     let mut parser = Parser::new(bytes, &path, variant);
     parser.run(|r| {
-        match index.get(&r.id) {
-            Some(&i) => merge_into(&mut results[i], r),
-            None => {
-                index.insert(r.id.clone(), results.len());
-                results.push(r);
-            }
-        }
+        merger.add(r);
         Ok::<(), paved_core::Error>(())
     })?;
-    Ok(Report { results })
+    Ok(merger.finish())
+}
+
+/// Collects results, folding repeated tests together. Keyed by the id's 64-bit hash (hashing
+/// four strings once instead of SipHash on every probe); a hit is confirmed by comparing ids.
+#[derive(Default)]
+struct Merger {
+    results: Vec<TestResult>,
+    index: HashMap<i64, usize>,
+}
+
+impl Merger {
+    fn add(&mut self, r: TestResult) {
+        let key = crate::store::test_key(&r.id);
+        match self.index.get(&key) {
+            Some(&i) if self.results[i].id == r.id => merge_into(&mut self.results[i], r),
+            Some(_) => self.results.push(r),
+            None => {
+                self.index.insert(key, self.results.len());
+                self.results.push(r);
+            }
+        }
+    }
+
+    fn finish(self) -> Report {
+        Report {
+            results: self.results,
+        }
+    }
 }
 
 /// Fold a later report of the same test into an earlier one.
@@ -277,7 +285,11 @@ struct Parser<'p, R> {
     wrappers: usize,
     /// Results of the open suites, merged by id; flushed when a suite closes.
     pending: Vec<TestResult>,
-    pending_index: HashMap<TestId, usize>,
+    /// Keyed by the id's hash; a hit is confirmed by comparing ids.
+    pending_index: HashMap<i64, usize>,
+    /// Scratch buffers reused across test cases.
+    case_buf: Vec<u8>,
+    subtree_buf: Vec<u8>,
     cases: u64,
     seen_root: bool,
 }
@@ -298,6 +310,8 @@ impl<'p, R: BufRead> Parser<'p, R> {
             wrappers: 0,
             pending: Vec::new(),
             pending_index: HashMap::new(),
+            case_buf: Vec::with_capacity(4096),
+            subtree_buf: Vec::with_capacity(1024),
             cases: 0,
             seen_root: false,
         }
@@ -462,24 +476,39 @@ impl<'p, R: BufRead> Parser<'p, R> {
             file,
             attempts: case.into_attempts(),
         };
-        match self.pending_index.get(&result.id) {
-            Some(&i) => merge_into(&mut self.pending[i], result),
+        let key = crate::store::test_key(&result.id);
+        match self.pending_index.get(&key) {
+            Some(&i) if self.pending[i].id == result.id => merge_into(&mut self.pending[i], result),
+            Some(_) => self.pending.push(result),
             None => {
-                self.pending_index
-                    .insert(result.id.clone(), self.pending.len());
+                self.pending_index.insert(key, self.pending.len());
                 self.pending.push(result);
             }
         }
     }
 
     fn read_case(&mut self, e: &BytesStart<'_>, empty: bool) -> paved_core::Result<Case> {
+        let mut buf = std::mem::take(&mut self.case_buf);
+        let result = self.read_case_with(e, empty, &mut buf);
+        self.case_buf = buf;
+        result
+    }
+
+    fn read_case_with(
+        &mut self,
+        e: &BytesStart<'_>,
+        empty: bool,
+        buf: &mut Vec<u8>,
+    ) -> paved_core::Result<Case> {
         let mut case = Case::default();
-        for (k, v) in attrs(e, self.path)? {
-            match k.as_slice() {
-                b"name" => case.name = v,
-                b"classname" | b"class" => case.classname = v,
-                b"file" | b"filepath" => case.file = Some(v),
-                b"time" => case.time = parse_time(&v),
+        for a in e.attributes().with_checks(false) {
+            let a = a.map_err(|err| bad(self.path, format!("malformed attribute: {err}")))?;
+            let value = || unescape(&String::from_utf8_lossy(&a.value));
+            match a.key.local_name().as_ref() {
+                b"name" => case.name = value(),
+                b"classname" | b"class" => case.classname = value(),
+                b"file" | b"filepath" => case.file = Some(value()),
+                b"time" => case.time = parse_time(&String::from_utf8_lossy(&a.value)),
                 _ => {}
             }
         }
@@ -495,10 +524,9 @@ impl<'p, R: BufRead> Parser<'p, R> {
         if empty {
             return Ok(case);
         }
-        let mut buf = Vec::with_capacity(1024);
         loop {
             buf.clear();
-            let event = match self.reader.read_event_into(&mut buf) {
+            let event = match self.reader.read_event_into(buf) {
                 Ok(ev) => ev,
                 Err(e) => return Err(xml_error(&self.reader, self.path, &e)),
             };
@@ -577,11 +605,17 @@ impl<'p, R: BufRead> Parser<'p, R> {
 
     /// Skip an element's subtree event by event (small elements such as `<properties>`).
     fn skip_subtree(&mut self, name: &[u8]) -> paved_core::Result<()> {
+        let mut buf = std::mem::take(&mut self.subtree_buf);
+        let result = self.skip_subtree_with(name, &mut buf);
+        self.subtree_buf = buf;
+        result
+    }
+
+    fn skip_subtree_with(&mut self, name: &[u8], buf: &mut Vec<u8>) -> paved_core::Result<()> {
         let mut depth = 1usize;
-        let mut buf = Vec::with_capacity(256);
         loop {
             buf.clear();
-            let event = match self.reader.read_event_into(&mut buf) {
+            let event = match self.reader.read_event_into(buf) {
                 Ok(ev) => ev,
                 Err(e) => return Err(xml_error(&self.reader, self.path, &e)),
             };

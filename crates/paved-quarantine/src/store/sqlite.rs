@@ -77,7 +77,11 @@ impl SqliteStore {
                 Err(e) => return Err(err(e)),
             }
         }
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+        // A page cache large enough that a big report's inserts do not thrash it (memory is only
+        // used as pages are touched).
+        conn.execute_batch(
+            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -131072; PRAGMA temp_store = MEMORY;",
+        )
             .map_err(err)?;
         let mut store = SqliteStore {
             path: path.to_owned(),
@@ -164,6 +168,13 @@ impl SqliteStore {
         if fresh == 0 {
             return Ok(Ingested::AlreadyIngested);
         }
+        // Tests already known need no insert: one scan of the keys instead of a B-tree probe per
+        // test case (a steady CI history re-ingests the same tests every run).
+        let known: std::collections::HashSet<i64> = {
+            let mut stmt = tx.prepare("SELECT id FROM tests").map_err(err)?;
+            let keys = stmt.query_map([], |r| r.get::<_, i64>(0)).map_err(err)?;
+            keys.collect::<rusqlite::Result<_>>().map_err(err)?
+        };
         let n = {
             let mut test_stmt = tx
                 .prepare_cached(
@@ -185,16 +196,18 @@ impl SqliteStore {
             parse_and_insert(path, &meta.variant, |rows: Vec<Row>| {
                 for row in rows {
                     let id = &row.result.id;
-                    test_stmt
-                        .execute(params![
-                            row.key,
-                            id.suite,
-                            id.classname,
-                            id.name,
-                            id.variant,
-                            row.result.file
-                        ])
-                        .map_err(err)?;
+                    if !known.contains(&row.key) {
+                        test_stmt
+                            .execute(params![
+                                row.key,
+                                id.suite,
+                                id.classname,
+                                id.name,
+                                id.variant,
+                                row.result.file
+                            ])
+                            .map_err(err)?;
+                    }
                     result_stmt
                         .execute(params![
                             run,
