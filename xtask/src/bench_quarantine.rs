@@ -94,7 +94,9 @@ fn grep(file: &Path) -> Result<Duration, String> {
     let took = start.elapsed();
     let count = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     if count != CASES.to_string() {
-        return Err(format!("grep counted `{count}` test cases, expected {CASES}"));
+        return Err(format!(
+            "grep counted `{count}` test cases, expected {CASES}"
+        ));
     }
     Ok(took)
 }
@@ -166,7 +168,11 @@ pub fn run() -> Result<(), String> {
             ms(took),
             rate(took),
             show_peak(peak),
-            if ratio >= 1.0 / 3.0 { "ok" } else { "UNDER TARGET" }
+            if ratio >= 1.0 / 3.0 {
+                "ok"
+            } else {
+                "UNDER TARGET"
+            }
         );
     }
     Ok(())

@@ -274,6 +274,23 @@ fn github(tmp: &Path, paved: &Path, bin_dir: &Path) -> Result<(), String> {
         "E2E gate passed=true quarantined=1",
         "act quarantine gate",
     )?;
+    // The title lint bites: a title that is not a Conventional Commit fails the run.
+    write(
+        &repo.join("event.json"),
+        &PR_EVENT.replace("feat(api): add the thing", "Add the thing"),
+    )?;
+    let mut bad = act("pull_request", "pr.yml");
+    eprintln!(
+        "\n==> act: pr.yml with a bad title (must fail)\n    $ {}",
+        describe(&bad)
+    );
+    let out = bad.output().map_err(|e| format!("act: {e}"))?;
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    if out.status.success() || !text.contains("Failure - Main Lint the title") {
+        eprintln!("{text}");
+        return Err("act: pr.yml passed a PR title that is not a Conventional Commit".into());
+    }
     Ok(())
 }
 

@@ -129,14 +129,6 @@ pub fn npm_bin() -> PathBuf {
     tools_dir().join("npm").join("node_modules").join(".bin")
 }
 
-/// `PATH` with the tool directories in front, for every step xtask runs.
-pub fn path_env() -> std::ffi::OsString {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut dirs = vec![venv_bin(), npm_bin()];
-    dirs.extend(std::env::split_paths(&path));
-    std::env::join_paths(dirs).expect("tool directories contain no path separators")
-}
-
 pub fn run(args: &[String]) -> Result<(), String> {
     if let Some(a) = args.first() {
         return Err(format!("`tools` takes no arguments (got `{a}`)"));

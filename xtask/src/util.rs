@@ -50,6 +50,9 @@ pub fn describe(cmd: &Command) -> String {
 
 pub fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    c.current_dir(root()).env("PATH", crate::tools::path_env());
+    // PATH is left alone: build scripts (ring's) rerun when it changes, so a different PATH here
+    // than in the `cargo xtask` that built this binary would rebuild the TLS stack every step.
+    // Tests find installed tools through paved-testkit; lint-ci and e2e use full paths.
+    c.current_dir(root());
     c
 }

@@ -244,15 +244,15 @@ fn stats_of(
 /// Arguments of `analyze`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AnalyzeArgs {
-    /// The history store: a SQLite file or a postgres:// URL [default: [quarantine] store, else .paved/quarantine.db].
+    /// The history store: a SQLite file or a postgres:// URL [default: `[quarantine] store`, else .paved/quarantine.db].
     #[arg(long, env = "PAVED_STORE", value_name = "PATH|URL")]
     pub store: Option<String>,
 
-    /// Analyse the most recent N runs [default: [quarantine] window, else 50].
+    /// Analyse the most recent N runs [default: `[quarantine] window`, else 50].
     #[arg(long, env = "PAVED_WINDOW", value_name = "N")]
     pub window: Option<u32>,
 
-    /// Only runs of this branch [default: [quarantine] branch, else every branch].
+    /// Only runs of this branch [default: `[quarantine] branch`, else every branch].
     #[arg(long, env = "PAVED_BRANCH", value_name = "B")]
     pub branch: Option<String>,
 

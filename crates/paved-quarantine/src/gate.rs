@@ -33,7 +33,7 @@ pub struct GateArgs {
     #[arg(value_name = "FILE|GLOB", required = true)]
     pub files: Vec<String>,
 
-    /// The reviewed quarantine list [default: [quarantine] list, else quarantine.toml]. A missing file quarantines nothing.
+    /// The reviewed quarantine list [default: `[quarantine] list`, else quarantine.toml]. A missing file quarantines nothing.
     #[arg(long, env = "PAVED_LIST", value_name = "FILE")]
     pub list: Option<PathBuf>,
 

@@ -35,7 +35,7 @@ pub struct IngestArgs {
     #[arg(long, env = "PAVED_VARIANT", value_name = "V", default_value = "")]
     pub variant: String,
 
-    /// The history store: a SQLite file or a postgres:// URL [default: [quarantine] store, else .paved/quarantine.db].
+    /// The history store: a SQLite file or a postgres:// URL [default: `[quarantine] store`, else .paved/quarantine.db].
     #[arg(long, env = "PAVED_STORE", value_name = "PATH|URL")]
     pub store: Option<String>,
 

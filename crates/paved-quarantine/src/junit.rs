@@ -39,7 +39,6 @@ use quick_xml::events::{BytesStart, Event};
 
 use crate::model::{Attempt, Outcome, TestId, TestResult};
 
-
 /// The tests of one JUnit file.
 #[derive(Debug, Clone, Default)]
 pub struct Report {

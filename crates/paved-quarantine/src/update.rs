@@ -143,11 +143,11 @@ pub struct UpdateArgs {
     #[arg(long, env = "PAVED_FORGE", value_name = "github|gitlab")]
     pub forge: Option<String>,
 
-    /// Release once the Wilson upper bound on the flaky-run rate is under this [default: `[quarantine] release-threshold`, else 0.01].
+    /// Release once the Wilson upper bound on the flaky-run rate is under this [default: `[quarantine] release-threshold`, else 0.1].
     #[arg(long, env = "PAVED_RELEASE_THRESHOLD", value_name = "RATE")]
     pub release_threshold: Option<f64>,
 
-    /// ...after at least this many consecutive clean runs [default: 20].
+    /// ...after at least this many consecutive clean runs [default: `[quarantine] min-clean-runs`, else 35].
     #[arg(long, env = "PAVED_MIN_CLEAN_RUNS", value_name = "N")]
     pub min_clean_runs: Option<u32>,
 

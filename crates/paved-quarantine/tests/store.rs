@@ -206,3 +206,31 @@ fn eight_concurrent_ingests_into_postgres_lose_nothing() {
     assert_eq!(ha.tests, hb.tests);
     assert_eq!(ha.outcomes.len(), hb.outcomes.len());
 }
+
+#[test]
+fn test_keys_are_stable_and_separate_parts() {
+    use paved_quarantine::model::TestId;
+    let id = |s: &str, c: &str, n: &str, v: &str| TestId {
+        suite: s.into(),
+        classname: c.into(),
+        name: n.into(),
+        variant: v.into(),
+    };
+    let k = paved_quarantine::store::test_key;
+    // The key is part of the store format: a change here needs a migration.
+    insta::assert_snapshot!(
+        k(&id(
+            "pytest",
+            "tests.test_app",
+            "test_login[chrome]",
+            "linux"
+        ))
+        .to_string()
+    );
+    assert_ne!(k(&id("ab", "c", "x", "")), k(&id("a", "bc", "x", "")));
+    assert_ne!(k(&id("s", "c", "n", "")), k(&id("s", "c", "n", "linux")));
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..200_000 {
+        assert!(seen.insert(k(&id("s", "com.example.Class", &format!("test{i}"), ""))));
+    }
+}

@@ -9,8 +9,8 @@
 //! flaky-threshold = 0.02
 //! infra-failure-ratio = 0.8
 //! infra-min-tests = 5
-//! release-threshold = 0.01
-//! min-clean-runs = 20
+//! release-threshold = 0.1
+//! min-clean-runs = 35
 //! expiry-days = 30
 //! fail-on-expired = false
 //! ```
@@ -45,9 +45,9 @@ pub struct QuarantineConfig {
     /// so a run of a tiny suite with one real failure is not discarded.
     pub infra_min_tests: Option<u32>,
     /// `update` releases a quarantined test when the Wilson upper bound of its flaky-run rate is
-    /// under this (default 0.01) ...
+    /// under this (default 0.1: after 35 clean runs the 95% Wilson upper bound is 0.099) ...
     pub release_threshold: Option<f64>,
-    /// ... and it has at least this many clean runs in a row at the end of the window (default 20).
+    /// ... and it has at least this many clean runs in a row at the end of the window (default 35).
     pub min_clean_runs: Option<u32>,
     /// `update` gives a new entry an expiry this many days after it is added (default 30).
     pub expiry_days: Option<u32>,
@@ -70,9 +70,9 @@ impl QuarantineConfig {
     /// Default `infra-min-tests`.
     pub const DEFAULT_INFRA_MIN_TESTS: u32 = 5;
     /// Default `release-threshold`.
-    pub const DEFAULT_RELEASE_THRESHOLD: f64 = 0.01;
+    pub const DEFAULT_RELEASE_THRESHOLD: f64 = 0.1;
     /// Default `min-clean-runs`.
-    pub const DEFAULT_MIN_CLEAN_RUNS: u32 = 20;
+    pub const DEFAULT_MIN_CLEAN_RUNS: u32 = 35;
     /// Default `expiry-days`.
     pub const DEFAULT_EXPIRY_DAYS: u32 = 30;
     /// Default `list`.
