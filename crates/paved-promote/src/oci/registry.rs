@@ -772,6 +772,153 @@ mod tests {
         assert_eq!(heads[1].header("authorization"), Some("Bearer tok-2"));
     }
 
+    /// An OCI image index listing `digests` as referrers of type `artifact_type`.
+    fn referrers_page(digests: &[Digest], artifact_type: &str) -> Vec<u8> {
+        let manifests: Vec<serde_json::Value> = digests
+            .iter()
+            .map(|d| {
+                serde_json::json!({
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "digest": d.to_string(),
+                    "size": 321,
+                    "artifactType": artifact_type,
+                })
+            })
+            .collect();
+        serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": manifests,
+        }))
+        .unwrap()
+    }
+
+    fn anonymous_repo(server: &FakeServer) -> Repo {
+        server.route("GET", "/v2/").respond(FakeResponse::new(200));
+        let (http, _) = test_client();
+        let host = server.url().trim_start_matches("http://").to_owned();
+        let mut registry = Registry::new(http, &host, &[]);
+        registry.creds = None;
+        Arc::new(registry).repo("team/app")
+    }
+
+    /// The referrers API answers in pages joined by `Link: <…>; rel="next"` (relative, as the
+    /// distribution spec shows); every page is read, in order, with the OCI index Accept type.
+    #[test]
+    fn referrers_api_follows_link_pagination() {
+        let server = FakeServer::start();
+        let subject = Digest::of(b"subject");
+        let (a, b, c) = (Digest::of(b"sig"), Digest::of(b"sbom"), Digest::of(b"att"));
+        let path = format!("/v2/team/app/referrers/{subject}");
+        server.route("GET", &path).respond(
+            FakeResponse::new(200)
+                .header("Content-Type", OCI_INDEX)
+                .header("Link", format!(r#"<{path}?n=2&last=p1>; rel="next""#))
+                .body(referrers_page(
+                    &[a.clone(), b.clone()],
+                    "application/vnd.example.sig",
+                )),
+        );
+        server.route("GET", &path).query("last", "p1").respond(
+            FakeResponse::new(200)
+                .header("Content-Type", format!("{OCI_INDEX}; charset=utf-8"))
+                .body(referrers_page(
+                    std::slice::from_ref(&c),
+                    "application/spdx+json",
+                )),
+        );
+        let repo = anonymous_repo(&server);
+        let (found, from_api) = repo.referrers(&subject).unwrap();
+        assert!(from_api, "the referrers API answered");
+        let digests: Vec<Digest> = found.iter().map(|d| d.digest.clone()).collect();
+        assert_eq!(digests, vec![a, b, c]);
+        assert_eq!(
+            found[2].artifact_type.as_deref(),
+            Some("application/spdx+json")
+        );
+        let requests = server.requests_to("GET", &path);
+        assert_eq!(requests.len(), 2, "two pages, no more");
+        assert!(
+            requests
+                .iter()
+                .all(|r| r.header("accept") == Some(OCI_INDEX))
+        );
+        assert_eq!(requests[1].query_param("last").as_deref(), Some("p1"));
+        assert!(
+            server
+                .requests_to(
+                    "GET",
+                    &format!("/v2/team/app/manifests/{}", subject.fallback_tag())
+                )
+                .is_empty(),
+            "no tag-schema fallback when the API answers"
+        );
+    }
+
+    /// A `Link` to another host is refused instead of followed (it would leak credentials).
+    #[test]
+    fn referrers_link_to_another_host_is_refused() {
+        let server = FakeServer::start();
+        let subject = Digest::of(b"subject");
+        let path = format!("/v2/team/app/referrers/{subject}");
+        server.route("GET", &path).respond(
+            FakeResponse::new(200)
+                .header("Content-Type", OCI_INDEX)
+                .header(
+                    "Link",
+                    r#"<https://elsewhere.example/v2/x?last=1>; rel="next""#,
+                )
+                .body(referrers_page(
+                    &[Digest::of(b"sig")],
+                    "application/vnd.example.sig",
+                )),
+        );
+        let repo = anonymous_repo(&server);
+        let err = repo.referrers(&subject).unwrap_err().to_string();
+        assert!(err.contains("another host"), "{err}");
+    }
+
+    /// A registry without the referrers API (404) falls back to the `sha256-<hex>` tag schema; an
+    /// image with neither has no referrers.
+    #[test]
+    fn referrers_fall_back_to_the_tag_schema() {
+        let server = FakeServer::start();
+        let subject = Digest::of(b"subject");
+        let lonely = Digest::of(b"lonely");
+        let sig = Digest::of(b"sig");
+        let index = referrers_page(std::slice::from_ref(&sig), "application/vnd.example.sig");
+        server
+            .route("GET", &format!("/v2/team/app/referrers/{subject}"))
+            .respond(FakeResponse::text(404, "404 page not found"));
+        server
+            .route("GET", &format!("/v2/team/app/referrers/{lonely}"))
+            .respond(FakeResponse::text(404, "404 page not found"));
+        server
+            .route(
+                "GET",
+                &format!("/v2/team/app/manifests/{}", subject.fallback_tag()),
+            )
+            .respond(
+                FakeResponse::new(200)
+                    .header("Content-Type", OCI_INDEX)
+                    .header("Docker-Content-Digest", Digest::of(&index).to_string())
+                    .body(index),
+            );
+        server
+            .route("GET", &format!("/v2/team/app/manifests/{}", lonely.fallback_tag()))
+            .respond(FakeResponse::json(
+                404,
+                serde_json::json!({"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]}),
+            ));
+        let repo = anonymous_repo(&server);
+        let (found, from_api) = repo.referrers(&subject).unwrap();
+        assert!(!from_api);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].digest, sig);
+        let (none, _) = repo.referrers(&lonely).unwrap();
+        assert!(none.is_empty());
+    }
+
     #[test]
     fn plain_http_only_for_loopback_or_named_hosts() {
         assert!(is_plain_http("127.0.0.1:5000", &[]));
