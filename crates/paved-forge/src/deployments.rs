@@ -22,12 +22,13 @@
 //!   `success`, `failed` or `canceled`. A deployment to a protected environment that needs
 //!   approval is `blocked`, and lists its `approvals` (`approved` / `rejected`).
 
-use paved_core::http::{Auth, Client, HttpError, Method, RequestBuilder, encode_component};
+use paved_core::http::{Client, HttpError, Method, RequestBuilder, encode_component};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::ops::ControlFlow;
 
-use crate::{Error, GitHubConfig, GitLabConfig, GitLabToken, MAX_PAGES, Result};
+use crate::session::Session;
+use crate::{Error, GitHubConfig, GitLabConfig, MAX_PAGES, Result};
 
 /// The deployment to create.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,9 +82,8 @@ const LAST_SUCCESS_SCAN: usize = 30;
 /// GitHub deployments and deployment statuses.
 #[derive(Debug, Clone)]
 pub struct GitHubDeployments {
-    client: Client,
+    session: Session,
     config: GitHubConfig,
-    auth: Option<Auth>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -105,21 +105,14 @@ struct GhStatus {
 impl GitHubDeployments {
     /// Deployments of the repository in `config`.
     pub fn new(client: Client, config: GitHubConfig) -> Self {
-        let auth = config.token.clone().map(Auth::bearer);
         GitHubDeployments {
-            client,
+            session: Session::github(client, &config),
             config,
-            auth,
         }
     }
 
     fn url(&self, rest: &str) -> String {
-        format!(
-            "{}/repos/{}/{}{rest}",
-            self.config.api_url,
-            encode_component(&self.config.owner),
-            encode_component(&self.config.repo)
-        )
+        self.session.url(rest)
     }
 
     fn hint(&self) -> String {
@@ -130,18 +123,14 @@ impl GitHubDeployments {
     }
 
     fn request(&self, method: Method, url: String, operation: &str) -> Result<RequestBuilder<'_>> {
-        let auth = self.auth.as_ref().ok_or_else(|| Error::MissingToken {
+        let missing = || {
+            Error::MissingToken {
             operation: operation.to_owned(),
             variables: format!("`{GITHUB_TOKEN_VAR}`"),
             hint: "pass a token: `env: GITHUB_TOKEN: ${{ github.token }}` with `permissions: deployments: write`".into(),
-        })?;
-        Ok(self
-            .client
-            .request(method, url)
-            .header("Accept", "application/vnd.github+json")
-            .header("X-GitHub-Api-Version", "2022-11-28")
-            .auth(auth)
-            .auth_hint(self.hint()))
+        }
+        };
+        self.session.write(method, url, missing, self.hint())
     }
 
     fn with_status(&self, d: GhDeployment, created: bool) -> Result<Deployment> {
@@ -321,9 +310,8 @@ fn web_root(api_url: &str, owner: &str, repo: &str) -> String {
 /// GitLab deployments.
 #[derive(Debug, Clone)]
 pub struct GitLabDeployments {
-    client: Client,
+    session: Session,
     config: GitLabConfig,
-    auth: Option<Auth>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -360,35 +348,29 @@ struct GlApproval {
 impl GitLabDeployments {
     /// Deployments of the project in `config`.
     pub fn new(client: Client, config: GitLabConfig) -> Self {
-        let auth = config.token.as_ref().map(|t| match t {
-            GitLabToken::Private(s) => Auth::header("PRIVATE-TOKEN", s.clone()),
-            GitLabToken::Job(s) => Auth::header("JOB-TOKEN", s.clone()),
-        });
         GitLabDeployments {
-            client,
+            session: Session::gitlab(client, &config),
             config,
-            auth,
         }
     }
 
     fn url(&self, rest: &str) -> String {
-        format!(
-            "{}/projects/{}{rest}",
-            self.config.api_url,
-            encode_component(&self.config.project)
-        )
+        self.session.url(rest)
     }
 
     fn request(&self, method: Method, url: String, operation: &str) -> Result<RequestBuilder<'_>> {
-        let auth = self.auth.as_ref().ok_or_else(|| Error::MissingToken {
+        let missing = || {
+            Error::MissingToken {
             operation: operation.to_owned(),
             variables: "`GITLAB_TOKEN`".into(),
             hint: "set `GITLAB_TOKEN` to a project access token with the `api` scope (as a masked CI/CD variable)".into(),
-        })?;
-        Ok(self.client.request(method, url).auth(auth).auth_hint(format!(
+        }
+        };
+        let hint = format!(
             "check that `GITLAB_TOKEN` has the `api` scope and at least the Developer role in `{}`",
             self.config.project
-        )))
+        );
+        self.session.write(method, url, missing, hint)
     }
 
     fn convert(d: GlDeployment, created: bool, fallback_env: &str) -> Deployment {

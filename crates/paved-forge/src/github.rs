@@ -15,11 +15,12 @@ use std::ops::ControlFlow;
 use std::path::Path;
 
 use paved_core::http::{
-    Auth, Client, HttpError, Method, RequestBuilder, Response, Secret, encode_component,
+    Client, HttpError, Method, RequestBuilder, Response, Secret, encode_component,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::session::Session;
 use crate::{
     AssetInfo, ChangeRequest, Error, Forge, ForgeKind, MAX_PAGES, ReleaseInfo, ReleaseSpec, Result,
     asset_name, content_type, non_empty,
@@ -101,9 +102,8 @@ fn split_repository(repository: &str) -> Result<(String, String)> {
 /// GitHub behind the [`Forge`] trait.
 #[derive(Debug, Clone)]
 pub struct GitHub {
-    client: Client,
+    session: Session,
     config: GitHubConfig,
-    auth: Option<Auth>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -166,11 +166,9 @@ struct Asset {
 impl GitHub {
     /// GitHub with an explicit client and configuration.
     pub fn new(client: Client, config: GitHubConfig) -> Self {
-        let auth = config.token.clone().map(Auth::bearer);
         GitHub {
-            client,
+            session: Session::github(client, &config),
             config,
-            auth,
         }
     }
 
@@ -189,12 +187,7 @@ impl GitHub {
     }
 
     fn repo_url(&self, rest: &str) -> String {
-        format!(
-            "{}/repos/{}/{}{rest}",
-            self.config.api_url,
-            encode_component(&self.config.owner),
-            encode_component(&self.config.repo)
-        )
+        self.session.url(rest)
     }
 
     fn slug(&self) -> String {
@@ -216,23 +209,27 @@ impl GitHub {
     }
 
     fn read<'c>(&'c self, url: String) -> RequestBuilder<'c> {
-        self.client
-            .get(url)
-            .header("Accept", "application/vnd.github+json")
-            .header("X-GitHub-Api-Version", "2022-11-28")
-            .auth_opt(self.auth.as_ref())
-            .auth_hint(self.read_hint())
+        self.session.read(url, self.read_hint())
     }
 
-    /// The credentials for a write, or the usage error that says which variable to set.
-    fn require_token(&self, operation: &str) -> Result<&Auth> {
-        self.auth.as_ref().ok_or_else(|| Error::MissingToken {
+    /// Fail early, before any request, when a write will need a token that is not there.
+    fn require_token(&self, operation: &str) -> Result<()> {
+        if self.session.has_token() {
+            Ok(())
+        } else {
+            Err(Self::missing_token(operation))
+        }
+    }
+
+    /// The usage error that says which variable to set.
+    fn missing_token(operation: &str) -> Error {
+        Error::MissingToken {
             operation: operation.to_owned(),
             variables: format!("`{TOKEN_VAR}`"),
             hint: format!(
                 "pass a token: in the workflow, `env: GITHUB_TOKEN: ${{{{ github.token }}}}` with `permissions: contents: write` (or set `{TOKEN_VAR}` locally)"
             ),
-        })
+        }
     }
 
     fn write<'c>(
@@ -241,14 +238,12 @@ impl GitHub {
         url: String,
         operation: &str,
     ) -> Result<RequestBuilder<'c>> {
-        let auth = self.require_token(operation)?;
-        Ok(self
-            .client
-            .request(method, url)
-            .header("Accept", "application/vnd.github+json")
-            .header("X-GitHub-Api-Version", "2022-11-28")
-            .auth(auth)
-            .auth_hint(self.write_hint()))
+        self.session.write(
+            method,
+            url,
+            || Self::missing_token(operation),
+            self.write_hint(),
+        )
     }
 
     /// The release for `tag`, published or draft.

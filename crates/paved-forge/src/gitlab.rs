@@ -28,6 +28,7 @@ use paved_core::http::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::session::Session;
 use crate::{
     AssetInfo, ChangeRequest, Error, Forge, ForgeKind, MAX_PAGES, ReleaseInfo, ReleaseSpec, Result,
     asset_name, non_empty,
@@ -64,7 +65,7 @@ impl GitLabToken {
         }
     }
 
-    fn auth(&self) -> Auth {
+    pub(crate) fn auth(&self) -> Auth {
         match self {
             GitLabToken::Private(s) => Auth::header("PRIVATE-TOKEN", s.clone()),
             GitLabToken::Job(s) => Auth::header("JOB-TOKEN", s.clone()),
@@ -190,9 +191,8 @@ fn package_version(tag: &str) -> String {
 /// GitLab behind the [`Forge`] trait.
 #[derive(Debug)]
 pub struct GitLab {
-    client: Client,
+    session: Session,
     config: GitLabConfig,
-    auth: Option<Auth>,
     default_branch: OnceLock<Option<String>>,
 }
 
@@ -261,11 +261,9 @@ struct AssetLink {
 impl GitLab {
     /// GitLab with an explicit client and configuration.
     pub fn new(client: Client, config: GitLabConfig) -> Self {
-        let auth = config.token.as_ref().map(GitLabToken::auth);
         GitLab {
-            client,
+            session: Session::gitlab(client, &config),
             config,
-            auth,
             default_branch: OnceLock::new(),
         }
     }
@@ -285,11 +283,7 @@ impl GitLab {
     }
 
     fn project_url(&self, rest: &str) -> String {
-        format!(
-            "{}/projects/{}{rest}",
-            self.config.api_url,
-            encode_component(&self.config.project)
-        )
+        self.session.url(rest)
     }
 
     fn token_variable(&self) -> &'static str {
@@ -321,21 +315,27 @@ impl GitLab {
     }
 
     fn read<'c>(&'c self, url: String) -> RequestBuilder<'c> {
-        self.client
-            .get(url)
-            .auth_opt(self.auth.as_ref())
-            .auth_hint(self.read_hint())
+        self.session.read(url, self.read_hint())
     }
 
-    /// The credentials for a write, or the usage error that says which variable to set.
-    fn require_token(&self, operation: &str) -> Result<&Auth> {
-        self.auth.as_ref().ok_or_else(|| Error::MissingToken {
+    /// Fail early, before any request, when a write will need a token that is not there.
+    fn require_token(&self, operation: &str) -> Result<()> {
+        if self.session.has_token() {
+            Ok(())
+        } else {
+            Err(Self::missing_token(operation))
+        }
+    }
+
+    /// The usage error that says which variable to set.
+    fn missing_token(operation: &str) -> Error {
+        Error::MissingToken {
             operation: operation.to_owned(),
             variables: format!("neither `{PRIVATE_TOKEN_VAR}` nor `{JOB_TOKEN_VAR}`"),
             hint: format!(
                 "set `{PRIVATE_TOKEN_VAR}` as a masked CI/CD variable holding a project access token with the `api` scope (`{JOB_TOKEN_VAR}` is set by GitLab CI inside jobs)"
             ),
-        })
+        }
     }
 
     fn write<'c>(
@@ -344,12 +344,12 @@ impl GitLab {
         url: String,
         operation: &str,
     ) -> Result<RequestBuilder<'c>> {
-        let auth = self.require_token(operation)?;
-        Ok(self
-            .client
-            .request(method, url)
-            .auth(auth)
-            .auth_hint(self.write_hint()))
+        self.session.write(
+            method,
+            url,
+            || Self::missing_token(operation),
+            self.write_hint(),
+        )
     }
 
     fn default_branch(&self) -> Result<Option<String>> {

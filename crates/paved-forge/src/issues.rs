@@ -22,11 +22,12 @@
 use std::fmt;
 use std::ops::ControlFlow;
 
-use paved_core::http::{Auth, Client, HttpError, Method, RequestBuilder, encode_component};
+use paved_core::http::{Client, HttpError, Method, RequestBuilder};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::{Error, ForgeKind, GitHubConfig, GitLabConfig, GitLabToken, MAX_PAGES, Result};
+use crate::session::Session;
+use crate::{Error, ForgeKind, GitHubConfig, GitLabConfig, MAX_PAGES, Result};
 
 /// The issue to open.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,47 +119,36 @@ struct GhIssue {
 /// Issues of a GitHub repository.
 #[derive(Debug, Clone)]
 pub struct GitHubIssues {
-    client: Client,
+    session: Session,
     config: GitHubConfig,
-    auth: Option<Auth>,
 }
 
 impl GitHubIssues {
     /// Issues of the repository in `config`.
     pub fn new(client: Client, config: GitHubConfig) -> Self {
-        let auth = config.token.clone().map(Auth::bearer);
         GitHubIssues {
-            client,
+            session: Session::github(client, &config),
             config,
-            auth,
         }
     }
 
     fn url(&self, rest: &str) -> String {
-        format!(
-            "{}/repos/{}/{}{rest}",
-            self.config.api_url,
-            encode_component(&self.config.owner),
-            encode_component(&self.config.repo)
-        )
+        self.session.url(rest)
     }
 
     fn request(&self, method: Method, url: String, operation: &str) -> Result<RequestBuilder<'_>> {
-        let auth = self.auth.as_ref().ok_or_else(|| Error::MissingToken {
+        let missing = || {
+            Error::MissingToken {
             operation: operation.to_owned(),
             variables: "`GITHUB_TOKEN`".into(),
             hint: "pass a token: `env: GITHUB_TOKEN: ${{ github.token }}` with `permissions: issues: write`".into(),
-        })?;
-        Ok(self
-            .client
-            .request(method, url)
-            .header("Accept", "application/vnd.github+json")
-            .header("X-GitHub-Api-Version", "2022-11-28")
-            .auth(auth)
-            .auth_hint(format!(
-                "check that `GITHUB_TOKEN` can write issues of `{}/{}`: in the workflow, `permissions: issues: write`",
-                self.config.owner, self.config.repo
-            )))
+        }
+        };
+        let hint = format!(
+            "check that `GITHUB_TOKEN` can write issues of `{}/{}`: in the workflow, `permissions: issues: write`",
+            self.config.owner, self.config.repo
+        );
+        self.session.write(method, url, missing, hint)
     }
 }
 
@@ -260,43 +250,36 @@ struct GlIssue {
 /// Issues of a GitLab project.
 #[derive(Debug, Clone)]
 pub struct GitLabIssues {
-    client: Client,
+    session: Session,
     config: GitLabConfig,
-    auth: Option<Auth>,
 }
 
 impl GitLabIssues {
     /// Issues of the project in `config`.
     pub fn new(client: Client, config: GitLabConfig) -> Self {
-        let auth = config.token.as_ref().map(|t| match t {
-            GitLabToken::Private(s) => Auth::header("PRIVATE-TOKEN", s.clone()),
-            GitLabToken::Job(s) => Auth::header("JOB-TOKEN", s.clone()),
-        });
         GitLabIssues {
-            client,
+            session: Session::gitlab(client, &config),
             config,
-            auth,
         }
     }
 
     fn url(&self, rest: &str) -> String {
-        format!(
-            "{}/projects/{}{rest}",
-            self.config.api_url,
-            encode_component(&self.config.project)
-        )
+        self.session.url(rest)
     }
 
     fn request(&self, method: Method, url: String, operation: &str) -> Result<RequestBuilder<'_>> {
-        let auth = self.auth.as_ref().ok_or_else(|| Error::MissingToken {
+        let missing = || {
+            Error::MissingToken {
             operation: operation.to_owned(),
             variables: "`GITLAB_TOKEN`".into(),
             hint: "set `GITLAB_TOKEN` to a project access token with the `api` scope (as a masked CI/CD variable); the job token cannot write issues".into(),
-        })?;
-        Ok(self.client.request(method, url).auth(auth).auth_hint(format!(
+        }
+        };
+        let hint = format!(
             "check that `GITLAB_TOKEN` has the `api` scope and at least the Reporter role in `{}`",
             self.config.project
-        )))
+        );
+        self.session.write(method, url, missing, hint)
     }
 }
 

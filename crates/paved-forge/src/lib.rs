@@ -31,6 +31,7 @@ mod error;
 mod github;
 mod gitlab;
 pub mod issues;
+mod session;
 
 use std::fmt;
 use std::path::Path;
