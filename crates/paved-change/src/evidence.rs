@@ -3,7 +3,7 @@
 //! the JUnit summary (through paved-quarantine's parser), digests and the CI run.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use paved_core::git::{Oid, Repo};
 use paved_forge::Forge;
@@ -150,38 +150,29 @@ pub fn tests(globs: &[String], base: &Path) -> Result<Option<Tests>> {
     if globs.is_empty() {
         return Ok(None);
     }
-    let mut files: Vec<PathBuf> = Vec::new();
-    for g in globs {
-        let pattern = if Path::new(g).is_absolute() {
-            g.clone()
-        } else {
-            base.join(g).to_string_lossy().into_owned()
-        };
-        let matched: Vec<PathBuf> = glob::glob(&pattern)
-            .map_err(|e| {
-                Error::usage(
-                    format!("`--junit {g}` is not a valid glob: {e}"),
-                    "quote the pattern, e.g. `--junit 'target/**/junit*.xml'`",
-                )
-            })?
-            .filter_map(std::result::Result::ok)
-            .filter(|p| p.is_file())
-            .collect();
-        if matched.is_empty() {
-            return Err(Error::usage(
-                format!("`--junit {g}` matches no file"),
-                "check the path of the test reports (relative to the repository root), or drop `--junit`",
-            ));
-        }
-        files.extend(matched);
-    }
-    files.sort();
-    files.dedup();
-    let mut results = Vec::new();
+    use paved_quarantine::junit::{self, FindError};
+    let files = junit::find_reports(globs, base).map_err(|e| match e {
+        FindError::BadPattern { pattern, message } => Error::usage(
+            format!("`--junit {pattern}` is not a valid glob: {message}"),
+            "quote the pattern, e.g. `--junit 'target/**/junit*.xml'`",
+        ),
+        FindError::NoMatch { pattern } => Error::usage(
+            format!("`--junit {pattern}` matches no file"),
+            "check the path of the test reports (relative to the repository root), or drop `--junit`",
+        ),
+        FindError::Io { path, source } => Error::Core(paved_core::Error::Io {
+            action: "read",
+            path,
+            source,
+        }),
+    })?;
+    // Merged as the gate merges them: a rerun report's attempts join the first report's test,
+    // so a test retried in a second file is counted once (as flaky), not twice.
+    let mut reports = Vec::with_capacity(files.len());
     for f in &files {
-        let report = paved_quarantine::junit::parse_file(f, "")?;
-        results.extend(report.results);
+        reports.push(junit::parse_file(f, "")?);
     }
+    let results = junit::merge_reports(reports).results;
     let s = paved_quarantine::junit::Summary::of(&results);
     Ok(Some(Tests {
         files: files

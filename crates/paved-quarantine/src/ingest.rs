@@ -99,38 +99,23 @@ pub fn run_meta(args: &IngestArgs) -> Result<RunMeta> {
     })
 }
 
-/// Expand globs; a literal path is kept as given (a missing one fails when read).
+/// The report files of `patterns` (relative to the working directory): see
+/// [`junit::find_reports`](crate::junit::find_reports).
 pub fn expand(patterns: &[String]) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for p in patterns {
-        if p.contains(['*', '?', '[']) && !Path::new(p).exists() {
-            let paths = glob::glob(p)
-                .map_err(|e| Error::Usage(format!("`{p}` is not a valid glob pattern: {e}")))?;
-            let before = files.len();
-            for entry in paths {
-                let path = entry.map_err(|e| {
-                    Error::Core(paved_core::Error::Io {
-                        action: "read",
-                        path: e.path().to_owned(),
-                        source: std::io::Error::other(e.to_string()),
-                    })
-                })?;
-                if path.is_file() {
-                    files.push(path);
-                }
-            }
-            if files.len() == before {
-                return Err(Error::Usage(format!(
-                    "`{p}` matched no files; check the path the test runner writes its JUnit report to"
-                )));
-            }
-        } else {
-            files.push(PathBuf::from(p));
+    use crate::junit::FindError;
+    crate::junit::find_reports(patterns, Path::new("")).map_err(|e| match e {
+        FindError::BadPattern { pattern, message } => {
+            Error::Usage(format!("`{pattern}` is not a valid glob pattern: {message}"))
         }
-    }
-    files.sort();
-    files.dedup();
-    Ok(files)
+        FindError::NoMatch { pattern } => Error::Usage(format!(
+            "`{pattern}` matched no files; check the path the test runner writes its JUnit report to"
+        )),
+        FindError::Io { path, source } => Error::Core(paved_core::Error::Io {
+            action: "read",
+            path,
+            source,
+        }),
+    })
 }
 
 /// Run `ingest`.
