@@ -318,13 +318,9 @@ impl GitLab {
         self.session.read(url, self.read_hint())
     }
 
-    /// Fail early, before any request, when a write will need a token that is not there.
     fn require_token(&self, operation: &str) -> Result<()> {
-        if self.session.has_token() {
-            Ok(())
-        } else {
-            Err(Self::missing_token(operation))
-        }
+        self.session
+            .require_token(|| Self::missing_token(operation))
     }
 
     /// The usage error that says which variable to set.

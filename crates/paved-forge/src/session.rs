@@ -58,9 +58,12 @@ impl Session {
         format!("{}{rest}", self.base)
     }
 
-    /// Whether a token is configured.
-    pub(crate) fn has_token(&self) -> bool {
-        self.auth.is_some()
+    /// Fail early, before any request, when a write will need a token that is not there.
+    pub(crate) fn require_token(&self, missing: impl FnOnce() -> Error) -> Result<()> {
+        match self.auth {
+            Some(_) => Ok(()),
+            None => Err(missing()),
+        }
     }
 
     /// A read: sent with the token when there is one (public projects work without).

@@ -142,16 +142,15 @@ impl Layout {
         Ok(())
     }
 
-    /// Move a verified temp file into place as blob `digest`.
+    /// Move a verified temp file (from [`Layout::temp_path`], so on the same filesystem) into
+    /// place as blob `digest`. Only a rename: a blob is either whole at its path or absent, since
+    /// a blob already present is trusted and skipped.
     pub fn put_file(&self, digest: &Digest, file: &Path) -> Result<()> {
         let path = self.blob_path(digest);
         if path.is_file() {
             return Ok(());
         }
-        if std::fs::rename(file, &path).is_err() {
-            std::fs::copy(file, &path).map_err(|e| Error::io("write", &path, e))?;
-        }
-        Ok(())
+        std::fs::rename(file, &path).map_err(|e| Error::io("write", &path, e))
     }
 
     /// A temp file inside the layout (same filesystem, so a rename is atomic).
