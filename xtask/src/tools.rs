@@ -51,6 +51,16 @@ const APT: &[Apt] = &[
         why: "`xtask e2e`: gitlab-ci-local copies the consumer repo into its build dir with rsync",
     },
     Apt {
+        package: "ruby-rspec",
+        probe: "/usr/bin/rspec",
+        why: "paved-quarantine: the rspec fixture and `filter --runner rspec` run against real rspec",
+    },
+    Apt {
+        package: "ruby-rspec-junit-formatter",
+        probe: "/usr/share/rubygems-integration/all/gems/rspec_junit_formatter-0.4.1/lib/rspec_junit_formatter.rb",
+        why: "paved-quarantine: rspec's JUnit output (rspec_junit_formatter) for the fixture and filter tests",
+    },
+    Apt {
         package: "file",
         probe: "/usr/bin/file",
         why: "`xtask dist`: checking that release binaries are static",

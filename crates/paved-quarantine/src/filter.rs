@@ -1,12 +1,12 @@
-//! `paved-quarantine filter --runner R`: the arguments that make one test runner skip exactly
-//! the quarantined tests.
+//! `paved-quarantine filter --runner R`: the arguments (or the file) that make one test runner
+//! skip exactly the quarantined tests.
 //!
 //! Each runner names tests differently, so the list id (`suite|classname|name`, as that runner's
 //! JUnit report writes it) is mapped back to the runner's own selector:
 //!
 //! | runner | JUnit (classname, name) | output |
 //! |---|---|---|
-//! | pytest | `tests.test_app.TestA`, `test_x[p]` | `--deselect tests/test_app.py::TestA::test_x[p]` |
+//! | pytest | `tests.test_app.TestA`, `test_x[p]` | `--deselect tests/test_app.py::TestA::test_x[p]`, or with `--format script` an exact-match plugin for `pytest -p` |
 //! | jest | (jest-junit) full name in `name` | `--testNamePattern '^(?!(?:A|B)$)'` |
 //! | go | package, `TestX/sub` | `-skip '^TestX$/^sub$'` |
 //! | nextest | suite = binary id, `mod::test` | `-E 'not (binary_id(=b) & test(=mod::test) \| …)'` |
@@ -14,11 +14,22 @@
 //! | maven | `com.x.FooTest`, `testBar` | `-Dtest='!com.x.FooTest#testBar' -Dsurefire.failIfNoSpecifiedTests=false` |
 //! | gradle | `com.x.FooTest`, `testBar()` | an init script with `excludeTestsMatching 'com.x.FooTest.testBar'` |
 //! | playwright | file, `Describe › title` | `--grep-invert '(?:^\| )file Describe title(?: @\S+)*$'` |
+//! | rspec | `spec.models.cart_spec`, `Cart#total rounds` | a file for `rspec --require`: `filter_run_excluding` on an exact (classname, full description) match |
 //! | dotnet | `Ns.Class`, `Method(x: 1)` | `--filter 'FullyQualifiedName!=Ns.Class.Method&…'` |
 //!
+//! Scripts: gradle and rspec cannot exclude a test by exact name on the command line, so they
+//! always get a file the runner loads (whatever `--format` says); pytest gets one with
+//! `--format script`. A script recomputes, inside the runner, the (classname, name) that runner's
+//! JUnit report would write for each test (whitespace collapsed as in the list) and skips the tests
+//! whose pair is listed: exact, and independent of where the runner is started.
+//!
 //! Exactness and its limits, per runner's documented matching:
-//! - pytest's `--deselect` matches node-id *prefixes*: `…::test_x` also deselects a sibling named
-//!   `…::test_x_slow` (parametrised ids end in `]`, so they are exact).
+//! - pytest's `--deselect` matches node-id *prefixes* (`nodeid.startswith(...)` in
+//!   `_pytest/main.py`): `…::test_x` also deselects a sibling named `…::test_x_more`. `filter`
+//!   warns for such ids. List ids are whitespace-collapsed, so `--deselect` also misses a node id
+//!   holding a run of spaces (`test_x[a  b]`). `--format script` prints a plugin that deselects by
+//!   exact identity, through `pytest_collection_modifyitems` and `pytest_deselected` like
+//!   `--deselect` does.
 //! - jest compiles `--testNamePattern` case-insensitively, so a name differing only in case is
 //!   skipped too.
 //! - go: `-skip` applies to every package of `go test ./...`, so the package (classname) is not
@@ -26,7 +37,9 @@
 //!   cannot be combined exactly; `filter` refuses such a list rather than over-skip.
 //! - gradle patterns treat `*` as a wildcard and have no escape; dotnet and gradle select by
 //!   method, so every case of a parametrised method is skipped.
-//! - rspec's JUnit carries no example ids and rspec has no exclude-by-name option: not supported.
+//! - rspec: the suite (`rspec` plus `TEST_ENV_NUMBER`) is not compared. An example without a
+//!   description (`it { is_expected.to … }`) is named by rspec only after it ran, so it cannot be
+//!   matched before; give it a description to quarantine it.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -60,6 +73,9 @@ pub enum Format {
     Lines,
     /// A JSON array of arguments.
     Json,
+    /// The file the runner loads: for pytest an exact-match plugin (`-p`; `--deselect` matches
+    /// node-id prefixes), for rspec a `--require` file, for gradle an init script.
+    Script,
 }
 
 /// Arguments of `filter`.
@@ -76,15 +92,15 @@ pub struct FilterArgs {
     #[arg(long, env = "PAVED_VARIANT", value_name = "VARIANT")]
     pub variant: Option<String>,
 
-    /// Output format (gradle always prints its init script).
+    /// Output format (gradle and rspec always print a script).
     #[arg(long, env = "PAVED_FORMAT", value_enum, default_value = "args")]
     pub format: Format,
 }
 
-/// The arguments for `runner` that skip `tests`, or (gradle) an init script as one element.
+/// The arguments for `runner` that skip `tests`, or (gradle, rspec) its script as one element.
 pub fn skip_args(runner: Runner, tests: &[IdParts], repo: &Path) -> Result<Vec<String>> {
     let tests: BTreeSet<&IdParts> = tests.iter().collect();
-    if tests.is_empty() {
+    if tests.is_empty() && !matches!(runner, Runner::Gradle | Runner::Rspec) {
         return Ok(Vec::new());
     }
     Ok(match runner {
@@ -158,11 +174,7 @@ pub fn skip_args(runner: Runner, tests: &[IdParts], repo: &Path) -> Result<Vec<S
                 alts.into_iter().collect::<Vec<_>>().join("|")
             )]
         }
-        Runner::Rspec => {
-            return Err(Error::Usage(
-                "`--runner rspec` is not supported: rspec_junit_formatter reports no example ids and rspec has no option to exclude an example by name; tag the examples (`:quarantine`) and run `rspec --tag ~quarantine`".into(),
-            ));
-        }
+        Runner::Rspec => vec![rspec_require_file(&tests)],
         Runner::Dotnet => {
             let conds: BTreeSet<String> = tests
                 .iter()
@@ -331,6 +343,183 @@ fn gradle_init_script(tests: &BTreeSet<&IdParts>) -> String {
     script
 }
 
+/// The characters Rust's `char::is_whitespace` (Unicode `White_Space`) takes as whitespace, as a
+/// Ruby regex class: the scripts collapse runs of them to one space, like `list::normalize`.
+const RUBY_WHITE_SPACE: &str = r"[\t\n\u{b}\u{c}\r \u{85}\u{a0}\u{1680}\u{2000}-\u{200a}\u{2028}\u{2029}\u{202f}\u{205f}\u{3000}]";
+
+/// [`RUBY_WHITE_SPACE`] as a Python string literal's content.
+const PYTHON_WHITE_SPACE: &str =
+    r"[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
+
+/// A Ruby double-quoted string literal holding exactly `s`: `"`, `\` and `#` (which would start
+/// `#{…}`, `#@`, `#$` interpolation) take a backslash; anything outside printable ASCII is written
+/// `\u{…}`, so the file is ASCII whatever the test names hold.
+pub fn ruby_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' | '\\' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            ' '..='~' => out.push(c),
+            _ => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A Python string literal holding exactly `s`: `"` and `\` take a backslash; anything outside
+/// printable ASCII is written `\uXXXX` / `\UXXXXXXXX`.
+pub fn python_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            ' '..='~' => out.push(c),
+            c if u32::from(c) <= 0xffff => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push_str(&format!("\\U{:08x}", u32::from(c))),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The file for `rspec --require`: excludes the examples whose JUnit identity, as
+/// rspec_junit_formatter writes it, is listed.
+fn rspec_require_file(tests: &BTreeSet<&IdParts>) -> String {
+    let pairs: BTreeSet<(&str, &str)> = tests
+        .iter()
+        .map(|t| (t.classname.as_str(), t.name.as_str()))
+        .collect();
+    let mut entries = String::new();
+    for (classname, name) in pairs {
+        entries.push_str(&format!(
+            "    [{}, {}] => true,\n",
+            ruby_string(classname),
+            ruby_string(name)
+        ));
+    }
+    format!(
+        r#"# frozen_string_literal: true
+
+# Generated by `paved-quarantine filter --runner rspec`: skips the quarantined examples.
+# Use: rspec --require ./paved_quarantine.rb   (or put `--require ./paved_quarantine.rb` in .rspec)
+#
+# An example is skipped when the (classname, name) that rspec_junit_formatter would write for it
+# is listed below, exactly: classname is the top-level group's file with `/` as `.` and no
+# extension, name is the full description, whitespace runs collapsed to one space. Skipped
+# examples are tagged `paved_quarantine: true` and excluded: they neither run nor appear in reports.
+module PavedQuarantine
+  QUARANTINED = {{
+{entries}  }}.freeze
+
+  # rspec_junit_formatter writes characters XML cannot hold as Ruby-like escapes.
+  ILLEGAL = /[^\t\n\r\u{{20}}-\u{{d7ff}}\u{{e000}}-\u{{fffd}}\u{{10000}}-\u{{10ffff}}]/.freeze
+  ILLEGAL_NAMED = {{ "\0" => "\\0", "\a" => "\\a", "\b" => "\\b", "\f" => "\\f", "\v" => "\\v", "\e" => "\\e" }}.freeze
+  WHITE_SPACE = /{RUBY_WHITE_SPACE}+/.freeze
+
+  def self.junit_text(text)
+    escaped = text.to_s.gsub(ILLEGAL) do |c|
+      ILLEGAL_NAMED.fetch(c) do
+        x = c.ord
+        if x <= 0xff then format("\\x%02X", x)
+        elsif x <= 0xffff then format("\\u%04X", x)
+        else format("\\u{{%X}}", x)
+        end
+      end
+    end
+    escaped.split(WHITE_SPACE).reject(&:empty?).join(" ")
+  end
+
+  def self.classname(metadata)
+    group = metadata[:example_group]
+    group = group[:parent_example_group] while group && group[:parent_example_group]
+    path = group && group[:file_path]
+    path.to_s.sub(%r{{\.[^/]*\Z}}, "").gsub("/", ".").gsub(/\A\.+|\.+\Z/, "")
+  end
+
+  def self.quarantined?(metadata)
+    QUARANTINED.key?([junit_text(classname(metadata)), junit_text(metadata[:full_description])])
+  end
+end
+
+RSpec.configure do |config|
+  config.define_derived_metadata do |metadata|
+    # Examples only (a group's metadata has no :example_group): a tagged group would tag all of its examples.
+    metadata[:paved_quarantine] = true if metadata.key?(:example_group) && PavedQuarantine.quarantined?(metadata)
+  end
+  config.filter_run_excluding paved_quarantine: true
+end
+"#
+    )
+}
+
+/// A pytest plugin for `pytest -p`: deselects the tests whose JUnit identity, as pytest's
+/// `--junitxml` writes it, is listed; exact where `--deselect` matches node-id prefixes.
+fn pytest_plugin(tests: &BTreeSet<&IdParts>) -> String {
+    let pairs: BTreeSet<(&str, &str)> = tests
+        .iter()
+        .map(|t| (t.classname.as_str(), t.name.as_str()))
+        .collect();
+    let mut entries = String::new();
+    for (classname, name) in pairs {
+        entries.push_str(&format!(
+            "        ({}, {}),\n",
+            python_string(classname),
+            python_string(name)
+        ));
+    }
+    format!(
+        r#"# Generated by `paved-quarantine filter --runner pytest --format script`: deselects exactly the
+# quarantined tests.
+# Use: save as paved_quarantine.py in the directory pytest starts in, then
+#   python -m pytest -p paved_quarantine        (or: PYTHONPATH=. pytest -p paved_quarantine)
+#
+# A test is deselected when the (classname, name) pytest's --junitxml would write for it is listed
+# below, exactly (whitespace runs collapsed to one space). `--deselect` would match node-id
+# prefixes: `tests/a.py::test_x` also deselects `tests/a.py::test_x_more`.
+import re
+
+from _pytest.junitxml import bin_xml_escape, mangle_test_address
+
+QUARANTINED = frozenset(
+    [
+{entries}    ]
+)
+
+_WHITE_SPACE = re.compile("{PYTHON_WHITE_SPACE}+")
+
+
+def _text(s):
+    return " ".join(p for p in _WHITE_SPACE.split(s) if p)
+
+
+def _junit_identity(nodeid, prefix):
+    names = mangle_test_address(nodeid)
+    classnames = names[:-1]
+    if prefix:
+        classnames.insert(0, prefix)
+    return (_text(".".join(classnames)), _text(bin_xml_escape(names[-1])))
+
+
+def pytest_collection_modifyitems(config, items):
+    prefix = config.getoption("junitprefix", None)
+    keep, drop = [], []
+    for item in items:
+        quarantined = _junit_identity(item.nodeid, prefix) in QUARANTINED
+        (drop if quarantined else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+"#
+    )
+}
+
 /// POSIX shell quoting: bare when safe, else single quotes.
 pub fn shell_quote(arg: &str) -> String {
     if !arg.is_empty()
@@ -341,6 +530,28 @@ pub fn shell_quote(arg: &str) -> String {
         return arg.to_owned();
     }
     format!("'{}'", arg.replace('\'', r"'\''"))
+}
+
+fn runner_name(runner: Runner) -> String {
+    clap::ValueEnum::to_possible_value(&runner)
+        .map(|v| v.get_name().to_owned())
+        .unwrap_or_default()
+}
+
+/// `--deselect` matches node-id prefixes: say which ids may take others with them. An id ending
+/// in `]` (a parametrised case) only collides with ids whose parameters contain `]`.
+fn warn_pytest_prefixes(args: &[String]) {
+    let loose: Vec<&str> = args
+        .iter()
+        .filter(|a| *a != "--deselect" && !a.ends_with(']'))
+        .map(String::as_str)
+        .collect();
+    if let Some(first) = loose.first() {
+        paved_core::cli::warn(&format!(
+            "pytest's `--deselect` matches node-id prefixes, so `{first}` also deselects a sibling such as `{first}_more` ({} id(s) like this); for an exact skip print a plugin with `--format script` and run `pytest -p paved_quarantine`",
+            loose.len()
+        ));
+    }
 }
 
 /// Run `filter`.
@@ -370,28 +581,43 @@ pub fn run(args: &FilterArgs) -> Result<u8> {
             path.display()
         ));
     }
-    let out = skip_args(args.runner, &tests, &args.location.repo)?;
+    if args.format == Format::Script
+        && !matches!(args.runner, Runner::Pytest | Runner::Gradle | Runner::Rspec)
+    {
+        return Err(Error::Usage(format!(
+            "`--format script` is for pytest, rspec and gradle; the {} arguments are exact already: use `--format args`, `lines` or `json`",
+            runner_name(args.runner)
+        )));
+    }
+    let text = match (args.runner, args.format) {
+        (Runner::Pytest, Format::Script) => pytest_plugin(&tests.iter().collect()),
+        (Runner::Gradle | Runner::Rspec, _) => {
+            skip_args(args.runner, &tests, &args.location.repo)?.concat()
+        }
+        (runner, format) => {
+            let out = skip_args(runner, &tests, &args.location.repo)?;
+            if runner == Runner::Pytest {
+                warn_pytest_prefixes(&out);
+            }
+            match format {
+                Format::Args if out.is_empty() => String::new(),
+                Format::Args => format!(
+                    "{}\n",
+                    out.iter()
+                        .map(|a| shell_quote(a))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+                Format::Lines | Format::Script => out.iter().map(|a| format!("{a}\n")).collect(),
+                Format::Json => format!("{}\n", serde_json::to_string(&out).expect("strings")),
+            }
+        }
+    };
     paved_core::cli::info(&format!(
         "{} quarantined test(s) from {}",
         tests.len(),
         path.display()
     ));
-    let text = if args.runner == Runner::Gradle {
-        out.concat()
-    } else {
-        match args.format {
-            Format::Args if out.is_empty() => String::new(),
-            Format::Args => format!(
-                "{}\n",
-                out.iter()
-                    .map(|a| shell_quote(a))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ),
-            Format::Lines => out.iter().map(|a| format!("{a}\n")).collect(),
-            Format::Json => format!("{}\n", serde_json::to_string(&out).expect("strings")),
-        }
-    };
     paved_core::cli::print_stdout(&text)?;
     Ok(0)
 }

@@ -497,18 +497,268 @@ fn dotnet_filter_escapes_special_characters() {
 }
 
 #[test]
-fn rspec_is_refused_with_a_way_out_and_an_empty_list_prints_nothing() {
-    let case = Case::new("rspec", &[("spec.user_spec", "User saves")]);
-    let out = Command::new(env!("CARGO_BIN_EXE_paved-quarantine"))
-        .current_dir(case.dir.path())
-        .args(["filter", "--runner", "rspec"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--tag ~quarantine"));
+fn an_empty_list_prints_nothing_and_script_is_only_for_script_runners() {
     let empty = tempfile::tempdir().unwrap();
     assert_eq!(filter(empty.path(), "pytest", "args"), "");
     assert_eq!(filter(empty.path(), "jest", "json"), "[]\n");
+    // Scripts are still valid files with nothing to skip.
+    assert!(filter(empty.path(), "rspec", "args").contains("QUARANTINED = {\n  }.freeze"));
+    assert!(filter(empty.path(), "pytest", "script").contains("frozenset(\n    [\n    ]\n)"));
+    let out = Command::new(env!("CARGO_BIN_EXE_paved-quarantine"))
+        .current_dir(empty.path())
+        .args(["filter", "--runner", "jest", "--format", "script"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    insta::assert_snapshot!(
+        "script_for_jest_refused",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Collapse whitespace runs, as list ids are.
+fn normalized(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The (classname, name) of every `<testcase>` in a JUnit file, normalised.
+fn junit_cases(path: &Path) -> BTreeSet<(String, String)> {
+    use quick_xml::events::Event;
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut reader = quick_xml::Reader::from_str(&text);
+    let mut cases = BTreeSet::new();
+    loop {
+        match reader.read_event().unwrap() {
+            Event::Start(e) | Event::Empty(e) if e.name().as_ref() == b"testcase" => {
+                let (mut classname, mut name) = (String::new(), String::new());
+                for a in e.attributes() {
+                    let a = a.unwrap();
+                    let value = a.unescape_value().unwrap().into_owned();
+                    match a.key.as_ref() {
+                        b"classname" => classname = value,
+                        b"name" => name = value,
+                        _ => {}
+                    }
+                }
+                cases.insert((normalized(&classname), normalized(&name)));
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    cases
+}
+
+fn pairs(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    items
+        .iter()
+        .map(|(c, n)| ((*c).to_owned(), (*n).to_owned()))
+        .collect()
+}
+
+#[test]
+fn rspec_require_file_skips_exactly_the_quarantined_examples() {
+    let rspec = paved_testkit::tool("rspec");
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("spec/models/cart_spec.rb"),
+        r##"RSpec.describe "Cart [1]" do
+  describe "#total" do
+    it 'adds (a|b) item "q"' do end
+    it 'adds (a|b) item "q" twice' do end
+    it "it's $5.00 + tax? .*" do end
+    it 'keeps #{interpolation} and #@ivar literal' do end
+    it 'back\\slash \\d+' do end
+    it "café ✓ \u{1F600}" do end
+    it "multiple   spaces	and a tab" do end
+    it "bell\a and \u0001 control" do end
+  end
+  context "nested" do
+    describe "deeper" do
+      it "plain" do end
+    end
+  end
+  it "plain" do end
+end
+"##,
+    );
+    // The same descriptions in another file: a different classname, so they still run.
+    write(
+        &dir.path().join("spec/other_spec.rb"),
+        "RSpec.describe \"Cart [1]\" do\n  it \"plain\" do end\n  describe \"#total\" do\n    it 'adds (a|b) item \"q\"' do end\n  end\nend\n",
+    );
+    // As rspec_junit_formatter names them: classname from the top-level group's file, name the
+    // full description (rspec joins a `#method` group without a space only to a class).
+    let quarantined = [
+        (
+            "spec.models.cart_spec",
+            r#"Cart [1] #total adds (a|b) item "q""#,
+        ),
+        (
+            "spec.models.cart_spec",
+            "Cart [1] #total it's $5.00 + tax? .*",
+        ),
+        (
+            "spec.models.cart_spec",
+            "Cart [1] #total keeps #{interpolation} and #@ivar literal",
+        ),
+        ("spec.models.cart_spec", r"Cart [1] #total back\slash \d+"),
+        ("spec.models.cart_spec", "Cart [1] #total café ✓ \u{1F600}"),
+        (
+            "spec.models.cart_spec",
+            "Cart [1] #total multiple spaces and a tab",
+        ),
+        ("spec.models.cart_spec", "Cart [1] nested deeper plain"),
+        // XML cannot hold these: the formatter writes Ruby-like escapes.
+        (
+            "spec.models.cart_spec",
+            r"Cart [1] #total bell\a and \x01 control",
+        ),
+    ];
+    let ids: Vec<String> = quarantined
+        .iter()
+        .map(|(c, n)| format!("rspec|{c}|{}", n.replace('\\', r"\\").replace('|', r"\|")))
+        .collect();
+    list(
+        dir.path(),
+        &ids.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let script = filter(dir.path(), "rspec", "args");
+    insta::assert_snapshot!("rspec_require_file", script);
+    write(&dir.path().join("paved_quarantine.rb"), &script);
+
+    let junit = "--require rspec_junit_formatter --format RspecJunitFormatter --out";
+    sh(
+        dir.path(),
+        &format!("{} --no-color {junit} all.xml spec", rspec.display()),
+    );
+    let all = junit_cases(&dir.path().join("all.xml"));
+    let quarantined = pairs(&quarantined);
+    assert!(
+        quarantined.is_subset(&all),
+        "the ids are what the formatter writes: {:?}",
+        quarantined.difference(&all).collect::<Vec<_>>()
+    );
+    assert_eq!(all.len(), 12);
+
+    let log = sh(
+        dir.path(),
+        &format!(
+            "{} --no-color --require ./paved_quarantine.rb {junit} run.xml spec",
+            rspec.display()
+        ),
+    );
+    assert!(log.contains("exclude {:paved_quarantine=>true}"), "{log}");
+    let ran = junit_cases(&dir.path().join("run.xml"));
+    let expected: BTreeSet<_> = all.difference(&quarantined).cloned().collect();
+    assert_eq!(ran, expected, "exactly the others ran");
+    assert_eq!(
+        ran,
+        pairs(&[
+            (
+                "spec.models.cart_spec",
+                r#"Cart [1] #total adds (a|b) item "q" twice"#
+            ),
+            ("spec.models.cart_spec", "Cart [1] plain"),
+            ("spec.other_spec", "Cart [1] plain"),
+            ("spec.other_spec", r#"Cart [1] #total adds (a|b) item "q""#),
+        ])
+    );
+}
+
+#[test]
+fn pytest_plugin_deselects_exact_ids_where_deselect_matches_prefixes() {
+    let pytest = paved_testkit::tool("pytest");
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("tests/test_app.py"),
+        r##"import pytest
+
+def test_x():
+    pass
+
+def test_x_more():
+    pass
+
+@pytest.mark.parametrize("n", [1, 10])
+def test_p(n):
+    pass
+
+@pytest.mark.parametrize("who", ["a  b", "c[d]", "e'f\"g", "x.*|y", "#{z}", "caf\u00e9"])
+def test_ids(who):
+    pass
+
+class TestA:
+    def test_x(self):
+        pass
+"##,
+    );
+    list(
+        dir.path(),
+        &[
+            "pytest|tests.test_app|test_x",
+            "pytest|tests.test_app|test_p[1]",
+            "pytest|tests.test_app|test_ids[c[d]]",
+            r#"pytest|tests.test_app|test_ids[e'f"g]"#,
+            r"pytest|tests.test_app|test_ids[x.*\|y]",
+            "pytest|tests.test_app|test_ids[#{z}]",
+            // pytest escapes non-ASCII ids in node ids and JUnit alike.
+            r"pytest|tests.test_app|test_ids[caf\\xe9]",
+            "pytest|tests.test_app|test_ids[a b]",
+        ],
+    );
+    let collect = |extra: &str| {
+        let out = sh(
+            dir.path(),
+            &format!(
+                "PYTHONPATH=. {} -q --collect-only -p no:cacheprovider {extra}",
+                pytest.display()
+            ),
+        );
+        let ids: BTreeSet<String> = out
+            .lines()
+            .filter(|l| l.contains("::"))
+            .map(str::to_owned)
+            .collect();
+        (ids, out)
+    };
+    let still_run = [
+        "tests/test_app.py::test_x_more",
+        "tests/test_app.py::test_p[10]",
+        "tests/test_app.py::TestA::test_x",
+    ];
+
+    // `--deselect` over-skips: `test_x` takes `test_x_more` with it (and `filter` says so).
+    let out = Command::new(env!("CARGO_BIN_EXE_paved-quarantine"))
+        .current_dir(dir.path())
+        .args(["filter", "--runner", "pytest"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("`tests/test_app.py::test_x` also deselects a sibling"),
+        "{stderr}"
+    );
+    let (ids, _) = collect(String::from_utf8_lossy(&out.stdout).trim());
+    assert_eq!(
+        ids,
+        set(&[
+            "tests/test_app.py::test_p[10]",
+            "tests/test_app.py::TestA::test_x",
+            "tests/test_app.py::test_ids[a  b]",
+        ]),
+        "`test_x_more` is lost (`test_p[1]` is not a prefix of `test_p[10]`), and the list's \
+         whitespace-collapsed `test_ids[a b]` misses the real `test_ids[a  b]`"
+    );
+
+    // The plugin: exactly the listed ones.
+    let script = filter(dir.path(), "pytest", "script");
+    insta::assert_snapshot!("pytest_plugin", script);
+    write(&dir.path().join("paved_quarantine.py"), &script);
+    let (ids, out) = collect("-p paved_quarantine");
+    assert_eq!(ids, set(&still_run), "{out}");
+    assert!(out.contains("3/11 tests collected (8 deselected)"), "{out}");
 }
 
 #[test]

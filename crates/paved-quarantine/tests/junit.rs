@@ -154,10 +154,13 @@ fn gradle() {
 #[test]
 fn rspec() {
     let r = parsed("rspec.xml");
-    assert_eq!(
-        find(&r, "Cart#total rounds \"half up\"").file.as_deref(),
-        Some("./spec/models/cart_spec.rb")
-    );
+    // rspec_junit_formatter: classname = the top-level group's file, dotted, no extension;
+    // name = the full description (nested groups joined by spaces); file = that file.
+    let t = find(&r, "Cart#total rounds \"half up\" <to> 2 places & more");
+    assert_eq!(t.id.classname, "spec.models.cart_spec");
+    assert_eq!(t.file.as_deref(), Some("./spec/models/cart_spec.rb"));
+    let shared = find(&r, "Money cents behaves like a number is numeric");
+    assert_eq!(shared.id.classname, "spec.lib.money_spec");
     insta::assert_snapshot!(render(&r));
 }
 
