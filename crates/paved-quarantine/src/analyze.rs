@@ -19,6 +19,9 @@
 //!    above `flaky-threshold`.
 //! 3. **stable** otherwise.
 //!
+//! Only tests that failed at least once in the window are analysed one by one (plus, for
+//! `update`, the quarantined ones, whose clean runs release them); the others are counted.
+//!
 //! Runs in which more than `infra-failure-ratio` of the tests failed (and which have at least
 //! `infra-min-tests` tests) are discarded first: a dead database or runner is not a flake of
 //! every test in the suite.
@@ -78,7 +81,9 @@ pub struct Analysis {
     pub runs: usize,
     /// Indices into `History::runs` of runs discarded as infrastructure failures.
     pub discarded_runs: Vec<usize>,
-    /// Per test, flaky first, then broken, then stable; within each, highest upper bound first.
+    /// The most tests any analysed run had (every test, not only those below).
+    pub tests_per_run: u64,
+    /// The tests that failed at least once (and those the query followed): flaky first, then broken, then stable; within each, highest upper bound first.
     pub tests: Vec<TestStats>,
 }
 
@@ -108,23 +113,16 @@ pub fn wilson(k: u32, n: u32) -> (f64, f64) {
 
 /// Indices of runs to discard as infrastructure failures.
 pub fn infra_failures(history: &History, t: &Thresholds) -> Vec<usize> {
-    let mut ran = vec![0u32; history.runs.len()];
-    let mut failed = vec![0u32; history.runs.len()];
-    for o in &history.outcomes {
-        if o.outcome == Outcome::Skipped {
-            continue;
-        }
-        ran[o.run] += 1;
-        if o.outcome.is_failure() {
-            failed[o.run] += 1;
-        }
-    }
-    (0..history.runs.len())
-        .filter(|&r| {
-            ran[r] >= t.infra_min_tests
-                && ran[r] > 0
-                && f64::from(failed[r]) / f64::from(ran[r]) > t.infra_failure_ratio
+    history
+        .run_totals()
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            r.ran >= u64::from(t.infra_min_tests)
+                && r.ran > 0
+                && r.failed as f64 / r.ran as f64 > t.infra_failure_ratio
         })
+        .map(|(i, _)| i)
         .collect()
 }
 
@@ -161,7 +159,16 @@ pub fn analyze(history: &History, t: &Thresholds) -> Analysis {
             .then(b.wilson_upper.total_cmp(&a.wilson_upper))
             .then_with(|| a.id.cmp(&b.id))
     });
+    let tests_per_run = history
+        .run_totals()
+        .iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(t, _)| t.tests)
+        .max()
+        .unwrap_or(0);
     Analysis {
+        tests_per_run,
         runs: history.runs.len(),
         discarded_runs: discarded,
         tests,
@@ -260,7 +267,7 @@ pub struct AnalyzeArgs {
     #[arg(long, env = "PAVED_VARIANT", value_name = "V")]
     pub variant: Option<String>,
 
-    /// List every test, not only flaky and broken ones.
+    /// Also list tests that failed in the window but are judged stable.
     #[arg(long, env = "PAVED_ALL", value_parser = BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
     pub all: bool,
 
@@ -280,6 +287,7 @@ pub fn load(
     window: Option<u32>,
     branch: Option<&str>,
     variant: Option<&str>,
+    focus: &[crate::model::TestId],
 ) -> Result<(QuarantineConfig, History, Analysis)> {
     let (config, path) = paved_core::config::PavedConfig::load(config, Path::new("."))?;
     let q = config.quarantine;
@@ -299,6 +307,7 @@ pub fn load(
         ),
         branch: branch.map(str::to_owned).or_else(|| q.branch.clone()),
         variant: variant.map(str::to_owned),
+        focus: focus.to_vec(),
     };
     if query.window == Some(0) {
         return Err(Error::Usage(
@@ -330,9 +339,10 @@ pub fn table(analysis: &Analysis, all: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} runs analysed, {} discarded as infrastructure failures; {} flaky, {} broken, {} stable",
+        "{} runs analysed, {} discarded as infrastructure failures, up to {} tests per run; {} flaky, {} broken, {} failed but stable",
         analysis.runs - analysis.discarded_runs.len(),
         analysis.discarded_runs.len(),
+        analysis.tests_per_run,
         analysis.with(Verdict::Flaky).count(),
         analysis.with(Verdict::Broken).count(),
         analysis.with(Verdict::Stable).count(),
@@ -376,9 +386,10 @@ pub fn markdown(analysis: &Analysis) -> String {
     let mut out = String::from("## Flaky-test analysis\n\n");
     let _ = writeln!(
         out,
-        "{} runs analysed ({} discarded as infrastructure failures): **{} flaky**, **{} broken**, {} stable.\n",
+        "{} runs analysed ({} discarded as infrastructure failures), up to {} tests per run: **{} flaky**, **{} broken**, {} failed but stable.\n",
         analysis.runs - analysis.discarded_runs.len(),
         analysis.discarded_runs.len(),
+        analysis.tests_per_run,
         analysis.with(Verdict::Flaky).count(),
         analysis.with(Verdict::Broken).count(),
         analysis.with(Verdict::Stable).count(),
@@ -419,6 +430,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
         args.window,
         args.branch.as_deref(),
         args.variant.as_deref(),
+        &[],
     )?;
     let sink = paved_core::ci::CiSink::from_env(None);
     sink.write_summary(&markdown(&analysis))?;

@@ -29,6 +29,7 @@
 //! skipped by scanning the raw bytes for their end tag, so a gigabyte of captured output costs a
 //! fixed-size buffer; only the first line of a failure message is kept.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -38,6 +39,8 @@ use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
 use crate::model::{Attempt, Outcome, TestId, TestResult};
+
+pub(crate) mod parallel;
 
 /// The tests of one JUnit file.
 #[derive(Debug, Clone, Default)]
@@ -173,8 +176,13 @@ pub fn stream_file<E: From<paved_core::Error>>(
         .into());
     }
     let reader = BufReader::with_capacity(256 * 1024, file);
-    let mut parser = Parser::new(reader, path, variant);
-    parser.run(sink)
+    let mut collect = Collect {
+        variant,
+        pending: Vec::new(),
+        index: HashMap::new(),
+        sink,
+    };
+    Ok(Parser::new(reader, path).run(&mut collect)?.cases)
 }
 
 /// Parse JUnit XML from memory (tests, and reports that arrive over a pipe).
@@ -184,11 +192,16 @@ pub fn parse_bytes(name: &str, variant: &str, bytes: &[u8]) -> paved_core::Resul
         return Err(bad(&path, "the report is empty"));
     }
     let mut merger = Merger::default();
-    let mut parser = Parser::new(bytes, &path, variant);
-    parser.run(|r| {
-        merger.add(r);
-        Ok::<(), paved_core::Error>(())
-    })?;
+    let mut collect = Collect {
+        variant,
+        pending: Vec::new(),
+        index: HashMap::new(),
+        sink: |r| {
+            merger.add(r);
+            Ok::<(), paved_core::Error>(())
+        },
+    };
+    Parser::new(bytes, &path).run(&mut collect)?;
     Ok(merger.finish())
 }
 
@@ -244,27 +257,67 @@ pub fn merge_into(into: &mut TestResult, later: TestResult) {
 
 /// Trim and collapse internal whitespace runs to one space.
 pub fn normalize(part: &str) -> String {
-    let clean = !part.starts_with(char::is_whitespace)
-        && !part.ends_with(char::is_whitespace)
-        && !part
-            .as_bytes()
-            .windows(2)
-            .any(|w| w[0].is_ascii_whitespace() && w[1].is_ascii_whitespace())
-        && !part.contains(['\t', '\n', '\r']);
-    if clean && part.is_ascii() {
+    if is_normal(part) {
         return part.to_owned();
     }
     part.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn xml_error<R>(reader: &Reader<R>, path: &Path, e: &quick_xml::Error) -> paved_core::Error {
-    let at = reader.error_position().max(reader.buffer_position());
-    if let quick_xml::Error::Io(io) = e {
-        return bad(path, format!("could not read it: {io}"));
+/// `normalize` would return `part` unchanged (checked without allocating; ASCII only, as
+/// other whitespace is left to `split_whitespace`).
+fn is_normal(part: &str) -> bool {
+    // One pass: any byte at or below a space other than a lone inner space, or any non-ASCII
+    // byte, sends the text to `normalize` (which is then exact about what to change).
+    let b = part.as_bytes();
+    if b.first() == Some(&b' ') || b.last() == Some(&b' ') {
+        return false;
     }
+    let mut space = false;
+    for &c in b {
+        if c <= b' ' {
+            if c != b' ' || space {
+                return false;
+            }
+            space = true;
+        } else if c >= 0x80 {
+            return false;
+        } else {
+            space = false;
+        }
+    }
+    true
+}
+
+/// An attribute that is part of a test id: unescaped and normalised, borrowed when neither
+/// changes anything (the common case).
+fn id_text(raw: Cow<'_, [u8]>) -> Cow<'_, str> {
+    if let Cow::Borrowed(b) = raw
+        && memchr::memchr(b'&', b).is_none()
+        && let Ok(s) = std::str::from_utf8(b)
+        && is_normal(s)
+    {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(normalize(&unescape(&String::from_utf8_lossy(&raw))))
+}
+
+/// Any other attribute: unescaped, borrowed when there is nothing to unescape.
+fn plain_text(raw: Cow<'_, [u8]>) -> Cow<'_, str> {
+    if let Cow::Borrowed(b) = raw
+        && memchr::memchr(b'&', b).is_none()
+        && let Ok(s) = std::str::from_utf8(b)
+    {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(unescape(&String::from_utf8_lossy(&raw)))
+}
+
+fn truncated(path: &Path, inside: &str, at: u64) -> paved_core::Error {
     bad(
         path,
-        format!("malformed XML near byte {at}: {e}; is the file complete and well-formed?"),
+        format!(
+            "the XML ends inside `<{inside}>` at byte {at} (truncated file? the test run may have been killed while writing it)"
+        ),
     )
 }
 
@@ -281,11 +334,13 @@ const MESSAGE_LIMIT: usize = 300;
 const CAPTURE_LIMIT: usize = 4096;
 
 #[derive(Default)]
-struct Case {
-    name: String,
-    classname: String,
-    file: Option<String>,
-    time: Option<f64>,
+struct Case<'a> {
+    /// Unescaped and normalised; borrowed from the event when no work was needed.
+    name: Cow<'a, str>,
+    classname: Cow<'a, str>,
+    file: Option<Cow<'a, str>>,
+    /// The `time` attribute as written, read only when needed (most sinks never need it).
+    time: Option<Cow<'a, [u8]>>,
     /// The `<failure>`/`<error>` (or `<skipped>`) of the last attempt.
     primary: Option<Attempt>,
     /// `<flakyFailure>`/`<flakyError>`: failed attempts before a final pass.
@@ -294,21 +349,26 @@ struct Case {
     reruns: Vec<Attempt>,
 }
 
-impl Case {
-    fn into_attempts(self) -> Vec<Attempt> {
-        let time = self.time;
-        match self.primary {
+impl Case<'_> {
+    /// One attempt, passed: the common case, handed on without building a [`TestResult`].
+    fn is_plain_pass(&self) -> bool {
+        self.primary.is_none() && self.flaky.is_empty()
+    }
+
+    fn take_attempts(&mut self) -> Vec<Attempt> {
+        let time = self.time.as_deref().and_then(parse_time_bytes);
+        match self.primary.take() {
             Some(mut first) => {
                 if first.time.is_none() && self.reruns.is_empty() {
                     first.time = time;
                 }
                 let mut v = Vec::with_capacity(1 + self.reruns.len());
                 v.push(first);
-                v.extend(self.reruns);
+                v.append(&mut self.reruns);
                 v
             }
             None => {
-                let mut v = self.flaky;
+                let mut v = std::mem::take(&mut self.flaky);
                 v.push(Attempt {
                     outcome: Outcome::Passed,
                     message: None,
@@ -320,22 +380,141 @@ impl Case {
     }
 }
 
-struct Suite {
-    name: String,
-    file: Option<String>,
+/// An open `<testsuite>`: its normalised name (part of every test id inside it) and file.
+pub(crate) struct Suite {
+    pub name: String,
+    pub file: Option<String>,
 }
 
-struct Parser<'p, R> {
-    reader: Reader<R>,
-    path: &'p Path,
-    variant: &'p str,
-    suites: Vec<Suite>,
-    /// `<testsuites>` elements open.
-    wrappers: usize,
-    /// Results of the open suites, merged by id; flushed when a suite closes.
+/// One `<testcase>` as the parser hands it on: strings borrowed from the parser's buffers.
+pub(crate) struct CaseRef<'a> {
+    /// The innermost open suite (the empty name for a test case outside any suite).
+    pub suite: &'a str,
+    pub classname: &'a str,
+    pub name: &'a str,
+    /// The test case's `file`, else its suite's.
+    pub file: Option<&'a str>,
+    /// The `time` attribute as written: see [`CaseRef::seconds`].
+    pub time: Option<&'a [u8]>,
+}
+
+impl CaseRef<'_> {
+    /// The test case's duration in seconds, when it has a valid `time`.
+    pub fn seconds(&self) -> Option<f64> {
+        self.time.and_then(parse_time_bytes)
+    }
+}
+
+/// Where the parser hands test cases. A plain pass (one attempt, no failure element) arrives
+/// through [`Sink::passed`] with nothing allocated, so that a sink that needs only a key and an
+/// outcome (ingest) pays nothing for the millions of passing test cases of a large report.
+pub(crate) trait Sink {
+    type Error: From<paved_core::Error>;
+    fn passed(&mut self, case: &CaseRef<'_>) -> Result<(), Self::Error>;
+    /// Any other test case, with every attempt in order.
+    fn other(&mut self, case: &CaseRef<'_>, attempts: Vec<Attempt>) -> Result<(), Self::Error>;
+    /// Every suite is closed: results held back for merging are final.
+    fn flush(&mut self) -> Result<(), Self::Error>;
+}
+
+/// The [`Sink`] behind [`stream_file`]: builds [`TestResult`]s, merges a test repeated within a
+/// suite (reruns), and hands them on when the suite closes.
+struct Collect<'v, F> {
+    variant: &'v str,
     pending: Vec<TestResult>,
     /// Keyed by the id's hash; a hit is confirmed by comparing ids.
-    pending_index: HashMap<i64, usize>,
+    index: HashMap<i64, usize>,
+    sink: F,
+}
+
+impl<F, E> Collect<'_, F>
+where
+    F: FnMut(TestResult) -> Result<(), E>,
+{
+    fn push(&mut self, case: &CaseRef<'_>, attempts: Vec<Attempt>) {
+        let result = TestResult {
+            id: TestId {
+                suite: case.suite.to_owned(),
+                classname: case.classname.to_owned(),
+                name: case.name.to_owned(),
+                variant: self.variant.to_owned(),
+            },
+            file: case.file.map(str::to_owned),
+            attempts,
+        };
+        let key = crate::store::test_key(&result.id);
+        match self.index.get(&key) {
+            Some(&i) if self.pending[i].id == result.id => merge_into(&mut self.pending[i], result),
+            Some(_) => self.pending.push(result),
+            None => {
+                self.index.insert(key, self.pending.len());
+                self.pending.push(result);
+            }
+        }
+    }
+}
+
+impl<F, E> Sink for Collect<'_, F>
+where
+    F: FnMut(TestResult) -> Result<(), E>,
+    E: From<paved_core::Error>,
+{
+    type Error = E;
+
+    fn passed(&mut self, case: &CaseRef<'_>) -> Result<(), E> {
+        let attempts = vec![Attempt {
+            outcome: Outcome::Passed,
+            message: None,
+            time: case.seconds(),
+        }];
+        self.push(case, attempts);
+        Ok(())
+    }
+
+    fn other(&mut self, case: &CaseRef<'_>, attempts: Vec<Attempt>) -> Result<(), E> {
+        self.push(case, attempts);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), E> {
+        self.index.clear();
+        for r in self.pending.drain(..) {
+            (self.sink)(r)?;
+        }
+        Ok(())
+    }
+}
+
+/// Where a parse starts and stops, for parsing one file in pieces (see `junit::parallel`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Span {
+    /// The byte offset of the reader's first byte in the file (for messages).
+    pub base: u64,
+    /// The parse starts between two top-level suites, not at the document's start: the root
+    /// element was seen by an earlier piece and `</testsuites>` may close a wrapper opened there.
+    pub mid_document: bool,
+    /// Stop at the first `</testsuite>` that closes the last open suite at or after this offset.
+    pub stop_after: Option<u64>,
+}
+
+/// How a parse of a [`Span`] ended.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct SpanEnd {
+    /// The offset just past the `</testsuite>` where the parse stopped; `None` at end of file.
+    pub stopped_at: Option<u64>,
+    /// `<testsuites>` opened minus closed in this span.
+    pub wrappers: i64,
+    /// `<testcase>` elements read.
+    pub cases: u64,
+}
+
+pub(crate) struct Parser<'p, R> {
+    reader: Reader<R>,
+    path: &'p Path,
+    span: Span,
+    suites: Vec<Suite>,
+    /// `<testsuites>` elements open (relative to the span's start).
+    wrappers: i64,
     /// Scratch buffers reused across test cases.
     case_buf: Vec<u8>,
     subtree_buf: Vec<u8>,
@@ -344,66 +523,91 @@ struct Parser<'p, R> {
 }
 
 impl<'p, R: BufRead> Parser<'p, R> {
-    fn new(inner: R, path: &'p Path, variant: &'p str) -> Self {
+    pub(crate) fn new(inner: R, path: &'p Path) -> Self {
+        Self::with_span(inner, path, Span::default())
+    }
+
+    pub(crate) fn with_span(inner: R, path: &'p Path, span: Span) -> Self {
         let mut reader = Reader::from_reader(inner);
         let config = reader.config_mut();
         // End tags are checked here, not by quick-xml: raw skipping of output bodies consumes
         // their end tags itself.
         config.check_end_names = false;
+        config.allow_unmatched_ends = true;
         config.trim_text(true);
         Parser {
             reader,
             path,
-            variant,
+            span,
             suites: Vec::new(),
             wrappers: 0,
-            pending: Vec::new(),
-            pending_index: HashMap::new(),
             case_buf: Vec::with_capacity(4096),
             subtree_buf: Vec::with_capacity(1024),
             cases: 0,
-            seen_root: false,
+            seen_root: span.mid_document,
         }
     }
 
-    fn truncated(&self, inside: &str) -> paved_core::Error {
+    /// The current offset in the file.
+    fn pos(&self) -> u64 {
+        self.span.base + self.reader.buffer_position()
+    }
+
+    fn xml_error(&self, e: &quick_xml::Error) -> paved_core::Error {
+        if let quick_xml::Error::Io(io) = e {
+            return bad(self.path, format!("could not read it: {io}"));
+        }
+        let at = self.span.base + self.reader.error_position().max(self.reader.buffer_position());
         bad(
             self.path,
-            format!(
-                "the XML ends inside `<{inside}>` at byte {} (truncated file? the test run may have been killed while writing it)",
-                self.reader.buffer_position()
-            ),
+            format!("malformed XML near byte {at}: {e}; is the file complete and well-formed?"),
         )
     }
 
-    fn run<E: From<paved_core::Error>>(
-        &mut self,
-        mut sink: impl FnMut(TestResult) -> Result<(), E>,
-    ) -> Result<u64, E> {
+    fn truncated(&self, inside: &str) -> paved_core::Error {
+        truncated(self.path, inside, self.pos())
+    }
+
+    /// Parse to the end of the file (or the span's stop) and return how it ended. At the end of
+    /// the file the document must be complete, except for `<testsuites>` wrappers in a
+    /// mid-document span, which the caller balances across spans.
+    pub(crate) fn run<S: Sink>(&mut self, sink: &mut S) -> Result<SpanEnd, S::Error> {
         let mut buf = Vec::with_capacity(4096);
         loop {
             buf.clear();
             let event = match self.reader.read_event_into(&mut buf) {
                 Ok(ev) => ev,
-                Err(e) => return Err(xml_error(&self.reader, self.path, &e).into()),
+                Err(e) => return Err(self.xml_error(&e).into()),
             };
             match event {
                 Event::Start(e) => {
                     let name = e.local_name().as_ref().to_vec();
-                    self.open(&name, &e, false)?;
+                    self.open(&name, &e, false, sink)?;
                 }
                 Event::Empty(e) => {
                     let name = e.local_name().as_ref().to_vec();
-                    self.open(&name, &e, true)?;
+                    self.open(&name, &e, true, sink)?;
                 }
                 Event::End(e) => {
                     let name = e.local_name();
                     match name.as_ref() {
                         b"testsuite" if !self.suites.is_empty() => {
                             self.suites.pop();
-                            self.flush(&mut sink)?;
+                            if self.suites.is_empty() {
+                                sink.flush()?;
+                                if self.span.stop_after.is_some_and(|stop| self.pos() >= stop) {
+                                    return Ok(SpanEnd {
+                                        stopped_at: Some(self.pos()),
+                                        wrappers: self.wrappers,
+                                        cases: self.cases,
+                                    });
+                                }
+                            }
                         }
-                        b"testsuites" if self.wrappers > 0 && self.suites.is_empty() => {
+                        b"testsuites"
+                            if self.suites.is_empty()
+                                && (self.wrappers > 0 || self.span.mid_document) =>
+                        {
                             self.wrappers -= 1;
                         }
                         other => {
@@ -412,7 +616,7 @@ impl<'p, R: BufRead> Parser<'p, R> {
                                 self.path,
                                 format!(
                                     "malformed XML near byte {}: unexpected `</{other}>`",
-                                    self.reader.buffer_position()
+                                    self.pos()
                                 ),
                             )
                             .into());
@@ -432,36 +636,36 @@ impl<'p, R: BufRead> Parser<'p, R> {
                 _ => {}
             }
         }
-        if let Some(s) = self.suites.last() {
-            let _ = s;
+        if !self.suites.is_empty() {
             return Err(self.truncated("testsuite").into());
         }
-        if self.wrappers > 0 {
-            return Err(self.truncated("testsuites").into());
+        if !self.span.mid_document {
+            if self.wrappers > 0 {
+                return Err(self.truncated("testsuites").into());
+            }
+            if !self.seen_root {
+                return Err(bad(
+                    self.path,
+                    "no XML elements found; expected a JUnit XML report (`<testsuites>` or `<testsuite>`)",
+                )
+                .into());
+            }
         }
-        if !self.seen_root {
-            return Err(bad(
-                self.path,
-                "no XML elements found; expected a JUnit XML report (`<testsuites>` or `<testsuite>`)",
-            )
-            .into());
-        }
-        self.flush(&mut sink)?;
-        Ok(self.cases)
+        sink.flush()?;
+        Ok(SpanEnd {
+            stopped_at: None,
+            wrappers: self.wrappers,
+            cases: self.cases,
+        })
     }
 
-    fn flush<E>(&mut self, sink: &mut impl FnMut(TestResult) -> Result<(), E>) -> Result<(), E> {
-        if !self.suites.is_empty() {
-            return Ok(());
-        }
-        self.pending_index.clear();
-        for r in self.pending.drain(..) {
-            sink(r)?;
-        }
-        Ok(())
-    }
-
-    fn open(&mut self, name: &[u8], e: &BytesStart<'_>, empty: bool) -> paved_core::Result<()> {
+    fn open<S: Sink>(
+        &mut self,
+        name: &[u8],
+        e: &BytesStart<'_>,
+        empty: bool,
+        sink: &mut S,
+    ) -> Result<(), S::Error> {
         let at_root = !self.seen_root;
         match name {
             b"testsuites" if self.suites.is_empty() => {
@@ -494,11 +698,14 @@ impl<'p, R: BufRead> Parser<'p, R> {
                     format!(
                         "not a JUnit XML report: the root element is `<{name}>`, expected `<testsuites>` or `<testsuite>`"
                     ),
-                ));
+                )
+                .into());
             }
             b"testcase" => {
-                let case = self.read_case(e, empty)?;
-                self.push_case(case);
+                let mut buf = std::mem::take(&mut self.case_buf);
+                let result = self.read_case(e, empty, &mut buf, sink);
+                self.case_buf = buf;
+                result?;
             }
             b"system-out" | b"system-err" if !empty => self.skip_raw(name, None)?,
             _ if !empty => self.skip_subtree(name)?,
@@ -507,67 +714,66 @@ impl<'p, R: BufRead> Parser<'p, R> {
         Ok(())
     }
 
-    fn push_case(&mut self, case: Case) {
-        self.cases += 1;
-        let suite = self.suites.last();
-        let id = TestId {
-            suite: suite.map(|s| s.name.clone()).unwrap_or_default(),
-            classname: normalize(&case.classname),
-            name: normalize(&case.name),
-            variant: self.variant.to_owned(),
-        };
-        let file = case
-            .file
-            .clone()
-            .or_else(|| suite.and_then(|s| s.file.clone()));
-        let result = TestResult {
-            id,
-            file,
-            attempts: case.into_attempts(),
-        };
-        let key = crate::store::test_key(&result.id);
-        match self.pending_index.get(&key) {
-            Some(&i) if self.pending[i].id == result.id => merge_into(&mut self.pending[i], result),
-            Some(_) => self.pending.push(result),
-            None => {
-                self.pending_index.insert(key, self.pending.len());
-                self.pending.push(result);
-            }
-        }
-    }
-
-    fn read_case(&mut self, e: &BytesStart<'_>, empty: bool) -> paved_core::Result<Case> {
-        let mut buf = std::mem::take(&mut self.case_buf);
-        let result = self.read_case_with(e, empty, &mut buf);
-        self.case_buf = buf;
-        result
-    }
-
-    fn read_case_with(
+    fn read_case<S: Sink>(
         &mut self,
         e: &BytesStart<'_>,
         empty: bool,
         buf: &mut Vec<u8>,
-    ) -> paved_core::Result<Case> {
+        sink: &mut S,
+    ) -> Result<(), S::Error> {
+        let mut case = self.read_case_with(e, empty, buf)?;
+        self.cases += 1;
+        let suite = self.suites.last();
+        let file = case
+            .file
+            .as_deref()
+            .or_else(|| suite.and_then(|s| s.file.as_deref()));
+        let view = CaseRef {
+            suite: suite.map_or("", |s| s.name.as_str()),
+            classname: &case.classname,
+            name: &case.name,
+            file,
+            time: case.time.as_deref(),
+        };
+        if case.is_plain_pass() {
+            sink.passed(&view)
+        } else {
+            let attempts = {
+                // `view` borrows `case`'s strings; the attempts are moved out separately.
+                let mut rest = Case {
+                    primary: case.primary.take(),
+                    flaky: std::mem::take(&mut case.flaky),
+                    reruns: std::mem::take(&mut case.reruns),
+                    time: case.time.clone(),
+                    ..Case::default()
+                };
+                rest.take_attempts()
+            };
+            sink.other(&view, attempts)
+        }
+    }
+
+    fn read_case_with<'e>(
+        &mut self,
+        e: &'e BytesStart<'_>,
+        empty: bool,
+        buf: &mut Vec<u8>,
+    ) -> paved_core::Result<Case<'e>> {
         let mut case = Case::default();
         for a in e.attributes().with_checks(false) {
             let a = a.map_err(|err| bad(self.path, format!("malformed attribute: {err}")))?;
-            let value = || unescape(&String::from_utf8_lossy(&a.value));
             match a.key.local_name().as_ref() {
-                b"name" => case.name = value(),
-                b"classname" | b"class" => case.classname = value(),
-                b"file" | b"filepath" => case.file = Some(value()),
-                b"time" => case.time = parse_time(&String::from_utf8_lossy(&a.value)),
+                b"name" => case.name = id_text(a.value),
+                b"classname" | b"class" => case.classname = id_text(a.value),
+                b"file" | b"filepath" => case.file = Some(plain_text(a.value)),
+                b"time" => case.time = Some(a.value),
                 _ => {}
             }
         }
-        if case.name.trim().is_empty() {
+        if case.name.is_empty() {
             return Err(bad(
                 self.path,
-                format!(
-                    "a `<testcase>` near byte {} has no `name`",
-                    self.reader.buffer_position()
-                ),
+                format!("a `<testcase>` near byte {} has no `name`", self.pos()),
             ));
         }
         if empty {
@@ -577,7 +783,7 @@ impl<'p, R: BufRead> Parser<'p, R> {
             buf.clear();
             let event = match self.reader.read_event_into(buf) {
                 Ok(ev) => ev,
-                Err(e) => return Err(xml_error(&self.reader, self.path, &e)),
+                Err(e) => return Err(self.xml_error(&e)),
             };
             let (child, is_empty) = match event {
                 Event::Start(c) => (c.into_owned(), false),
@@ -591,7 +797,7 @@ impl<'p, R: BufRead> Parser<'p, R> {
                         self.path,
                         format!(
                             "malformed XML near byte {}: `</{other}>` inside `<testcase name=\"{}\">`",
-                            self.reader.buffer_position(),
+                            self.pos(),
                             case.name
                         ),
                     ));
@@ -666,7 +872,7 @@ impl<'p, R: BufRead> Parser<'p, R> {
             buf.clear();
             let event = match self.reader.read_event_into(buf) {
                 Ok(ev) => ev,
-                Err(e) => return Err(xml_error(&self.reader, self.path, &e)),
+                Err(e) => return Err(self.xml_error(&e)),
             };
             match event {
                 Event::Start(e) => {
@@ -849,6 +1055,10 @@ pub fn unescape(s: &str) -> String {
     out
 }
 
+fn parse_time_bytes(raw: &[u8]) -> Option<f64> {
+    parse_time(&String::from_utf8_lossy(raw))
+}
+
 /// `1,234.5` → 1234.5 (Surefire formats times with grouping separators).
 fn parse_time(s: &str) -> Option<f64> {
     let t = s.trim().replace(',', "");
@@ -907,14 +1117,17 @@ mod tests {
         for cap in [7, 13, 64, 4096] {
             let reader = BufReader::with_capacity(cap, xml.as_bytes());
             let path = Path::new("mem.xml");
-            let mut parser = Parser::new(reader, path, "");
             let mut out = Vec::new();
-            parser
-                .run(|r| {
+            let mut collect = Collect {
+                variant: "",
+                pending: Vec::new(),
+                index: HashMap::new(),
+                sink: |r| {
                     out.push(r);
                     Ok::<(), paved_core::Error>(())
-                })
-                .unwrap();
+                },
+            };
+            Parser::new(reader, path).run(&mut collect).unwrap();
             assert_eq!(out.len(), 2, "cap {cap}");
             assert_eq!(out[0].attempts[0].outcome, Outcome::Failed);
             assert_eq!(out[0].attempts[0].message.as_deref(), Some("boom"));

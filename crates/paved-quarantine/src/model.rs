@@ -108,14 +108,61 @@ pub struct RunOutcome {
     pub any_failure: bool,
 }
 
-/// What the store returns for analysis: runs oldest first, the tests seen, and outcomes.
+/// Counts over the final outcomes of every test in one run (or one report).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunTotals {
+    /// Distinct tests.
+    pub tests: u64,
+    /// Not skipped.
+    pub ran: u64,
+    /// Final outcome a failure.
+    pub failed: u64,
+    /// Passed after a failed attempt.
+    pub flaky: u64,
+}
+
+/// What the store returns for analysis: runs oldest first, the tests worth a look, and their
+/// outcomes.
+///
+/// `tests` holds the tests that failed at least once in these runs, and the tests asked for by
+/// [`HistoryQuery::focus`](crate::store::HistoryQuery::focus) (quarantined ones, to judge their
+/// release); a test that passed every time is only counted, in `totals`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct History {
     pub runs: Vec<RunMeta>,
+    /// Counts over every test of each run, parallel to `runs` (empty in histories written
+    /// before they existed: see [`History::run_totals`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub totals: Vec<RunTotals>,
     pub tests: Vec<TestId>,
     /// The source file of each test when known, parallel to `tests`.
     pub files: Vec<Option<String>>,
     pub outcomes: Vec<RunOutcome>,
+}
+
+impl History {
+    /// Counts per run: `totals` when present, else counted from `outcomes`.
+    pub fn run_totals(&self) -> Vec<RunTotals> {
+        if self.totals.len() == self.runs.len() {
+            return self.totals.clone();
+        }
+        let mut totals = vec![RunTotals::default(); self.runs.len()];
+        for o in &self.outcomes {
+            let Some(t) = totals.get_mut(o.run) else {
+                continue;
+            };
+            t.tests += 1;
+            if o.outcome != Outcome::Skipped {
+                t.ran += 1;
+            }
+            if o.outcome.is_failure() {
+                t.failed += 1;
+            } else if o.outcome == Outcome::Passed && o.any_failure {
+                t.flaky += 1;
+            }
+        }
+        totals
+    }
 }
 
 /// How `analyze` classifies a test.

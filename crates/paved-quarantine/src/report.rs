@@ -106,8 +106,6 @@ pub fn summarize(history: &History, window: usize, top: usize) -> Summary {
     let first = history.runs.len().saturating_sub(window);
     let runs: Vec<usize> = (first..history.runs.len()).collect();
     let mut grid = vec![vec![Cell::Absent; runs.len()]; history.tests.len()];
-    let mut trend_num = vec![0u32; runs.len()];
-    let mut trend_den = vec![0u32; runs.len()];
     for o in &history.outcomes {
         if o.run < first || o.test >= history.tests.len() {
             continue;
@@ -120,12 +118,6 @@ pub fn summarize(history: &History, window: usize, top: usize) -> Summary {
             Outcome::Failed | Outcome::Error => Cell::Fail,
         };
         grid[o.test][col] = cell;
-        if cell != Cell::Skip {
-            trend_den[col] += 1;
-            if matches!(cell, Cell::Flaky | Cell::Fail) {
-                trend_num[col] += 1;
-            }
-        }
     }
     let mut rows: Vec<Row> = history
         .tests
@@ -161,18 +153,30 @@ pub fn summarize(history: &History, window: usize, top: usize) -> Summary {
             .then(a.id.cmp(&b.id))
     });
     rows.truncate(top);
-    let trend = trend_num
+    // Over every test of each run (the store counts those that never failed too).
+    let totals = history.run_totals();
+    let trend = runs
         .iter()
-        .zip(&trend_den)
-        .map(|(n, d)| {
-            if *d == 0 {
+        .map(|&r| {
+            let t = totals[r];
+            if t.ran == 0 {
                 0.0
             } else {
-                f64::from(*n) / f64::from(*d)
+                (t.failed + t.flaky) as f64 / t.ran as f64
             }
         })
         .collect();
     Summary { runs, rows, trend }
+}
+
+/// The most tests any run of `history` had.
+fn most_tests(history: &History) -> u64 {
+    history
+        .run_totals()
+        .iter()
+        .map(|t| t.tests)
+        .max()
+        .unwrap_or(0)
 }
 
 fn pct(r: f64) -> String {
@@ -188,10 +192,10 @@ pub fn markdown(history: &History, s: &Summary) -> String {
     let mut out = String::from("## Flaky tests\n\n");
     let _ = writeln!(
         out,
-        "{} runs in the window ({} stored), {} tests seen, {} with failures.\n",
+        "{} runs in the window ({} stored), up to {} tests per run, {} with failures.\n",
         s.runs.len(),
         history.runs.len(),
-        history.tests.len(),
+        most_tests(history),
         s.rows.len()
     );
     if s.rows.is_empty() {
@@ -258,10 +262,10 @@ pub fn html(history: &History, s: &Summary) -> String {
     );
     let _ = writeln!(
         out,
-        "<p>{} runs in the window ({} stored), {} tests seen, {} with failures.</p>",
+        "<p>{} runs in the window ({} stored), up to {} tests per run, {} with failures.</p>",
         s.runs.len(),
         history.runs.len(),
-        history.tests.len(),
+        most_tests(history),
         s.rows.len()
     );
     // Trend chart: flake rate per run.
@@ -334,7 +338,7 @@ pub fn run(args: &ReportArgs) -> crate::error::Result<u8> {
                 ),
             })?
         }
-        None => args.source.load(args.config.as_deref())?.0,
+        None => args.source.load(args.config.as_deref(), &[])?.0,
     };
     let summary = summarize(&history, args.runs, args.top);
     let md = markdown(&history, &summary);

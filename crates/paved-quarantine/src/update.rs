@@ -102,10 +102,12 @@ pub struct HistorySource {
 }
 
 impl HistorySource {
-    /// Query the store and analyse it (what `analyze` does).
+    /// Query the store and analyse it (what `analyze` does), following the tests of `focus`
+    /// even where they never failed.
     pub fn load(
         &self,
         config: Option<&Path>,
+        focus: &[crate::model::TestId],
     ) -> crate::error::Result<(History, crate::analyze::Analysis)> {
         let (_, history, analysis) = crate::analyze::load(
             config,
@@ -113,6 +115,7 @@ impl HistorySource {
             self.window,
             self.branch.as_deref(),
             None,
+            focus,
         )?;
         Ok((history, analysis))
     }
@@ -569,7 +572,20 @@ pub fn run(args: &UpdateArgs) -> crate::error::Result<u8> {
                 .config
                 .clone()
                 .or_else(|| repo_config.is_file().then_some(repo_config));
-            args.history.load(config.as_deref())?.1.tests
+            // Quarantined tests are followed even when they did not fail: their clean runs are
+            // what releases them.
+            let focus: Vec<crate::model::TestId> = list
+                .entries()
+                .iter()
+                .zip(list.parts())
+                .map(|(entry, parts)| crate::model::TestId {
+                    suite: parts.suite.clone(),
+                    classname: parts.classname.clone(),
+                    name: parts.name.clone(),
+                    variant: entry.variant.clone().unwrap_or_default(),
+                })
+                .collect();
+            args.history.load(config.as_deref(), &focus)?.1.tests
         }
     };
     let owners = CodeOwners::discover(&args.location.repo)?;

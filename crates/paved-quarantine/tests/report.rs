@@ -50,6 +50,8 @@ fn history() -> History {
     }
     History {
         runs,
+        // Counted from the outcomes (a history written before per-run totals existed).
+        totals: Vec::new(),
         files: vec![None; tests.len()],
         tests,
         outcomes,

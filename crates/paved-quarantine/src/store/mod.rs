@@ -6,29 +6,29 @@
 //! - PostgreSQL (`--store postgres://…`): the same schema; migrations run under an advisory lock;
 //!   a transaction that loses a deadlock is retried.
 //!
-//! # Schema (version 1)
+//! # Schema (version 2)
 //!
 //! - `runs`: one row per (run_id, attempt, variant), with commit, branch and ingest time.
-//! - `tests`: one row per test identity. The key is a stable 64-bit hash ([`test_key`]) of
-//!   (suite, classname, name, variant), so ingest needs no lookup by string; the strings are
-//!   stored alongside.
-//! - `results`: (run, test) → final outcome, number of attempts, whether any attempt failed, the
-//!   first failure message. A test reported twice in one run (a rerun report) adds attempts.
-//! - `ingested_files`: (run, file): re-ingesting the same file for the same run is a no-op, so a
-//!   retried CI step never double-counts.
-//! - `paved_migrations`: applied schema versions.
+//! - `reports`: one row per ingested file of a run, `UNIQUE (run, file)` (re-ingesting the same
+//!   file for the same run is a no-op, so a retried CI step never double-counts). It holds the
+//!   report's counts, every test packed in two columns, and the tests that failed with their
+//!   names and messages: see [`packed`].
+//! - `paved_migrations`: applied schema versions. Version 1 kept a row per (run, test);
+//!   migration 2 packs those rows (and names from its `tests` table) into `reports`.
 
+pub(crate) mod packed;
 mod pg;
 mod sqlite;
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+
+use std::collections::HashMap;
 
 use crate::error::{Error, Result};
-use crate::model::{History, Outcome, RunMeta, TestId, TestResult};
+use crate::model::{History, Outcome, RunMeta, RunOutcome, RunTotals, TestId};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The default SQLite store, relative to the working directory.
 pub const DEFAULT_PATH: &str = ".paved/quarantine.db";
@@ -51,6 +51,9 @@ pub struct HistoryQuery {
     pub branch: Option<String>,
     /// Only runs of this variant.
     pub variant: Option<String>,
+    /// Tests to follow even if they never failed in the window (quarantined ones, to judge their
+    /// release). An empty variant means every variant.
+    pub focus: Vec<TestId>,
 }
 
 /// An open store.
@@ -103,6 +106,11 @@ impl Store {
 /// migration. Eight bytes per step with a multiply-xorshift mix and a murmur3 finaliser per
 /// part (a byte-at-a-time hash was a fifth of the ingest time on large reports).
 pub fn test_key(id: &TestId) -> i64 {
+    key_of([&id.suite, &id.classname, &id.name, &id.variant])
+}
+
+/// [`test_key`] of the parts (suite, classname, name, variant), already normalised.
+pub(crate) fn key_of(parts: [&str; 4]) -> i64 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
     fn fmix(mut h: u64) -> u64 {
         h ^= h >> 33;
@@ -112,7 +120,7 @@ pub fn test_key(id: &TestId) -> i64 {
         h ^ (h >> 33)
     }
     let mut h: u64 = 0x7061_7665_642d_7174;
-    for part in [&id.suite, &id.classname, &id.name, &id.variant] {
+    for part in parts {
         let bytes = part.as_bytes();
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
@@ -148,120 +156,167 @@ pub(crate) fn outcome_of(code: i64) -> Outcome {
     }
 }
 
-/// A result reduced to what the store keeps.
-pub(crate) struct Row {
-    pub key: i64,
-    pub result: TestResult,
-    pub outcome: i16,
-    pub attempts: i32,
-    pub any_failure: bool,
-    pub message: Option<String>,
-}
-
-impl Row {
-    fn of(result: TestResult) -> Row {
-        let any_failure = result.attempts.iter().any(|a| a.outcome.is_failure());
-        let message = result
-            .attempts
-            .iter()
-            .find(|a| a.outcome.is_failure())
-            .and_then(|a| a.message.clone());
-        Row {
-            key: test_key(&result.id),
-            outcome: outcome_code(result.final_outcome()),
-            attempts: i32::try_from(result.attempts.len()).unwrap_or(i32::MAX),
-            any_failure,
-            message,
-            result,
+/// Parse one report for storing, on as many threads as the machine has (see
+/// `junit::parallel`). Returns the report and the number of `<testcase>` elements read.
+pub(crate) fn parse_report(path: &Path, variant: &str) -> Result<(packed::PackedReport, u64)> {
+    let len = std::fs::metadata(path)
+        .map_err(|source| paved_core::Error::Io {
+            action: "read the JUnit report",
+            path: path.to_owned(),
+            source,
+        })?
+        .len();
+    if len == 0 {
+        return Err(paved_core::Error::BadFile {
+            path: path.to_owned(),
+            message: "the file is empty; expected a JUnit XML report (`<testsuites>` or `<testsuite>`). \
+                      Did the test run crash before writing it?"
+                .into(),
         }
+        .into());
     }
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let t0 = std::time::Instant::now();
+    let (pieces, cases) =
+        crate::junit::parallel::parse(path, len, threads, || packed::Collector::new(variant))?;
+    let t1 = std::time::Instant::now();
+    let packed = packed::pack(pieces);
+    if std::env::var_os("PAVED_TIMING").is_some() {
+        eprintln!("parse {:?} pack {:?}", t1 - t0, t1.elapsed());
+    }
+    Ok((packed, cases))
 }
 
-const BATCH: usize = 512;
-
-/// Parse `path` on a second thread while `insert` stores batches on this one (ingest is
-/// usually bound by both; two cores halve the time). A parse error wins over the insert's
-/// "channel closed" and is returned; either error means the caller rolls back. Returns the
-/// number of test results (a test reported twice in one suite counts once).
-pub(crate) fn parse_and_insert(
-    path: &Path,
-    variant: &str,
-    mut insert: impl FnMut(Vec<Row>) -> Result<()>,
-) -> Result<u64> {
-    std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::sync_channel::<Vec<Row>>(8);
-        let parser = scope.spawn(move || -> Result<u64> {
-            let mut batch = Vec::with_capacity(BATCH);
-            let mut n = 0u64;
-            crate::junit::stream_file(path, variant, |r| {
-                n += 1;
-                batch.push(Row::of(r));
-                if batch.len() >= BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    // The receiver only hangs up after an insert error, which is reported.
-                    tx.send(full)
-                        .map_err(|_| Error::Usage("ingest stopped".into()))?;
-                }
-                Ok::<(), Error>(())
-            })?;
-            if !batch.is_empty() {
-                let _ = tx.send(batch);
-            }
-            Ok(n)
-        });
-        let mut insert_result = Ok(());
-        for batch in rx {
-            insert_result = insert(batch);
-            if insert_result.is_err() {
-                break;
-            }
-        }
-        let parsed = parser
-            .join()
-            .unwrap_or_else(|_| Err(Error::Usage("the JUnit parser panicked".into())));
-        match (parsed, insert_result) {
-            (Err(e), _) if !matches!(&e, Error::Usage(m) if m == "ingest stopped") => Err(e),
-            (_, Err(e)) => Err(e),
-            (Err(e), Ok(())) => Err(e),
-            (Ok(n), Ok(())) => Ok(n),
-        }
-    })
-}
-
-/// Assemble a [`History`] from rows ordered by run.
+/// Assembles a [`History`]: runs oldest first, then the tests to follow, then each run's
+/// reports in the order they were stored.
 #[derive(Default)]
 pub(crate) struct HistoryBuilder {
     history: History,
-    tests: std::collections::HashMap<i64, usize>,
-    runs: std::collections::HashMap<i64, usize>,
+    /// Test key → index into `history.tests`.
+    tests: HashMap<i64, usize>,
+    /// Run id → index into `history.runs`.
+    runs: HashMap<i64, usize>,
+    /// The keys followed, sorted (set when the first report arrives).
+    focus: Vec<(u64, usize)>,
+    /// The reports of the run being read: (run index, [(keys, codes, totals)]).
+    current: Option<(usize, Vec<(Vec<u64>, Vec<u8>, RunTotals)>)>,
 }
 
 impl HistoryBuilder {
     pub fn run(&mut self, id: i64, meta: RunMeta) {
         self.runs.insert(id, self.history.runs.len());
         self.history.runs.push(meta);
+        self.history.totals.push(RunTotals::default());
     }
 
+    /// The distinct variants of the runs added so far.
+    pub fn variants(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.history.runs.iter().map(|r| r.variant.clone()).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Follow the test `id` (stored under `key`).
     pub fn test(&mut self, key: i64, id: TestId, file: Option<String>) {
+        if self.tests.contains_key(&key) {
+            return;
+        }
         self.tests.insert(key, self.history.tests.len());
         self.history.tests.push(id);
         self.history.files.push(file);
     }
 
-    pub fn outcome(&mut self, run: i64, test: i64, outcome: i64, attempts: i64, any_failure: bool) {
-        let (Some(&run), Some(&test)) = (self.runs.get(&run), self.tests.get(&test)) else {
+    /// Follow the tests of a stored report's `failures` column.
+    pub fn failures(&mut self, json: &str) -> Result<()> {
+        let rows: Vec<packed::FailureRow> = serde_json::from_str(json).map_err(|e| {
+            Error::Usage(format!(
+                "a stored report's failures are damaged ({e}); re-ingest that run"
+            ))
+        })?;
+        for f in rows {
+            self.test(f.key, f.id, f.file);
+        }
+        Ok(())
+    }
+
+    /// Follow each test of `focus`, under every variant of the runs when its variant is empty.
+    pub fn focus(&mut self, focus: &[TestId]) {
+        let variants = self.variants();
+        for id in focus {
+            let of = |variant: &str| TestId {
+                variant: variant.to_owned(),
+                ..id.clone()
+            };
+            if id.variant.is_empty() {
+                for v in &variants {
+                    let id = of(v);
+                    self.test(test_key(&id), id, None);
+                }
+            } else {
+                self.test(test_key(id), id.clone(), None);
+            }
+        }
+    }
+
+    /// One stored report of run `run` (the store's run id). `keys` are little-endian u64s.
+    pub fn report(&mut self, run: i64, totals: RunTotals, keys: &[u8], codes: &[u8]) -> Result<()> {
+        let Some(&run) = self.runs.get(&run) else {
+            return Ok(());
+        };
+        let keys = packed::keys_from_bytes(keys)
+            .filter(|k| k.len() == codes.len())
+            .ok_or_else(|| Error::Usage(format!(
+                "a stored report of run `{}` is damaged (its keys and outcomes do not match); re-ingest that run",
+                self.history.runs[run].run_id
+            )))?;
+        if self.current.as_ref().is_some_and(|(r, _)| *r != run) {
+            self.finish_run();
+        }
+        self.current
+            .get_or_insert_with(|| (run, Vec::new()))
+            .1
+            .push((keys, codes.to_vec(), totals));
+        Ok(())
+    }
+
+    fn finish_run(&mut self) {
+        let Some((run, mut reports)) = self.current.take() else {
             return;
         };
-        self.history.outcomes.push(crate::model::RunOutcome {
-            run,
-            test,
-            outcome: outcome_of(outcome),
-            attempts: u32::try_from(attempts).unwrap_or(0),
-            any_failure,
-        });
+        if self.focus.len() != self.tests.len() {
+            self.focus = self
+                .tests
+                .iter()
+                .map(|(&k, &i)| (k.cast_unsigned(), i))
+                .collect();
+            self.focus.sort_unstable();
+        }
+        let (keys, codes, totals) = if reports.len() == 1 {
+            reports.pop().expect("one report")
+        } else {
+            let (keys, codes) =
+                packed::merge_run(reports.into_iter().map(|(k, c, _)| (k, c)).collect());
+            let totals = packed::totals_of(&codes);
+            (keys, codes, totals)
+        };
+        self.history.totals[run] = totals;
+        for &(key, test) in &self.focus {
+            if let Ok(i) = keys.binary_search(&key) {
+                let (outcome, attempts, any_failure) = packed::decode(codes[i]);
+                self.history.outcomes.push(RunOutcome {
+                    run,
+                    test,
+                    outcome,
+                    attempts,
+                    any_failure,
+                });
+            }
+        }
     }
 
     pub fn finish(mut self) -> History {
+        self.finish_run();
         self.history.outcomes.sort_by_key(|o| (o.run, o.test));
         self.history
     }

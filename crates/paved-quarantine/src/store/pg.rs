@@ -5,13 +5,17 @@ use std::path::Path;
 use postgres::error::SqlState;
 use postgres::{Client, NoTls};
 
-use super::{HistoryBuilder, HistoryQuery, Ingested, Row, SCHEMA_VERSION, parse_and_insert};
+use super::packed::{PackedReport, V1Row, failures_json, keys_to_bytes, pack_rows};
+use super::{
+    HistoryBuilder, HistoryQuery, Ingested, SCHEMA_VERSION, parse_report,
+};
 use crate::error::{Error, Result};
-use crate::model::{History, RunMeta, TestId};
+use crate::model::{History, RunMeta, RunTotals, TestId};
 
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE runs (
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE runs (
         id BIGSERIAL PRIMARY KEY,
         run_id TEXT NOT NULL,
         attempt BIGINT NOT NULL,
@@ -45,7 +49,24 @@ const MIGRATIONS: &[(i64, &str)] = &[(
         PRIMARY KEY (run, file)
     );
     CREATE INDEX runs_time ON runs (time, id);",
-)];
+    ),
+    (
+        2,
+        "CREATE TABLE reports (
+        id BIGSERIAL PRIMARY KEY,
+        run BIGINT NOT NULL REFERENCES runs (id),
+        file TEXT NOT NULL,
+        tests BIGINT NOT NULL,
+        ran BIGINT NOT NULL,
+        failed BIGINT NOT NULL,
+        flaky BIGINT NOT NULL,
+        keys BYTEA NOT NULL,
+        codes BYTEA NOT NULL,
+        failures TEXT NOT NULL,
+        UNIQUE (run, file)
+    );",
+    ),
+];
 
 /// The advisory lock key that serialises migrations ("paved-q").
 const MIGRATION_LOCK: i64 = 0x0070_6176_6564_2d71;
@@ -122,6 +143,9 @@ impl PgStore {
         }
         for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
             tx.batch_execute(sql).map_err(err)?;
+            if *version == 2 {
+                pack_v1_results(&mut tx).map_err(err)?;
+            }
             tx.execute(
                 "INSERT INTO paved_migrations (version, applied_at) VALUES ($1, $2)",
                 &[version, &super::now()],
@@ -132,9 +156,11 @@ impl PgStore {
     }
 
     pub fn ingest_file(&mut self, meta: &RunMeta, path: &Path, key: &str) -> Result<Ingested> {
+        // Parsed once, outside the transaction; only the writes are retried.
+        let (report, _) = parse_report(path, &meta.variant)?;
         let mut tries = 0;
         loop {
-            match self.try_ingest(meta, path, key) {
+            match self.try_ingest(meta, key, &report) {
                 Err(Attempt::Retry(_)) if tries < 5 => tries += 1,
                 Err(Attempt::Retry(e)) => return Err(Error::store(&self.name, e)),
                 Err(Attempt::Fail(e)) => return Err(e),
@@ -146,8 +172,8 @@ impl PgStore {
     fn try_ingest(
         &mut self,
         meta: &RunMeta,
-        path: &Path,
         key: &str,
+        report: &PackedReport,
     ) -> std::result::Result<Ingested, Attempt> {
         let name = self.name.clone();
         let err = |e: postgres::Error| {
@@ -176,88 +202,13 @@ impl PgStore {
             )
             .map_err(err)?
             .get(0);
-        let fresh = tx
-            .execute(
-                "INSERT INTO ingested_files (run, file, tests) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING",
-                &[&run, &key],
-            )
-            .map_err(err)?;
-        if fresh == 0 {
+        if insert_report(&mut tx, run, key, report).map_err(err)?.is_none() {
             return Ok(Ingested::AlreadyIngested);
         }
-        let test_stmt = tx
-            .prepare(
-                "INSERT INTO tests (id, suite, classname, name, variant, file)
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-            )
-            .map_err(err)?;
-        let result_stmt = tx
-            .prepare(
-                "INSERT INTO results (run, test, outcome, attempts, any_failure, message)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (run, test) DO UPDATE SET
-                   outcome = excluded.outcome,
-                   attempts = results.attempts + excluded.attempts,
-                   any_failure = results.any_failure OR excluded.any_failure,
-                   message = COALESCE(results.message, excluded.message)",
-            )
-            .map_err(err)?;
-        let mut retry = None;
-        let parsed = parse_and_insert(path, &meta.variant, |rows: Vec<Row>| {
-            for row in rows {
-                let id = &row.result.id;
-                let r = tx
-                    .execute(
-                        &test_stmt,
-                        &[
-                            &row.key,
-                            &id.suite,
-                            &id.classname,
-                            &id.name,
-                            &id.variant,
-                            &row.result.file,
-                        ],
-                    )
-                    .and_then(|_| {
-                        tx.execute(
-                            &result_stmt,
-                            &[
-                                &run,
-                                &row.key,
-                                &row.outcome,
-                                &row.attempts,
-                                &row.any_failure,
-                                &row.message,
-                            ],
-                        )
-                    });
-                if let Err(e) = r {
-                    let message = e.to_string();
-                    if retryable(&e) {
-                        retry = Some(e);
-                    }
-                    return Err(Error::store(&name, message));
-                }
-            }
-            Ok(())
-        });
-        let n = match parsed {
-            Ok(n) => n,
-            Err(e) => {
-                return Err(match retry {
-                    Some(r) => Attempt::Retry(r),
-                    None => Attempt::Fail(e),
-                });
-            }
-        };
-        let n_i64 = i64::try_from(n).unwrap_or(i64::MAX);
-        tx.execute(
-            "UPDATE ingested_files SET tests = $3 WHERE run = $1 AND file = $2",
-            &[&run, &key, &n_i64],
-        )
-        .map_err(err)?;
         tx.commit().map_err(err)?;
-        Ok(Ingested::Stored { tests: n })
+        Ok(Ingested::Stored {
+            tests: report.totals.tests,
+        })
     }
 
     pub fn history(&mut self, q: &HistoryQuery) -> Result<History> {
@@ -296,47 +247,128 @@ impl PgStore {
         if ids.is_empty() {
             return Ok(b.finish());
         }
+        // The tests that failed in the window, named (small: read before the packed columns).
         let rows = self
             .client
             .query(
-                "SELECT DISTINCT t.id, t.suite, t.classname, t.name, t.variant, t.file
-                 FROM tests t JOIN results r ON r.test = t.id WHERE r.run = ANY($1)
-                 ORDER BY t.suite, t.classname, t.name, t.variant",
+                "SELECT failures FROM reports WHERE run = ANY($1) ORDER BY run, id",
                 &[&ids],
             )
             .map_err(err)?;
         for r in rows {
-            b.test(
-                r.get(0),
-                TestId {
-                    suite: r.get(1),
-                    classname: r.get(2),
-                    name: r.get(3),
-                    variant: r.get(4),
-                },
-                r.get(5),
-            );
+            b.failures(r.get(0))?;
         }
-        let rows = self
-            .client
-            .query(
-                "SELECT run, test, outcome, attempts, any_failure FROM results WHERE run = ANY($1)",
+        b.focus(&q.focus);
+        // One report at a time: a window of large reports is never all in memory.
+        let mut tx = self.client.transaction().map_err(err)?;
+        let portal = tx
+            .bind(
+                "SELECT run, tests, ran, failed, flaky, keys, codes FROM reports
+                 WHERE run = ANY($1) ORDER BY run, id",
                 &[&ids],
             )
             .map_err(err)?;
-        for r in rows {
-            let outcome: i16 = r.get(2);
-            let attempts: i32 = r.get(3);
-            b.outcome(
-                r.get(0),
-                r.get(1),
-                i64::from(outcome),
-                i64::from(attempts),
-                r.get(4),
-            );
+        loop {
+            let rows = tx.query_portal(&portal, 8).map_err(err)?;
+            if rows.is_empty() {
+                break;
+            }
+            for r in rows {
+                let count = |i| u64::try_from(r.get::<_, i64>(i)).unwrap_or(0);
+                let totals = RunTotals {
+                    tests: count(1),
+                    ran: count(2),
+                    failed: count(3),
+                    flaky: count(4),
+                };
+                let keys: &[u8] = r.get(5);
+                let codes: &[u8] = r.get(6);
+                b.report(r.get(0), totals, keys, codes)?;
+            }
         }
+        tx.commit().map_err(err)?;
         Ok(b.finish())
     }
+}
+
+/// Store `report` as file `file` of run `run`; `None` when that file is already stored.
+fn insert_report(
+    tx: &mut postgres::Transaction<'_>,
+    run: i64,
+    file: &str,
+    report: &PackedReport,
+) -> std::result::Result<Option<i64>, postgres::Error> {
+    let count = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    let t = &report.totals;
+    let row = tx.query_opt(
+        "INSERT INTO reports (run, file, tests, ran, failed, flaky, keys, codes, failures)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING id",
+        &[
+            &run,
+            &file,
+            &count(t.tests),
+            &count(t.ran),
+            &count(t.failed),
+            &count(t.flaky),
+            &keys_to_bytes(&report.keys),
+            &report.codes,
+            &failures_json(&report.failures),
+        ],
+    )?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// Migration 2 (see the SQLite store's): version-1 rows packed into reports.
+fn pack_v1_results(tx: &mut postgres::Transaction<'_>) -> std::result::Result<(), postgres::Error> {
+    let runs: Vec<i64> = tx
+        .query("SELECT id FROM runs ORDER BY id", &[])?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for run in runs {
+        let files: Vec<String> = tx
+            .query(
+                "SELECT file FROM ingested_files WHERE run = $1 ORDER BY ctid",
+                &[&run],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let rows: Vec<V1Row> = tx
+            .query(
+                "SELECT r.test, r.outcome, r.attempts, r.any_failure, r.message,
+                        t.suite, t.classname, t.name, t.variant, t.file
+                 FROM results r JOIN tests t ON t.id = r.test WHERE r.run = $1",
+                &[&run],
+            )?
+            .iter()
+            .map(|r| {
+                let outcome: i16 = r.get(1);
+                let attempts: i32 = r.get(2);
+                (
+                    r.get::<_, i64>(0),
+                    i64::from(outcome),
+                    i64::from(attempts),
+                    r.get::<_, bool>(3),
+                    r.get::<_, Option<String>>(4),
+                    TestId {
+                        suite: r.get(5),
+                        classname: r.get(6),
+                        name: r.get(7),
+                        variant: r.get(8),
+                    },
+                    r.get::<_, Option<String>>(9),
+                )
+            })
+            .collect();
+        let mut files = files.into_iter();
+        let first = files.next().unwrap_or_else(|| "(before schema 2)".to_owned());
+        insert_report(tx, run, &first, &pack_rows(rows))?;
+        for file in files {
+            insert_report(tx, run, &file, &pack_rows(Vec::new()))?;
+        }
+    }
+    tx.batch_execute("DROP TABLE results; DROP TABLE ingested_files; DROP TABLE tests;")
 }
 
 enum Attempt {

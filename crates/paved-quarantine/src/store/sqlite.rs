@@ -5,13 +5,17 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{HistoryBuilder, HistoryQuery, Ingested, Row, SCHEMA_VERSION, parse_and_insert};
+use super::packed::{PackedReport, V1Row, failures_json, keys_to_bytes, pack_rows};
+use super::{
+    HistoryBuilder, HistoryQuery, Ingested, SCHEMA_VERSION, parse_report,
+};
 use crate::error::{Error, Result};
-use crate::model::{History, RunMeta, TestId};
+use crate::model::{History, RunMeta, RunTotals, TestId};
 
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE runs (
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE runs (
         id INTEGER PRIMARY KEY,
         run_id TEXT NOT NULL,
         attempt INTEGER NOT NULL,
@@ -45,7 +49,24 @@ const MIGRATIONS: &[(i64, &str)] = &[(
         PRIMARY KEY (run, file)
     );
     CREATE INDEX runs_time ON runs (time, id);",
-)];
+    ),
+    (
+        2,
+        "CREATE TABLE reports (
+        id INTEGER PRIMARY KEY,
+        run INTEGER NOT NULL REFERENCES runs (id),
+        file TEXT NOT NULL,
+        tests INTEGER NOT NULL,
+        ran INTEGER NOT NULL,
+        failed INTEGER NOT NULL,
+        flaky INTEGER NOT NULL,
+        keys BLOB NOT NULL,
+        codes BLOB NOT NULL,
+        failures TEXT NOT NULL,
+        UNIQUE (run, file)
+    );",
+    ),
+];
 
 /// A SQLite history store.
 #[derive(Debug)]
@@ -126,6 +147,9 @@ impl SqliteStore {
         }
         for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
             tx.execute_batch(sql).map_err(err)?;
+            if *version == 2 {
+                pack_v1_results(&tx).map_err(err)?;
+            }
             tx.execute(
                 "INSERT INTO paved_migrations (version, applied_at) VALUES (?1, ?2)",
                 params![version, super::now()],
@@ -142,7 +166,7 @@ impl SqliteStore {
         let done: Option<i64> = self
             .conn
             .query_row(
-                "SELECT f.run FROM ingested_files f JOIN runs r ON r.id = f.run
+                "SELECT f.id FROM reports f JOIN runs r ON r.id = f.run
                  WHERE r.run_id = ?1 AND r.attempt = ?2 AND r.variant = ?3 AND f.file = ?4",
                 params![meta.run_id, meta.attempt, meta.variant, key],
                 |r| r.get(0),
@@ -152,39 +176,10 @@ impl SqliteStore {
         if done.is_some() {
             return Ok(Ingested::AlreadyIngested);
         }
-        // Tests already known need no insert: one scan of the keys instead of a B-tree probe per
-        // test case (a steady CI history re-ingests the same tests every run). A test another
-        // process adds meanwhile is inserted with `ON CONFLICT DO NOTHING`, so a stale set is
-        // only slower, never wrong.
-        let known: std::collections::HashSet<i64> = {
-            let mut stmt = self.conn.prepare("SELECT id FROM tests").map_err(err)?;
-            let keys = stmt.query_map([], |r| r.get::<_, i64>(0)).map_err(err)?;
-            keys.collect::<rusqlite::Result<_>>().map_err(err)?
-        };
         // Parse before taking the write lock, so concurrent ingests wait only for each other's
-        // inserts. The results are then inserted in key order: B-tree inserts in order touch each
-        // page once instead of jumping across the whole tree per test (several times faster on a
-        // million-test report). A stable sort keeps the attempts of a test reported twice in
-        // document order.
-        let mut pending: Vec<Pending> = Vec::new();
-        let n = parse_and_insert(path, &meta.variant, |rows: Vec<Row>| {
-            pending.reserve(rows.len());
-            for row in rows {
-                let is_new = !known.contains(&row.key);
-                pending.push(Pending {
-                    key: row.key,
-                    outcome: row.outcome,
-                    attempts: row.attempts,
-                    any_failure: row.any_failure,
-                    message: row.message,
-                    test: is_new.then(|| Box::new((row.result.id, row.result.file))),
-                });
-            }
-            Ok(())
-        })?;
-        drop(known);
-        pending.sort_by_key(|p| p.key);
-
+        // (small) writes.
+        let (report, cases) = parse_report(path, &meta.variant)?;
+        let t0 = std::time::Instant::now();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -206,61 +201,18 @@ impl SqliteStore {
                 |r| r.get(0),
             )
             .map_err(err)?;
-        let fresh = tx
-            .execute(
-                "INSERT INTO ingested_files (run, file, tests) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-                params![run, key, n],
-            )
-            .map_err(err)?;
-        if fresh == 0 {
+        if insert_report(&tx, run, key, &report).map_err(err)?.is_none() {
             return Ok(Ingested::AlreadyIngested);
         }
-        {
-            let mut test_stmt = tx
-                .prepare_cached(
-                    "INSERT INTO tests (id, suite, classname, name, variant, file)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
-                )
-                .map_err(err)?;
-            let mut result_stmt = tx
-                .prepare_cached(
-                    "INSERT INTO results (run, test, outcome, attempts, any_failure, message)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (run, test) DO UPDATE SET
-                       outcome = excluded.outcome,
-                       attempts = results.attempts + excluded.attempts,
-                       any_failure = MAX(results.any_failure, excluded.any_failure),
-                       message = COALESCE(results.message, excluded.message)",
-                )
-                .map_err(err)?;
-            for p in pending {
-                if let Some(test) = &p.test {
-                    let (id, file) = &**test;
-                    test_stmt
-                        .execute(params![
-                            p.key,
-                            id.suite,
-                            id.classname,
-                            id.name,
-                            id.variant,
-                            file
-                        ])
-                        .map_err(err)?;
-                }
-                result_stmt
-                    .execute(params![
-                        run,
-                        p.key,
-                        p.outcome,
-                        p.attempts,
-                        p.any_failure,
-                        p.message
-                    ])
-                    .map_err(err)?;
-            }
-        }
+        let t1 = std::time::Instant::now();
         tx.commit().map_err(err)?;
-        Ok(Ingested::Stored { tests: n })
+        if std::env::var_os("PAVED_TIMING").is_some() {
+            eprintln!("store {:?} commit {:?}", t1 - t0, t1.elapsed());
+        }
+        let _ = cases;
+        Ok(Ingested::Stored {
+            tests: report.totals.tests,
+        })
     }
 
     pub fn history(&mut self, q: &HistoryQuery) -> Result<History> {
@@ -298,81 +250,135 @@ impl SqliteStore {
             run_ids.push(id);
             b.run(id, meta);
         }
-        let Some(&first) = run_ids.first() else {
+        if run_ids.is_empty() {
             return Ok(b.finish());
-        };
-        // The window is contiguous in (time, id) order; select its results by run id set.
-        let ids: Vec<String> = run_ids.iter().map(ToString::to_string).collect();
-        let _ = first;
-        let in_list = ids.join(",");
-        let mut tests = self
-            .conn
-            .prepare(&format!(
-                "SELECT DISTINCT t.id, t.suite, t.classname, t.name, t.variant, t.file
-                 FROM tests t JOIN results r ON r.test = t.id WHERE r.run IN ({in_list})
-                 ORDER BY t.suite, t.classname, t.name, t.variant"
-            ))
-            .map_err(&err)?;
-        let rows = tests
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    TestId {
-                        suite: r.get(1)?,
-                        classname: r.get(2)?,
-                        name: r.get(3)?,
-                        variant: r.get(4)?,
-                    },
-                    r.get::<_, Option<String>>(5)?,
-                ))
-            })
-            .map_err(&err)?;
-        for row in rows {
-            let (key, id, file) = row.map_err(&err)?;
-            b.test(key, id, file);
         }
-        let mut results = self
+        let in_list = run_ids
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        // The tests that failed in the window, named (small: read before the packed columns).
+        let mut failures = self
             .conn
             .prepare(&format!(
-                "SELECT run, test, outcome, attempts, any_failure FROM results WHERE run IN ({in_list})"
+                "SELECT failures FROM reports WHERE run IN ({in_list}) ORDER BY run, id"
             ))
             .map_err(&err)?;
-        let rows = results
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, bool>(4)?,
-                ))
-            })
+        let mut rows = failures.query([]).map_err(&err)?;
+        while let Some(r) = rows.next().map_err(&err)? {
+            let json = r.get_ref(0).and_then(|v| Ok(v.as_str()?)).map_err(&err)?;
+            b.failures(json)?;
+        }
+        b.focus(&q.focus);
+        let mut reports = self
+            .conn
+            .prepare(&format!(
+                "SELECT run, tests, ran, failed, flaky, keys, codes FROM reports
+                 WHERE run IN ({in_list}) ORDER BY run, id"
+            ))
             .map_err(&err)?;
-        for row in rows {
-            let (run, test, outcome, attempts, any_failure) = row.map_err(&err)?;
-            b.outcome(run, test, outcome, attempts, any_failure);
+        let mut rows = reports.query([]).map_err(&err)?;
+        while let Some(r) = rows.next().map_err(&err)? {
+            let count = |i| r.get::<_, i64>(i).map(|v| u64::try_from(v).unwrap_or(0));
+            let totals = RunTotals {
+                tests: count(1).map_err(&err)?,
+                ran: count(2).map_err(&err)?,
+                failed: count(3).map_err(&err)?,
+                flaky: count(4).map_err(&err)?,
+            };
+            let run: i64 = r.get(0).map_err(&err)?;
+            let keys = r.get_ref(5).and_then(|v| Ok(v.as_blob()?)).map_err(&err)?;
+            let codes = r.get_ref(6).and_then(|v| Ok(v.as_blob()?)).map_err(&err)?;
+            b.report(run, totals, keys, codes)?;
         }
         Ok(b.finish())
     }
 
-    /// Rows in `results` (for tests and diagnostics).
+    /// Tests stored across every report (for tests and diagnostics).
     pub fn count_results(&self) -> Result<i64> {
         self.conn
-            .query_row("SELECT COUNT(*) FROM results", [], |r| r.get(0))
-            .optional()
-            .map(Option::unwrap_or_default)
+            .query_row("SELECT COALESCE(SUM(tests), 0) FROM reports", [], |r| r.get(0))
             .map_err(self.err())
     }
 }
 
-/// A result waiting to be inserted; `test` is set for tests the store does not know yet.
-struct Pending {
-    key: i64,
-    outcome: i16,
-    attempts: i32,
-    any_failure: bool,
-    message: Option<String>,
-    test: Option<Box<(TestId, Option<String>)>>,
+/// Store `report` as file `file` of run `run`; `None` when that file is already stored.
+fn insert_report(
+    tx: &rusqlite::Transaction<'_>,
+    run: i64,
+    file: &str,
+    report: &PackedReport,
+) -> rusqlite::Result<Option<i64>> {
+    let count = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    let t = &report.totals;
+    tx.query_row(
+        "INSERT INTO reports (run, file, tests, ran, failed, flaky, keys, codes, failures)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING RETURNING id",
+        params![
+            run,
+            file,
+            count(t.tests),
+            count(t.ran),
+            count(t.failed),
+            count(t.flaky),
+            keys_to_bytes(&report.keys),
+            report.codes,
+            failures_json(&report.failures)
+        ],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+/// Migration 2: each run's version-1 `results` rows become one report (named after the run's
+/// first ingested file; its other files get empty reports, so they stay ingested), then the
+/// version-1 tables go.
+fn pack_v1_results(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    let runs: Vec<i64> = {
+        let mut stmt = tx.prepare("SELECT id FROM runs ORDER BY id")?;
+        stmt.query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    for run in runs {
+        let files: Vec<String> = {
+            let mut stmt =
+                tx.prepare("SELECT file FROM ingested_files WHERE run = ?1 ORDER BY rowid")?;
+            stmt.query_map([run], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        let rows: Vec<V1Row> = {
+            let mut stmt = tx.prepare(
+                "SELECT r.test, r.outcome, r.attempts, r.any_failure, r.message,
+                        t.suite, t.classname, t.name, t.variant, t.file
+                 FROM results r JOIN tests t ON t.id = r.test WHERE r.run = ?1",
+            )?;
+            stmt.query_map([run], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    TestId {
+                        suite: r.get(5)?,
+                        classname: r.get(6)?,
+                        name: r.get(7)?,
+                        variant: r.get(8)?,
+                    },
+                    r.get(9)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<_>>()?
+        };
+        let mut files = files.into_iter();
+        let first = files.next().unwrap_or_else(|| "(before schema 2)".to_owned());
+        insert_report(tx, run, &first, &pack_rows(rows))?;
+        for file in files {
+            insert_report(tx, run, &file, &pack_rows(Vec::new()))?;
+        }
+    }
+    tx.execute_batch("DROP TABLE results; DROP TABLE ingested_files; DROP TABLE tests;")
 }
 
 fn is_busy(e: &rusqlite::Error) -> bool {

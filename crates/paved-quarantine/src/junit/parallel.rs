@@ -1,0 +1,204 @@
+//! One large report parsed by several threads.
+//!
+//! The file is cut after `</testsuite>` end tags near evenly spaced offsets, and each piece
+//! ([`Span`]) is parsed on its own thread by the same [`Parser`] as a whole file, from a
+//! position where no suite is open. A cut is only a guess until it is checked: the piece
+//! before it must stop exactly there, after a `</testsuite>` that closed its last open suite.
+//! A cut that fell inside captured output, a comment or a nested suite fails that check; the
+//! pieces after it are then thrown away and the rest of the file is parsed on this thread from
+//! where the previous piece really stopped. The result is always what one sequential parse
+//! gives; a bad guess only costs time.
+//!
+//! Memory stays bounded: each thread streams its piece through its own read buffer.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use super::{Parser, Sink, Span, SpanEnd, bad, truncated};
+
+/// Files smaller than this are parsed on one thread (splitting costs more than it saves).
+const MIN_PIECE: u64 = 16 << 20;
+/// How far past a target offset to look for a `</testsuite>` to cut at.
+const SEARCH_LIMIT: u64 = 16 << 20;
+const READ_BUFFER: usize = 256 << 10;
+const CUT: &[u8] = b"</testsuite>";
+
+/// A sink that also tidies up on its own thread once its piece is parsed.
+pub(crate) trait PieceSink: Sink<Error = paved_core::Error> + Send {
+    /// Called once, on the parsing thread, after the piece's last test case.
+    fn finish(&mut self) {}
+}
+
+/// Parse `path` with up to `threads` threads. Returns one sink per piece, in file order, and
+/// the number of `<testcase>` elements read.
+pub(crate) fn parse<S: PieceSink>(
+    path: &Path,
+    len: u64,
+    threads: usize,
+    make: impl Fn() -> S + Sync,
+) -> paved_core::Result<(Vec<S>, u64)> {
+    let pieces = usize::try_from(len / MIN_PIECE)
+        .unwrap_or(usize::MAX)
+        .clamp(1, threads.max(1));
+    let cuts = if pieces > 1 {
+        cut_points(path, len, pieces)?
+    } else {
+        Vec::new()
+    };
+    // Piece k runs from cuts[k-1] (or 0) and stops at the first clean point at or after cuts[k].
+    let starts: Vec<u64> = std::iter::once(0).chain(cuts.iter().copied()).collect();
+    let stops: Vec<Option<u64>> = cuts.iter().copied().map(Some).chain([None]).collect();
+    let make = &make;
+    let outcomes: Vec<paved_core::Result<(S, SpanEnd)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = starts
+            .iter()
+            .zip(&stops)
+            .map(|(&start, &stop)| scope.spawn(move || parse_piece(path, start, stop, make())))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(bad(path, "the JUnit parser panicked; please report this file"))
+                })
+            })
+            .collect()
+    });
+
+    let mut sinks = Vec::with_capacity(outcomes.len());
+    let (mut wrappers, mut cases) = (0i64, 0u64);
+    // Where the next piece must start for the chain to hold; `None` once a piece reached the end.
+    let mut next = Some(0u64);
+    for (&start, outcome) in starts.iter().zip(outcomes) {
+        match next {
+            Some(expected) if expected == start => {}
+            _ => break,
+        }
+        let (sink, end) = outcome?;
+        wrappers += end.wrappers;
+        cases += end.cases;
+        sinks.push(sink);
+        next = end.stopped_at;
+    }
+    if let Some(from) = next {
+        // A cut was a bad guess: parse the rest here, from where the last good piece stopped.
+        let (sink, end) = parse_piece(path, from, None, make())?;
+        wrappers += end.wrappers;
+        cases += end.cases;
+        sinks.push(sink);
+    }
+    if wrappers > 0 {
+        return Err(truncated(path, "testsuites", len));
+    }
+    if wrappers < 0 {
+        return Err(bad(
+            path,
+            "malformed XML: a `</testsuites>` closes an element that was never opened",
+        ));
+    }
+    Ok((sinks, cases))
+}
+
+fn parse_piece<S: PieceSink>(
+    path: &Path,
+    start: u64,
+    stop: Option<u64>,
+    mut sink: S,
+) -> paved_core::Result<(S, SpanEnd)> {
+    let io = |source| paved_core::Error::Io {
+        action: "read the JUnit report",
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = File::open(path).map_err(io)?;
+    if start > 0 {
+        file.seek(SeekFrom::Start(start)).map_err(io)?;
+    }
+    let span = Span {
+        base: start,
+        mid_document: start > 0,
+        stop_after: stop,
+    };
+    let end = Parser::with_span(BufReader::with_capacity(READ_BUFFER, file), path, span)
+        .run(&mut sink)?;
+    sink.finish();
+    Ok((sink, end))
+}
+
+/// Offsets just past a `</testsuite>` at or after each of `pieces - 1` evenly spaced targets,
+/// increasing; a target with no end tag within [`SEARCH_LIMIT`] gets no cut.
+fn cut_points(path: &Path, len: u64, pieces: usize) -> paved_core::Result<Vec<u64>> {
+    let io = |source| paved_core::Error::Io {
+        action: "read the JUnit report",
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = File::open(path).map_err(io)?;
+    let finder = memchr::memmem::Finder::new(CUT);
+    let mut cuts: Vec<u64> = Vec::with_capacity(pieces - 1);
+    let mut buf = vec![0u8; READ_BUFFER];
+    for k in 1..pieces {
+        let target = len / pieces as u64 * k as u64;
+        let mut at = cuts.last().map_or(target, |&c| c.max(target));
+        let limit = (at + SEARCH_LIMIT).min(len);
+        file.seek(SeekFrom::Start(at)).map_err(io)?;
+        let mut found = None;
+        while at < limit && found.is_none() {
+            let want = usize::try_from((limit - at).min(READ_BUFFER as u64)).unwrap_or(READ_BUFFER);
+            let n = read_full(&mut file, &mut buf[..want]).map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            if let Some(cut) = plausible_cut(&finder, &buf[..n]) {
+                found = Some(at + cut as u64);
+            } else if n < CUT.len() {
+                break;
+            } else {
+                // Overlap reads so that a tag across two reads is seen.
+                let step = (n - (CUT.len() - 1)) as u64;
+                at += step;
+                file.seek(SeekFrom::Start(at)).map_err(io)?;
+            }
+        }
+        if let Some(cut) = found
+            && cut < len
+            && cuts.last().is_none_or(|&c| cut > c)
+        {
+            cuts.push(cut);
+        }
+    }
+    Ok(cuts)
+}
+
+/// The first offset just past a `</testsuite>` in `buf` that is followed by another suite or
+/// the end of the wrapper (a `</testsuite>` inside captured output usually is not). Only a
+/// guess, checked later; it keeps threads from starting inside output.
+fn plausible_cut(finder: &memchr::memmem::Finder<'_>, buf: &[u8]) -> Option<usize> {
+    finder.find_iter(buf).map(|i| i + CUT.len()).find(|&cut| {
+        let next = buf[cut..].iter().position(|b| !b.is_ascii_whitespace());
+        match next {
+            // The buffer ends first: cannot tell, take it (the check after parsing decides).
+            None => true,
+            Some(j) => {
+                let rest = &buf[cut + j..];
+                rest.starts_with(b"<testsuite")
+                    || rest.starts_with(b"</testsuites")
+                    || b"<testsuite".starts_with(&rest[..rest.len().min(10)])
+            }
+        }
+    })
+}
+
+fn read_full(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
