@@ -292,13 +292,98 @@ fn is_normal(part: &str) -> bool {
 /// changes anything (the common case).
 fn id_text(raw: Cow<'_, [u8]>) -> Cow<'_, str> {
     if let Cow::Borrowed(b) = raw
-        && memchr::memchr(b'&', b).is_none()
+        && is_plain_id(b)
         && let Ok(s) = std::str::from_utf8(b)
-        && is_normal(s)
     {
         return Cow::Borrowed(s);
     }
     Cow::Owned(normalize(&unescape(&String::from_utf8_lossy(&raw))))
+}
+
+/// `raw` is printable ASCII without `&`, and single spaces only between words: unescaping and
+/// normalising would not change it. Eight bytes at a time while no byte needs a look.
+fn is_plain_id(raw: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A space before the first byte: a leading space fails like a double one.
+    let mut space = true;
+    let step = |c: u8, space: &mut bool| -> bool {
+        if c == b' ' {
+            let ok = !*space;
+            *space = true;
+            ok
+        } else {
+            *space = false;
+            c > b' ' && c < 0x80 && c != b'&'
+        }
+    };
+    let mut words = raw.chunks_exact(8);
+    for w in &mut words {
+        let x = u64::from_le_bytes(w.try_into().expect("8 bytes"));
+        let amp = x ^ (ONES * u64::from(b'&'));
+        let needs_look = (x & HIGH)
+            | (x.wrapping_sub(ONES * 0x21) & !x & HIGH)
+            | (amp.wrapping_sub(ONES) & !amp & HIGH);
+        if needs_look == 0 {
+            space = false;
+        } else if !w.iter().all(|&c| step(c, &mut space)) {
+            return false;
+        }
+    }
+    if !words.remainder().iter().all(|&c| step(c, &mut space)) {
+        return false;
+    }
+    raw.is_empty() || !space
+}
+
+/// The `name`, `classname` and `time` of a `<testcase>` read straight from its bytes, for
+/// the well-formed common case; `false` when anything is unusual, and then quick-xml's own
+/// attribute reader decides (and words any error).
+fn scan_case_attributes<'e>(raw: &'e [u8], case: &mut Case<'e>) -> bool {
+    let ws = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r');
+    let mut i = 0;
+    loop {
+        while i < raw.len() && ws(raw[i]) {
+            i += 1;
+        }
+        if i == raw.len() {
+            return true;
+        }
+        let key_start = i;
+        while i < raw.len() && raw[i] != b'=' && !ws(raw[i]) {
+            i += 1;
+        }
+        let key = &raw[key_start..i];
+        while i < raw.len() && ws(raw[i]) {
+            i += 1;
+        }
+        if key.is_empty() || raw.get(i) != Some(&b'=') {
+            return false;
+        }
+        i += 1;
+        while i < raw.len() && ws(raw[i]) {
+            i += 1;
+        }
+        let Some(&quote) = raw.get(i).filter(|&&q| q == b'"' || q == b'\'') else {
+            return false;
+        };
+        let Some(len) = memchr::memchr(quote, &raw[i + 1..]) else {
+            return false;
+        };
+        let value = &raw[i + 1..i + 1 + len];
+        i += len + 2;
+        if i < raw.len() && !ws(raw[i]) {
+            return false;
+        }
+        let local = key.rsplit(|&c| c == b':').next().unwrap_or(key);
+        match local {
+            b"name" => case.name = id_text(Cow::Borrowed(value)),
+            b"classname" | b"class" => case.classname = id_text(Cow::Borrowed(value)),
+            b"file" | b"filepath" => case.file = Some(plain_text(Cow::Borrowed(value))),
+            b"time" => case.time = Some(Cow::Borrowed(value)),
+            _ => {}
+        }
+    }
 }
 
 /// Any other attribute: unescaped, borrowed when there is nothing to unescape.
@@ -518,6 +603,8 @@ pub(crate) struct Parser<'p, R> {
     /// Scratch buffers reused across test cases.
     case_buf: Vec<u8>,
     subtree_buf: Vec<u8>,
+    /// End-tag searchers for [`Parser::skip_raw`], by element name.
+    finders: Vec<(Vec<u8>, memchr::memmem::Finder<'static>)>,
     cases: u64,
     seen_root: bool,
 }
@@ -543,6 +630,7 @@ impl<'p, R: BufRead> Parser<'p, R> {
             wrappers: 0,
             case_buf: Vec::with_capacity(4096),
             subtree_buf: Vec::with_capacity(1024),
+            finders: Vec::new(),
             cases: 0,
             seen_root: span.mid_document,
         }
@@ -580,14 +668,8 @@ impl<'p, R: BufRead> Parser<'p, R> {
                 Err(e) => return Err(self.xml_error(&e).into()),
             };
             match event {
-                Event::Start(e) => {
-                    let name = e.local_name().as_ref().to_vec();
-                    self.open(&name, &e, false, sink)?;
-                }
-                Event::Empty(e) => {
-                    let name = e.local_name().as_ref().to_vec();
-                    self.open(&name, &e, true, sink)?;
-                }
+                Event::Start(e) => self.open(e.local_name().as_ref(), &e, false, sink)?,
+                Event::Empty(e) => self.open(e.local_name().as_ref(), &e, true, sink)?,
                 Event::End(e) => {
                     let name = e.local_name();
                     match name.as_ref() {
@@ -753,13 +835,11 @@ impl<'p, R: BufRead> Parser<'p, R> {
         }
     }
 
-    fn read_case_with<'e>(
-        &mut self,
+    fn read_case_attributes<'e>(
+        &self,
         e: &'e BytesStart<'_>,
-        empty: bool,
-        buf: &mut Vec<u8>,
-    ) -> paved_core::Result<Case<'e>> {
-        let mut case = Case::default();
+        case: &mut Case<'e>,
+    ) -> paved_core::Result<()> {
         for a in e.attributes().with_checks(false) {
             let a = a.map_err(|err| bad(self.path, format!("malformed attribute: {err}")))?;
             match a.key.local_name().as_ref() {
@@ -769,6 +849,20 @@ impl<'p, R: BufRead> Parser<'p, R> {
                 b"time" => case.time = Some(a.value),
                 _ => {}
             }
+        }
+        Ok(())
+    }
+
+    fn read_case_with<'e>(
+        &mut self,
+        e: &'e BytesStart<'_>,
+        empty: bool,
+        buf: &mut Vec<u8>,
+    ) -> paved_core::Result<Case<'e>> {
+        let mut case = Case::default();
+        if !scan_case_attributes(e.attributes_raw(), &mut case) {
+            case = Case::default();
+            self.read_case_attributes(e, &mut case)?;
         }
         if case.name.is_empty() {
             return Err(bad(
@@ -905,14 +999,31 @@ impl<'p, R: BufRead> Parser<'p, R> {
         name: &[u8],
         mut capture: Option<&mut Vec<u8>>,
     ) -> paved_core::Result<()> {
-        let mut needle = Vec::with_capacity(name.len() + 2);
-        needle.extend_from_slice(b"</");
-        needle.extend_from_slice(name);
-        let finder = memchr::memmem::Finder::new(&needle);
+        // One searcher per element name, built once (output elements are skipped by the
+        // hundred thousand in a large report).
+        let at = match self.finders.iter().position(|(n, _)| n.as_slice() == name) {
+            Some(i) => i,
+            None => {
+                let mut needle = Vec::with_capacity(name.len() + 2);
+                needle.extend_from_slice(b"</");
+                needle.extend_from_slice(name);
+                let finder = memchr::memmem::Finder::new(&needle).into_owned();
+                self.finders.push((name.to_vec(), finder));
+                self.finders.len() - 1
+            }
+        };
+        let Parser {
+            reader,
+            finders,
+            path,
+            ..
+        } = self;
+        let path: &Path = path;
+        let finder = &finders[at].1;
+        let needle = finder.needle();
         let keep = needle.len() - 1;
-        let mut carry: Vec<u8> = Vec::with_capacity(keep * 2);
-        let path = self.path;
-        let mut stream = self.reader.stream();
+        let mut carry: Vec<u8> = Vec::new();
+        let mut stream = reader.stream();
         loop {
             let chunk = stream
                 .fill_buf()

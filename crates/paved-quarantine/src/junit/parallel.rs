@@ -31,12 +31,13 @@ pub(crate) trait PieceSink: Sink<Error = paved_core::Error> + Send {
 }
 
 /// Parse `path` with up to `threads` threads. Returns one sink per piece, in file order, and
-/// the number of `<testcase>` elements read.
+/// the number of `<testcase>` elements read. `make(i)` makes the sink of piece `i`; pieces
+/// later in the file get larger numbers.
 pub(crate) fn parse<S: PieceSink>(
     path: &Path,
     len: u64,
     threads: usize,
-    make: impl Fn() -> S + Sync,
+    make: impl Fn(usize) -> S + Sync,
 ) -> paved_core::Result<(Vec<S>, u64)> {
     let pieces = usize::try_from(len / MIN_PIECE)
         .unwrap_or(usize::MAX)
@@ -54,7 +55,10 @@ pub(crate) fn parse<S: PieceSink>(
         let handles: Vec<_> = starts
             .iter()
             .zip(&stops)
-            .map(|(&start, &stop)| scope.spawn(move || parse_piece(path, start, stop, make())))
+            .enumerate()
+            .map(|(i, (&start, &stop))| {
+                scope.spawn(move || parse_piece(path, start, stop, make(i)))
+            })
             .collect();
         handles
             .into_iter()
@@ -83,7 +87,7 @@ pub(crate) fn parse<S: PieceSink>(
     }
     if let Some(from) = next {
         // A cut was a bad guess: parse the rest here, from where the last good piece stopped.
-        let (sink, end) = parse_piece(path, from, None, make())?;
+        let (sink, end) = parse_piece(path, from, None, make(starts.len()))?;
         wrappers += end.wrappers;
         cases += end.cases;
         sinks.push(sink);
@@ -111,6 +115,7 @@ fn parse_piece<S: PieceSink>(
         path: path.to_owned(),
         source,
     };
+    let t0 = std::time::Instant::now();
     let mut file = File::open(path).map_err(io)?;
     if start > 0 {
         file.seek(SeekFrom::Start(start)).map_err(io)?;
@@ -122,7 +127,11 @@ fn parse_piece<S: PieceSink>(
     };
     let end = Parser::with_span(BufReader::with_capacity(READ_BUFFER, file), path, span)
         .run(&mut sink)?;
+    let t1 = std::time::Instant::now();
     sink.finish();
+    if std::env::var_os("PAVED_TIMING").is_some() {
+        eprintln!("piece {start}: parse {:?} finish {:?}", t1 - t0, t1.elapsed());
+    }
     Ok((sink, end))
 }
 

@@ -111,30 +111,51 @@ pub fn test_key(id: &TestId) -> i64 {
 
 /// [`test_key`] of the parts (suite, classname, name, variant), already normalised.
 pub(crate) fn key_of(parts: [&str; 4]) -> i64 {
-    const K: u64 = 0x9e37_79b9_7f4a_7c15;
-    fn fmix(mut h: u64) -> u64 {
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        h ^ (h >> 33)
-    }
-    let mut h: u64 = 0x7061_7665_642d_7174;
+    let mut h = KeyHasher::new();
     for part in parts {
+        h.part(part);
+    }
+    h.finish()
+}
+
+/// [`test_key`] a part at a time, so that the state after a suite's name can be kept and
+/// reused for each of its test cases.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeyHasher(u64);
+
+impl KeyHasher {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+
+    pub fn new() -> KeyHasher {
+        KeyHasher(0x7061_7665_642d_7174)
+    }
+
+    pub fn part(&mut self, part: &str) {
+        fn fmix(mut h: u64) -> u64 {
+            h ^= h >> 33;
+            h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+            h ^= h >> 33;
+            h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+            h ^ (h >> 33)
+        }
+        let mut h = self.0;
         let bytes = part.as_bytes();
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
             let v = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-            h = (h ^ v).wrapping_mul(K);
+            h = (h ^ v).wrapping_mul(Self::K);
             h ^= h >> 32;
         }
         let mut tail = [0u8; 8];
         tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-        h = (h ^ u64::from_le_bytes(tail)).wrapping_mul(K);
+        h = (h ^ u64::from_le_bytes(tail)).wrapping_mul(Self::K);
         // The length separates parts: ("ab", "c") and ("a", "bc") differ.
-        h = fmix(h ^ (bytes.len() as u64));
+        self.0 = fmix(h ^ (bytes.len() as u64));
     }
-    h.cast_signed()
+
+    pub fn finish(self) -> i64 {
+        self.0.cast_signed()
+    }
 }
 
 /// Outcome as stored.
@@ -177,10 +198,14 @@ pub(crate) fn parse_report(path: &Path, variant: &str) -> Result<(packed::Packed
     }
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let t0 = std::time::Instant::now();
-    let (pieces, cases) =
-        crate::junit::parallel::parse(path, len, threads, || packed::Collector::new(variant))?;
+    // Reserve for a test case per 128 bytes of each piece (a generous guess: test cases are rarely
+    // shorter; memory that is reserved but never written costs nothing).
+    let expected = usize::try_from(len / 128 / threads as u64).unwrap_or(0).min(1 << 26);
+    let (pieces, cases) = crate::junit::parallel::parse(path, len, threads, |i| {
+        packed::Collector::new(variant, i, expected)
+    })?;
     let t1 = std::time::Instant::now();
-    let packed = packed::pack(pieces);
+    let packed = packed::pack(&pieces);
     if std::env::var_os("PAVED_TIMING").is_some() {
         eprintln!("parse {:?} pack {:?}", t1 - t0, t1.elapsed());
     }

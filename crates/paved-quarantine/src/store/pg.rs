@@ -5,7 +5,7 @@ use std::path::Path;
 use postgres::error::SqlState;
 use postgres::{Client, NoTls};
 
-use super::packed::{PackedReport, V1Row, failures_json, keys_to_bytes, pack_rows};
+use super::packed::{PackedReport, V1Row, failures_json, pack_rows};
 use super::{
     HistoryBuilder, HistoryQuery, Ingested, SCHEMA_VERSION, parse_report,
 };
@@ -310,7 +310,7 @@ fn insert_report(
             &count(t.ran),
             &count(t.failed),
             &count(t.flaky),
-            &keys_to_bytes(&report.keys),
+            &report.keys,
             &report.codes,
             &failures_json(&report.failures),
         ],

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::packed::{PackedReport, V1Row, failures_json, keys_to_bytes, pack_rows};
+use super::packed::{PackedReport, V1Row, failures_json, pack_rows};
 use super::{
     HistoryBuilder, HistoryQuery, Ingested, SCHEMA_VERSION, parse_report,
 };
@@ -86,6 +86,10 @@ impl SqliteStore {
         let conn = Connection::open(path).map_err(|e| Error::store(&name, e))?;
         let err = |e: rusqlite::Error| Error::store(&name, e);
         conn.busy_timeout(Duration::from_secs(60)).map_err(err)?;
+        // Large pages for a new database: a report is a few large values, which then take a
+        // tenth of the pages (and page writes) that 4 KiB pages would. No effect on an existing
+        // database.
+        conn.execute_batch("PRAGMA page_size = 65536").map_err(err)?;
         // Switching to WAL needs a moment of exclusive access; concurrent first opens retry.
         let mut tries = 0;
         loop {
@@ -322,7 +326,7 @@ fn insert_report(
             count(t.ran),
             count(t.failed),
             count(t.flaky),
-            keys_to_bytes(&report.keys),
+            report.keys,
             report.codes,
             failures_json(&report.failures)
         ],
