@@ -208,7 +208,60 @@ fn eight_concurrent_ingests_into_postgres_lose_nothing() {
     let (ha, hb) = (a.history(&q).unwrap(), b.history(&q).unwrap());
     assert_eq!(ha.tests, hb.tests);
     assert_eq!(ha.outcomes.len(), hb.outcomes.len());
+    assert_eq!(ha.run_totals(), hb.run_totals());
+
+    // A database written by schema 1 (a row per run and test) is migrated with nothing lost.
+    let mut admin = postgres::Client::connect(&pg.url(), postgres::NoTls).unwrap();
+    admin.batch_execute("CREATE DATABASE legacy").unwrap();
+    let legacy = pg.url().replace("/postgres", "/legacy");
+    let mut old = postgres::Client::connect(&legacy, postgres::NoTls).unwrap();
+    old.batch_execute(SCHEMA_1_POSTGRES).unwrap();
+    old.batch_execute(
+        "CREATE TABLE paved_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL);
+         INSERT INTO paved_migrations VALUES (1, 0);
+         INSERT INTO runs (id, run_id, attempt, variant, commit_sha, branch, time)
+             VALUES (1, 'r1', 1, '', 'aaa', 'main', 100), (2, 'r2', 1, '', 'aaa', 'main', 200);
+         INSERT INTO tests VALUES (11, 's', 'C', 'passes', '', NULL), (12, 's', 'C', 'flaky', '', 'a.py');
+         INSERT INTO results VALUES (1, 11, 0, 1, false, NULL), (1, 12, 1, 1, true, 'boom'),
+                                    (2, 11, 0, 1, false, NULL), (2, 12, 0, 2, true, NULL);
+         INSERT INTO ingested_files VALUES (1, 'one.xml', 2), (2, 'one.xml', 2);",
+    )
+    .unwrap();
+    drop(old);
+    let mut migrated = Store::open(Some(&legacy)).unwrap();
+    let h = migrated.history(&HistoryQuery::default()).unwrap();
+    assert_eq!(h.runs.len(), 2);
+    assert_eq!(h.tests.len(), 1, "{:?}", h.tests);
+    assert_eq!(h.tests[0].name, "flaky");
+    assert_eq!(h.files[0].as_deref(), Some("a.py"));
+    assert_eq!(h.outcomes.len(), 2);
+    assert!(h.outcomes.iter().all(|o| o.any_failure));
+    let totals = h.run_totals();
+    assert_eq!((totals[0].tests, totals[0].failed), (2, 1));
+    assert_eq!((totals[1].tests, totals[1].flaky), (2, 1));
 }
+
+/// Schema 1 of the PostgreSQL store, as released: the starting point of the migration test.
+const SCHEMA_1_POSTGRES: &str = "
+    CREATE TABLE runs (
+        id BIGSERIAL PRIMARY KEY, run_id TEXT NOT NULL, attempt BIGINT NOT NULL,
+        variant TEXT NOT NULL, commit_sha TEXT NOT NULL, branch TEXT NOT NULL,
+        time BIGINT NOT NULL, UNIQUE (run_id, attempt, variant)
+    );
+    CREATE TABLE tests (
+        id BIGINT PRIMARY KEY, suite TEXT NOT NULL, classname TEXT NOT NULL, name TEXT NOT NULL,
+        variant TEXT NOT NULL, file TEXT
+    );
+    CREATE TABLE results (
+        run BIGINT NOT NULL REFERENCES runs (id), test BIGINT NOT NULL REFERENCES tests (id),
+        outcome SMALLINT NOT NULL, attempts INTEGER NOT NULL, any_failure BOOLEAN NOT NULL,
+        message TEXT, PRIMARY KEY (run, test)
+    );
+    CREATE TABLE ingested_files (
+        run BIGINT NOT NULL REFERENCES runs (id), file TEXT NOT NULL, tests BIGINT NOT NULL,
+        PRIMARY KEY (run, file)
+    );
+    CREATE INDEX runs_time ON runs (time, id);";
 
 #[test]
 fn test_keys_are_stable_and_separate_parts() {

@@ -100,3 +100,41 @@ fn ingest_then_update_filter_and_report_from_the_store() {
     let html = std::fs::read_to_string(d.join("quarantine-report.html")).unwrap();
     assert_eq!(html.matches("class=\"cell ").count(), 6);
 }
+
+/// A quarantined test that never fails again is released after enough clean runs, judged from
+/// the store even though it has no failure in the window (the store keeps only the keys of
+/// passing tests; `update` follows the quarantined ones by key).
+#[test]
+fn a_quarantined_test_with_only_clean_runs_in_the_window_is_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("quarantine.toml"),
+        "# Reviewed list.\n\n[[test]]\nid = \"pytest|tests.test_cart|test_total[EUR]\"\nreason = \"flaky\"\nowner = \"@acme/shop\"\nadded = \"2026-10-01\"\nexpires = \"2026-12-31\"\n",
+    )
+    .unwrap();
+    for run in 0..36u32 {
+        let file = d.join(format!("run{run}.xml"));
+        std::fs::write(&file, junit(false)).unwrap();
+        ok(&bin(
+            d,
+            &[
+                "ingest",
+                file.to_str().unwrap(),
+                "--commit",
+                &format!("{:040x}", run + 1),
+                "--branch",
+                "main",
+                "--run-id",
+                &format!("{}", 900 + run),
+            ],
+        ));
+    }
+    ok(&bin(d, &["update", "--today", "2026-11-22"]));
+    let text = std::fs::read_to_string(d.join("quarantine.toml")).unwrap();
+    assert!(
+        !text.contains("test_total[EUR]"),
+        "36 clean runs should release it:\n{text}"
+    );
+    assert!(text.contains("# Reviewed list."), "{text}");
+}

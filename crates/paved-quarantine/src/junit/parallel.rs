@@ -39,7 +39,18 @@ pub(crate) fn parse<S: PieceSink>(
     threads: usize,
     make: impl Fn(usize) -> S + Sync,
 ) -> paved_core::Result<(Vec<S>, u64)> {
-    let pieces = usize::try_from(len / MIN_PIECE)
+    parse_in_pieces(path, len, threads, MIN_PIECE, make)
+}
+
+/// [`parse`] with pieces of at least `min_piece` bytes (small in tests).
+fn parse_in_pieces<S: PieceSink>(
+    path: &Path,
+    len: u64,
+    threads: usize,
+    min_piece: u64,
+    make: impl Fn(usize) -> S + Sync,
+) -> paved_core::Result<(Vec<S>, u64)> {
+    let pieces = usize::try_from(len / min_piece.max(1))
         .unwrap_or(usize::MAX)
         .clamp(1, threads.max(1));
     let cuts = if pieces > 1 {
@@ -86,6 +97,8 @@ pub(crate) fn parse<S: PieceSink>(
         next = end.stopped_at;
     }
     if let Some(from) = next {
+        #[cfg(test)]
+        tests::FALLBACKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // A cut was a bad guess: parse the rest here, from where the last good piece stopped.
         let (sink, end) = parse_piece(path, from, None, make(starts.len()))?;
         wrappers += end.wrappers;
@@ -210,4 +223,97 @@ fn read_full(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
         }
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::packed::{Collector, PackedReport, pack};
+
+    /// Times a bad cut sent the rest of a file to one thread.
+    pub(super) static FALLBACKS: std::sync::atomic::AtomicUsize =
+        std::sync::atomic::AtomicUsize::new(0);
+
+    fn packed(path: &Path, threads: usize) -> paved_core::Result<(PackedReport, u64)> {
+        let len = std::fs::metadata(path).unwrap().len();
+        let (pieces, cases) =
+            parse_in_pieces(path, len, threads, 256, |i| Collector::new("", i, 16))?;
+        Ok((pack(&pieces), cases))
+    }
+
+    fn summary(r: &PackedReport) -> (Vec<u8>, Vec<u8>, Vec<String>) {
+        let failures = r
+            .failures
+            .iter()
+            .map(|f| format!("{}|{}|{:?}|{}", f.id.classname, f.id.name, f.outcome, f.attempts))
+            .collect();
+        (r.keys.clone(), r.codes.clone(), failures)
+    }
+
+    /// Every way to cut a report gives what one thread gives: cuts inside captured output
+    /// (which holds text that looks like the end of a suite), nested suites, a test repeated in
+    /// suites far apart (a rerun), and failures.
+    #[test]
+    fn any_number_of_threads_gives_the_same_report() {
+        let mut xml = String::from("<?xml version=\"1.0\"?>\n<testsuites>\n");
+        for s in 0..60 {
+            xml.push_str(&format!("<testsuite name=\"suite{s}\">\n"));
+            for c in 0..8 {
+                match (s + c) % 7 {
+                    0 => xml.push_str(&format!(
+                        "<testcase classname=\"C{s}\" name=\"t{c}\"><system-out><![CDATA[log\n</testsuite>\n<testsuite name=\"ghost\"><testcase name=\"ghost{c}\"/>\n]]></system-out></testcase>\n"
+                    )),
+                    1 => xml.push_str(&format!(
+                        "<testcase classname=\"C{s}\" name=\"t{c}\"><failure message=\"boom\">trace</failure></testcase>\n"
+                    )),
+                    _ => xml.push_str(&format!("<testcase classname=\"C{s}\" name=\"t{c}\" time=\"0.1\"/>\n")),
+                }
+            }
+            if s % 9 == 4 {
+                // A nested suite: a cut after its end is not between top-level suites.
+                xml.push_str(&format!(
+                    "<testsuite name=\"inner{s}\"><testcase classname=\"I\" name=\"i\"/></testsuite>\n<testcase classname=\"C{s}\" name=\"after-inner\"/>\n"
+                ));
+            }
+            xml.push_str("</testsuite>\n");
+            if s % 20 == 19 {
+                // A rerun of suite 0's failed test, in a later suite of the same name.
+                xml.push_str("<testsuite name=\"suite0\"><testcase classname=\"C0\" name=\"t1\"/></testsuite>\n");
+            }
+        }
+        xml.push_str("</testsuites>\n");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.xml");
+        std::fs::write(&path, &xml).unwrap();
+        let (one, cases) = packed(&path, 1).unwrap();
+        assert!(one.failures.iter().any(|f| f.id.name == "t1" && f.attempts == 4));
+        assert!(!one.failures.is_empty() && one.keys.len() > 8 * 400);
+        for threads in [2, 3, 5, 8, 40] {
+            let (many, n) = packed(&path, threads).unwrap();
+            assert_eq!(n, cases, "{threads} threads");
+            assert_eq!(summary(&many), summary(&one), "{threads} threads");
+        }
+        // Some cut fell inside captured output or after a nested suite, and was caught.
+        assert!(FALLBACKS.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    }
+
+    #[test]
+    fn a_broken_document_is_refused_whatever_the_cuts() {
+        let suites: String = (0..80)
+            .map(|s| format!("<testsuite name=\"s{s}\"><testcase name=\"t\"/></testsuite>\n"))
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        for (name, xml) in [
+            ("truncated.xml", format!("<testsuites>{suites}")),
+            ("extra-end.xml", format!("<testsuites>{suites}</testsuites></testsuites>")),
+            ("cut-in-case.xml", format!("<testsuites>{suites}<testsuite name=\"x\"><testcase name=\"y\"")),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, xml).unwrap();
+            for threads in [1, 4] {
+                let err = packed(&path, threads).map(|_| ()).unwrap_err();
+                assert!(err.to_string().contains(name), "{name}, {threads} threads: {err}");
+            }
+        }
+    }
 }

@@ -224,7 +224,9 @@ pub(crate) struct HistoryBuilder {
     /// The keys followed, sorted (set when the first report arrives).
     focus: Vec<(u64, usize)>,
     /// The reports of the run being read: (run index, [(keys, codes, totals)]).
-    current: Option<(usize, Vec<(Vec<u64>, Vec<u8>, RunTotals)>)>,
+    current: Option<(usize, Vec<(std::sync::Arc<Vec<u64>>, Vec<u8>, RunTotals)>)>,
+    /// The last key set read (runs of one suite mostly share one).
+    keyset: Option<(i64, std::sync::Arc<Vec<u64>>)>,
 }
 
 impl HistoryBuilder {
@@ -284,17 +286,43 @@ impl HistoryBuilder {
         }
     }
 
-    /// One stored report of run `run` (the store's run id). `keys` are little-endian u64s.
-    pub fn report(&mut self, run: i64, totals: RunTotals, keys: &[u8], codes: &[u8]) -> Result<()> {
+    /// Key set `id` is the one read last (no need to read it again).
+    pub fn has_keyset(&self, id: i64) -> bool {
+        self.keyset.as_ref().is_some_and(|(k, _)| *k == id)
+    }
+
+    /// Key set `id`, as stored (little-endian u64s).
+    pub fn keyset(&mut self, id: i64, bytes: &[u8]) -> Result<()> {
+        let keys = packed::keys_from_bytes(bytes).ok_or_else(|| {
+            Error::Usage(format!(
+                "stored key set {id} is damaged (not a whole number of keys); re-create the store"
+            ))
+        })?;
+        self.keyset = Some((id, std::sync::Arc::new(keys)));
+        Ok(())
+    }
+
+    /// One stored report of run `run` (the store's run id), over key set `keyset` (read with
+    /// [`HistoryBuilder::keyset`] first).
+    pub fn report(
+        &mut self,
+        run: i64,
+        totals: RunTotals,
+        keyset: i64,
+        codes: &[u8],
+    ) -> Result<()> {
         let Some(&run) = self.runs.get(&run) else {
             return Ok(());
         };
-        let keys = packed::keys_from_bytes(keys)
-            .filter(|k| k.len() == codes.len())
-            .ok_or_else(|| Error::Usage(format!(
-                "a stored report of run `{}` is damaged (its keys and outcomes do not match); re-ingest that run",
-                self.history.runs[run].run_id
-            )))?;
+        let keys = match &self.keyset {
+            Some((id, keys)) if *id == keyset && keys.len() == codes.len() => keys.clone(),
+            _ => {
+                return Err(Error::Usage(format!(
+                    "a stored report of run `{}` is damaged (its keys and outcomes do not match); re-ingest that run",
+                    self.history.runs[run].run_id
+                )));
+            }
+        };
         if self.current.as_ref().is_some_and(|(r, _)| *r != run) {
             self.finish_run();
         }
@@ -320,10 +348,14 @@ impl HistoryBuilder {
         let (keys, codes, totals) = if reports.len() == 1 {
             reports.pop().expect("one report")
         } else {
-            let (keys, codes) =
-                packed::merge_run(reports.into_iter().map(|(k, c, _)| (k, c)).collect());
+            let (keys, codes) = packed::merge_run(
+                reports
+                    .into_iter()
+                    .map(|(k, c, _)| (k.as_ref().clone(), c))
+                    .collect(),
+            );
             let totals = packed::totals_of(&codes);
-            (keys, codes, totals)
+            (std::sync::Arc::new(keys), codes, totals)
         };
         self.history.totals[run] = totals;
         for &(key, test) in &self.focus {

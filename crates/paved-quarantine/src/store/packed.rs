@@ -62,6 +62,20 @@ pub(crate) struct FailureRow {
     pub file: Option<String>,
 }
 
+/// A 64-bit digest of a report's keys column, to find an equal stored key set quickly (equality
+/// is then checked byte for byte).
+pub(crate) fn digest(keys: &[u8]) -> i64 {
+    let mut acc = keys.len() as u64;
+    for c in keys.chunks(8) {
+        let mut w = [0u8; 8];
+        w[..c.len()].copy_from_slice(c);
+        acc = (acc ^ u64::from_le_bytes(w))
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(23);
+    }
+    acc.cast_signed()
+}
+
 /// The `failures` column of a report.
 pub(crate) fn failures_json(failures: &[FailureRow]) -> String {
     serde_json::to_string(failures).unwrap_or_else(|_| "[]".to_owned())

@@ -5,7 +5,7 @@ use std::path::Path;
 use postgres::error::SqlState;
 use postgres::{Client, NoTls};
 
-use super::packed::{PackedReport, V1Row, failures_json, pack_rows};
+use super::packed::{PackedReport, V1Row, digest, failures_json, pack_rows};
 use super::{
     HistoryBuilder, HistoryQuery, Ingested, SCHEMA_VERSION, parse_report,
 };
@@ -52,7 +52,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (
         2,
-        "CREATE TABLE reports (
+        "CREATE TABLE keysets (
+        id BIGSERIAL PRIMARY KEY,
+        digest BIGINT NOT NULL,
+        tests BIGINT NOT NULL,
+        keys BYTEA NOT NULL
+    );
+    CREATE INDEX keysets_digest ON keysets (digest);
+    CREATE TABLE reports (
         id BIGSERIAL PRIMARY KEY,
         run BIGINT NOT NULL REFERENCES runs (id),
         file TEXT NOT NULL,
@@ -60,7 +67,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         ran BIGINT NOT NULL,
         failed BIGINT NOT NULL,
         flaky BIGINT NOT NULL,
-        keys BYTEA NOT NULL,
+        keyset BIGINT NOT NULL REFERENCES keysets (id),
         codes BYTEA NOT NULL,
         failures TEXT NOT NULL,
         UNIQUE (run, file)
@@ -263,7 +270,7 @@ impl PgStore {
         let mut tx = self.client.transaction().map_err(err)?;
         let portal = tx
             .bind(
-                "SELECT run, tests, ran, failed, flaky, keys, codes FROM reports
+                "SELECT run, tests, ran, failed, flaky, keyset, codes FROM reports
                  WHERE run = ANY($1) ORDER BY run, id",
                 &[&ids],
             )
@@ -281,9 +288,15 @@ impl PgStore {
                     failed: count(3),
                     flaky: count(4),
                 };
-                let keys: &[u8] = r.get(5);
+                let keyset: i64 = r.get(5);
+                if !b.has_keyset(keyset) {
+                    let row = tx
+                        .query_one("SELECT keys FROM keysets WHERE id = $1", &[&keyset])
+                        .map_err(err)?;
+                    b.keyset(keyset, row.get(0))?;
+                }
                 let codes: &[u8] = r.get(6);
-                b.report(r.get(0), totals, keys, codes)?;
+                b.report(r.get(0), totals, keyset, codes)?;
             }
         }
         tx.commit().map_err(err)?;
@@ -300,8 +313,31 @@ fn insert_report(
 ) -> std::result::Result<Option<i64>, postgres::Error> {
     let count = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     let t = &report.totals;
+    // The same tests as an earlier report (the usual CI run): share its keys.
+    let digest = digest(&report.keys);
+    let tests = count(t.tests);
+    let mut keyset = None;
+    for r in tx.query(
+        "SELECT id, keys FROM keysets WHERE digest = $1 AND tests = $2",
+        &[&digest, &tests],
+    )? {
+        let keys: &[u8] = r.get(1);
+        if keys == report.keys.as_slice() {
+            keyset = Some(r.get::<_, i64>(0));
+            break;
+        }
+    }
+    let keyset: i64 = match keyset {
+        Some(id) => id,
+        None => tx
+            .query_one(
+                "INSERT INTO keysets (digest, tests, keys) VALUES ($1, $2, $3) RETURNING id",
+                &[&digest, &tests, &report.keys],
+            )?
+            .get(0),
+    };
     let row = tx.query_opt(
-        "INSERT INTO reports (run, file, tests, ran, failed, flaky, keys, codes, failures)
+        "INSERT INTO reports (run, file, tests, ran, failed, flaky, keyset, codes, failures)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING id",
         &[
             &run,
@@ -310,7 +346,7 @@ fn insert_report(
             &count(t.ran),
             &count(t.failed),
             &count(t.flaky),
-            &report.keys,
+            &keyset,
             &report.codes,
             &failures_json(&report.failures),
         ],

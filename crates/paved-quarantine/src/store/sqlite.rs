@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::packed::{PackedReport, V1Row, failures_json, pack_rows};
+use super::packed::{PackedReport, V1Row, digest, failures_json, pack_rows};
 use super::{
     HistoryBuilder, HistoryQuery, Ingested, SCHEMA_VERSION, parse_report,
 };
@@ -52,7 +52,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (
         2,
-        "CREATE TABLE reports (
+        "CREATE TABLE keysets (
+        id INTEGER PRIMARY KEY,
+        digest INTEGER NOT NULL,
+        tests INTEGER NOT NULL,
+        keys BLOB NOT NULL
+    );
+    CREATE INDEX keysets_digest ON keysets (digest);
+    CREATE TABLE reports (
         id INTEGER PRIMARY KEY,
         run INTEGER NOT NULL REFERENCES runs (id),
         file TEXT NOT NULL,
@@ -60,7 +67,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         ran INTEGER NOT NULL,
         failed INTEGER NOT NULL,
         flaky INTEGER NOT NULL,
-        keys BLOB NOT NULL,
+        keyset INTEGER NOT NULL REFERENCES keysets (id),
         codes BLOB NOT NULL,
         failures TEXT NOT NULL,
         UNIQUE (run, file)
@@ -278,7 +285,7 @@ impl SqliteStore {
         let mut reports = self
             .conn
             .prepare(&format!(
-                "SELECT run, tests, ran, failed, flaky, keys, codes FROM reports
+                "SELECT run, tests, ran, failed, flaky, keyset, codes FROM reports
                  WHERE run IN ({in_list}) ORDER BY run, id"
             ))
             .map_err(&err)?;
@@ -292,9 +299,18 @@ impl SqliteStore {
                 flaky: count(4).map_err(&err)?,
             };
             let run: i64 = r.get(0).map_err(&err)?;
-            let keys = r.get_ref(5).and_then(|v| Ok(v.as_blob()?)).map_err(&err)?;
+            let keyset: i64 = r.get(5).map_err(&err)?;
+            if !b.has_keyset(keyset) {
+                let keys: Vec<u8> = self
+                    .conn
+                    .query_row("SELECT keys FROM keysets WHERE id = ?1", [keyset], |r| {
+                        r.get(0)
+                    })
+                    .map_err(&err)?;
+                b.keyset(keyset, &keys)?;
+            }
             let codes = r.get_ref(6).and_then(|v| Ok(v.as_blob()?)).map_err(&err)?;
-            b.report(run, totals, keys, codes)?;
+            b.report(run, totals, keyset, codes)?;
         }
         Ok(b.finish())
     }
@@ -316,8 +332,30 @@ fn insert_report(
 ) -> rusqlite::Result<Option<i64>> {
     let count = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     let t = &report.totals;
+    // The same tests as an earlier report (the usual CI run): share its keys.
+    let digest = digest(&report.keys);
+    let tests = count(t.tests);
+    let mut keyset = None;
+    {
+        let mut stmt = tx.prepare_cached("SELECT id, keys FROM keysets WHERE digest = ?1 AND tests = ?2")?;
+        let mut rows = stmt.query(params![digest, tests])?;
+        while let Some(r) = rows.next()? {
+            if r.get_ref(1)?.as_blob()? == report.keys.as_slice() {
+                keyset = Some(r.get::<_, i64>(0)?);
+                break;
+            }
+        }
+    }
+    let keyset = match keyset {
+        Some(id) => id,
+        None => tx.query_row(
+            "INSERT INTO keysets (digest, tests, keys) VALUES (?1, ?2, ?3) RETURNING id",
+            params![digest, tests, report.keys],
+            |r| r.get(0),
+        )?,
+    };
     tx.query_row(
-        "INSERT INTO reports (run, file, tests, ran, failed, flaky, keys, codes, failures)
+        "INSERT INTO reports (run, file, tests, ran, failed, flaky, keyset, codes, failures)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING RETURNING id",
         params![
             run,
@@ -326,7 +364,7 @@ fn insert_report(
             count(t.ran),
             count(t.failed),
             count(t.flaky),
-            report.keys,
+            keyset,
             report.codes,
             failures_json(&report.failures)
         ],
@@ -390,4 +428,98 @@ fn is_busy(e: &rusqlite::Error) -> bool {
         e.sqlite_error_code(),
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Outcome;
+
+    fn meta(run: &str) -> RunMeta {
+        RunMeta {
+            commit: "c0ffee".into(),
+            branch: "main".into(),
+            run_id: run.into(),
+            attempt: 1,
+            variant: String::new(),
+            time: 1_700_000_000,
+        }
+    }
+
+    /// A store written by schema 1 (a row per run and test) opens as schema 2 with every
+    /// result, name and ingested file kept.
+    #[test]
+    fn a_version_1_store_is_migrated_without_losing_anything() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0].1).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE paved_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);
+                 INSERT INTO paved_migrations VALUES (1, 0);
+                 INSERT INTO runs VALUES (1, 'r1', 1, '', 'aaa', 'main', 100), (2, 'r2', 1, '', 'bbb', 'main', 200);
+                 INSERT INTO tests VALUES (11, 's', 'C', 'passes', '', NULL), (12, 's', 'C', 'flaky', '', 'a.py'), (13, 's', 'C', 'skips', '', NULL);
+                 INSERT INTO results VALUES (1, 11, 0, 1, 0, NULL), (1, 12, 1, 1, 1, 'boom'),
+                                            (2, 11, 0, 1, 0, NULL), (2, 12, 0, 2, 1, 'boom again'), (2, 13, 3, 1, 0, NULL);
+                 INSERT INTO ingested_files VALUES (1, 'one.xml', 2), (1, 'two.xml', 0), (2, 'one.xml', 3);",
+            )
+            .unwrap();
+        }
+        let mut store = SqliteStore::open(&path).unwrap();
+        let version: i64 = store
+            .conn
+            .query_row("SELECT MAX(version) FROM paved_migrations", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let h = store.history(&HistoryQuery::default()).unwrap();
+        assert_eq!(h.runs.len(), 2);
+        let totals = h.run_totals();
+        assert_eq!((totals[0].tests, totals[0].failed), (2, 1));
+        assert_eq!((totals[1].tests, totals[1].ran, totals[1].flaky), (3, 2, 1));
+        // The test that failed keeps its name and file, and both its runs.
+        assert_eq!(h.tests.len(), 1);
+        assert_eq!(h.tests[0].name, "flaky");
+        assert_eq!(h.files[0].as_deref(), Some("a.py"));
+        let outcomes: Vec<(Outcome, u32, bool)> = h
+            .outcomes
+            .iter()
+            .map(|o| (o.outcome, o.attempts, o.any_failure))
+            .collect();
+        assert_eq!(
+            outcomes,
+            [(Outcome::Failed, 1, true), (Outcome::Passed, 2, true)]
+        );
+        // Files ingested before the migration stay ingested.
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/junit/surefire.xml");
+        assert_eq!(
+            store.ingest_file(&meta("r1"), &fixture, "two.xml").unwrap(),
+            Ingested::AlreadyIngested
+        );
+        // A second open migrates nothing again.
+        drop(store);
+        SqliteStore::open(&path).unwrap();
+    }
+
+    /// Runs of the same suite store their test keys once.
+    #[test]
+    fn reports_with_the_same_tests_share_their_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("q.db")).unwrap();
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/junit");
+        for run in ["1", "2", "3"] {
+            store
+                .ingest_file(&meta(run), &fixtures.join("surefire.xml"), "surefire.xml")
+                .unwrap();
+        }
+        store
+            .ingest_file(&meta("4"), &fixtures.join("pytest.xml"), "pytest.xml")
+            .unwrap();
+        let count = |sql: &str| -> i64 { store.conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(count("SELECT COUNT(*) FROM reports"), 4);
+        assert_eq!(count("SELECT COUNT(*) FROM keysets"), 2);
+        let h = store.history(&HistoryQuery::default()).unwrap();
+        assert_eq!(h.runs.len(), 4);
+        assert!(h.run_totals().iter().all(|t| t.tests > 0));
+    }
 }
