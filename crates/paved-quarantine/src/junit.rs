@@ -5,6 +5,11 @@
 //!   report with a million test cases is ingested without holding it all in memory;
 //! - [`Summary::of`] → totals for evidence and summaries.
 //!
+//! Inside, one `Parser` hands each test case to a `Sink`: a plain pass (most of any report)
+//! arrives as borrowed strings, without allocating, and only other cases as a [`TestResult`].
+//! `ingest` parses a large file on several threads (`junit::parallel`), each from a cut between two
+//! suites, checked after the fact.
+//!
 //! # Dialects
 //!
 //! JUnit XML has no single specification; each runner writes its own flavour. What this parser
@@ -290,14 +295,14 @@ fn is_normal(part: &str) -> bool {
 
 /// An attribute that is part of a test id: unescaped and normalised, borrowed when neither
 /// changes anything (the common case).
-fn id_text(raw: Cow<'_, [u8]>) -> Cow<'_, str> {
-    if let Cow::Borrowed(b) = raw
+fn id_text<'a>(raw: &Cow<'a, [u8]>) -> Cow<'a, str> {
+    if let Cow::Borrowed(b) = *raw
         && is_plain_id(b)
         && let Ok(s) = std::str::from_utf8(b)
     {
         return Cow::Borrowed(s);
     }
-    Cow::Owned(normalize(&unescape(&String::from_utf8_lossy(&raw))))
+    Cow::Owned(normalize(&unescape(&String::from_utf8_lossy(raw))))
 }
 
 /// `raw` is printable ASCII without `&`, and single spaces only between words: unescaping and
@@ -377,9 +382,9 @@ fn scan_case_attributes<'e>(raw: &'e [u8], case: &mut Case<'e>) -> bool {
         }
         let local = key.rsplit(|&c| c == b':').next().unwrap_or(key);
         match local {
-            b"name" => case.name = id_text(Cow::Borrowed(value)),
-            b"classname" | b"class" => case.classname = id_text(Cow::Borrowed(value)),
-            b"file" | b"filepath" => case.file = Some(plain_text(Cow::Borrowed(value))),
+            b"name" => case.name = id_text(&Cow::Borrowed(value)),
+            b"classname" | b"class" => case.classname = id_text(&Cow::Borrowed(value)),
+            b"file" | b"filepath" => case.file = Some(plain_text(&Cow::Borrowed(value))),
             b"time" => case.time = Some(Cow::Borrowed(value)),
             _ => {}
         }
@@ -387,14 +392,14 @@ fn scan_case_attributes<'e>(raw: &'e [u8], case: &mut Case<'e>) -> bool {
 }
 
 /// Any other attribute: unescaped, borrowed when there is nothing to unescape.
-fn plain_text(raw: Cow<'_, [u8]>) -> Cow<'_, str> {
-    if let Cow::Borrowed(b) = raw
+fn plain_text<'a>(raw: &Cow<'a, [u8]>) -> Cow<'a, str> {
+    if let Cow::Borrowed(b) = *raw
         && memchr::memchr(b'&', b).is_none()
         && let Ok(s) = std::str::from_utf8(b)
     {
         return Cow::Borrowed(s);
     }
-    Cow::Owned(unescape(&String::from_utf8_lossy(&raw)))
+    Cow::Owned(unescape(&String::from_utf8_lossy(raw)))
 }
 
 fn truncated(path: &Path, inside: &str, at: u64) -> paved_core::Error {
@@ -645,7 +650,11 @@ impl<'p, R: BufRead> Parser<'p, R> {
         if let quick_xml::Error::Io(io) = e {
             return bad(self.path, format!("could not read it: {io}"));
         }
-        let at = self.span.base + self.reader.error_position().max(self.reader.buffer_position());
+        let at = self.span.base
+            + self
+                .reader
+                .error_position()
+                .max(self.reader.buffer_position());
         bad(
             self.path,
             format!("malformed XML near byte {at}: {e}; is the file complete and well-formed?"),
@@ -843,9 +852,9 @@ impl<'p, R: BufRead> Parser<'p, R> {
         for a in e.attributes().with_checks(false) {
             let a = a.map_err(|err| bad(self.path, format!("malformed attribute: {err}")))?;
             match a.key.local_name().as_ref() {
-                b"name" => case.name = id_text(a.value),
-                b"classname" | b"class" => case.classname = id_text(a.value),
-                b"file" | b"filepath" => case.file = Some(plain_text(a.value)),
+                b"name" => case.name = id_text(&a.value),
+                b"classname" | b"class" => case.classname = id_text(&a.value),
+                b"file" | b"filepath" => case.file = Some(plain_text(&a.value)),
                 b"time" => case.time = Some(a.value),
                 _ => {}
             }

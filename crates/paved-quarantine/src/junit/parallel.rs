@@ -75,7 +75,10 @@ fn parse_in_pieces<S: PieceSink>(
             .into_iter()
             .map(|h| {
                 h.join().unwrap_or_else(|_| {
-                    Err(bad(path, "the JUnit parser panicked; please report this file"))
+                    Err(bad(
+                        path,
+                        "the JUnit parser panicked; please report this file",
+                    ))
                 })
             })
             .collect()
@@ -128,7 +131,6 @@ fn parse_piece<S: PieceSink>(
         path: path.to_owned(),
         source,
     };
-    let t0 = std::time::Instant::now();
     let mut file = File::open(path).map_err(io)?;
     if start > 0 {
         file.seek(SeekFrom::Start(start)).map_err(io)?;
@@ -140,11 +142,7 @@ fn parse_piece<S: PieceSink>(
     };
     let end = Parser::with_span(BufReader::with_capacity(READ_BUFFER, file), path, span)
         .run(&mut sink)?;
-    let t1 = std::time::Instant::now();
     sink.finish();
-    if std::env::var_os("PAVED_TIMING").is_some() {
-        eprintln!("piece {start}: parse {:?} finish {:?}", t1 - t0, t1.elapsed());
-    }
     Ok((sink, end))
 }
 
@@ -245,7 +243,12 @@ mod tests {
         let failures = r
             .failures
             .iter()
-            .map(|f| format!("{}|{}|{:?}|{}", f.id.classname, f.id.name, f.outcome, f.attempts))
+            .map(|f| {
+                format!(
+                    "{}|{}|{:?}|{}",
+                    f.id.classname, f.id.name, f.outcome, f.attempts
+                )
+            })
             .collect();
         (r.keys.clone(), r.codes.clone(), failures)
     }
@@ -286,7 +289,11 @@ mod tests {
         let path = dir.path().join("big.xml");
         std::fs::write(&path, &xml).unwrap();
         let (one, cases) = packed(&path, 1).unwrap();
-        assert!(one.failures.iter().any(|f| f.id.name == "t1" && f.attempts == 4));
+        assert!(
+            one.failures
+                .iter()
+                .any(|f| f.id.name == "t1" && f.attempts == 4)
+        );
         assert!(!one.failures.is_empty() && one.keys.len() > 8 * 400);
         for threads in [2, 3, 5, 8, 40] {
             let (many, n) = packed(&path, threads).unwrap();
@@ -305,14 +312,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for (name, xml) in [
             ("truncated.xml", format!("<testsuites>{suites}")),
-            ("extra-end.xml", format!("<testsuites>{suites}</testsuites></testsuites>")),
-            ("cut-in-case.xml", format!("<testsuites>{suites}<testsuite name=\"x\"><testcase name=\"y\"")),
+            (
+                "extra-end.xml",
+                format!("<testsuites>{suites}</testsuites></testsuites>"),
+            ),
+            (
+                "cut-in-case.xml",
+                format!("<testsuites>{suites}<testsuite name=\"x\"><testcase name=\"y\""),
+            ),
         ] {
             let path = dir.path().join(name);
             std::fs::write(&path, xml).unwrap();
             for threads in [1, 4] {
                 let err = packed(&path, threads).map(|_| ()).unwrap_err();
-                assert!(err.to_string().contains(name), "{name}, {threads} threads: {err}");
+                assert!(
+                    err.to_string().contains(name),
+                    "{name}, {threads} threads: {err}"
+                );
             }
         }
     }

@@ -11,8 +11,11 @@
 //! - `runs`: one row per (run_id, attempt, variant), with commit, branch and ingest time.
 //! - `reports`: one row per ingested file of a run, `UNIQUE (run, file)` (re-ingesting the same
 //!   file for the same run is a no-op, so a retried CI step never double-counts). It holds the
-//!   report's counts, every test packed in two columns, and the tests that failed with their
-//!   names and messages: see [`packed`].
+//!   report's counts, an outcome byte per test, its key set, and the tests that failed with their
+//!   names and messages: see `store::packed`.
+//! - `keysets`: the sorted test keys of a report, shared by every report with the same tests (a
+//!   suite's runs mostly have the same tests, so a 1M-test history grows by about 1 MB a run,
+//!   not 9).
 //! - `paved_migrations`: applied schema versions. Version 1 kept a row per (run, test);
 //!   migration 2 packs those rows (and names from its `tests` table) into `reports`.
 
@@ -178,8 +181,8 @@ pub(crate) fn outcome_of(code: i64) -> Outcome {
 }
 
 /// Parse one report for storing, on as many threads as the machine has (see
-/// `junit::parallel`). Returns the report and the number of `<testcase>` elements read.
-pub(crate) fn parse_report(path: &Path, variant: &str) -> Result<(packed::PackedReport, u64)> {
+/// `junit::parallel`).
+pub(crate) fn parse_report(path: &Path, variant: &str) -> Result<packed::PackedReport> {
     let len = std::fs::metadata(path)
         .map_err(|source| paved_core::Error::Io {
             action: "read the JUnit report",
@@ -190,27 +193,28 @@ pub(crate) fn parse_report(path: &Path, variant: &str) -> Result<(packed::Packed
     if len == 0 {
         return Err(paved_core::Error::BadFile {
             path: path.to_owned(),
-            message: "the file is empty; expected a JUnit XML report (`<testsuites>` or `<testsuite>`). \
+            message:
+                "the file is empty; expected a JUnit XML report (`<testsuites>` or `<testsuite>`). \
                       Did the test run crash before writing it?"
-                .into(),
+                    .into(),
         }
         .into());
     }
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let t0 = std::time::Instant::now();
     // Reserve for a test case per 128 bytes of each piece (a generous guess: test cases are rarely
     // shorter; memory that is reserved but never written costs nothing).
-    let expected = usize::try_from(len / 128 / threads as u64).unwrap_or(0).min(1 << 26);
-    let (pieces, cases) = crate::junit::parallel::parse(path, len, threads, |i| {
+    let expected = usize::try_from(len / 128 / threads as u64)
+        .unwrap_or(0)
+        .min(1 << 26);
+    let (pieces, _) = crate::junit::parallel::parse(path, len, threads, |i| {
         packed::Collector::new(variant, i, expected)
     })?;
-    let t1 = std::time::Instant::now();
-    let packed = packed::pack(&pieces);
-    if std::env::var_os("PAVED_TIMING").is_some() {
-        eprintln!("parse {:?} pack {:?}", t1 - t0, t1.elapsed());
-    }
-    Ok((packed, cases))
+    Ok(packed::pack(&pieces))
 }
+
+/// A stored report being read: its keys (shared with other reports of the same tests), outcome
+/// codes and totals.
+type RunReport = (std::sync::Arc<Vec<u64>>, Vec<u8>, RunTotals);
 
 /// Assembles a [`History`]: runs oldest first, then the tests to follow, then each run's
 /// reports in the order they were stored.
@@ -223,8 +227,8 @@ pub(crate) struct HistoryBuilder {
     runs: HashMap<i64, usize>,
     /// The keys followed, sorted (set when the first report arrives).
     focus: Vec<(u64, usize)>,
-    /// The reports of the run being read: (run index, [(keys, codes, totals)]).
-    current: Option<(usize, Vec<(std::sync::Arc<Vec<u64>>, Vec<u8>, RunTotals)>)>,
+    /// The reports of the run being read: (run index, its reports).
+    current: Option<(usize, Vec<RunReport>)>,
     /// The last key set read (runs of one suite mostly share one).
     keyset: Option<(i64, std::sync::Arc<Vec<u64>>)>,
 }
@@ -238,7 +242,12 @@ impl HistoryBuilder {
 
     /// The distinct variants of the runs added so far.
     pub fn variants(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.history.runs.iter().map(|r| r.variant.clone()).collect();
+        let mut v: Vec<String> = self
+            .history
+            .runs
+            .iter()
+            .map(|r| r.variant.clone())
+            .collect();
         v.sort();
         v.dedup();
         v
@@ -304,13 +313,7 @@ impl HistoryBuilder {
 
     /// One stored report of run `run` (the store's run id), over key set `keyset` (read with
     /// [`HistoryBuilder::keyset`] first).
-    pub fn report(
-        &mut self,
-        run: i64,
-        totals: RunTotals,
-        keyset: i64,
-        codes: &[u8],
-    ) -> Result<()> {
+    pub fn report(&mut self, run: i64, totals: RunTotals, keyset: i64, codes: &[u8]) -> Result<()> {
         let Some(&run) = self.runs.get(&run) else {
             return Ok(());
         };

@@ -3,12 +3,13 @@
 //!
 //! A large suite is mostly passing tests, and a passing test needs no name in the store: it is
 //! counted by its key, and `analyze` names only tests that failed somewhere (a test in
-//! `quarantine.toml` is looked up by the key of its id). So a report is one row: its counts, two
-//! columns of packed values (the sorted keys, and an outcome byte per key), and the tests with a
-//! failed attempt as JSON ([`FailureRow`]: id, final outcome, attempts, first message). A
-//! million-test report is then a single insert of about 9 MB, whatever the store.
+//! `quarantine.toml` is looked up by the key of its id). So a report is one row: its counts, an
+//! outcome byte per test in key order, a reference to its key set (the sorted keys; stored once
+//! for all reports with the same tests), and the tests with a failed attempt as JSON
+//! ([`FailureRow`]: id, final outcome, attempts, first message). A million-test report is then
+//! one insert of 1 MB plus its failures, and 8 MB more only when its tests changed.
 //!
-//! The keys column is each key as 8 little-endian bytes. The outcome byte: bits 0–1 the final
+//! A key set is each key as 8 little-endian bytes. The outcome byte: bits 0–1 the final
 //! outcome ([`outcome_code`]), bit 2 "some attempt failed", bits 3–7 the number of attempts (31
 //! stands for 31 or more; the exact number of a test with a failure is in its [`FailureRow`]).
 
@@ -19,6 +20,10 @@ use crate::model::{Attempt, Outcome, RunTotals as Totals, TestId, TestResult};
 use super::{KeyHasher, outcome_code, outcome_of};
 
 /// One report, ready to store.
+///
+/// Built by [`Collector`]s (one per parsed piece of the file, each on its own thread: a key and
+/// a tag per test case, the others in full) and [`pack`] (the pieces merged in key order, a
+/// test's repeats folded into one with every attempt).
 #[derive(Debug, Default)]
 pub(crate) struct PackedReport {
     /// The sorted, distinct test keys, each as 8 little-endian bytes (the stored form).
@@ -27,6 +32,8 @@ pub(crate) struct PackedReport {
     pub codes: Vec<u8>,
     /// Tests with at least one failed attempt.
     pub failures: Vec<FailureRow>,
+    /// `failures` as stored (JSON), when already written by [`pack`].
+    pub failures_json: Option<String>,
     pub totals: Totals,
 }
 
@@ -119,8 +126,10 @@ pub(crate) struct Collector {
     /// sorted and folded on two threads). The tag is `piece << 32 | position << 1 | full`:
     /// ordered by (key, tag), a test's repeats are in document order.
     entries: [Vec<(u64, u64)>; 2],
-    /// The cases that were not a plain pass, with their position, in document order.
-    full: Vec<(u32, TestResult)>,
+    /// The cases that were not a plain pass, in document order, and their positions (kept
+    /// apart: a binary search over the small array stays in cache).
+    full: Vec<TestResult>,
+    full_positions: Vec<u32>,
     /// Test cases seen.
     count: u32,
     /// The hash state after the current suite's name, and after its current classname.
@@ -138,6 +147,7 @@ impl Collector {
             piece: piece as u64,
             entries: [Vec::with_capacity(half), Vec::with_capacity(half)],
             full: Vec::new(),
+            full_positions: Vec::new(),
             count: 0,
             suite: None,
             class: None,
@@ -191,11 +201,8 @@ impl Collector {
     /// The full result of the entry tagged `tag`.
     fn full(&self, tag: u64) -> Option<TestResult> {
         let position = u32::try_from(tag >> 1 & 0x7fff_ffff).ok()?;
-        let i = self
-            .full
-            .binary_search_by_key(&position, |(p, _)| *p)
-            .ok()?;
-        Some(self.full[i].1.clone())
+        let i = self.full_positions.binary_search(&position).ok()?;
+        Some(self.full[i].clone())
     }
 }
 
@@ -211,19 +218,17 @@ impl Sink for Collector {
     fn other(&mut self, case: &CaseRef<'_>, attempts: Vec<Attempt>) -> paved_core::Result<()> {
         let key = self.key(case);
         let position = self.push(key, true)?;
-        self.full.push((
-            position,
-            TestResult {
-                id: TestId {
-                    suite: case.suite.to_owned(),
-                    classname: case.classname.to_owned(),
-                    name: case.name.to_owned(),
-                    variant: self.variant.clone(),
-                },
-                file: case.file.map(str::to_owned),
-                attempts,
+        self.full_positions.push(position);
+        self.full.push(TestResult {
+            id: TestId {
+                suite: case.suite.to_owned(),
+                classname: case.classname.to_owned(),
+                name: case.name.to_owned(),
+                variant: self.variant.clone(),
             },
-        ));
+            file: case.file.map(str::to_owned),
+            attempts,
+        });
         Ok(())
     }
 
@@ -232,7 +237,14 @@ impl Sink for Collector {
     }
 }
 
-impl PieceSink for Collector {}
+impl PieceSink for Collector {
+    /// Sort on the parsing thread, in place: pieces finish in parallel, and [`pack`] only merges.
+    fn finish(&mut self) {
+        for half in &mut self.entries {
+            half.sort_unstable();
+        }
+    }
+}
 
 /// Fold the pieces of one file (in file order) into a [`PackedReport`]. A test reported more
 /// than once (reruns) becomes one with every attempt, in document order.
@@ -244,13 +256,19 @@ pub(crate) fn pack(pieces: &[Collector]) -> PackedReport {
         .iter()
         .map(|p| p.entries[0].len() + p.entries[1].len())
         .sum();
-    let (mut report, upper) = if total < 1 << 16 {
-        (pack_half(pieces, 0), pack_half(pieces, 1))
+    // Each half also writes its failures as JSON on its own thread.
+    let half = |h: usize| {
+        let report = pack_half(pieces, h);
+        let json = failures_json(&report.failures);
+        (report, json)
+    };
+    let ((mut report, low_json), (upper, high_json)) = if total < 1 << 16 {
+        (half(0), half(1))
     } else {
         std::thread::scope(|scope| {
-            let upper = scope.spawn(|| pack_half(pieces, 1));
-            let lower = pack_half(pieces, 0);
-            let upper = upper.join().unwrap_or_else(|_| pack_half(pieces, 1));
+            let upper = scope.spawn(|| half(1));
+            let lower = half(0);
+            let upper = upper.join().unwrap_or_else(|_| half(1));
             (lower, upper)
         })
     };
@@ -258,74 +276,87 @@ pub(crate) fn pack(pieces: &[Collector]) -> PackedReport {
     report.codes.extend_from_slice(&upper.codes);
     report.failures.extend(upper.failures);
     report.totals = totals_of(&report.codes);
+    // Two JSON arrays joined into one: `[a…]` + `[b…]` → `[a…,b…]`.
+    let (low, high) = (
+        &low_json[1..low_json.len() - 1],
+        &high_json[1..high_json.len() - 1],
+    );
+    let sep = if low.is_empty() || high.is_empty() {
+        ""
+    } else {
+        ","
+    };
+    report.failures_json = Some(format!("[{low}{sep}{high}]"));
     report
 }
 
-/// [`pack`] of one half of the key space.
+/// [`pack`] of one half of the key space: the pieces' entries (each sorted) merged as they
+/// are folded, a key at a time.
 fn pack_half(pieces: &[Collector], half: usize) -> PackedReport {
     let inputs: Vec<&[(u64, u64)]> = pieces.iter().map(|p| p.entries[half].as_slice()).collect();
-    let entries = sort_entries(&inputs);
+    let total: usize = inputs.iter().map(|i| i.len()).sum();
     let mut report = PackedReport {
-        keys: Vec::with_capacity(entries.len() * 8),
-        codes: Vec::with_capacity(entries.len()),
+        keys: Vec::with_capacity(total * 8),
+        codes: Vec::with_capacity(total),
         ..PackedReport::default()
     };
-    fold_sorted(pieces, &entries, &mut report);
+    let merged = Merge {
+        at: vec![0; inputs.len()],
+        inputs,
+    };
+    fold_sorted(pieces, merged, &mut report);
     report
 }
 
-/// Sort the entries of `inputs` (one half of the key space) by (key, tag). Keys are hashes,
-/// spread evenly: one counting pass on the 16 bits under the top one puts each entry in its
-/// bucket, and the buckets (a handful of entries each) are sorted in place. Several times
-/// faster than a comparison sort on a million entries.
-fn sort_entries(inputs: &[&[(u64, u64)]]) -> Vec<(u64, u64)> {
-    const BITS: u32 = 16;
-    let total: usize = inputs.iter().map(|i| i.len()).sum();
-    let bucket = |k: u64| usize::try_from((k >> (63 - BITS)) & ((1 << BITS) - 1)).unwrap_or(0);
-    let mut starts = vec![0usize; (1 << BITS) + 1];
-    for e in inputs.iter().flat_map(|i| i.iter()) {
-        starts[bucket(e.0) + 1] += 1;
-    }
-    for i in 1..starts.len() {
-        starts[i] += starts[i - 1];
-    }
-    let mut next = starts.clone();
-    let mut out = vec![(0u64, 0u64); total];
-    for &e in inputs.iter().flat_map(|i| i.iter()) {
-        let b = bucket(e.0);
-        out[next[b]] = e;
-        next[b] += 1;
-    }
-    for w in starts.windows(2) {
-        if w[1] - w[0] > 1 {
-            out[w[0]..w[1]].sort_unstable();
-        }
-    }
-    out
+/// Sorted lists merged into one sorted stream by (key, tag) (tags are distinct).
+struct Merge<'a> {
+    inputs: Vec<&'a [(u64, u64)]>,
+    at: Vec<usize>,
 }
 
-/// Append `entries` (sorted by key, then tag) to `report`, a key at a time.
-fn fold_sorted(pieces: &[Collector], entries: &[(u64, u64)], report: &mut PackedReport) {
-    let plain = encode(Outcome::Passed, 1, false);
-    let mut at = 0;
+impl Iterator for Merge<'_> {
+    type Item = (u64, u64);
 
-    while at < entries.len() {
-        let (key, tag) = entries[at];
-        let mut end = at + 1;
-        while end < entries.len() && entries[end].0 == key {
-            end += 1;
+    fn next(&mut self) -> Option<(u64, u64)> {
+        let mut best: Option<(usize, (u64, u64))> = None;
+        for (i, input) in self.inputs.iter().enumerate() {
+            if let Some(&e) = input.get(self.at[i])
+                && best.is_none_or(|(_, b)| e < b)
+            {
+                best = Some((i, e));
+            }
         }
-        let group = &entries[at..end];
-        at = end;
+        let (i, e) = best?;
+        self.at[i] += 1;
+        Some(e)
+    }
+}
+
+/// Append `entries` (in order of key, then tag) to `report`, a key at a time.
+fn fold_sorted(
+    pieces: &[Collector],
+    entries: impl Iterator<Item = (u64, u64)>,
+    report: &mut PackedReport,
+) {
+    let plain = encode(Outcome::Passed, 1, false);
+    let mut entries = entries.peekable();
+    let mut group: Vec<u64> = Vec::new();
+    while let Some((key, tag)) = entries.next() {
         report.keys.extend_from_slice(&key.to_le_bytes());
+        let repeated = entries.peek().is_some_and(|e| e.0 == key);
         // The common case: one plain pass.
-        if group.len() == 1 && tag & 1 == 0 {
+        if !repeated && tag & 1 == 0 {
             report.codes.push(plain);
             continue;
         }
+        group.clear();
+        group.push(tag);
+        while let Some((_, tag)) = entries.next_if(|e| e.0 == key) {
+            group.push(tag);
+        }
         let mut result: Option<TestResult> = None;
         let mut passes_before = 0u32;
-        for &(_, tag) in group {
+        for &tag in &group {
             let next = if tag & 1 == 0 {
                 None
             } else {
@@ -428,7 +459,9 @@ pub(crate) fn pack_rows(mut rows: Vec<V1Row>) -> PackedReport {
     for (key, outcome, attempts, any_failure, message, id, file) in rows {
         let outcome = outcome_of(outcome);
         let attempts = u32::try_from(attempts).unwrap_or(1);
-        report.keys.extend_from_slice(&key.cast_unsigned().to_le_bytes());
+        report
+            .keys
+            .extend_from_slice(&key.cast_unsigned().to_le_bytes());
         report.codes.push(encode(outcome, attempts, any_failure));
         if any_failure {
             report.failures.push(FailureRow {

@@ -6,9 +6,7 @@ use postgres::error::SqlState;
 use postgres::{Client, NoTls};
 
 use super::packed::{PackedReport, V1Row, digest, failures_json, pack_rows};
-use super::{
-    HistoryBuilder, HistoryQuery, Ingested, SCHEMA_VERSION, parse_report,
-};
+use super::{HistoryBuilder, HistoryQuery, Ingested, SCHEMA_VERSION, parse_report};
 use crate::error::{Error, Result};
 use crate::model::{History, RunMeta, RunTotals, TestId};
 
@@ -164,7 +162,7 @@ impl PgStore {
 
     pub fn ingest_file(&mut self, meta: &RunMeta, path: &Path, key: &str) -> Result<Ingested> {
         // Parsed once, outside the transaction; only the writes are retried.
-        let (report, _) = parse_report(path, &meta.variant)?;
+        let report = parse_report(path, &meta.variant)?;
         let mut tries = 0;
         loop {
             match self.try_ingest(meta, key, &report) {
@@ -209,7 +207,10 @@ impl PgStore {
             )
             .map_err(err)?
             .get(0);
-        if insert_report(&mut tx, run, key, report).map_err(err)?.is_none() {
+        if insert_report(&mut tx, run, key, report)
+            .map_err(err)?
+            .is_none()
+        {
             return Ok(Ingested::AlreadyIngested);
         }
         tx.commit().map_err(err)?;
@@ -348,7 +349,10 @@ fn insert_report(
             &count(t.flaky),
             &keyset,
             &report.codes,
-            &failures_json(&report.failures),
+            &report
+                .failures_json
+                .clone()
+                .unwrap_or_else(|| failures_json(&report.failures)),
         ],
     )?;
     Ok(row.map(|r| r.get(0)))
@@ -398,7 +402,9 @@ fn pack_v1_results(tx: &mut postgres::Transaction<'_>) -> std::result::Result<()
             })
             .collect();
         let mut files = files.into_iter();
-        let first = files.next().unwrap_or_else(|| "(before schema 2)".to_owned());
+        let first = files
+            .next()
+            .unwrap_or_else(|| "(before schema 2)".to_owned());
         insert_report(tx, run, &first, &pack_rows(rows))?;
         for file in files {
             insert_report(tx, run, &file, &pack_rows(Vec::new()))?;

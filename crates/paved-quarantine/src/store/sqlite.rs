@@ -6,9 +6,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::packed::{PackedReport, V1Row, digest, failures_json, pack_rows};
-use super::{
-    HistoryBuilder, HistoryQuery, Ingested, SCHEMA_VERSION, parse_report,
-};
+use super::{HistoryBuilder, HistoryQuery, Ingested, SCHEMA_VERSION, parse_report};
 use crate::error::{Error, Result};
 use crate::model::{History, RunMeta, RunTotals, TestId};
 
@@ -96,7 +94,8 @@ impl SqliteStore {
         // Large pages for a new database: a report is a few large values, which then take a
         // tenth of the pages (and page writes) that 4 KiB pages would. No effect on an existing
         // database.
-        conn.execute_batch("PRAGMA page_size = 65536").map_err(err)?;
+        conn.execute_batch("PRAGMA page_size = 65536")
+            .map_err(err)?;
         // Switching to WAL needs a moment of exclusive access; concurrent first opens retry.
         let mut tries = 0;
         loop {
@@ -189,8 +188,7 @@ impl SqliteStore {
         }
         // Parse before taking the write lock, so concurrent ingests wait only for each other's
         // (small) writes.
-        let (report, cases) = parse_report(path, &meta.variant)?;
-        let t0 = std::time::Instant::now();
+        let report = parse_report(path, &meta.variant)?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -212,15 +210,13 @@ impl SqliteStore {
                 |r| r.get(0),
             )
             .map_err(err)?;
-        if insert_report(&tx, run, key, &report).map_err(err)?.is_none() {
+        if insert_report(&tx, run, key, &report)
+            .map_err(err)?
+            .is_none()
+        {
             return Ok(Ingested::AlreadyIngested);
         }
-        let t1 = std::time::Instant::now();
         tx.commit().map_err(err)?;
-        if std::env::var_os("PAVED_TIMING").is_some() {
-            eprintln!("store {:?} commit {:?}", t1 - t0, t1.elapsed());
-        }
-        let _ = cases;
         Ok(Ingested::Stored {
             tests: report.totals.tests,
         })
@@ -318,7 +314,9 @@ impl SqliteStore {
     /// Tests stored across every report (for tests and diagnostics).
     pub fn count_results(&self) -> Result<i64> {
         self.conn
-            .query_row("SELECT COALESCE(SUM(tests), 0) FROM reports", [], |r| r.get(0))
+            .query_row("SELECT COALESCE(SUM(tests), 0) FROM reports", [], |r| {
+                r.get(0)
+            })
             .map_err(self.err())
     }
 }
@@ -333,11 +331,16 @@ fn insert_report(
     let count = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     let t = &report.totals;
     // The same tests as an earlier report (the usual CI run): share its keys.
+    let json = report
+        .failures_json
+        .clone()
+        .unwrap_or_else(|| failures_json(&report.failures));
     let digest = digest(&report.keys);
     let tests = count(t.tests);
     let mut keyset = None;
     {
-        let mut stmt = tx.prepare_cached("SELECT id, keys FROM keysets WHERE digest = ?1 AND tests = ?2")?;
+        let mut stmt =
+            tx.prepare_cached("SELECT id, keys FROM keysets WHERE digest = ?1 AND tests = ?2")?;
         let mut rows = stmt.query(params![digest, tests])?;
         while let Some(r) = rows.next()? {
             if r.get_ref(1)?.as_blob()? == report.keys.as_slice() {
@@ -366,7 +369,7 @@ fn insert_report(
             count(t.flaky),
             keyset,
             report.codes,
-            failures_json(&report.failures)
+            json
         ],
         |r| r.get(0),
     )
@@ -414,7 +417,9 @@ fn pack_v1_results(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
             .collect::<rusqlite::Result<_>>()?
         };
         let mut files = files.into_iter();
-        let first = files.next().unwrap_or_else(|| "(before schema 2)".to_owned());
+        let first = files
+            .next()
+            .unwrap_or_else(|| "(before schema 2)".to_owned());
         insert_report(tx, run, &first, &pack_rows(rows))?;
         for file in files {
             insert_report(tx, run, &file, &pack_rows(Vec::new()))?;
@@ -469,7 +474,9 @@ mod tests {
         let mut store = SqliteStore::open(&path).unwrap();
         let version: i64 = store
             .conn
-            .query_row("SELECT MAX(version) FROM paved_migrations", [], |r| r.get(0))
+            .query_row("SELECT MAX(version) FROM paved_migrations", [], |r| {
+                r.get(0)
+            })
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
         let h = store.history(&HistoryQuery::default()).unwrap();
@@ -491,7 +498,8 @@ mod tests {
             [(Outcome::Failed, 1, true), (Outcome::Passed, 2, true)]
         );
         // Files ingested before the migration stay ingested.
-        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/junit/surefire.xml");
+        let fixture =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/junit/surefire.xml");
         assert_eq!(
             store.ingest_file(&meta("r1"), &fixture, "two.xml").unwrap(),
             Ingested::AlreadyIngested
