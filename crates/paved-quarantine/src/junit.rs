@@ -889,8 +889,8 @@ impl<'p, R: BufRead> Parser<'p, R> {
                 Err(e) => return Err(self.xml_error(&e)),
             };
             let (child, is_empty) = match event {
-                Event::Start(c) => (c.into_owned(), false),
-                Event::Empty(c) => (c.into_owned(), true),
+                Event::Start(c) => (c, false),
+                Event::Empty(c) => (c, true),
                 Event::End(end) => {
                     if end.local_name().as_ref() == b"testcase" {
                         return Ok(case);
@@ -908,8 +908,9 @@ impl<'p, R: BufRead> Parser<'p, R> {
                 Event::Eof => return Err(self.truncated("testcase")),
                 _ => continue,
             };
-            let local = child.local_name().as_ref().to_vec();
-            let outcome = match local.as_slice() {
+            let name = child.local_name();
+            let local: &[u8] = name.as_ref();
+            let outcome = match local {
                 b"failure" | b"flakyFailure" | b"rerunFailure" => Some(Outcome::Failed),
                 b"error" | b"flakyError" | b"rerunError" => Some(Outcome::Error),
                 b"skipped" => Some(Outcome::Skipped),
@@ -917,10 +918,10 @@ impl<'p, R: BufRead> Parser<'p, R> {
             };
             let Some(outcome) = outcome else {
                 if !is_empty {
-                    if matches!(local.as_slice(), b"system-out" | b"system-err") {
-                        self.skip_raw(&local, None)?;
+                    if matches!(local, b"system-out" | b"system-err") {
+                        self.skip_raw(local, None)?;
                     } else {
-                        self.skip_subtree(&local)?;
+                        self.skip_subtree(local)?;
                     }
                 }
                 continue;
@@ -937,10 +938,10 @@ impl<'p, R: BufRead> Parser<'p, R> {
             if !is_empty {
                 if message.is_none() && outcome != Outcome::Skipped {
                     let mut body = Vec::new();
-                    self.skip_raw(&local, Some(&mut body))?;
+                    self.skip_raw(local, Some(&mut body))?;
                     message = body_message(&body);
                 } else {
-                    self.skip_raw(&local, None)?;
+                    self.skip_raw(local, None)?;
                 }
             }
             let attempt = Attempt {
@@ -948,7 +949,7 @@ impl<'p, R: BufRead> Parser<'p, R> {
                 message,
                 time,
             };
-            match local.as_slice() {
+            match local {
                 b"flakyFailure" | b"flakyError" => case.flaky.push(attempt),
                 b"rerunFailure" | b"rerunError" => case.reruns.push(attempt),
                 // A second <failure>/<error> in one case (pytest writes both for some
