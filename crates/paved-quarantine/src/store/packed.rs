@@ -453,7 +453,7 @@ pub(crate) fn merge_run(reports: Vec<(Vec<u64>, Vec<u8>)>) -> (Vec<u64>, Vec<u8>
 /// key, outcome code, attempts, some attempt failed, message, the test's name and file).
 pub(crate) type V1Row = (i64, i64, i64, bool, Option<String>, TestId, Option<String>);
 
-pub(crate) fn pack_rows(mut rows: Vec<V1Row>) -> PackedReport {
+fn pack_rows(mut rows: Vec<V1Row>) -> PackedReport {
     rows.sort_by_key(|r| r.0.cast_unsigned());
     let mut report = PackedReport::default();
     for (key, outcome, attempts, any_failure, message, id, file) in rows {
@@ -476,4 +476,16 @@ pub(crate) fn pack_rows(mut rows: Vec<V1Row>) -> PackedReport {
     }
     report.totals = totals_of(&report.codes);
     report
+}
+
+/// Migration 2's reports for one run: its version-1 rows as one report named after the run's
+/// first ingested file, and an empty report for each other file (so that they stay ingested).
+pub(crate) fn v1_reports(files: Vec<String>, rows: Vec<V1Row>) -> Vec<(String, PackedReport)> {
+    let mut files = files.into_iter();
+    let first = files
+        .next()
+        .unwrap_or_else(|| "(before schema 2)".to_owned());
+    std::iter::once((first, pack_rows(rows)))
+        .chain(files.map(|f| (f, pack_rows(Vec::new()))))
+        .collect()
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use postgres::error::SqlState;
 use postgres::{Client, NoTls};
 
-use super::packed::{PackedReport, V1Row, digest, failures_json, pack_rows};
+use super::packed::{PackedReport, V1Row, digest, failures_json, v1_reports};
 use super::{HistoryBuilder, HistoryQuery, Ingested, SCHEMA_VERSION, parse_report};
 use crate::error::{Error, Result};
 use crate::model::{History, RunMeta, RunTotals, TestId};
@@ -401,13 +401,8 @@ fn pack_v1_results(tx: &mut postgres::Transaction<'_>) -> std::result::Result<()
                 )
             })
             .collect();
-        let mut files = files.into_iter();
-        let first = files
-            .next()
-            .unwrap_or_else(|| "(before schema 2)".to_owned());
-        insert_report(tx, run, &first, &pack_rows(rows))?;
-        for file in files {
-            insert_report(tx, run, &file, &pack_rows(Vec::new()))?;
+        for (file, report) in v1_reports(files, rows) {
+            insert_report(tx, run, &file, &report)?;
         }
     }
     tx.batch_execute("DROP TABLE results; DROP TABLE ingested_files; DROP TABLE tests;")

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::packed::{PackedReport, V1Row, digest, failures_json, pack_rows};
+use super::packed::{PackedReport, V1Row, digest, failures_json, v1_reports};
 use super::{HistoryBuilder, HistoryQuery, Ingested, SCHEMA_VERSION, parse_report};
 use crate::error::{Error, Result};
 use crate::model::{History, RunMeta, RunTotals, TestId};
@@ -416,13 +416,8 @@ fn pack_v1_results(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
             })?
             .collect::<rusqlite::Result<_>>()?
         };
-        let mut files = files.into_iter();
-        let first = files
-            .next()
-            .unwrap_or_else(|| "(before schema 2)".to_owned());
-        insert_report(tx, run, &first, &pack_rows(rows))?;
-        for file in files {
-            insert_report(tx, run, &file, &pack_rows(Vec::new()))?;
+        for (file, report) in v1_reports(files, rows) {
+            insert_report(tx, run, &file, &report)?;
         }
     }
     tx.execute_batch("DROP TABLE results; DROP TABLE ingested_files; DROP TABLE tests;")
