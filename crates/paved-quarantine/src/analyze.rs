@@ -267,7 +267,8 @@ pub struct AnalyzeArgs {
     #[arg(long, env = "PAVED_VARIANT", value_name = "V")]
     pub variant: Option<String>,
 
-    /// Also list tests that failed in the window but are judged stable.
+    /// Also list tests judged stable: those that failed in the window, and the quarantined ones
+    /// (from `[quarantine] list`, else quarantine.toml), which are always analysed.
     #[arg(long, env = "PAVED_ALL", value_parser = BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
     pub all: bool,
 
@@ -424,13 +425,29 @@ pub fn markdown(analysis: &Analysis) -> String {
 
 /// Run `analyze`.
 pub fn run(args: &AnalyzeArgs) -> Result<u8> {
+    // The quarantined tests are analysed even when they did not fail in the window: their
+    // clean runs are what `update --stats` releases them on.
+    let (config, _) =
+        paved_core::config::PavedConfig::load(args.config.as_deref(), Path::new("."))?;
+    let list_path = PathBuf::from(
+        config
+            .quarantine
+            .list
+            .as_deref()
+            .unwrap_or(QuarantineConfig::DEFAULT_LIST),
+    );
+    let focus = if list_path.is_file() {
+        crate::list::QuarantineList::load(&list_path)?.focus()
+    } else {
+        Vec::new()
+    };
     let (_, _, analysis) = load(
         args.config.as_deref(),
         args.store.as_deref(),
         args.window,
         args.branch.as_deref(),
         args.variant.as_deref(),
-        &[],
+        &focus,
     )?;
     let sink = paved_core::ci::CiSink::from_env(None);
     sink.write_summary(&markdown(&analysis))?;

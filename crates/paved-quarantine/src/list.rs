@@ -315,6 +315,21 @@ impl QuarantineList {
         &self.keys
     }
 
+    /// The tests the entries name, for [`HistoryQuery::focus`](crate::store::HistoryQuery::focus)
+    /// (an entry without a variant gives an empty variant: every variant).
+    pub fn focus(&self) -> Vec<TestId> {
+        self.entries
+            .iter()
+            .zip(&self.keys)
+            .map(|(entry, parts)| TestId {
+                suite: parts.suite.clone(),
+                classname: parts.classname.clone(),
+                name: parts.name.clone(),
+                variant: entry.variant.clone().unwrap_or_default(),
+            })
+            .collect()
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.entries.len()

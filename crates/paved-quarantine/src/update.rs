@@ -574,18 +574,7 @@ pub fn run(args: &UpdateArgs) -> crate::error::Result<u8> {
                 .or_else(|| repo_config.is_file().then_some(repo_config));
             // Quarantined tests are followed even when they did not fail: their clean runs are
             // what releases them.
-            let focus: Vec<crate::model::TestId> = list
-                .entries()
-                .iter()
-                .zip(list.parts())
-                .map(|(entry, parts)| crate::model::TestId {
-                    suite: parts.suite.clone(),
-                    classname: parts.classname.clone(),
-                    name: parts.name.clone(),
-                    variant: entry.variant.clone().unwrap_or_default(),
-                })
-                .collect();
-            args.history.load(config.as_deref(), &focus)?.1.tests
+            args.history.load(config.as_deref(), &list.focus())?.1.tests
         }
     };
     let owners = CodeOwners::discover(&args.location.repo)?;

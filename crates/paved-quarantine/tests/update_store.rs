@@ -130,6 +130,26 @@ fn a_quarantined_test_with_only_clean_runs_in_the_window_is_released() {
             ],
         ));
     }
+    // `analyze --json` includes the quarantined test too, so `update --stats` releases it.
+    let stats = ok(&bin(d, &["analyze", "--json"]));
+    assert!(stats.contains("test_total[EUR]"), "{stats}");
+    std::fs::write(d.join("stats.json"), &stats).unwrap();
+    let diff = ok(&bin(
+        d,
+        &[
+            "update",
+            "--stats",
+            "stats.json",
+            "--dry-run",
+            "--today",
+            "2026-11-22",
+        ],
+    ));
+    assert!(
+        diff.lines()
+            .any(|l| l.starts_with('-') && l.contains("test_total[EUR]")),
+        "{diff}"
+    );
     ok(&bin(d, &["update", "--today", "2026-11-22"]));
     let text = std::fs::read_to_string(d.join("quarantine.toml")).unwrap();
     assert!(
