@@ -371,7 +371,7 @@ pub fn ruby_string(s: &str) -> String {
 }
 
 /// A Python string literal holding exactly `s`: `"` and `\` take a backslash; anything outside
-/// printable ASCII is written `\uXXXX` / `\UXXXXXXXX`.
+/// printable ASCII is written as `\u` with four hex digits, or `\U` with eight.
 pub fn python_string(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {

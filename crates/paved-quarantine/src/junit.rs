@@ -814,6 +814,8 @@ impl<'p, R: BufRead> Parser<'p, R> {
     ) -> Result<(), S::Error> {
         let mut case = self.read_case_with(e, empty, buf)?;
         self.cases += 1;
+        // Taken before `view` borrows the case's strings.
+        let attempts = (!case.is_plain_pass()).then(|| case.take_attempts());
         let suite = self.suites.last();
         let file = case
             .file
@@ -826,21 +828,9 @@ impl<'p, R: BufRead> Parser<'p, R> {
             file,
             time: case.time.as_deref(),
         };
-        if case.is_plain_pass() {
-            sink.passed(&view)
-        } else {
-            let attempts = {
-                // `view` borrows `case`'s strings; the attempts are moved out separately.
-                let mut rest = Case {
-                    primary: case.primary.take(),
-                    flaky: std::mem::take(&mut case.flaky),
-                    reruns: std::mem::take(&mut case.reruns),
-                    time: case.time.clone(),
-                    ..Case::default()
-                };
-                rest.take_attempts()
-            };
-            sink.other(&view, attempts)
+        match attempts {
+            None => sink.passed(&view),
+            Some(attempts) => sink.other(&view, attempts),
         }
     }
 

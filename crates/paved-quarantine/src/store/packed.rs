@@ -83,6 +83,16 @@ pub(crate) fn digest(keys: &[u8]) -> i64 {
     acc.cast_signed()
 }
 
+impl PackedReport {
+    /// The `failures` column: as [`pack`] wrote it, else written now.
+    pub fn failures_text(&self) -> std::borrow::Cow<'_, str> {
+        match &self.failures_json {
+            Some(json) => std::borrow::Cow::Borrowed(json),
+            None => std::borrow::Cow::Owned(failures_json(&self.failures)),
+        }
+    }
+}
+
 /// The `failures` column of a report.
 pub(crate) fn failures_json(failures: &[FailureRow]) -> String {
     serde_json::to_string(failures).unwrap_or_else(|_| "[]".to_owned())

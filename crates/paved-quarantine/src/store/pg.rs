@@ -5,7 +5,7 @@ use std::path::Path;
 use postgres::error::SqlState;
 use postgres::{Client, NoTls};
 
-use super::packed::{PackedReport, V1Row, digest, failures_json, v1_reports};
+use super::packed::{PackedReport, V1Row, digest, v1_reports};
 use super::{HistoryBuilder, HistoryQuery, Ingested, SCHEMA_VERSION, parse_report};
 use crate::error::{Error, Result};
 use crate::model::{History, RunMeta, RunTotals, TestId};
@@ -349,10 +349,7 @@ fn insert_report(
             &count(t.flaky),
             &keyset,
             &report.codes,
-            &report
-                .failures_json
-                .clone()
-                .unwrap_or_else(|| failures_json(&report.failures)),
+            &report.failures_text().as_ref(),
         ],
     )?;
     Ok(row.map(|r| r.get(0)))

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::packed::{PackedReport, V1Row, digest, failures_json, v1_reports};
+use super::packed::{PackedReport, V1Row, digest, v1_reports};
 use super::{HistoryBuilder, HistoryQuery, Ingested, SCHEMA_VERSION, parse_report};
 use crate::error::{Error, Result};
 use crate::model::{History, RunMeta, RunTotals, TestId};
@@ -331,10 +331,7 @@ fn insert_report(
     let count = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     let t = &report.totals;
     // The same tests as an earlier report (the usual CI run): share its keys.
-    let json = report
-        .failures_json
-        .clone()
-        .unwrap_or_else(|| failures_json(&report.failures));
+    let json = report.failures_text();
     let digest = digest(&report.keys);
     let tests = count(t.tests);
     let mut keyset = None;
