@@ -293,16 +293,58 @@ fn is_normal(part: &str) -> bool {
     true
 }
 
-/// An attribute that is part of a test id: unescaped and normalised, borrowed when neither
-/// changes anything (the common case).
-fn id_text<'a>(raw: &Cow<'a, [u8]>) -> Cow<'a, str> {
-    if let Cow::Borrowed(b) = *raw
-        && is_plain_id(b)
-        && let Ok(s) = std::str::from_utf8(b)
-    {
-        return Cow::Borrowed(s);
+/// An attribute that is part of a test id: unescaped and normalised, as UTF-8 bytes (see
+/// [`CaseRef`]); borrowed when neither changes anything (the common case).
+fn id_text<'a>(raw: &Cow<'a, [u8]>) -> Cow<'a, [u8]> {
+    match *raw {
+        // Plain ASCII is UTF-8 as it is: no need to validate it again.
+        Cow::Borrowed(b) if is_plain_id(b) => Cow::Borrowed(b),
+        _ => Cow::Owned(normalize(&unescape(&String::from_utf8_lossy(raw))).into_bytes()),
     }
-    Cow::Owned(normalize(&unescape(&String::from_utf8_lossy(raw))))
+}
+
+/// The length of the value at the start of `raw`, ended by `quote`, when it is a plain id
+/// (see [`is_plain_id`]): the end and the check in one pass, eight bytes at a time. `None` when
+/// the value is not plain or does not end within `raw` (the caller then looks again slowly).
+fn plain_value_len(raw: &[u8], quote: u8) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has = |x: u64, byte: u8| {
+        let v = x ^ (ONES * u64::from(byte));
+        v.wrapping_sub(ONES) & !v & HIGH
+    };
+    // A space before the first byte: a leading space fails like a double one.
+    let mut space = true;
+    let mut i = 0;
+    loop {
+        if let Some(w) = raw.get(i..i + 8) {
+            let x = u64::from_le_bytes(w.try_into().ok()?);
+            let look = (x & HIGH)
+                | (x.wrapping_sub(ONES * 0x21) & !x & HIGH)
+                | has(x, b'&')
+                | has(x, b'<')
+                | has(x, quote);
+            if look == 0 {
+                space = false;
+                i += 8;
+                continue;
+            }
+        }
+        // This word has a byte to look at (or fewer than eight bytes are left).
+        for (j, &c) in raw.iter().enumerate().take(i + 8).skip(i) {
+            match c {
+                c if c == quote => return (j == 0 || !space).then_some(j),
+                b' ' if space => return None,
+                b' ' => space = true,
+                c if c > b' ' && c < 0x80 && c != b'&' && c != b'<' => space = false,
+                _ => return None,
+            }
+        }
+        i += 8;
+        if i >= raw.len() {
+            return None;
+        }
+    }
 }
 
 /// `raw` is printable ASCII without `&`, and single spaces only between words: unescaping and
@@ -341,54 +383,122 @@ fn is_plain_id(raw: &[u8]) -> bool {
     raw.is_empty() || !space
 }
 
+/// XML whitespace.
+fn is_ws(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r')
+}
+
 /// The `name`, `classname` and `time` of a `<testcase>` read straight from its bytes, for
 /// the well-formed common case; `false` when anything is unusual, and then quick-xml's own
 /// attribute reader decides (and words any error).
 fn scan_case_attributes<'e>(raw: &'e [u8], case: &mut Case<'e>) -> bool {
-    let ws = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r');
+    scan_attributes(raw, case) == Some(raw.len())
+}
+
+/// Read `key="value"` pairs from the start of `raw` into `case`, up to the first byte that
+/// cannot start one (`/`, `>` or the end of `raw`), and return its index. `None` when anything
+/// is unusual: a key that is not a plain XML name, a `<` in a value, a missing `=`, quote or
+/// space, or an attribute cut off by the end of `raw`.
+fn scan_attributes<'e>(raw: &'e [u8], case: &mut Case<'e>) -> Option<usize> {
+    let name_byte = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b':');
     let mut i = 0;
     loop {
-        while i < raw.len() && ws(raw[i]) {
+        while i < raw.len() && is_ws(raw[i]) {
             i += 1;
         }
-        if i == raw.len() {
-            return true;
+        if i == raw.len() || matches!(raw[i], b'/' | b'>') {
+            return Some(i);
         }
         let key_start = i;
-        while i < raw.len() && raw[i] != b'=' && !ws(raw[i]) {
+        while i < raw.len() && name_byte(raw[i]) {
             i += 1;
         }
         let key = &raw[key_start..i];
-        while i < raw.len() && ws(raw[i]) {
+        while i < raw.len() && is_ws(raw[i]) {
             i += 1;
         }
         if key.is_empty() || raw.get(i) != Some(&b'=') {
-            return false;
+            return None;
         }
         i += 1;
-        while i < raw.len() && ws(raw[i]) {
+        while i < raw.len() && is_ws(raw[i]) {
             i += 1;
         }
-        let Some(&quote) = raw.get(i).filter(|&&q| q == b'"' || q == b'\'') else {
-            return false;
+        let quote = *raw.get(i).filter(|&&q| q == b'"' || q == b'\'')?;
+        let local = key.rsplit(|&c| c == b':').next().unwrap_or(key);
+        let is_id = matches!(local, b"name" | b"classname" | b"class");
+        // An id value is most often plain: found and checked in one pass.
+        let plain = if is_id {
+            plain_value_len(&raw[i + 1..], quote)
+        } else {
+            None
         };
-        let Some(len) = memchr::memchr(quote, &raw[i + 1..]) else {
-            return false;
+        let len = match plain {
+            Some(len) => len,
+            None => {
+                let len = memchr::memchr2(quote, b'<', &raw[i + 1..])?;
+                if raw[i + 1 + len] != quote {
+                    return None;
+                }
+                len
+            }
         };
         let value = &raw[i + 1..i + 1 + len];
         i += len + 2;
-        if i < raw.len() && !ws(raw[i]) {
-            return false;
+        if i < raw.len() && !is_ws(raw[i]) && !matches!(raw[i], b'/' | b'>') {
+            return None;
         }
-        let local = key.rsplit(|&c| c == b':').next().unwrap_or(key);
+        let id = |value| match plain {
+            Some(_) => Cow::Borrowed(value),
+            None => id_text(&Cow::Borrowed(value)),
+        };
         match local {
-            b"name" => case.name = id_text(&Cow::Borrowed(value)),
-            b"classname" | b"class" => case.classname = id_text(&Cow::Borrowed(value)),
+            b"name" => case.name = id(value),
+            b"classname" | b"class" => case.classname = id(value),
             b"file" | b"filepath" => case.file = Some(plain_text(&Cow::Borrowed(value))),
             b"time" => case.time = Some(Cow::Borrowed(value)),
             _ => {}
         }
     }
+}
+
+/// A plain passing test case at the start of `bytes` (after whitespace), read without
+/// quick-xml: `<testcase …/>`, or `<testcase …>` and `</testcase>` with only whitespace
+/// between. Returns the case and the bytes it took; `None` for anything else (a case with
+/// children, an unusual attribute, a tag cut off by the end of `bytes`), which is then left to
+/// the full parser.
+fn plain_case(bytes: &[u8]) -> Option<(Case<'_>, usize)> {
+    const OPEN: &[u8] = b"<testcase";
+    const CLOSE: &[u8] = b"</testcase";
+    let skip_ws = |from: usize| {
+        bytes[from..]
+            .iter()
+            .position(|&c| !is_ws(c))
+            .map_or(bytes.len(), |n| from + n)
+    };
+    let start = skip_ws(0);
+    let attrs_at = start + OPEN.len();
+    if !bytes[start..].starts_with(OPEN) || !bytes.get(attrs_at).is_some_and(|&c| is_ws(c)) {
+        return None;
+    }
+    let mut case = Case::default();
+    let tag_end = attrs_at + scan_attributes(&bytes[attrs_at..], &mut case)?;
+    let end = match bytes.get(tag_end..tag_end + 2)? {
+        b"/>" => tag_end + 2,
+        [b'>', _] => {
+            let close = skip_ws(tag_end + 1);
+            if !bytes[close..].starts_with(CLOSE) {
+                return None;
+            }
+            let gt = skip_ws(close + CLOSE.len());
+            if bytes.get(gt) != Some(&b'>') {
+                return None;
+            }
+            gt + 1
+        }
+        _ => return None,
+    };
+    (!case.name.is_empty()).then_some((case, end))
 }
 
 /// Any other attribute: unescaped, borrowed when there is nothing to unescape.
@@ -425,9 +535,9 @@ const CAPTURE_LIMIT: usize = 4096;
 
 #[derive(Default)]
 struct Case<'a> {
-    /// Unescaped and normalised; borrowed from the event when no work was needed.
-    name: Cow<'a, str>,
-    classname: Cow<'a, str>,
+    /// Unescaped and normalised UTF-8; borrowed from the event when no work was needed.
+    name: Cow<'a, [u8]>,
+    classname: Cow<'a, [u8]>,
     file: Option<Cow<'a, str>>,
     /// The `time` attribute as written, read only when needed (most sinks never need it).
     time: Option<Cow<'a, [u8]>>,
@@ -477,15 +587,24 @@ pub(crate) struct Suite {
 }
 
 /// One `<testcase>` as the parser hands it on: strings borrowed from the parser's buffers.
+///
+/// The id parts are bytes, always valid UTF-8 (unescaped and normalised): a plain ASCII name is
+/// handed on as read, without validating it again, and a sink that only hashes it (ingest)
+/// never needs a `str`. See [`text`] for one.
 pub(crate) struct CaseRef<'a> {
     /// The innermost open suite (the empty name for a test case outside any suite).
-    pub suite: &'a str,
-    pub classname: &'a str,
-    pub name: &'a str,
+    pub suite: &'a [u8],
+    pub classname: &'a [u8],
+    pub name: &'a [u8],
     /// The test case's `file`, else its suite's.
     pub file: Option<&'a str>,
     /// The `time` attribute as written: see [`CaseRef::seconds`].
     pub time: Option<&'a [u8]>,
+}
+
+/// An id part of a [`CaseRef`] as a string (it is UTF-8 already; nothing is replaced).
+pub(crate) fn text(part: &[u8]) -> String {
+    String::from_utf8_lossy(part).into_owned()
 }
 
 impl CaseRef<'_> {
@@ -524,9 +643,9 @@ where
     fn push(&mut self, case: &CaseRef<'_>, attempts: Vec<Attempt>) {
         let result = TestResult {
             id: TestId {
-                suite: case.suite.to_owned(),
-                classname: case.classname.to_owned(),
-                name: case.name.to_owned(),
+                suite: text(case.suite),
+                classname: text(case.classname),
+                name: text(case.name),
                 variant: self.variant.to_owned(),
             },
             file: case.file.map(str::to_owned),
@@ -612,6 +731,9 @@ pub(crate) struct Parser<'p, R> {
     finders: Vec<(Vec<u8>, memchr::memmem::Finder<'static>)>,
     cases: u64,
     seen_root: bool,
+    /// Plain passing test cases read straight from the buffer ([`Parser::plain_cases`]); off
+    /// only in tests, to check that it changes nothing.
+    plain_reads: bool,
 }
 
 impl<'p, R: BufRead> Parser<'p, R> {
@@ -638,6 +760,7 @@ impl<'p, R: BufRead> Parser<'p, R> {
             finders: Vec::new(),
             cases: 0,
             seen_root: span.mid_document,
+            plain_reads: true,
         }
     }
 
@@ -670,12 +793,18 @@ impl<'p, R: BufRead> Parser<'p, R> {
     /// mid-document span, which the caller balances across spans.
     pub(crate) fn run<S: Sink>(&mut self, sink: &mut S) -> Result<SpanEnd, S::Error> {
         let mut buf = Vec::with_capacity(4096);
+        // quick-xml is between two elements (nothing of the next markup read yet).
+        let mut between_elements = false;
         loop {
+            if between_elements && self.plain_reads && !self.suites.is_empty() {
+                self.plain_cases(sink)?;
+            }
             buf.clear();
             let event = match self.reader.read_event_into(&mut buf) {
                 Ok(ev) => ev,
                 Err(e) => return Err(self.xml_error(&e).into()),
             };
+            between_elements = matches!(event, Event::Start(_) | Event::Empty(_) | Event::End(_));
             match event {
                 Event::Start(e) => self.open(e.local_name().as_ref(), &e, false, sink)?,
                 Event::Empty(e) => self.open(e.local_name().as_ref(), &e, true, sink)?,
@@ -750,6 +879,41 @@ impl<'p, R: BufRead> Parser<'p, R> {
         })
     }
 
+    /// Hand on the plain passing test cases that come next, read straight from the read buffer
+    /// (most of a large report; see [`plain_case`]), until anything else comes or the buffer
+    /// runs out. quick-xml reads the rest, so its offsets stay right: the bytes are consumed
+    /// through its stream.
+    fn plain_cases<S: Sink>(&mut self, sink: &mut S) -> Result<(), S::Error> {
+        let Parser {
+            reader,
+            suites,
+            cases,
+            ..
+        } = self;
+        let Some(suite) = suites.last() else {
+            return Ok(());
+        };
+        let mut stream = reader.stream();
+        // A read error is left to quick-xml, which words it.
+        let Ok(chunk) = stream.fill_buf() else {
+            return Ok(());
+        };
+        let mut taken = 0;
+        while let Some((case, len)) = plain_case(&chunk[taken..]) {
+            *cases += 1;
+            sink.passed(&CaseRef {
+                suite: suite.name.as_bytes(),
+                classname: &case.classname,
+                name: &case.name,
+                file: case.file.as_deref().or(suite.file.as_deref()),
+                time: case.time.as_deref(),
+            })?;
+            taken += len;
+        }
+        stream.consume(taken);
+        Ok(())
+    }
+
     fn open<S: Sink>(
         &mut self,
         name: &[u8],
@@ -822,7 +986,7 @@ impl<'p, R: BufRead> Parser<'p, R> {
             .as_deref()
             .or_else(|| suite.and_then(|s| s.file.as_deref()));
         let view = CaseRef {
-            suite: suite.map_or("", |s| s.name.as_str()),
+            suite: suite.map_or(&[], |s| s.name.as_bytes()),
             classname: &case.classname,
             name: &case.name,
             file,
@@ -891,7 +1055,7 @@ impl<'p, R: BufRead> Parser<'p, R> {
                         format!(
                             "malformed XML near byte {}: `</{other}>` inside `<testcase name=\"{}\">`",
                             self.pos(),
-                            case.name
+                            String::from_utf8_lossy(&case.name)
                         ),
                     ));
                 }
@@ -1216,6 +1380,125 @@ mod tests {
         );
         assert_eq!(normalize("  a   b\tc "), "a b c");
         assert_eq!(normalize("plain"), "plain");
+    }
+
+    /// The one-pass value scan agrees with finding the quote, then the slow check.
+    #[test]
+    fn plain_values_are_found_like_the_slow_way() {
+        let parts = [
+            "",
+            " ",
+            "  ",
+            "a",
+            "ab c",
+            "a  b",
+            " a",
+            "a ",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefghi",
+            "Quoted \"x\"",
+            "it's",
+            "a&amp;b",
+            "a<b",
+            "x\ty",
+            "x\ny",
+            "é",
+            "[1-2]",
+            ">",
+            "/",
+            "0123456789abcdef ",
+            "0123456 89abcdef",
+            "0123456  9abcdef",
+        ];
+        let mut values = Vec::new();
+        for a in parts {
+            for b in parts {
+                values.push(format!("{a}{b}"));
+            }
+        }
+        for value in &values {
+            for quote in [b'"', b'\''] {
+                for rest in ["", " time=\"1\"/>", "\"'"] {
+                    let mut raw = value.as_bytes().to_vec();
+                    raw.push(quote);
+                    raw.extend_from_slice(rest.as_bytes());
+                    let end = raw.iter().position(|&c| c == quote);
+                    let expected = end.filter(|&e| {
+                        let v = &raw[..e];
+                        !v.contains(&b'<') && is_plain_id(v)
+                    });
+                    assert_eq!(
+                        plain_value_len(&raw, quote),
+                        expected,
+                        "{:?}",
+                        String::from_utf8_lossy(&raw)
+                    );
+                    // Cut off before the quote: never a value.
+                    if let Some(e) = end {
+                        assert_eq!(plain_value_len(&raw[..e], quote), None);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reading plain test cases straight from the buffer gives what quick-xml gives, for any
+    /// buffer size (tags cut at every point) and unusual but valid spellings.
+    #[test]
+    fn plain_reads_change_nothing() {
+        let cases = [
+            r#"<testcase classname="a.B" name="one" time="0.1"/>"#,
+            r#"<testcase name="two" classname="a.B"></testcase>"#,
+            "<testcase\n  classname = 'a.B'\tname='three'  time='1,234.5' />",
+            r#"<testcase classname="a.B" name="four"   >  </testcase  >"#,
+            r#"<testcase classname="a.B" name="fi&amp;ve &lt;x&gt;"/>"#,
+            r#"<testcase classname="a.B" name="  six   spaced  "/>"#,
+            r#"<testcase classname="a.B" name="sévén" file="t/x.py"/>"#,
+            r#"<testcase classname="a.B" name="eight" x:name="nine"/>"#,
+            r#"<testcase classname="a.B" name="ten"><skipped/></testcase>"#,
+            r#"<testcase classname="a.B" name="eleven"><failure message="m">b</failure></testcase>"#,
+            r#"<testcase classname="a.B" name="twelve"><system-out>x</system-out></testcase>"#,
+            r#"<testcase classname="a.B" name="one" time="0.2"/>"#,
+            r#"<testcase classname="a.B" name='q"uote'/>"#,
+            r#"<testcase classname="a.B" name="gt>in value"/>"#,
+            "<!-- <testcase name=\"comment\"/> -->",
+            r#"<testcase classname="a.B" name="thirteen"/><testcase classname="a.B" name="fourteen"/>"#,
+        ];
+        let mut xml = String::from("<?xml version=\"1.0\"?>\n<testsuites>\n");
+        for s in 0..3 {
+            xml.push_str(&format!("<testsuite name=\"s{s}\" file=\"suite{s}.rs\">\n"));
+            for c in cases {
+                xml.push_str("  ");
+                xml.push_str(c);
+                xml.push('\n');
+            }
+            xml.push_str("</testsuite>\n");
+        }
+        xml.push_str("</testsuites>\n");
+        let parse = |cap: usize, plain_reads: bool| {
+            let mut out = Vec::new();
+            let mut collect = Collect {
+                variant: "",
+                pending: Vec::new(),
+                index: HashMap::new(),
+                sink: |r| {
+                    out.push(r);
+                    Ok::<(), paved_core::Error>(())
+                },
+            };
+            let reader = BufReader::with_capacity(cap, xml.as_bytes());
+            let mut parser = Parser::new(reader, Path::new("mem.xml"));
+            parser.plain_reads = plain_reads;
+            let end = parser.run(&mut collect).unwrap();
+            (end.cases, format!("{out:?}"))
+        };
+        let slow = parse(1 << 16, false);
+        assert_eq!(slow.0, 3 * 16);
+        assert!(slow.1.contains("fi&ve <x>") && slow.1.contains("six spaced"));
+        for cap in (1..80).chain([127, 128, 129, 4096, 1 << 16]) {
+            assert_eq!(parse(cap, true), slow, "buffer of {cap} bytes");
+        }
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! One large report parsed by several threads.
 //!
-//! The file is cut after `</testsuite>` end tags near evenly spaced offsets, and each piece
-//! ([`Span`]) is parsed on its own thread by the same [`Parser`] as a whole file, from a
-//! position where no suite is open. A cut is only a guess until it is checked: the piece
+//! The file is cut after `</testsuite>` end tags near evenly spaced offsets, into a few pieces
+//! per thread, and the threads take pieces ([`Span`]s) in turn until none is left (so a core
+//! slowed by other work holds up only its current piece). Each piece is parsed by the same
+//! [`Parser`] as a whole file, from a position where no suite is open. A cut is only a guess until it is checked: the piece
 //! before it must stop exactly there, after a `</testsuite>` that closed its last open suite.
 //! A cut that fell inside captured output, a comment or a nested suite fails that check; the
 //! pieces after it are then thrown away and the rest of the file is parsed on this thread from
@@ -22,6 +23,8 @@ const MIN_PIECE: u64 = 16 << 20;
 /// How far past a target offset to look for a `</testsuite>` to cut at.
 const SEARCH_LIMIT: u64 = 16 << 20;
 const READ_BUFFER: usize = 256 << 10;
+/// Pieces per thread, at most (see [`parse_in_pieces`]).
+const PIECES_PER_THREAD: usize = 4;
 const CUT: &[u8] = b"</testsuite>";
 
 /// A sink that also tidies up on its own thread once its piece is parsed.
@@ -31,13 +34,13 @@ pub(crate) trait PieceSink: Sink<Error = paved_core::Error> + Send {
 }
 
 /// Parse `path` with up to `threads` threads. Returns one sink per piece, in file order, and
-/// the number of `<testcase>` elements read. `make(i)` makes the sink of piece `i`; pieces
-/// later in the file get larger numbers.
+/// the number of `<testcase>` elements read. `make(i, bytes)` makes the sink of piece `i`, of
+/// about `bytes` bytes; pieces later in the file get larger numbers.
 pub(crate) fn parse<S: PieceSink>(
     path: &Path,
     len: u64,
     threads: usize,
-    make: impl Fn(usize) -> S + Sync,
+    make: impl Fn(usize, u64) -> S + Sync,
 ) -> paved_core::Result<(Vec<S>, u64)> {
     parse_in_pieces(path, len, threads, MIN_PIECE, make)
 }
@@ -48,11 +51,13 @@ fn parse_in_pieces<S: PieceSink>(
     len: u64,
     threads: usize,
     min_piece: u64,
-    make: impl Fn(usize) -> S + Sync,
+    make: impl Fn(usize, u64) -> S + Sync,
 ) -> paved_core::Result<(Vec<S>, u64)> {
+    // More pieces than threads: a thread that finishes early takes the next piece, so a core
+    // slowed by something else holds up only its current piece.
     let pieces = usize::try_from(len / min_piece.max(1))
         .unwrap_or(usize::MAX)
-        .clamp(1, threads.max(1));
+        .clamp(1, threads.max(1).saturating_mul(PIECES_PER_THREAD));
     let cuts = if pieces > 1 {
         cut_points(path, len, pieces)?
     } else {
@@ -62,29 +67,51 @@ fn parse_in_pieces<S: PieceSink>(
     let starts: Vec<u64> = std::iter::once(0).chain(cuts.iter().copied()).collect();
     let stops: Vec<Option<u64>> = cuts.iter().copied().map(Some).chain([None]).collect();
     let make = &make;
-    let outcomes: Vec<paved_core::Result<(S, SpanEnd)>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = starts
-            .iter()
-            .zip(&stops)
-            .enumerate()
-            .map(|(i, (&start, &stop))| {
-                scope.spawn(move || parse_piece(path, start, stop, make(i)))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(bad(
-                        path,
-                        "the JUnit parser panicked; please report this file",
-                    ))
+    let next_piece = std::sync::atomic::AtomicUsize::new(0);
+    let workers = threads.clamp(1, starts.len());
+    let mut outcomes: Vec<(usize, paved_core::Result<(S, SpanEnd)>)> =
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next_piece.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let (Some(&start), Some(&stop)) = (starts.get(i), stops.get(i)) else {
+                                break done;
+                            };
+                            let bytes = stop.unwrap_or(len).saturating_sub(start);
+                            done.push((i, parse_piece(path, start, stop, make(i, bytes))));
+                        }
+                    })
                 })
-            })
-            .collect()
-    });
+                .collect();
+            let mut all = Vec::with_capacity(starts.len());
+            for h in handles {
+                match h.join() {
+                    Ok(done) => all.extend(done),
+                    // Stands for the pieces that thread had taken: the chain breaks there.
+                    Err(_) => all.push((
+                        usize::MAX,
+                        Err(bad(
+                            path,
+                            "the JUnit parser panicked; please report this file",
+                        )),
+                    )),
+                }
+            }
+            all
+        });
+    outcomes.sort_by_key(|(i, _)| *i);
+    if outcomes.last().is_some_and(|(i, _)| *i == usize::MAX) {
+        return Err(bad(
+            path,
+            "the JUnit parser panicked; please report this file",
+        ));
+    }
+    let outcomes = outcomes.into_iter().map(|(_, o)| o);
 
-    let mut sinks = Vec::with_capacity(outcomes.len());
+    let mut sinks = Vec::with_capacity(starts.len());
     let (mut wrappers, mut cases) = (0i64, 0u64);
     // Where the next piece must start for the chain to hold; `None` once a piece reached the end.
     let mut next = Some(0u64);
@@ -103,7 +130,7 @@ fn parse_in_pieces<S: PieceSink>(
         #[cfg(test)]
         tests::FALLBACKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // A cut was a bad guess: parse the rest here, from where the last good piece stopped.
-        let (sink, end) = parse_piece(path, from, None, make(starts.len()))?;
+        let (sink, end) = parse_piece(path, from, None, make(starts.len(), len - from))?;
         wrappers += end.wrappers;
         cases += end.cases;
         sinks.push(sink);
@@ -233,15 +260,27 @@ mod tests {
         std::sync::atomic::AtomicUsize::new(0);
 
     fn packed(path: &Path, threads: usize) -> paved_core::Result<(PackedReport, u64)> {
+        packed_in_buckets(path, threads, 0)
+    }
+
+    fn packed_in_buckets(
+        path: &Path,
+        threads: usize,
+        bits: u32,
+    ) -> paved_core::Result<(PackedReport, u64)> {
         let len = std::fs::metadata(path).unwrap().len();
-        let (pieces, cases) =
-            parse_in_pieces(path, len, threads, 256, |i| Collector::new("", i, 16))?;
+        let (pieces, cases) = parse_in_pieces(path, len, threads, 256, |i, _| {
+            Collector::new("", i, 16, bits)
+        })?;
         Ok((pack(&pieces), cases))
     }
 
+    fn failures(r: &PackedReport) -> Vec<crate::store::packed::FailureRow> {
+        serde_json::from_str(&r.failures_json).unwrap()
+    }
+
     fn summary(r: &PackedReport) -> (Vec<u8>, Vec<u8>, Vec<String>) {
-        let failures = r
-            .failures
+        let failures = failures(r)
             .iter()
             .map(|f| {
                 format!(
@@ -290,15 +329,24 @@ mod tests {
         std::fs::write(&path, &xml).unwrap();
         let (one, cases) = packed(&path, 1).unwrap();
         assert!(
-            one.failures
+            failures(&one)
                 .iter()
                 .any(|f| f.id.name == "t1" && f.attempts == 4)
         );
-        assert!(!one.failures.is_empty() && one.keys.len() > 8 * 400);
+        assert!(!failures(&one).is_empty() && one.keys.len() > 8 * 400);
         for threads in [2, 3, 5, 8, 40] {
             let (many, n) = packed(&path, threads).unwrap();
             assert_eq!(n, cases, "{threads} threads");
             assert_eq!(summary(&many), summary(&one), "{threads} threads");
+        }
+        // Keys sorted a bucket at a time give the same report as one sort of all.
+        for (threads, bits) in [(1, 1), (1, 5), (3, 2), (5, 9), (8, 16)] {
+            let (bucketed, _) = packed_in_buckets(&path, threads, bits).unwrap();
+            assert_eq!(
+                summary(&bucketed),
+                summary(&one),
+                "{threads} threads, {bits} bits"
+            );
         }
         // Some cut fell inside captured output or after a nested suite, and was caught.
         assert!(FALLBACKS.load(std::sync::atomic::Ordering::Relaxed) > 0);

@@ -116,7 +116,7 @@ pub fn test_key(id: &TestId) -> i64 {
 pub(crate) fn key_of(parts: [&str; 4]) -> i64 {
     let mut h = KeyHasher::new();
     for part in parts {
-        h.part(part);
+        h.part(part.as_bytes());
     }
     h.finish()
 }
@@ -133,7 +133,7 @@ impl KeyHasher {
         KeyHasher(0x7061_7665_642d_7174)
     }
 
-    pub fn part(&mut self, part: &str) {
+    pub fn part(&mut self, bytes: &[u8]) {
         fn fmix(mut h: u64) -> u64 {
             h ^= h >> 33;
             h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
@@ -142,7 +142,6 @@ impl KeyHasher {
             h ^ (h >> 33)
         }
         let mut h = self.0;
-        let bytes = part.as_bytes();
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
             let v = u64::from_le_bytes(c.try_into().expect("8 bytes"));
@@ -201,13 +200,12 @@ pub(crate) fn parse_report(path: &Path, variant: &str) -> Result<packed::PackedR
         .into());
     }
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    // Reserve for a test case per 128 bytes of each piece (a generous guess: test cases are rarely
-    // shorter; memory that is reserved but never written costs nothing).
-    let expected = usize::try_from(len / 128 / threads as u64)
-        .unwrap_or(0)
-        .min(1 << 26);
-    let (pieces, _) = crate::junit::parallel::parse(path, len, threads, |i| {
-        packed::Collector::new(variant, i, expected)
+    // Room for a test case per 128 bytes of each piece is reserved (a generous guess: test cases
+    // are rarely shorter; memory that is reserved but never written costs nothing).
+    let expected = |bytes: u64| usize::try_from(bytes / 128).unwrap_or(0).min(1 << 26);
+    let bits = packed::bucket_bits(expected(len));
+    let (pieces, _) = crate::junit::parallel::parse(path, len, threads, |i, bytes| {
+        packed::Collector::new(variant, i, expected(bytes), bits)
     })?;
     Ok(packed::pack(&pieces))
 }

@@ -14,27 +14,38 @@
 //! stands for 31 or more; the exact number of a test with a failure is in its [`FailureRow`]).
 
 use crate::junit::parallel::PieceSink;
-use crate::junit::{CaseRef, Sink, merge_into};
+use crate::junit::{CaseRef, Sink, merge_into, text};
 use crate::model::{Attempt, Outcome, RunTotals as Totals, TestId, TestResult};
 
 use super::{KeyHasher, outcome_code, outcome_of};
 
 /// One report, ready to store.
 ///
-/// Built by [`Collector`]s (one per parsed piece of the file, each on its own thread: a key and
-/// a tag per test case, the others in full) and [`pack`] (the pieces merged in key order, a
-/// test's repeats folded into one with every attempt).
-#[derive(Debug, Default)]
+/// Built by [`Collector`]s (one per parsed piece of the file, on the parsing threads: a key and
+/// a tag per test case in buckets by key, the cases that were not a plain pass in full) and
+/// [`pack`] (a bucket at a time, the pieces' entries sorted together, a test's repeats folded
+/// into one with every attempt).
+#[derive(Debug)]
 pub(crate) struct PackedReport {
     /// The sorted, distinct test keys, each as 8 little-endian bytes (the stored form).
     pub keys: Vec<u8>,
     /// Parallel to `keys`.
     pub codes: Vec<u8>,
-    /// Tests with at least one failed attempt.
-    pub failures: Vec<FailureRow>,
-    /// `failures` as stored (JSON), when already written by [`pack`].
-    pub failures_json: Option<String>,
+    /// The tests with at least one failed attempt, as stored: a JSON array of [`FailureRow`]s.
+    pub failures_json: String,
     pub totals: Totals,
+}
+
+impl Default for PackedReport {
+    /// No tests.
+    fn default() -> Self {
+        PackedReport {
+            keys: Vec::new(),
+            codes: Vec::new(),
+            failures_json: "[]".to_owned(),
+            totals: Totals::default(),
+        }
+    }
 }
 
 /// The counts of `codes`.
@@ -83,16 +94,6 @@ pub(crate) fn digest(keys: &[u8]) -> i64 {
     acc.cast_signed()
 }
 
-impl PackedReport {
-    /// The `failures` column: as [`pack`] wrote it, else written now.
-    pub fn failures_text(&self) -> std::borrow::Cow<'_, str> {
-        match &self.failures_json {
-            Some(json) => std::borrow::Cow::Borrowed(json),
-            None => std::borrow::Cow::Owned(failures_json(&self.failures)),
-        }
-    }
-}
-
 /// The `failures` column of a report.
 pub(crate) fn failures_json(failures: &[FailureRow]) -> String {
     serde_json::to_string(failures).unwrap_or_else(|_| "[]".to_owned())
@@ -132,10 +133,17 @@ pub(crate) struct Collector {
     variant: String,
     /// The piece's number in file order: the top half of each entry's tag.
     piece: u64,
-    /// (key, tag) per test case, split by the key's top bit (so that the two halves can be
-    /// sorted and folded on two threads). The tag is `piece << 32 | position << 1 | full`:
-    /// ordered by (key, tag), a test's repeats are in document order.
-    entries: [Vec<(u64, u64)>; 2],
+    /// (key, tag) per test case; the tag is `piece << 32 | position << 1 | full`, so that,
+    /// ordered by (key, tag), a test's repeats are in document order. In document order while
+    /// the piece is parsed; then (see [`PieceSink::finish`]) in buckets by the key's top
+    /// `bits` bits, each bucket in document order.
+    entries: Vec<(u64, u64)>,
+    /// `2^bits` buckets: test keys are hashes, spread evenly, so [`pack`] can sort one small
+    /// bucket (of all pieces) at a time, in cache, instead of the whole. Every piece of a file
+    /// uses the same `bits`.
+    bits: u32,
+    /// Where each bucket starts in `entries`, and the end (set by `finish`).
+    bucket_starts: Vec<usize>,
     /// The cases that were not a plain pass, in document order, and their positions (kept
     /// apart: a binary search over the small array stays in cache).
     full: Vec<TestResult>,
@@ -143,24 +151,48 @@ pub(crate) struct Collector {
     /// Test cases seen.
     count: u32,
     /// The hash state after the current suite's name, and after its current classname.
-    suite: Option<(String, KeyHasher)>,
-    class: Option<(String, KeyHasher)>,
+    suite: Option<(Vec<u8>, KeyHasher)>,
+    class: Option<(Vec<u8>, KeyHasher)>,
+}
+
+/// How many top key bits to bucket by (see [`Collector`]) for about `cases` test cases in all:
+/// buckets of a hundred or so entries.
+pub(crate) fn bucket_bits(cases: usize) -> u32 {
+    (cases / 128).max(1).ilog2().min(16)
 }
 
 impl Collector {
     /// `expected`: about how many test cases the piece holds (room is reserved for them, so
-    /// that the entries are not copied as they grow).
-    pub fn new(variant: &str, piece: usize, expected: usize) -> Collector {
-        let half = expected / 2 + 16;
+    /// that the entries are not copied as they grow). `bits`: see [`bucket_bits`]; the same for
+    /// every piece of a file.
+    pub fn new(variant: &str, piece: usize, expected: usize, bits: u32) -> Collector {
         Collector {
             variant: variant.to_owned(),
             piece: piece as u64,
-            entries: [Vec::with_capacity(half), Vec::with_capacity(half)],
+            entries: Vec::with_capacity(expected + 16),
+            bits: bits.min(16),
+            bucket_starts: Vec::new(),
             full: Vec::new(),
             full_positions: Vec::new(),
             count: 0,
             suite: None,
             class: None,
+        }
+    }
+
+    fn bucket_of(&self, key: u64) -> usize {
+        if self.bits == 0 {
+            0
+        } else {
+            usize::try_from(key >> (64 - self.bits)).unwrap_or(0)
+        }
+    }
+
+    /// The entries of bucket `b`, in document order.
+    fn bucket(&self, b: usize) -> &[(u64, u64)] {
+        match (self.bucket_starts.get(b), self.bucket_starts.get(b + 1)) {
+            (Some(&start), Some(&end)) => &self.entries[start..end],
+            _ => &[],
         }
     }
 
@@ -179,18 +211,18 @@ impl Collector {
                     _ => {
                         let mut h = KeyHasher::new();
                         h.part(case.suite);
-                        self.suite = Some((case.suite.to_owned(), h));
+                        self.suite = Some((case.suite.to_vec(), h));
                         h
                     }
                 };
                 let mut h = suite;
                 h.part(case.classname);
-                self.class = Some((case.classname.to_owned(), h));
+                self.class = Some((case.classname.to_vec(), h));
                 h
             }
         };
         h.part(case.name);
-        h.part(&self.variant);
+        h.part(self.variant.as_bytes());
         h.finish().cast_unsigned()
     }
 
@@ -204,15 +236,15 @@ impl Collector {
         }
         self.count += 1;
         let tag = self.piece << 32 | u64::from(position) << 1 | u64::from(full);
-        self.entries[usize::from(key >> 63 == 1)].push((key, tag));
+        self.entries.push((key, tag));
         Ok(position)
     }
 
     /// The full result of the entry tagged `tag`.
-    fn full(&self, tag: u64) -> Option<TestResult> {
+    fn full(&self, tag: u64) -> Option<&TestResult> {
         let position = u32::try_from(tag >> 1 & 0x7fff_ffff).ok()?;
         let i = self.full_positions.binary_search(&position).ok()?;
-        Some(self.full[i].clone())
+        self.full.get(i)
     }
 }
 
@@ -231,9 +263,9 @@ impl Sink for Collector {
         self.full_positions.push(position);
         self.full.push(TestResult {
             id: TestId {
-                suite: case.suite.to_owned(),
-                classname: case.classname.to_owned(),
-                name: case.name.to_owned(),
+                suite: text(case.suite),
+                classname: text(case.classname),
+                name: text(case.name),
                 variant: self.variant.clone(),
             },
             file: case.file.map(str::to_owned),
@@ -248,168 +280,262 @@ impl Sink for Collector {
 }
 
 impl PieceSink for Collector {
-    /// Sort on the parsing thread, in place: pieces finish in parallel, and [`pack`] only merges.
+    /// Put the entries in buckets (a counting pass and a scatter), on the parsing thread.
     fn finish(&mut self) {
-        for half in &mut self.entries {
-            half.sort_unstable();
+        let buckets = 1usize << self.bits;
+        let mut starts = vec![0usize; buckets + 1];
+        if buckets == 1 {
+            starts[1] = self.entries.len();
+        } else {
+            for &(key, _) in &self.entries {
+                starts[self.bucket_of(key) + 1] += 1;
+            }
+            for b in 0..buckets {
+                starts[b + 1] += starts[b];
+            }
+            let mut next = starts.clone();
+            let mut scattered = vec![(0u64, 0u64); self.entries.len()];
+            for &(key, tag) in &self.entries {
+                let at = &mut next[self.bucket_of(key)];
+                scattered[*at] = (key, tag);
+                *at += 1;
+            }
+            self.entries = scattered;
         }
+        self.bucket_starts = starts;
     }
 }
 
 /// Fold the pieces of one file (in file order) into a [`PackedReport`]. A test reported more
 /// than once (reruns) becomes one with every attempt, in document order.
 ///
-/// The two halves of the key space are sorted and folded on two threads (a key's entries are
-/// all in one half), then joined.
+/// The lower and upper buckets (each half of the key space, in order) are sorted and folded on
+/// two threads, each into its own part of the keys and codes, then joined.
 pub(crate) fn pack(pieces: &[Collector]) -> PackedReport {
-    let total: usize = pieces
-        .iter()
-        .map(|p| p.entries[0].len() + p.entries[1].len())
-        .sum();
-    // Each half also writes its failures as JSON on its own thread.
-    let half = |h: usize| {
-        let report = pack_half(pieces, h);
-        let json = failures_json(&report.failures);
-        (report, json)
+    let buckets = pieces.first().map_or(1, |p| 1usize << p.bits);
+    let entries = |range: std::ops::Range<usize>| -> usize {
+        range
+            .flat_map(|b| pieces.iter().map(move |p| p.bucket(b).len()))
+            .sum()
     };
-    let ((mut report, low_json), (upper, high_json)) = if total < 1 << 16 {
-        (half(0), half(1))
+    let middle = if entries(0..buckets) < 1 << 16 {
+        buckets
     } else {
-        std::thread::scope(|scope| {
-            let upper = scope.spawn(|| half(1));
-            let lower = half(0);
-            let upper = upper.join().unwrap_or_else(|_| half(1));
-            (lower, upper)
-        })
+        buckets / 2
     };
-    report.keys.extend_from_slice(&upper.keys);
-    report.codes.extend_from_slice(&upper.codes);
-    report.failures.extend(upper.failures);
-    report.totals = totals_of(&report.codes);
-    // Two JSON arrays joined into one: `[a…]` + `[b…]` → `[a…,b…]`.
-    let (low, high) = (
-        &low_json[1..low_json.len() - 1],
-        &high_json[1..high_json.len() - 1],
-    );
-    let sep = if low.is_empty() || high.is_empty() {
-        ""
-    } else {
-        ","
-    };
-    report.failures_json = Some(format!("[{low}{sep}{high}]"));
-    report
-}
-
-/// [`pack`] of one half of the key space: the pieces' entries (each sorted) merged as they
-/// are folded, a key at a time.
-fn pack_half(pieces: &[Collector], half: usize) -> PackedReport {
-    let inputs: Vec<&[(u64, u64)]> = pieces.iter().map(|p| p.entries[half].as_slice()).collect();
-    let total: usize = inputs.iter().map(|i| i.len()).sum();
-    let mut report = PackedReport {
-        keys: Vec::with_capacity(total * 8),
-        codes: Vec::with_capacity(total),
-        ..PackedReport::default()
-    };
-    let merged = Merge {
-        at: vec![0; inputs.len()],
-        inputs,
-    };
-    fold_sorted(pieces, merged, &mut report);
-    report
-}
-
-/// Sorted lists merged into one sorted stream by (key, tag) (tags are distinct).
-struct Merge<'a> {
-    inputs: Vec<&'a [(u64, u64)]>,
-    at: Vec<usize>,
-}
-
-impl Iterator for Merge<'_> {
-    type Item = (u64, u64);
-
-    fn next(&mut self) -> Option<(u64, u64)> {
-        let mut best: Option<(usize, (u64, u64))> = None;
-        for (i, input) in self.inputs.iter().enumerate() {
-            if let Some(&e) = input.get(self.at[i])
-                && best.is_none_or(|(_, b)| e < b)
-            {
-                best = Some((i, e));
-            }
+    // Room for every entry (a test repeated takes less): each half writes into its own part.
+    let lower_room = entries(0..middle);
+    let mut keys = vec![0u8; 8 * (lower_room + entries(middle..buckets))];
+    let mut codes = vec![0u8; keys.len() / 8];
+    let (lower_keys, upper_keys) = keys.split_at_mut(8 * lower_room);
+    let (lower_codes, upper_codes) = codes.split_at_mut(lower_room);
+    let (lower, upper) = std::thread::scope(|scope| {
+        let upper = (middle < buckets).then(|| {
+            scope.spawn(|| {
+                let mut out = Folded::new(upper_keys, upper_codes, "");
+                for b in middle..buckets {
+                    out.bucket(pieces, b);
+                }
+                out.finish()
+            })
+        });
+        let mut out = Folded::new(lower_keys, lower_codes, "[");
+        for b in 0..middle {
+            out.bucket(pieces, b);
         }
-        let (i, e) = best?;
-        self.at[i] += 1;
-        Some(e)
+        let lower = out.finish();
+        let upper = upper.map(std::thread::ScopedJoinHandle::join);
+        (lower, upper)
+    });
+    let (lower_len, mut json, mut totals) = lower;
+    let mut len = lower_len;
+    if let Some(upper) = upper {
+        // A thread that panicked wrote nothing usable: fold its half again here.
+        let (upper_len, upper_json, upper_totals) = upper.unwrap_or_else(|_| {
+            let (k, c) = (&mut keys[8 * lower_room..], &mut codes[lower_room..]);
+            let mut out = Folded::new(k, c, "");
+            for b in middle..buckets {
+                out.bucket(pieces, b);
+            }
+            out.finish()
+        });
+        if lower_len < lower_room {
+            keys.copy_within(8 * lower_room..8 * (lower_room + upper_len), 8 * lower_len);
+            codes.copy_within(lower_room..lower_room + upper_len, lower_len);
+        }
+        len += upper_len;
+        if !upper_json.is_empty() {
+            if json.len() > 1 {
+                json.push(',');
+            }
+            json.push_str(&upper_json);
+        }
+        totals.tests += upper_totals.tests;
+        totals.ran += upper_totals.ran;
+        totals.failed += upper_totals.failed;
+        totals.flaky += upper_totals.flaky;
+    }
+    json.push(']');
+    keys.truncate(8 * len);
+    codes.truncate(len);
+    PackedReport {
+        keys,
+        codes,
+        failures_json: json,
+        totals,
     }
 }
 
-/// Append `entries` (in order of key, then tag) to `report`, a key at a time.
-fn fold_sorted(
-    pieces: &[Collector],
-    entries: impl Iterator<Item = (u64, u64)>,
-    report: &mut PackedReport,
-) {
-    let plain = encode(Outcome::Passed, 1, false);
-    let mut entries = entries.peekable();
-    let mut group: Vec<u64> = Vec::new();
-    while let Some((key, tag)) = entries.next() {
-        report.keys.extend_from_slice(&key.to_le_bytes());
-        let repeated = entries.peek().is_some_and(|e| e.0 == key);
-        // The common case: one plain pass.
-        if !repeated && tag & 1 == 0 {
-            report.codes.push(plain);
-            continue;
+/// One thread's part of [`pack`]: buckets in key order, each gathered from every piece,
+/// sorted and folded into `keys` and `codes` (a key's entries are all in one bucket), and the
+/// tests with a failure written as JSON.
+struct Folded<'a> {
+    keys: &'a mut [u8],
+    codes: &'a mut [u8],
+    len: usize,
+    /// JSON (serde_json writes UTF-8).
+    json: Vec<u8>,
+    /// Whether `json` has an element yet.
+    any: bool,
+    bucket: Vec<(u64, u64)>,
+}
+
+/// A [`FailureRow`] as written, borrowed from the parsed results.
+#[derive(serde::Serialize)]
+struct FailureOut<'a> {
+    key: i64,
+    id: &'a TestId,
+    outcome: Outcome,
+    attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<&'a str>,
+}
+
+impl<'a> Folded<'a> {
+    fn new(keys: &'a mut [u8], codes: &'a mut [u8], json_start: &str) -> Self {
+        Folded {
+            keys,
+            codes,
+            len: 0,
+            json: json_start.as_bytes().to_vec(),
+            any: false,
+            bucket: Vec::new(),
         }
-        group.clear();
-        group.push(tag);
-        while let Some((_, tag)) = entries.next_if(|e| e.0 == key) {
-            group.push(tag);
+    }
+
+    fn push(&mut self, key: u64, code: u8) {
+        self.keys[8 * self.len..8 * self.len + 8].copy_from_slice(&key.to_le_bytes());
+        self.codes[self.len] = code;
+        self.len += 1;
+    }
+
+    fn failure(&mut self, key: u64, r: &TestResult, outcome: Outcome, attempts: u32) {
+        let row = FailureOut {
+            key: key.cast_signed(),
+            id: &r.id,
+            outcome,
+            attempts,
+            message: r
+                .attempts
+                .iter()
+                .find(|a| a.outcome.is_failure())
+                .and_then(|a| a.message.as_deref()),
+            file: r.file.as_deref(),
+        };
+        if self.any {
+            self.json.push(b',');
         }
-        let mut result: Option<TestResult> = None;
-        let mut passes_before = 0u32;
-        for &tag in &group {
-            let next = if tag & 1 == 0 {
-                None
-            } else {
-                usize::try_from(tag >> 32)
-                    .ok()
-                    .and_then(|p| pieces.iter().find(|c| c.piece as usize == p))
-                    .and_then(|c| c.full(tag))
-            };
-            match (&mut result, next) {
-                (None, None) => passes_before += 1,
-                (None, Some(mut r)) => {
-                    let mut earlier: Vec<Attempt> = (0..passes_before).map(|_| pass()).collect();
-                    earlier.append(&mut r.attempts);
-                    r.attempts = earlier;
-                    result = Some(r);
+        self.any = true;
+        // Writing into memory cannot fail, and the row has only plain fields.
+        if serde_json::to_writer(&mut self.json, &row).is_err() {
+            self.json.extend_from_slice(b"null");
+        }
+    }
+
+    /// Gather, sort and fold bucket `b` of every piece.
+    fn bucket(&mut self, pieces: &[Collector], b: usize) {
+        let mut bucket = std::mem::take(&mut self.bucket);
+        bucket.clear();
+        for p in pieces {
+            bucket.extend_from_slice(p.bucket(b));
+        }
+        bucket.sort_unstable();
+        self.fold(pieces, &bucket);
+        self.bucket = bucket;
+    }
+
+    /// Append `entries` (in order of key, then tag), a key at a time.
+    fn fold(&mut self, pieces: &[Collector], entries: &[(u64, u64)]) {
+        let plain = encode(Outcome::Passed, 1, false);
+        let full = |tag: u64| {
+            usize::try_from(tag >> 32)
+                .ok()
+                .and_then(|p| pieces.iter().find(|c| c.piece as usize == p))
+                .and_then(|c| c.full(tag))
+        };
+        let mut i = 0;
+        while let Some(&(key, tag)) = entries.get(i) {
+            let repeats = entries[i + 1..].iter().take_while(|e| e.0 == key).count();
+            let group = &entries[i..=i + repeats];
+            i += repeats + 1;
+            match (repeats, tag & 1) {
+                // The common case: one plain pass.
+                (0, 0) => self.push(key, plain),
+                // One test case with a failure or a skip: read where it is.
+                (0, _) => match full(tag) {
+                    Some(r) => self.result(key, r),
+                    None => self.push(key, plain),
+                },
+                // A test reported more than once: its attempts merged in document order.
+                _ => {
+                    let mut result: Option<TestResult> = None;
+                    let mut passes_before = 0u32;
+                    for &(_, tag) in group {
+                        let next = if tag & 1 == 0 {
+                            None
+                        } else {
+                            full(tag).cloned()
+                        };
+                        match (&mut result, next) {
+                            (None, None) => passes_before += 1,
+                            (None, Some(mut r)) => {
+                                let mut earlier: Vec<Attempt> =
+                                    (0..passes_before).map(|_| pass()).collect();
+                                earlier.append(&mut r.attempts);
+                                r.attempts = earlier;
+                                result = Some(r);
+                            }
+                            (Some(m), None) => m.attempts.push(pass()),
+                            (Some(m), Some(r)) => merge_into(m, r),
+                        }
+                    }
+                    match &result {
+                        Some(r) => self.result(key, r),
+                        None => self.push(key, encode(Outcome::Passed, passes_before, false)),
+                    }
                 }
-                (Some(m), None) => m.attempts.push(pass()),
-                (Some(m), Some(r)) => merge_into(m, r),
             }
         }
-        let (outcome, attempts, any_failure) = match &result {
-            Some(r) => (
-                r.final_outcome(),
-                u32::try_from(r.attempts.len()).unwrap_or(u32::MAX),
-                r.attempts.iter().any(|a| a.outcome.is_failure()),
-            ),
-            None => (Outcome::Passed, passes_before, false),
-        };
-        report.codes.push(encode(outcome, attempts, any_failure));
-        if any_failure && let Some(r) = result {
-            report.failures.push(FailureRow {
-                key: key.cast_signed(),
-                outcome,
-                attempts,
-                message: r
-                    .attempts
-                    .iter()
-                    .find(|a| a.outcome.is_failure())
-                    .and_then(|a| a.message.clone()),
-                id: r.id,
-                file: r.file,
-            });
+    }
+
+    fn result(&mut self, key: u64, r: &TestResult) {
+        let outcome = r.final_outcome();
+        let attempts = u32::try_from(r.attempts.len()).unwrap_or(u32::MAX);
+        let any_failure = r.attempts.iter().any(|a| a.outcome.is_failure());
+        self.push(key, encode(outcome, attempts, any_failure));
+        if any_failure {
+            self.failure(key, r, outcome, attempts);
         }
+    }
+
+    /// (tests written, their failures as JSON, their totals).
+    fn finish(self) -> (usize, String, Totals) {
+        let totals = totals_of(&self.codes[..self.len]);
+        let json = String::from_utf8(self.json)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        (self.len, json, totals)
     }
 }
 
@@ -466,6 +592,7 @@ pub(crate) type V1Row = (i64, i64, i64, bool, Option<String>, TestId, Option<Str
 fn pack_rows(mut rows: Vec<V1Row>) -> PackedReport {
     rows.sort_by_key(|r| r.0.cast_unsigned());
     let mut report = PackedReport::default();
+    let mut failures = Vec::new();
     for (key, outcome, attempts, any_failure, message, id, file) in rows {
         let outcome = outcome_of(outcome);
         let attempts = u32::try_from(attempts).unwrap_or(1);
@@ -474,7 +601,7 @@ fn pack_rows(mut rows: Vec<V1Row>) -> PackedReport {
             .extend_from_slice(&key.cast_unsigned().to_le_bytes());
         report.codes.push(encode(outcome, attempts, any_failure));
         if any_failure {
-            report.failures.push(FailureRow {
+            failures.push(FailureRow {
                 key,
                 id,
                 outcome,
@@ -485,6 +612,7 @@ fn pack_rows(mut rows: Vec<V1Row>) -> PackedReport {
         }
     }
     report.totals = totals_of(&report.codes);
+    report.failures_json = failures_json(&failures);
     report
 }
 

@@ -349,7 +349,7 @@ fn insert_report(
             &count(t.flaky),
             &keyset,
             &report.codes,
-            &report.failures_text().as_ref(),
+            &report.failures_json.as_str(),
         ],
     )?;
     Ok(row.map(|r| r.get(0)))

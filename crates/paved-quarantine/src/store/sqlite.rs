@@ -331,7 +331,7 @@ fn insert_report(
     let count = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     let t = &report.totals;
     // The same tests as an earlier report (the usual CI run): share its keys.
-    let json = report.failures_text();
+    let json = &report.failures_json;
     let digest = digest(&report.keys);
     let tests = count(t.tests);
     let mut keyset = None;
