@@ -303,34 +303,49 @@ fn id_text<'a>(raw: &Cow<'a, [u8]>) -> Cow<'a, [u8]> {
     }
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `x` that equals `byte`. Exact up to the first such byte; bytes
+/// after it may be marked too (a borrow), which the callers never look at.
+fn bytes_equal(x: u64, byte: u8) -> u64 {
+    let v = x ^ (ONES * u64::from(byte));
+    v.wrapping_sub(ONES) & !v & HIGH
+}
+
+/// The eight bytes of `raw` at `i`, if there are eight.
+fn word_at(raw: &[u8], i: usize) -> Option<u64> {
+    let w: [u8; 8] = raw.get(i..i + 8)?.try_into().ok()?;
+    Some(u64::from_le_bytes(w))
+}
+
 /// The length of the value at the start of `raw`, ended by `quote`, when it is a plain id
 /// (see [`is_plain_id`]): the end and the check in one pass, eight bytes at a time. `None` when
 /// the value is not plain or does not end within `raw` (the caller then looks again slowly).
 fn plain_value_len(raw: &[u8], quote: u8) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let has = |x: u64, byte: u8| {
-        let v = x ^ (ONES * u64::from(byte));
-        v.wrapping_sub(ONES) & !v & HIGH
-    };
     // A space before the first byte: a leading space fails like a double one.
     let mut space = true;
     let mut i = 0;
     loop {
-        if let Some(w) = raw.get(i..i + 8) {
-            let x = u64::from_le_bytes(w.try_into().ok()?);
+        if let Some(x) = word_at(raw, i) {
             let look = (x & HIGH)
                 | (x.wrapping_sub(ONES * 0x21) & !x & HIGH)
-                | has(x, b'&')
-                | has(x, b'<')
-                | has(x, quote);
+                | bytes_equal(x, b'&')
+                | bytes_equal(x, b'<')
+                | bytes_equal(x, quote);
             if look == 0 {
                 space = false;
                 i += 8;
                 continue;
             }
+            // The first byte to look at is exact: when it is the quote, the value ends there.
+            let first = (look.trailing_zeros() / 8) as usize;
+            if raw[i + first] == quote {
+                let space_before = first == 0 && space;
+                return (i + first == 0 || !space_before).then_some(i + first);
+            }
         }
-        // This word has a byte to look at (or fewer than eight bytes are left).
+        // A space (or something that is not plain), or fewer than eight bytes left.
         for (j, &c) in raw.iter().enumerate().take(i + 8).skip(i) {
             match c {
                 c if c == quote => return (j == 0 || !space).then_some(j),
@@ -344,6 +359,40 @@ fn plain_value_len(raw: &[u8], quote: u8) -> Option<usize> {
         if i >= raw.len() {
             return None;
         }
+    }
+}
+
+/// The length of the value at the start of `raw`, ended by `quote`; `None` when a `<` comes
+/// first or the value does not end within `raw`. (Values are short: a word at a time beats a
+/// vectorised search here.)
+fn value_len(raw: &[u8], quote: u8) -> Option<usize> {
+    let mut i = 0;
+    while let Some(x) = word_at(raw, i) {
+        let look = bytes_equal(x, quote) | bytes_equal(x, b'<');
+        if look != 0 {
+            let at = i + (look.trailing_zeros() / 8) as usize;
+            return (raw[at] == quote).then_some(at);
+        }
+        i += 8;
+    }
+    let at = i + raw
+        .get(i..)?
+        .iter()
+        .position(|&c| c == quote || c == b'<')?;
+    (raw[at] == quote).then_some(at)
+}
+
+/// The usual spellings of a test case's attributes (`name="…"`), recognised without a look at
+/// each byte of the key: (the key, where its quote is).
+fn known_key(rest: &[u8]) -> Option<(&'static [u8], usize)> {
+    if rest.starts_with(b"name=") {
+        Some((b"name", 5))
+    } else if rest.starts_with(b"classname=") {
+        Some((b"classname", 10))
+    } else if rest.starts_with(b"time=") {
+        Some((b"time", 5))
+    } else {
+        None
     }
 }
 
@@ -409,23 +458,28 @@ fn scan_attributes<'e>(raw: &'e [u8], case: &mut Case<'e>) -> Option<usize> {
         if i == raw.len() || matches!(raw[i], b'/' | b'>') {
             return Some(i);
         }
-        let key_start = i;
-        while i < raw.len() && name_byte(raw[i]) {
+        let local: &[u8] = if let Some((key, len)) = known_key(&raw[i..]) {
+            i += len;
+            key
+        } else {
+            let key_start = i;
+            while i < raw.len() && name_byte(raw[i]) {
+                i += 1;
+            }
+            let key = &raw[key_start..i];
+            while i < raw.len() && is_ws(raw[i]) {
+                i += 1;
+            }
+            if key.is_empty() || raw.get(i) != Some(&b'=') {
+                return None;
+            }
             i += 1;
-        }
-        let key = &raw[key_start..i];
-        while i < raw.len() && is_ws(raw[i]) {
-            i += 1;
-        }
-        if key.is_empty() || raw.get(i) != Some(&b'=') {
-            return None;
-        }
-        i += 1;
-        while i < raw.len() && is_ws(raw[i]) {
-            i += 1;
-        }
+            while i < raw.len() && is_ws(raw[i]) {
+                i += 1;
+            }
+            key.rsplit(|&c| c == b':').next().unwrap_or(key)
+        };
         let quote = *raw.get(i).filter(|&&q| q == b'"' || q == b'\'')?;
-        let local = key.rsplit(|&c| c == b':').next().unwrap_or(key);
         let is_id = matches!(local, b"name" | b"classname" | b"class");
         // An id value is most often plain: found and checked in one pass.
         let plain = if is_id {
@@ -435,13 +489,7 @@ fn scan_attributes<'e>(raw: &'e [u8], case: &mut Case<'e>) -> Option<usize> {
         };
         let len = match plain {
             Some(len) => len,
-            None => {
-                let len = memchr::memchr2(quote, b'<', &raw[i + 1..])?;
-                if raw[i + 1 + len] != quote {
-                    return None;
-                }
-                len
-            }
+            None => value_len(&raw[i + 1..], quote)?,
         };
         let value = &raw[i + 1..i + 1 + len];
         i += len + 2;

@@ -276,7 +276,7 @@ mod tests {
     }
 
     fn failures(r: &PackedReport) -> Vec<crate::store::packed::FailureRow> {
-        serde_json::from_str(&r.failures_json).unwrap()
+        crate::store::packed::parse_failures(&r.failures_json).unwrap()
     }
 
     fn summary(r: &PackedReport) -> (Vec<u8>, Vec<u8>, Vec<String>) {

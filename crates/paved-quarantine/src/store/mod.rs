@@ -263,7 +263,7 @@ impl HistoryBuilder {
 
     /// Follow the tests of a stored report's `failures` column.
     pub fn failures(&mut self, json: &str) -> Result<()> {
-        let rows: Vec<packed::FailureRow> = serde_json::from_str(json).map_err(|e| {
+        let rows = packed::parse_failures(json).map_err(|e| {
             Error::Usage(format!(
                 "a stored report's failures are damaged ({e}); re-ingest that run"
             ))

@@ -9,6 +9,11 @@
 //! ([`FailureRow`]: id, final outcome, attempts, first message). A million-test report is then
 //! one insert of 1 MB plus its failures, and 8 MB more only when its tests changed.
 //!
+//! The failures JSON is an array of objects with short keys, about 160 bytes a test:
+//! `{"k":key,"c":classname,"n":name,"o":outcome,"a":attempts}`, plus `"s"` (the suite, when it is not
+//! the classname), `"v"` (the variant, when there is one), `"m"` (the first failure message)
+//! and `"f"` (the file). Reports stored before that are read too (`{"key":…,"id":{…},…}`).
+//!
 //! A key set is each key as 8 little-endian bytes. The outcome byte: bits 0–1 the final
 //! outcome ([`outcome_code`]), bit 2 "some attempt failed", bits 3–7 the number of attempts (31
 //! stands for 31 or more; the exact number of a test with a failure is in its [`FailureRow`]).
@@ -66,18 +71,118 @@ pub(crate) fn totals_of(codes: &[u8]) -> Totals {
     t
 }
 
-/// A test that failed at least once in the report, as stored in the report's `failures` JSON.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+/// A test that failed at least once in the report (stored in the report's `failures` JSON).
+#[derive(Debug)]
 pub(crate) struct FailureRow {
     /// [`test_key`](super::test_key) of `id`, as stored in the keys column (signed).
     pub key: i64,
     pub id: TestId,
     pub outcome: Outcome,
     pub attempts: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
+}
+
+/// A [`FailureRow`] as written (see the module's docs), borrowed from where it was read.
+#[derive(serde::Serialize)]
+struct FailureOut<'a> {
+    #[serde(rename = "k")]
+    key: i64,
+    #[serde(rename = "s", skip_serializing_if = "Option::is_none")]
+    suite: Option<&'a str>,
+    #[serde(rename = "c")]
+    classname: &'a str,
+    #[serde(rename = "n")]
+    name: &'a str,
+    #[serde(rename = "v", skip_serializing_if = "str::is_empty")]
+    variant: &'a str,
+    #[serde(rename = "o")]
+    outcome: Outcome,
+    #[serde(rename = "a")]
+    attempts: u32,
+    #[serde(rename = "m", skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+    #[serde(rename = "f", skip_serializing_if = "Option::is_none")]
+    file: Option<&'a str>,
+}
+
+impl<'a> FailureOut<'a> {
+    fn new(
+        key: i64,
+        id: &'a TestId,
+        outcome: Outcome,
+        attempts: u32,
+        message: Option<&'a str>,
+        file: Option<&'a str>,
+    ) -> Self {
+        FailureOut {
+            key,
+            suite: (id.suite != id.classname).then_some(id.suite.as_str()),
+            classname: &id.classname,
+            name: &id.name,
+            variant: &id.variant,
+            outcome,
+            attempts,
+            message,
+            file,
+        }
+    }
+}
+
+/// A stored failure in either form: short keys, or (reports stored before them) `key` and a
+/// nested `id`.
+#[derive(serde::Deserialize)]
+struct FailureIn {
+    #[serde(alias = "k")]
+    key: i64,
+    #[serde(default)]
+    id: Option<TestId>,
+    #[serde(default, rename = "s")]
+    suite: Option<String>,
+    #[serde(default, rename = "c")]
+    classname: Option<String>,
+    #[serde(default, rename = "n")]
+    name: Option<String>,
+    #[serde(default, rename = "v")]
+    variant: Option<String>,
+    #[serde(alias = "o")]
+    outcome: Outcome,
+    #[serde(alias = "a")]
+    attempts: u32,
+    #[serde(default, alias = "m")]
+    message: Option<String>,
+    #[serde(default, alias = "f")]
+    file: Option<String>,
+}
+
+/// The failures JSON of a stored report.
+pub(crate) fn parse_failures(json: &str) -> Result<Vec<FailureRow>, String> {
+    let rows: Vec<FailureIn> = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    rows.into_iter()
+        .map(|r| {
+            let id = match (r.id, r.name) {
+                (Some(id), _) => id,
+                (None, Some(name)) => {
+                    let classname = r.classname.unwrap_or_default();
+                    TestId {
+                        suite: r.suite.unwrap_or_else(|| classname.clone()),
+                        classname,
+                        name,
+                        variant: r.variant.unwrap_or_default(),
+                    }
+                }
+                (None, None) => return Err("a failure without a test name".to_owned()),
+            };
+            Ok(FailureRow {
+                key: r.key,
+                id,
+                outcome: r.outcome,
+                attempts: r.attempts,
+                message: r.message,
+                file: r.file,
+            })
+        })
+        .collect()
 }
 
 /// A 64-bit digest of a report's keys column, to find an equal stored key set quickly (equality
@@ -96,7 +201,20 @@ pub(crate) fn digest(keys: &[u8]) -> i64 {
 
 /// The `failures` column of a report.
 pub(crate) fn failures_json(failures: &[FailureRow]) -> String {
-    serde_json::to_string(failures).unwrap_or_else(|_| "[]".to_owned())
+    let rows: Vec<FailureOut<'_>> = failures
+        .iter()
+        .map(|f| {
+            FailureOut::new(
+                f.key,
+                &f.id,
+                f.outcome,
+                f.attempts,
+                f.message.as_deref(),
+                f.file.as_deref(),
+            )
+        })
+        .collect();
+    serde_json::to_string(&rows).unwrap_or_else(|_| "[]".to_owned())
 }
 
 pub(crate) fn encode(outcome: Outcome, attempts: u32, any_failure: bool) -> u8 {
@@ -136,7 +254,7 @@ pub(crate) struct Collector {
     /// (key, tag) per test case; the tag is `piece << 32 | position << 1 | full`, so that,
     /// ordered by (key, tag), a test's repeats are in document order. In document order while
     /// the piece is parsed; then (see [`PieceSink::finish`]) in buckets by the key's top
-    /// `bits` bits, each bucket in document order.
+    /// `bits` bits, each bucket in no particular order.
     entries: Vec<(u64, u64)>,
     /// `2^bits` buckets: test keys are hashes, spread evenly, so [`pack`] can sort one small
     /// bucket (of all pieces) at a time, in cache, instead of the whole. Every piece of a file
@@ -188,7 +306,7 @@ impl Collector {
         }
     }
 
-    /// The entries of bucket `b`, in document order.
+    /// The entries of bucket `b`, in no particular order.
     fn bucket(&self, b: usize) -> &[(u64, u64)] {
         match (self.bucket_starts.get(b), self.bucket_starts.get(b + 1)) {
             (Some(&start), Some(&end)) => &self.entries[start..end],
@@ -280,7 +398,10 @@ impl Sink for Collector {
 }
 
 impl PieceSink for Collector {
-    /// Put the entries in buckets (a counting pass and a scatter), on the parsing thread.
+    /// Put the entries in buckets, in place (a counting pass, then each entry swapped into its
+    /// bucket's next free slot), on the parsing thread. In place, so that no second buffer of
+    /// fresh memory is faulted in; a bucket's order is then scrambled, which [`pack`]'s sort
+    /// makes right.
     fn finish(&mut self) {
         let buckets = 1usize << self.bits;
         let mut starts = vec![0usize; buckets + 1];
@@ -294,13 +415,19 @@ impl PieceSink for Collector {
                 starts[b + 1] += starts[b];
             }
             let mut next = starts.clone();
-            let mut scattered = vec![(0u64, 0u64); self.entries.len()];
-            for &(key, tag) in &self.entries {
-                let at = &mut next[self.bucket_of(key)];
-                scattered[*at] = (key, tag);
-                *at += 1;
+            for b in 0..buckets {
+                while next[b] < starts[b + 1] {
+                    let to = self.bucket_of(self.entries[next[b]].0);
+                    if to == b {
+                        next[b] += 1;
+                    } else {
+                        // `to` is a later bucket (earlier ones are full); its slot gets this
+                        // entry, and what was there is looked at next.
+                        self.entries.swap(next[b], next[to]);
+                        next[to] += 1;
+                    }
+                }
             }
-            self.entries = scattered;
         }
         self.bucket_starts = starts;
     }
@@ -398,19 +525,8 @@ struct Folded<'a> {
     /// Whether `json` has an element yet.
     any: bool,
     bucket: Vec<(u64, u64)>,
-}
-
-/// A [`FailureRow`] as written, borrowed from the parsed results.
-#[derive(serde::Serialize)]
-struct FailureOut<'a> {
-    key: i64,
-    id: &'a TestId,
-    outcome: Outcome,
-    attempts: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    file: Option<&'a str>,
+    /// Room for [`sort_entries`].
+    scratch: Vec<(u64, u64)>,
 }
 
 impl<'a> Folded<'a> {
@@ -422,6 +538,7 @@ impl<'a> Folded<'a> {
             json: json_start.as_bytes().to_vec(),
             any: false,
             bucket: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -432,18 +549,19 @@ impl<'a> Folded<'a> {
     }
 
     fn failure(&mut self, key: u64, r: &TestResult, outcome: Outcome, attempts: u32) {
-        let row = FailureOut {
-            key: key.cast_signed(),
-            id: &r.id,
+        let message = r
+            .attempts
+            .iter()
+            .find(|a| a.outcome.is_failure())
+            .and_then(|a| a.message.as_deref());
+        let row = FailureOut::new(
+            key.cast_signed(),
+            &r.id,
             outcome,
             attempts,
-            message: r
-                .attempts
-                .iter()
-                .find(|a| a.outcome.is_failure())
-                .and_then(|a| a.message.as_deref()),
-            file: r.file.as_deref(),
-        };
+            message,
+            r.file.as_deref(),
+        );
         if self.any {
             self.json.push(b',');
         }
@@ -461,7 +579,11 @@ impl<'a> Folded<'a> {
         for p in pieces {
             bucket.extend_from_slice(p.bucket(b));
         }
-        bucket.sort_unstable();
+        sort_entries(
+            &mut bucket,
+            &mut self.scratch,
+            pieces.first().map_or(0, |p| p.bits),
+        );
         self.fold(pieces, &bucket);
         self.bucket = bucket;
     }
@@ -537,6 +659,47 @@ impl<'a> Folded<'a> {
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         (self.len, json, totals)
     }
+}
+
+/// Sort one bucket's entries by (key, tag). Keys are hashes, spread evenly: a counting pass and
+/// a scatter by the key bits below the bucket's own `bits` leave the entries nearly in order,
+/// and an insertion sort finishes the few that share a slot. No comparisons on random data,
+/// so no mispredicted branches (a comparison sort spent most of its time on those).
+fn sort_entries(v: &mut Vec<(u64, u64)>, scratch: &mut Vec<(u64, u64)>, bits: u32) {
+    let n = v.len();
+    // Bits left below the bucket's: too few to spread on, sort as usual.
+    if n < 16 || bits > 48 {
+        v.sort_unstable();
+        return;
+    }
+    // About one slot per entry.
+    let slot_bits = (usize::BITS - (n - 1).leading_zeros()).min(16);
+    let shift = 64 - bits - slot_bits;
+    let slot = |key: u64| ((key << bits) >> bits >> shift) as usize;
+    let mut starts = vec![0u32; (1 << slot_bits) + 1];
+    for &(key, _) in v.iter() {
+        starts[slot(key) + 1] += 1;
+    }
+    for s in 1..starts.len() {
+        starts[s] += starts[s - 1];
+    }
+    scratch.clear();
+    scratch.resize(n, (0, 0));
+    for &e in v.iter() {
+        let at = &mut starts[slot(e.0)];
+        scratch[*at as usize] = e;
+        *at += 1;
+    }
+    for i in 1..n {
+        let e = scratch[i];
+        let mut j = i;
+        while j > 0 && scratch[j - 1] > e {
+            scratch[j] = scratch[j - 1];
+            j -= 1;
+        }
+        scratch[j] = e;
+    }
+    std::mem::swap(v, scratch);
 }
 
 fn pass() -> Attempt {
@@ -626,4 +789,57 @@ pub(crate) fn v1_reports(files: Vec<String>, rows: Vec<V1Row>) -> Vec<(String, P
     std::iter::once((first, pack_rows(rows)))
         .chain(files.map(|f| (f, pack_rows(Vec::new()))))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Failures written now and failures stored before the short keys read the same.
+    #[test]
+    fn failures_are_read_in_both_forms() {
+        let id = |suite: &str, classname: &str, variant: &str| TestId {
+            suite: suite.into(),
+            classname: classname.into(),
+            name: "t \"1\"".into(),
+            variant: variant.into(),
+        };
+        let rows = vec![
+            FailureRow {
+                key: crate::store::test_key(&id("a.B", "a.B", "")),
+                id: id("a.B", "a.B", ""),
+                outcome: Outcome::Failed,
+                attempts: 3,
+                message: Some("boom".into()),
+                file: Some("b.py".into()),
+            },
+            FailureRow {
+                key: crate::store::test_key(&id("suite", "", "linux")),
+                id: id("suite", "", "linux"),
+                outcome: Outcome::Passed,
+                attempts: 2,
+                message: None,
+                file: None,
+            },
+        ];
+        let show = |rows: &[FailureRow]| format!("{rows:?}");
+        let written = failures_json(&rows);
+        assert!(
+            written
+                .contains(r#","c":"a.B","n":"t \"1\"","o":"failed","a":3,"m":"boom","f":"b.py"}"#)
+        );
+        assert!(
+            written
+                .contains(r#","s":"suite","c":"","n":"t \"1\"","v":"linux","o":"passed","a":2}"#)
+        );
+        assert_eq!(show(&parse_failures(&written).unwrap()), show(&rows));
+        let before = format!(
+            r#"[{{"key":{},"id":{{"suite":"a.B","classname":"a.B","name":"t \"1\"","variant":""}},"outcome":"failed","attempts":3,"message":"boom","file":"b.py"}},
+            {{"key":{},"id":{{"suite":"suite","classname":"","name":"t \"1\"","variant":"linux"}},"outcome":"passed","attempts":2}}]"#,
+            rows[0].key, rows[1].key
+        );
+        assert_eq!(show(&parse_failures(&before).unwrap()), show(&rows));
+        assert!(parse_failures(r#"[{"k":1,"c":"x","o":"failed","a":1}]"#).is_err());
+        assert!(parse_failures("[{").is_err());
+    }
 }
