@@ -349,29 +349,80 @@ fn insert_report(
     }
     let keyset = match keyset {
         Some(id) => id,
-        None => tx.query_row(
-            "INSERT INTO keysets (digest, tests, keys) VALUES (?1, ?2, ?3) RETURNING id",
-            params![digest, tests, report.keys],
-            |r| r.get(0),
-        )?,
+        None => {
+            let id = tx.query_row(
+                "INSERT INTO keysets (digest, tests, keys) VALUES (?1, ?2, ?3) RETURNING id",
+                params![digest, tests, Room::of(&report.keys)],
+                |r| r.get(0),
+            )?;
+            Room::fill(tx, "keysets", "keys", id, &report.keys)?;
+            id
+        }
     };
-    tx.query_row(
-        "INSERT INTO reports (run, file, tests, ran, failed, flaky, keyset, codes, failures)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING RETURNING id",
-        params![
-            run,
-            file,
-            count(t.tests),
-            count(t.ran),
-            count(t.failed),
-            count(t.flaky),
-            keyset,
-            report.codes,
-            json
-        ],
-        |r| r.get(0),
-    )
-    .optional()
+    let id = tx
+        .query_row(
+            "INSERT INTO reports (run, file, tests, ran, failed, flaky, keyset, codes, failures)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING RETURNING id",
+            params![
+                run,
+                file,
+                count(t.tests),
+                count(t.ran),
+                count(t.failed),
+                count(t.flaky),
+                keyset,
+                Room::of(&report.codes),
+                json
+            ],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(id) = id {
+        Room::fill(tx, "reports", "codes", id, &report.codes)?;
+    }
+    Ok(id)
+}
+
+/// A large blob inserted as room (a zero blob) and then written in place through SQLite's
+/// incremental blob I/O: SQLite copies a bound blob before writing it to its pages, which for a
+/// million-test report is megabytes of fresh memory for nothing.
+enum Room<'a> {
+    Zeros(rusqlite::blob::ZeroBlob),
+    /// Too large for a zero blob (which SQLite refuses anyway).
+    Bytes(&'a [u8]),
+}
+
+impl<'a> Room<'a> {
+    fn of(bytes: &'a [u8]) -> Room<'a> {
+        match i32::try_from(bytes.len()) {
+            Ok(len) => Room::Zeros(rusqlite::blob::ZeroBlob(len)),
+            Err(_) => Room::Bytes(bytes),
+        }
+    }
+
+    /// Write `bytes` into the room made by [`Room::of`] in row `id`.
+    fn fill(
+        tx: &rusqlite::Transaction<'_>,
+        table: &str,
+        column: &str,
+        id: i64,
+        bytes: &[u8],
+    ) -> rusqlite::Result<()> {
+        if bytes.is_empty() || i32::try_from(bytes.len()).is_err() {
+            return Ok(());
+        }
+        let mut blob = tx.blob_open(rusqlite::MAIN_DB, table, column, id, false)?;
+        blob.write_at(bytes, 0)
+    }
+}
+
+impl rusqlite::ToSql for Room<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self {
+            Room::Zeros(z) => z.to_sql(),
+            Room::Bytes(b) => b.to_sql(),
+        }
+    }
 }
 
 /// Migration 2: each run's version-1 `results` rows become one report (named after the run's
