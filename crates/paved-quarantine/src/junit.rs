@@ -1430,6 +1430,30 @@ mod tests {
         assert_eq!(normalize("plain"), "plain");
     }
 
+    /// The test results of `xml`, read through a buffer of `cap` bytes, and the number of test
+    /// cases.
+    fn parse_with_buffer(
+        xml: &str,
+        cap: usize,
+        plain_reads: bool,
+    ) -> paved_core::Result<(Vec<TestResult>, u64)> {
+        let mut out = Vec::new();
+        let mut collect = Collect {
+            variant: "",
+            pending: Vec::new(),
+            index: HashMap::new(),
+            sink: |r| {
+                out.push(r);
+                Ok::<(), paved_core::Error>(())
+            },
+        };
+        let reader = BufReader::with_capacity(cap, xml.as_bytes());
+        let mut parser = Parser::new(reader, Path::new("mem.xml"));
+        parser.plain_reads = plain_reads;
+        let end = parser.run(&mut collect)?;
+        Ok((out, end.cases))
+    }
+
     /// The one-pass value scan agrees with finding the quote, then the slow check.
     #[test]
     fn plain_values_are_found_like_the_slow_way() {
@@ -1525,21 +1549,8 @@ mod tests {
         }
         xml.push_str("</testsuites>\n");
         let parse = |cap: usize, plain_reads: bool| {
-            let mut out = Vec::new();
-            let mut collect = Collect {
-                variant: "",
-                pending: Vec::new(),
-                index: HashMap::new(),
-                sink: |r| {
-                    out.push(r);
-                    Ok::<(), paved_core::Error>(())
-                },
-            };
-            let reader = BufReader::with_capacity(cap, xml.as_bytes());
-            let mut parser = Parser::new(reader, Path::new("mem.xml"));
-            parser.plain_reads = plain_reads;
-            let end = parser.run(&mut collect).unwrap();
-            (end.cases, format!("{out:?}"))
+            let (out, cases) = parse_with_buffer(&xml, cap, plain_reads).unwrap();
+            (cases, format!("{out:?}"))
         };
         let slow = parse(1 << 16, false);
         assert_eq!(slow.0, 3 * 16);
@@ -1557,19 +1568,7 @@ mod tests {
             "<testsuite name=\"s\"><testcase name=\"t\"><system-out>{body}</system-out  ><failure>boom\nmore</failure></testcase><testcase name=\"u\"/></testsuite>"
         );
         for cap in [7, 13, 64, 4096] {
-            let reader = BufReader::with_capacity(cap, xml.as_bytes());
-            let path = Path::new("mem.xml");
-            let mut out = Vec::new();
-            let mut collect = Collect {
-                variant: "",
-                pending: Vec::new(),
-                index: HashMap::new(),
-                sink: |r| {
-                    out.push(r);
-                    Ok::<(), paved_core::Error>(())
-                },
-            };
-            Parser::new(reader, path).run(&mut collect).unwrap();
+            let (out, _) = parse_with_buffer(&xml, cap, true).unwrap();
             assert_eq!(out.len(), 2, "cap {cap}");
             assert_eq!(out[0].attempts[0].outcome, Outcome::Failed);
             assert_eq!(out[0].attempts[0].message.as_deref(), Some("boom"));
