@@ -511,10 +511,11 @@ fn scan_attributes<'e>(raw: &'e [u8], case: &mut Case<'e>) -> Option<usize> {
 }
 
 /// A plain passing test case at the start of `bytes` (after whitespace), read without
-/// quick-xml: `<testcase …/>`, or `<testcase …>` and `</testcase>` with only whitespace
-/// between. Returns the case and the bytes it took; `None` for anything else (a case with
-/// children, an unusual attribute, a tag cut off by the end of `bytes`), which is then left to
-/// the full parser.
+/// quick-xml: `<testcase …/>`, or `<testcase …>` and `</testcase>` with only whitespace and
+/// captured output (`<system-out>`, `<system-err>`, skipped as the full parser skips them)
+/// between. Returns the case and the bytes it took; `None` for anything else (a failure, an
+/// unusual attribute, a tag cut off by the end of `bytes`), which is then left to the full
+/// parser.
 fn plain_case(bytes: &[u8]) -> Option<(Case<'_>, usize)> {
     const OPEN: &[u8] = b"<testcase";
     const CLOSE: &[u8] = b"</testcase";
@@ -534,19 +535,56 @@ fn plain_case(bytes: &[u8]) -> Option<(Case<'_>, usize)> {
     let end = match bytes.get(tag_end..tag_end + 2)? {
         b"/>" => tag_end + 2,
         [b'>', _] => {
-            let close = skip_ws(tag_end + 1);
-            if !bytes[close..].starts_with(CLOSE) {
-                return None;
+            let mut at = tag_end + 1;
+            loop {
+                let next = skip_ws(at);
+                let rest = &bytes[next..];
+                if rest.starts_with(CLOSE) {
+                    let gt = skip_ws(next + CLOSE.len());
+                    if bytes.get(gt) != Some(&b'>') {
+                        return None;
+                    }
+                    break gt + 1;
+                }
+                let output = OUTPUT_ELEMENTS
+                    .iter()
+                    .find(|(open, _)| rest.starts_with(open))?;
+                let after = next + output.0.len();
+                at = match bytes.get(after..after + 2)? {
+                    [b'>', _] => after + 1 + skip_output(&bytes[after + 1..], &output.1)?,
+                    b"/>" => after + 2,
+                    _ => return None,
+                };
             }
-            let gt = skip_ws(close + CLOSE.len());
-            if bytes.get(gt) != Some(&b'>') {
-                return None;
-            }
-            gt + 1
         }
         _ => return None,
     };
     (!case.name.is_empty()).then_some((case, end))
+}
+
+/// The captured output elements [`plain_case`] skips: their start tag without its `>`, and a
+/// searcher for their end tag without its `>`.
+static OUTPUT_ELEMENTS: std::sync::LazyLock<[(&[u8], memchr::memmem::Finder<'static>); 2]> =
+    std::sync::LazyLock::new(|| {
+        [
+            (b"<system-out", memchr::memmem::Finder::new(b"</system-out")),
+            (b"<system-err", memchr::memmem::Finder::new(b"</system-err")),
+        ]
+    });
+
+/// The length of an output element's body and end tag at the start of `body`, by the rule of
+/// [`Parser::skip_raw`]: the first `</name`, then ASCII whitespace, then `>` (a `</name`
+/// followed by anything else is part of the body). `None` when `body` ends first.
+fn skip_output(body: &[u8], end_tag: &memchr::memmem::Finder<'_>) -> Option<usize> {
+    let mut from = 0;
+    loop {
+        let at = from + end_tag.find(&body[from..])? + end_tag.needle().len();
+        let next = at + body[at..].iter().position(|c| !c.is_ascii_whitespace())?;
+        if body[next] == b'>' {
+            return Some(next + 1);
+        }
+        from = next + 1;
+    }
 }
 
 /// Any other attribute: unescaped, borrowed when there is nothing to unescape.
@@ -782,6 +820,8 @@ pub(crate) struct Parser<'p, R> {
     /// Plain passing test cases read straight from the buffer ([`Parser::plain_cases`]); off
     /// only in tests, to check that it changes nothing.
     plain_reads: bool,
+    /// How many were (for tests).
+    plain_read: u64,
 }
 
 impl<'p, R: BufRead> Parser<'p, R> {
@@ -809,6 +849,7 @@ impl<'p, R: BufRead> Parser<'p, R> {
             cases: 0,
             seen_root: span.mid_document,
             plain_reads: true,
+            plain_read: 0,
         }
     }
 
@@ -852,7 +893,11 @@ impl<'p, R: BufRead> Parser<'p, R> {
                 Ok(ev) => ev,
                 Err(e) => return Err(self.xml_error(&e).into()),
             };
-            between_elements = matches!(event, Event::Start(_) | Event::Empty(_) | Event::End(_));
+            // (After text, quick-xml has already read the `<` of the next markup.)
+            between_elements = matches!(
+                event,
+                Event::Start(_) | Event::Empty(_) | Event::End(_) | Event::Comment(_)
+            );
             match event {
                 Event::Start(e) => self.open(e.local_name().as_ref(), &e, false, sink)?,
                 Event::Empty(e) => self.open(e.local_name().as_ref(), &e, true, sink)?,
@@ -936,6 +981,7 @@ impl<'p, R: BufRead> Parser<'p, R> {
             reader,
             suites,
             cases,
+            plain_read,
             ..
         } = self;
         let Some(suite) = suites.last() else {
@@ -949,6 +995,7 @@ impl<'p, R: BufRead> Parser<'p, R> {
         let mut taken = 0;
         while let Some((case, len)) = plain_case(&chunk[taken..]) {
             *cases += 1;
+            *plain_read += 1;
             sink.passed(&CaseRef {
                 suite: suite.name.as_bytes(),
                 classname: &case.classname,
@@ -1430,13 +1477,13 @@ mod tests {
         assert_eq!(normalize("plain"), "plain");
     }
 
-    /// The test results of `xml`, read through a buffer of `cap` bytes, and the number of test
-    /// cases.
+    /// The test results of `xml`, read through a buffer of `cap` bytes, the number of test
+    /// cases, and how many of them were read without quick-xml.
     fn parse_with_buffer(
         xml: &str,
         cap: usize,
         plain_reads: bool,
-    ) -> paved_core::Result<(Vec<TestResult>, u64)> {
+    ) -> paved_core::Result<(Vec<TestResult>, u64, u64)> {
         let mut out = Vec::new();
         let mut collect = Collect {
             variant: "",
@@ -1451,7 +1498,7 @@ mod tests {
         let mut parser = Parser::new(reader, Path::new("mem.xml"));
         parser.plain_reads = plain_reads;
         let end = parser.run(&mut collect)?;
-        Ok((out, end.cases))
+        Ok((out, end.cases, parser.plain_read))
     }
 
     /// The one-pass value scan agrees with finding the quote, then the slow check.
@@ -1536,6 +1583,10 @@ mod tests {
             r#"<testcase classname="a.B" name="gt>in value"/>"#,
             "<!-- <testcase name=\"comment\"/> -->",
             r#"<testcase classname="a.B" name="thirteen"/><testcase classname="a.B" name="fourteen"/>"#,
+            "<testcase classname=\"a.B\" name=\"out\">\n <system-out><![CDATA[<testcase name=\"ghost\"/>\n</system-outer> </system-out\tx]]></system-out  >\n <system-err/> <system-err>e</system-err></testcase>",
+            r#"<testcase classname="a.B" name="out-attr"><system-out x="1">o</system-out></testcase>"#,
+            r#"<testcase classname="a.B" name="out-then-skip"><system-out>o</system-out><skipped/></testcase>"#,
+            r#"<testcase classname="a.B" name="out-text">text<system-out>o</system-out></testcase>"#,
         ];
         let mut xml = String::from("<?xml version=\"1.0\"?>\n<testsuites>\n");
         for s in 0..3 {
@@ -1549,13 +1600,17 @@ mod tests {
         }
         xml.push_str("</testsuites>\n");
         let parse = |cap: usize, plain_reads: bool| {
-            let (out, cases) = parse_with_buffer(&xml, cap, plain_reads).unwrap();
+            let (out, cases, _) = parse_with_buffer(&xml, cap, plain_reads).unwrap();
             (cases, format!("{out:?}"))
         };
+        // Read in one buffer, every case but the five with a child other than output, or
+        // text, is read without quick-xml (the one after a comment too).
+        assert_eq!(parse_with_buffer(&xml, 1 << 16, true).unwrap().2, 3 * 15);
         let slow = parse(1 << 16, false);
-        assert_eq!(slow.0, 3 * 16);
+        assert_eq!(slow.0, 3 * 20);
         assert!(slow.1.contains("fi&ve <x>") && slow.1.contains("six spaced"));
-        for cap in (1..80).chain([127, 128, 129, 4096, 1 << 16]) {
+        assert!(!slow.1.contains("ghost"));
+        for cap in (1..80).chain([127, 128, 129, 200, 256, 4096, 1 << 16]) {
             assert_eq!(parse(cap, true), slow, "buffer of {cap} bytes");
         }
     }
@@ -1568,7 +1623,7 @@ mod tests {
             "<testsuite name=\"s\"><testcase name=\"t\"><system-out>{body}</system-out  ><failure>boom\nmore</failure></testcase><testcase name=\"u\"/></testsuite>"
         );
         for cap in [7, 13, 64, 4096] {
-            let (out, _) = parse_with_buffer(&xml, cap, true).unwrap();
+            let (out, _, _) = parse_with_buffer(&xml, cap, true).unwrap();
             assert_eq!(out.len(), 2, "cap {cap}");
             assert_eq!(out[0].attempts[0].outcome, Outcome::Failed);
             assert_eq!(out[0].attempts[0].message.as_deref(), Some("boom"));

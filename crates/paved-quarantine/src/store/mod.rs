@@ -207,7 +207,10 @@ pub(crate) fn parse_report(path: &Path, variant: &str) -> Result<packed::PackedR
     let (pieces, _) = crate::junit::parallel::parse(path, len, threads, |i, bytes| {
         packed::Collector::new(variant, i, expected(bytes), bits)
     })?;
-    Ok(packed::pack(&pieces))
+    let report = packed::pack(&pieces);
+    // Tens of megabytes for a large report: freed on another core while this one stores it.
+    std::thread::spawn(move || drop(pieces));
+    Ok(report)
 }
 
 /// A stored report being read: its keys (shared with other reports of the same tests), outcome
