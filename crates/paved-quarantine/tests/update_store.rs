@@ -44,6 +44,27 @@ fn junit(flaky_fails: bool) -> String {
     )
 }
 
+/// Write run `run`'s report (the cart test failing or not) and ingest it at commit `commit`.
+fn ingest_run(dir: &Path, run: u32, flaky_fails: bool, commit: u32) {
+    let file = dir.join(format!("run{run}.xml"));
+    std::fs::write(&file, junit(flaky_fails)).unwrap();
+    ok(&bin(
+        dir,
+        &[
+            "ingest",
+            file.to_str().unwrap(),
+            "--commit",
+            &format!("{commit:040x}"),
+            "--branch",
+            "main",
+            "--run-id",
+            &format!("{}", 500 + run),
+            "--attempt",
+            "1",
+        ],
+    ));
+}
+
 #[test]
 fn ingest_then_update_filter_and_report_from_the_store() {
     let dir = tempfile::tempdir().unwrap();
@@ -55,23 +76,7 @@ fn ingest_then_update_filter_and_report_from_the_store() {
     .unwrap();
     // Six runs on three commits: the cart test fails once and passes once at the same commit.
     for run in 0..6u32 {
-        let file = d.join(format!("run{run}.xml"));
-        std::fs::write(&file, junit(run % 2 == 0)).unwrap();
-        ok(&bin(
-            d,
-            &[
-                "ingest",
-                file.to_str().unwrap(),
-                "--commit",
-                &format!("{:040x}", run / 2 + 1),
-                "--branch",
-                "main",
-                "--run-id",
-                &format!("{}", 500 + run),
-                "--attempt",
-                "1",
-            ],
-        ));
+        ingest_run(d, run, run % 2 == 0, run / 2 + 1);
     }
     ok(&bin(d, &["update", "--today", "2026-11-22"]));
     let text = std::fs::read_to_string(d.join("quarantine.toml")).unwrap();
@@ -114,21 +119,7 @@ fn a_quarantined_test_with_only_clean_runs_in_the_window_is_released() {
     )
     .unwrap();
     for run in 0..36u32 {
-        let file = d.join(format!("run{run}.xml"));
-        std::fs::write(&file, junit(false)).unwrap();
-        ok(&bin(
-            d,
-            &[
-                "ingest",
-                file.to_str().unwrap(),
-                "--commit",
-                &format!("{:040x}", run + 1),
-                "--branch",
-                "main",
-                "--run-id",
-                &format!("{}", 900 + run),
-            ],
-        ));
+        ingest_run(d, run, false, run + 1);
     }
     // `analyze --json` includes the quarantined test too, so `update --stats` releases it.
     let stats = ok(&bin(d, &["analyze", "--json"]));

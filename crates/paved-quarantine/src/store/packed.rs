@@ -458,37 +458,21 @@ pub(crate) fn pack(pieces: &[Collector]) -> PackedReport {
     let (lower_codes, upper_codes) = codes.split_at_mut(lower_room);
     let (lower, upper) = std::thread::scope(|scope| {
         let upper = (middle < buckets).then(|| {
-            scope.spawn(|| {
-                let mut out = Folded::new(upper_keys, upper_codes, "");
-                for b in middle..buckets {
-                    out.bucket(pieces, b);
-                }
-                out.finish()
-            })
+            scope.spawn(|| fold_buckets(pieces, middle..buckets, upper_keys, upper_codes, ""))
         });
-        let mut out = Folded::new(lower_keys, lower_codes, "[");
-        for b in 0..middle {
-            out.bucket(pieces, b);
-        }
-        let lower = out.finish();
-        let upper = upper.map(std::thread::ScopedJoinHandle::join);
-        (lower, upper)
+        let lower = fold_buckets(pieces, 0..middle, lower_keys, lower_codes, "[");
+        (lower, upper.map(std::thread::ScopedJoinHandle::join))
     });
-    let (lower_len, mut json, mut totals) = lower;
-    let mut len = lower_len;
+    let (mut len, mut json) = lower;
     if let Some(upper) = upper {
         // A thread that panicked wrote nothing usable: fold its half again here.
-        let (upper_len, upper_json, upper_totals) = upper.unwrap_or_else(|_| {
+        let (upper_len, upper_json) = upper.unwrap_or_else(|_| {
             let (k, c) = (&mut keys[8 * lower_room..], &mut codes[lower_room..]);
-            let mut out = Folded::new(k, c, "");
-            for b in middle..buckets {
-                out.bucket(pieces, b);
-            }
-            out.finish()
+            fold_buckets(pieces, middle..buckets, k, c, "")
         });
-        if lower_len < lower_room {
-            keys.copy_within(8 * lower_room..8 * (lower_room + upper_len), 8 * lower_len);
-            codes.copy_within(lower_room..lower_room + upper_len, lower_len);
+        if len < lower_room {
+            keys.copy_within(8 * lower_room..8 * (lower_room + upper_len), 8 * len);
+            codes.copy_within(lower_room..lower_room + upper_len, len);
         }
         len += upper_len;
         if !upper_json.is_empty() {
@@ -497,20 +481,32 @@ pub(crate) fn pack(pieces: &[Collector]) -> PackedReport {
             }
             json.push_str(&upper_json);
         }
-        totals.tests += upper_totals.tests;
-        totals.ran += upper_totals.ran;
-        totals.failed += upper_totals.failed;
-        totals.flaky += upper_totals.flaky;
     }
     json.push(']');
     keys.truncate(8 * len);
     codes.truncate(len);
     PackedReport {
+        totals: totals_of(&codes),
         keys,
         codes,
         failures_json: json,
-        totals,
     }
+}
+
+/// Fold buckets `range` of every piece into `keys` and `codes`: (tests written, their failures
+/// as JSON elements after `json_start`).
+fn fold_buckets(
+    pieces: &[Collector],
+    range: std::ops::Range<usize>,
+    keys: &mut [u8],
+    codes: &mut [u8],
+    json_start: &str,
+) -> (usize, String) {
+    let mut out = Folded::new(keys, codes, json_start);
+    for b in range {
+        out.bucket(pieces, b);
+    }
+    out.finish()
 }
 
 /// One thread's part of [`pack`]: buckets in key order, each gathered from every piece,
@@ -652,12 +648,11 @@ impl<'a> Folded<'a> {
         }
     }
 
-    /// (tests written, their failures as JSON, their totals).
-    fn finish(self) -> (usize, String, Totals) {
-        let totals = totals_of(&self.codes[..self.len]);
+    /// (tests written, their failures as JSON).
+    fn finish(self) -> (usize, String) {
         let json = String::from_utf8(self.json)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-        (self.len, json, totals)
+        (self.len, json)
     }
 }
 
