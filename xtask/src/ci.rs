@@ -46,10 +46,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
                     "run",
                     "--workspace",
                     "--locked",
-                    "--no-fail-fast",
+                    "--profile",
+                    "ci",
                 ])
                 .env("INSTA_UPDATE", "no"),
         )?;
+        timed("servers left behind", crate::leftovers::check)?;
         // nextest does not run doctests.
         step(
             "doctests",
@@ -63,6 +65,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 .args(["test", "--workspace", "--locked", "--no-fail-fast"])
                 .env("INSTA_UPDATE", "no"),
         )?;
+        timed("servers left behind", crate::leftovers::check)?;
     }
     // The consumer pipelines under act and gitlab-ci-local, against the debug build the tests
     // just made. CI builds no static release binaries: `dist` is a second full build of every

@@ -19,6 +19,7 @@ mod ci;
 mod codegen;
 mod dist;
 mod e2e;
+mod leftovers;
 mod lint_ci;
 mod tools;
 mod util;

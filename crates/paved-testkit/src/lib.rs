@@ -6,9 +6,12 @@
 //! plain `cargo nextest run` finds them too. A test that needs a missing part fails with the
 //! reason; it never passes silently.
 
-pub mod registry;
-
+pub mod actions;
+pub mod http;
 pub mod postgres;
+pub mod process;
+pub mod registry;
+pub mod repo;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -1,17 +1,20 @@
-//! A throwaway PostgreSQL cluster: `initdb` into a temp dir, `pg_ctl start` on a free loopback
-//! port, stopped (immediate mode) and deleted on drop.
+//! A throwaway PostgreSQL cluster: `initdb` into a temp dir, the `postgres` server on a free
+//! loopback port as a [`Guarded`] child (so it dies with the test process even when it is never
+//! dropped), killed and deleted on drop.
 
-use std::path::PathBuf;
+use std::ffi::OsStr;
 use std::process::{Command, Stdio};
 use std::time::Duration;
+
+use crate::process::Guarded;
 
 /// A running cluster. Connect with [`Postgres::url`].
 #[derive(Debug)]
 pub struct Postgres {
+    // Declared before `dir`: the server stops before its data directory is deleted.
+    server: Guarded,
     dir: tempfile::TempDir,
-    pg_ctl: PathBuf,
     port: u16,
-    as_user: Option<String>,
 }
 
 /// PostgreSQL refuses to run as root; as root, run its binaries as the `postgres` user that the
@@ -42,8 +45,8 @@ impl Postgres {
     /// Start a cluster.
     pub fn try_start() -> Result<Postgres, String> {
         let initdb = crate::find_tool("initdb")?;
-        let pg_ctl = crate::find_tool("pg_ctl")?;
-        let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+        let postgres = crate::find_tool("postgres")?;
+        let dir = crate::process::server_dir().map_err(|e| format!("temp dir: {e}"))?;
         let data = dir.path().join("data");
         let as_user = server_user();
         let sockets = dir.path().join("sock");
@@ -82,34 +85,61 @@ impl Postgres {
             ));
         }
         let port = crate::free_port();
-        let opts = format!(
-            "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c max_connections=50",
-            sockets.display()
-        );
-        let out = command(&pg_ctl, as_user.as_deref())
-            .arg("-D")
-            .arg(&data)
-            .args(["-o", &opts, "-l"])
-            .arg(dir.path().join("log"))
-            .args(["-w", "-t", "60", "start"])
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("running {}: {e}", pg_ctl.display()))?;
-        let pg = Postgres {
-            dir,
-            pg_ctl,
-            port,
-            as_user,
-        };
-        if !out.status.success() {
-            let log = std::fs::read_to_string(pg.dir.path().join("log")).unwrap_or_default();
-            return Err(format!(
-                "pg_ctl start failed: {}{log}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
+        let port_text = port.to_string();
+        let sockets_text = sockets.display().to_string();
+        let log = std::fs::File::create(dir.path().join("log")).map_err(|e| e.to_string())?;
+        if let Some(user) = &as_user {
+            let _ = Command::new("chown")
+                .arg(user)
+                .arg(dir.path().join("log"))
+                .status();
         }
-        crate::wait_for_port(port, Duration::from_secs(30))?;
+        let mut args: Vec<&OsStr> = Vec::new();
+        let runuser = as_user.as_deref().map(|user| ["-u", user, "--"]);
+        let program = match &runuser {
+            Some(prefix) => {
+                args.extend(prefix.iter().map(OsStr::new));
+                args.push(postgres.as_os_str());
+                std::path::PathBuf::from("runuser")
+            }
+            None => postgres.clone(),
+        };
+        args.extend(
+            [
+                "-D",
+                data.to_str().ok_or("the temp dir is not UTF-8")?,
+                "-p",
+                &port_text,
+                "-k",
+                &sockets_text,
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+                "-c",
+                "max_connections=50",
+            ]
+            .map(OsStr::new),
+        );
+        let err = log.try_clone().map_err(|e| e.to_string())?;
+        let server = Guarded::spawn(&program, &args, Stdio::from(log), Stdio::from(err))
+            .map_err(|e| format!("running {}: {e}", postgres.display()))?;
+        let mut pg = Postgres { server, dir, port };
+        if let Err(e) = crate::wait_for_port(port, Duration::from_secs(30)) {
+            let log = std::fs::read_to_string(pg.dir.path().join("log")).unwrap_or_default();
+            let exited = if pg.server.has_exited() {
+                " (the server exited)"
+            } else {
+                ""
+            };
+            return Err(format!("postgres did not start{exited}: {e}\n{log}"));
+        }
         Ok(pg)
+    }
+
+    /// The server's process group (see [`crate::process::group_alive`]).
+    pub fn process_group(&self) -> u32 {
+        self.server.process_group()
     }
 
     /// The port it listens on (127.0.0.1).
@@ -120,18 +150,5 @@ impl Postgres {
     /// A URL for the `postgres` database as the superuser `paved`.
     pub fn url(&self) -> String {
         format!("postgres://paved@127.0.0.1:{}/postgres", self.port)
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        let _ = command(&self.pg_ctl, self.as_user.as_deref())
-            .arg("-D")
-            .arg(self.dir.path().join("data"))
-            .args(["-m", "immediate", "-w", "stop"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
     }
 }

@@ -2,14 +2,17 @@
 //! port, with a temp storage directory and a generated `config.yml`; optionally with htpasswd
 //! (bcrypt) authentication. Stopped (killed) on drop; [`Registry::restart`] keeps port and data.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
+
+use crate::process::Guarded;
 
 /// A running registry.
 #[derive(Debug)]
 pub struct Registry {
-    child: Option<Child>,
+    child: Option<Guarded>,
     port: u16,
     dir: tempfile::TempDir,
 }
@@ -26,7 +29,7 @@ impl Registry {
     }
 
     fn start_inner(auth: Option<(&str, &str)>) -> Registry {
-        let dir = tempfile::tempdir().expect("temp dir for the registry");
+        let dir = crate::process::server_dir().expect("temp dir for the registry");
         let port = crate::free_port();
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).expect("registry storage dir");
@@ -59,14 +62,14 @@ impl Registry {
             .append(true)
             .open(self.dir.path().join("registry.log"))
             .expect("registry log");
-        let child = Command::new(crate::tool("docker-registry"))
-            .arg("serve")
-            .arg(self.dir.path().join("config.yml"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log handle"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("could not start docker-registry: {e}"));
+        let config = self.dir.path().join("config.yml");
+        let child = Guarded::spawn(
+            &crate::tool("docker-registry"),
+            &[OsStr::new("serve"), config.as_os_str()],
+            Stdio::from(log.try_clone().expect("log handle")),
+            Stdio::from(log),
+        )
+        .unwrap_or_else(|e| panic!("could not start docker-registry: {e}"));
         self.child = Some(child);
         if let Err(e) = crate::wait_for_port(self.port, Duration::from_secs(20)) {
             let log =
@@ -98,8 +101,7 @@ impl Registry {
     /// Stop the process (the data stays).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+            child.stop();
         }
     }
 
@@ -107,6 +109,12 @@ impl Registry {
     pub fn restart(&mut self) {
         self.stop();
         self.spawn();
+    }
+
+    /// The process group of the running server ([`crate::process::group_alive`] tells whether it
+    /// still runs).
+    pub fn process_group(&self) -> Option<u32> {
+        self.child.as_ref().map(Guarded::process_group)
     }
 
     /// The directory holding config and data.

@@ -1,0 +1,3 @@
+//! paved-core's integration tests: one binary (see ARCHITECTURE.md, "Tests").
+
+mod http;

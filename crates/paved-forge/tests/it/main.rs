@@ -1,0 +1,6 @@
+//! paved-forge's integration tests, in one binary so the suite links once per crate.
+
+mod deployments;
+mod github;
+mod gitlab;
+mod issues;

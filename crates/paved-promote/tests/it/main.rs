@@ -1,0 +1,7 @@
+//! paved-promote's integration tests, in one binary so the suite links once per crate.
+
+mod common;
+mod copy;
+mod faults;
+mod promote;
+mod snapshots;

@@ -1,0 +1,223 @@
+//! `promote`, `history`, `rollback` with `[promote]` policy against a real registry.
+
+use crate::common::*;
+use paved_testkit::registry::Registry;
+
+fn config(host: &str, soak: &str) -> String {
+    format!(
+        r#"
+[promote]
+environments = ["dev", "staging", "prod"]
+
+[promote.env.dev]
+repository = "{host}/dev/app"
+
+[promote.env.staging]
+repository = "{host}/staging/app"
+require = ["{SBOM_TYPE}"]
+
+[promote.env.prod]
+repository = "{host}/prod/app"
+current-tag = "live"
+soak = "{soak}"
+"#
+    )
+}
+
+#[test]
+fn promotes_in_order_records_history_and_rolls_back() {
+    let work = tempfile::tempdir().unwrap();
+    let reg = Registry::start();
+    let host = reg.host();
+    std::fs::write(work.path().join("paved.toml"), config(&host, "0s")).unwrap();
+    let v1 = make_image(&work.path().join("v1"), "1.0.0", 10, 1, 2000, true);
+    let v2 = make_image(&work.path().join("v2"), "2.0.0", 11, 1, 2000, true);
+    push(&v1, &host, "build/app", None);
+    push(&v2, &host, "build/app", None);
+    let ledger = work.path().join("ledger.jsonl");
+    let ledger_arg = format!("--ledger={}", ledger.display());
+    let env = [("GITHUB_ACTOR", "octocat")];
+
+    // Straight to staging: refused, naming the check.
+    let out = promote(
+        &[
+            "promote",
+            "--env",
+            "staging",
+            &format!("{host}/build/app:1.0.0"),
+        ],
+        work.path(),
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("check `previous-environment` failed"),
+        "{}",
+        stderr(&out)
+    );
+
+    for (environment, from) in [
+        ("dev", "build/app"),
+        ("staging", "dev/app"),
+        ("prod", "staging/app"),
+    ] {
+        for (tag, fx) in [("1.0.0", &v1), ("2.0.0", &v2)] {
+            let out = promote(
+                &[
+                    "promote",
+                    "--env",
+                    environment,
+                    &format!("{host}/{from}:{tag}"),
+                    &ledger_arg,
+                    "--json",
+                ],
+                work.path(),
+                &env,
+            );
+            assert!(
+                out.status.success(),
+                "{environment} {tag}: {}",
+                stderr(&out)
+            );
+            let result = json(&out);
+            assert_eq!(result["record"]["digest"], fx.digest.as_str());
+            assert_eq!(result["record"]["actor"], "octocat");
+            assert_eq!(
+                inspect_raw(&format!("docker://{host}/{environment}/app:{tag}"), None),
+                fx.bytes
+            );
+        }
+    }
+    assert_eq!(
+        inspect_raw(&format!("docker://{host}/prod/app:live"), None),
+        v2.bytes
+    );
+    let lines = std::fs::read_to_string(&ledger).unwrap();
+    assert_eq!(lines.lines().count(), 6);
+
+    // History from the registry alone (no ledger file): the record is a referrer of the image.
+    let out = promote(
+        &["history", &format!("{host}/prod/app:1.0.0"), "--json"],
+        work.path(),
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let records = json(&out);
+    assert_eq!(records.as_array().unwrap().len(), 1, "{records}");
+    assert_eq!(records[0]["environment"], "prod");
+    assert_eq!(records[0]["destination"], format!("{host}/prod/app:1.0.0"));
+    assert!(
+        records[0]["checks"]
+            .to_string()
+            .contains("previous-environment")
+    );
+
+    // Rollback from the registry records: prod goes back to 1.0.0.
+    let out = promote(&["rollback", "--env", "prod", "--json"], work.path(), &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json(&out)["record"]["digest"], v1.digest.as_str());
+    assert_eq!(
+        inspect_raw(&format!("docker://{host}/prod/app:live"), None),
+        v1.bytes
+    );
+    let out = promote(
+        &["history", "--env", "prod", &ledger_arg, "--json"],
+        work.path(),
+        &[],
+    );
+    let records = json(&out);
+    let actions: Vec<&str> = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["promote", "promote", "rollback"], "{records}");
+}
+
+#[test]
+fn soak_and_required_referrers_refuse_with_the_check_named() {
+    let work = tempfile::tempdir().unwrap();
+    let reg = Registry::start();
+    let host = reg.host();
+    std::fs::write(work.path().join("paved.toml"), config(&host, "2h")).unwrap();
+    let signed = make_image(&work.path().join("a"), "1.0.0", 20, 1, 1000, true);
+    let unsigned = make_image(&work.path().join("b"), "1.1.0", 21, 1, 1000, false);
+    push(&signed, &host, "dev/app", None);
+    push(&unsigned, &host, "build/app", None);
+
+    let out = promote(
+        &[
+            "promote",
+            "--env",
+            "dev",
+            &format!("{host}/build/app:1.1.0"),
+        ],
+        work.path(),
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = promote(
+        &[
+            "promote",
+            "--env",
+            "staging",
+            &format!("{host}/dev/app:1.1.0"),
+        ],
+        work.path(),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(&format!("check `referrer:{SBOM_TYPE}` failed")),
+        "{}",
+        stderr(&out)
+    );
+
+    // Record dev by promoting within dev's own repository (the first environment has no checks).
+    let out = promote(
+        &["promote", "--env", "dev", &format!("{host}/dev/app:1.0.0")],
+        work.path(),
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = promote(
+        &[
+            "promote",
+            "--env",
+            "staging",
+            &format!("{host}/dev/app:1.0.0"),
+        ],
+        work.path(),
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = promote(
+        &[
+            "promote",
+            "--env",
+            "prod",
+            &format!("{host}/staging/app:1.0.0"),
+        ],
+        work.path(),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("check `soak` failed"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = promote(
+        &["promote", "--env", "qa", &format!("{host}/dev/app:1.0.0")],
+        work.path(),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("dev, staging, prod"),
+        "{}",
+        stderr(&out)
+    );
+}

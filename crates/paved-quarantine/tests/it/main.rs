@@ -1,0 +1,13 @@
+//! paved-quarantine's integration tests, in one binary so the suite links once per crate.
+
+mod analyze;
+mod filter;
+mod gate;
+mod hostile;
+mod ingest;
+mod junit;
+mod list;
+mod report;
+mod store;
+mod update;
+mod update_store;

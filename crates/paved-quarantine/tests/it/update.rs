@@ -1,0 +1,357 @@
+//! `paved-quarantine update`, run as a binary on a temp repository: adds newly flaky tests with
+//! CODEOWNERS owners, releases stable ones, keeps comments, `--dry-run` diffs, and
+//! `--open-issues` opens and closes issues on a fake GitHub.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use paved_quarantine::model::{TestId, TestStats, Verdict};
+use paved_testkit::http::{FakeResponse, FakeServer};
+use serde_json::json;
+
+const LIST: &str = r#"# Quarantined tests. Reviewed like code.
+
+# Racy since the session refactor.
+[[test]]
+id = "pytest|tests.test_session|test_refresh"
+reason = "flaky: 5 of 40 runs failed"
+owner = "@acme/auth"
+issue = "https://github.com/acme/app/issues/41"
+added = 2026-10-01
+expires = 2026-10-31
+
+# Keep: still flaky.
+[[test]]
+id = "pytest|tests.test_cart|test_total[EUR]"
+reason = "flaky: 3 of 30 runs failed"
+owner = "@acme/shop"
+added = 2026-11-01
+expires = 2026-12-01
+"#;
+
+const CODEOWNERS: &str = "* @acme/everyone\n/tests/ui/ @acme/web\n*.spec.ts @acme/web-e2e\n";
+
+fn stats(suite: &str, classname: &str, name: &str, file: Option<&str>) -> TestStats {
+    TestStats {
+        id: TestId {
+            suite: suite.into(),
+            classname: classname.into(),
+            name: name.into(),
+            variant: String::new(),
+        },
+        file: file.map(str::to_owned),
+        runs: 40,
+        failures: 0,
+        same_commit_flakes: 0,
+        retry_passes: 0,
+        flip_rate: 0.0,
+        wilson_lower: 0.0,
+        wilson_upper: 0.088,
+        clean_streak: 40,
+        verdict: Verdict::Stable,
+    }
+}
+
+fn flaky(mut s: TestStats) -> TestStats {
+    s.failures = 6;
+    s.same_commit_flakes = 2;
+    s.retry_passes = 3;
+    s.wilson_lower = 0.07;
+    s.wilson_upper = 0.29;
+    s.clean_streak = 2;
+    s.verdict = Verdict::Flaky;
+    s
+}
+
+fn repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join(".github")).unwrap();
+    std::fs::write(dir.path().join(".github/CODEOWNERS"), CODEOWNERS).unwrap();
+    std::fs::write(dir.path().join("quarantine.toml"), LIST).unwrap();
+    let all = vec![
+        // Stable for 40 runs: released.
+        stats(
+            "pytest",
+            "tests.test_session",
+            "test_refresh",
+            Some("tests/test_session.py"),
+        ),
+        // Still flaky: kept.
+        flaky(stats("pytest", "tests.test_cart", "test_total[EUR]", None)),
+        // Newly flaky, owned through CODEOWNERS (last match wins).
+        flaky(stats(
+            "playwright",
+            "login.spec.ts",
+            "Login › shows [error] for \"bad\" | pwd",
+            Some("tests/ui/login.spec.ts"),
+        )),
+        flaky(stats(
+            "pytest",
+            "tests.ui.test_menu",
+            "test_open",
+            Some("tests/ui/test_menu.py"),
+        )),
+        // Stable and not quarantined: untouched.
+        stats("pytest", "tests.test_ok", "test_ok", None),
+    ];
+    std::fs::write(
+        dir.path().join("stats.json"),
+        serde_json::to_string(&json!({ "tests": all })).unwrap(),
+    )
+    .unwrap();
+    dir
+}
+
+fn update(dir: &Path, extra: &[&str], env: &[(&str, String)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_paved-quarantine"));
+    cmd.current_dir(dir)
+        .args(["update", "--stats", "stats.json", "--today", "2026-11-22"])
+        .args(extra)
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITLAB_CI")
+        .env_remove("GITHUB_OUTPUT")
+        .env("NO_COLOR", "1")
+        // The window here is 40 runs: the default 1% threshold could never release anything.
+        .env("PAVED_RELEASE_THRESHOLD", "0.1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn dry_run_prints_the_diff_and_writes_nothing() {
+    let dir = repo();
+    let out = update(dir.path(), &["--dry-run"], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("quarantine.toml")).unwrap(),
+        LIST
+    );
+    insta::assert_snapshot!("dry_run_diff", String::from_utf8_lossy(&out.stdout));
+    insta::assert_snapshot!("dry_run_stderr", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn update_writes_the_list_keeping_comments_and_is_idempotent() {
+    let dir = repo();
+    let out = update(dir.path(), &[], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(dir.path().join("quarantine.toml")).unwrap();
+    insta::assert_snapshot!("updated_list", text);
+    // The result reads back, and running again changes nothing.
+    let list =
+        paved_quarantine::list::QuarantineList::load(&dir.path().join("quarantine.toml")).unwrap();
+    assert_eq!(list.len(), 3);
+    let again = update(dir.path(), &["--json"], &[]);
+    assert!(again.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(v["added"], json!([]));
+    assert_eq!(v["released"], json!([]));
+    assert_eq!(v["diff"], "");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("quarantine.toml")).unwrap(),
+        text
+    );
+}
+
+#[test]
+fn thresholds_come_from_flags_and_config() {
+    let dir = repo();
+    // Stricter than the evidence: nothing is released; expiry from paved.toml.
+    std::fs::write(
+        dir.path().join("paved.toml"),
+        "[quarantine]\nmin-clean-runs = 50\nexpiry-days = 7\ndefault-owner = \"@acme/triage\"\n",
+    )
+    .unwrap();
+    let out = update(dir.path(), &["--json", "--dry-run"], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["released"], json!([]));
+    assert_eq!(v["added"][0]["expires"], "2026-11-29");
+    // The flag overrides the file.
+    let out = update(
+        dir.path(),
+        &["--json", "--dry-run", "--min-clean-runs", "40"],
+        &[],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["released"].as_array().unwrap().len(), 1);
+    // And a threshold below the evidence keeps it.
+    let out = update(
+        dir.path(),
+        &[
+            "--json",
+            "--dry-run",
+            "--min-clean-runs",
+            "40",
+            "--release-threshold",
+            "0.05",
+        ],
+        &[],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["released"], json!([]));
+    // Unknown keys are rejected, naming the key.
+    std::fs::write(dir.path().join("paved.toml"), "[quarantine]\nexpiry = 7\n").unwrap();
+    let out = update(dir.path(), &["--dry-run"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expiry"));
+}
+
+#[test]
+fn bad_stats_and_bad_lists_are_usage_errors() {
+    let dir = repo();
+    std::fs::write(dir.path().join("stats.json"), "{\"runs\": 3}").unwrap();
+    let out = update(dir.path(), &[], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("analyze --json"));
+    let dir = repo();
+    std::fs::write(dir.path().join("quarantine.toml"), "[[test]]\nid = \"a|b|c\"\nreason = \"r\"\nowner = 1\nadded = 2026-01-01\nexpires = 2026-02-01\n").unwrap();
+    let out = update(dir.path(), &[], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("quarantine.toml") && err.contains("line 4: `owner` must be a string"),
+        "{err}"
+    );
+}
+
+#[test]
+fn open_issues_opens_for_new_entries_and_closes_released_ones() {
+    let dir = repo();
+    let server = FakeServer::start();
+    let repo_path = "/repos/acme/app";
+    server
+        .route("GET", &format!("{repo_path}/issues"))
+        .respond(FakeResponse::json(200, json!([])));
+    let counter = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(100));
+    server
+        .route("POST", &format!("{repo_path}/issues"))
+        .respond_with(move |req| {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let title = req.json()["title"].clone();
+            FakeResponse::json(
+                201,
+                json!({"number": n, "title": title, "state": "open",
+                   "html_url": format!("https://github.com/acme/app/issues/{n}")}),
+            )
+        });
+    server.route("GET", &format!("{repo_path}/issues/41")).respond(FakeResponse::json(
+        200,
+        json!({"number": 41, "title": "t", "state": "open", "html_url": "https://github.com/acme/app/issues/41"}),
+    ));
+    server
+        .route("POST", &format!("{repo_path}/issues/41/comments"))
+        .respond(FakeResponse::json(201, json!({"id": 1})));
+    server
+        .route("PATCH", &format!("{repo_path}/issues/41"))
+        .respond(FakeResponse::json(
+            200,
+            json!({"number": 41, "state": "closed", "html_url": "x"}),
+        ));
+
+    let env = [
+        ("GITHUB_API_URL", server.url()),
+        ("GITHUB_REPOSITORY", "acme/app".to_owned()),
+        ("GITHUB_TOKEN", "ghs_test".to_owned()),
+    ];
+    let out = update(dir.path(), &["--open-issues", "--forge", "github"], &env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let posts = server.requests_to("POST", &format!("{repo_path}/issues"));
+    assert_eq!(posts.len(), 2);
+    assert_eq!(
+        posts[0].json()["title"],
+        "Flaky test: playwright|login.spec.ts|Login › shows [error] for \"bad\" \\| pwd"
+    );
+    assert_eq!(posts[0].json()["labels"], json!(["flaky-test"]));
+    assert!(
+        posts[0].json()["body"]
+            .as_str()
+            .unwrap()
+            .contains("@acme/web-e2e")
+    );
+    let comment = &server.requests_to("POST", &format!("{repo_path}/issues/41/comments"))[0];
+    assert!(
+        comment.json()["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("Released from quarantine")
+    );
+    assert_eq!(
+        server
+            .requests_to("PATCH", &format!("{repo_path}/issues/41"))
+            .len(),
+        1
+    );
+    let text = std::fs::read_to_string(dir.path().join("quarantine.toml")).unwrap();
+    assert!(
+        text.contains("issue = \"https://github.com/acme/app/issues/100\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("issue = \"https://github.com/acme/app/issues/101\""),
+        "{text}"
+    );
+    assert!(!text.contains("issues/41"));
+
+    // Without a token: a usage error naming the variable, and the list is not touched.
+    let dir = repo();
+    let out = update(
+        dir.path(),
+        &["--open-issues", "--forge", "github"],
+        &[
+            ("GITHUB_API_URL", server.url()),
+            ("GITHUB_REPOSITORY", "acme/app".to_owned()),
+            ("GITHUB_TOKEN", String::new()),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("GITHUB_TOKEN"));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("quarantine.toml")).unwrap(),
+        LIST
+    );
+}
+
+#[test]
+fn on_github_it_writes_outputs_and_a_job_summary() {
+    let dir = repo();
+    let summary = dir.path().join("summary.md");
+    let outputs = dir.path().join("outputs.txt");
+    let out = update(
+        dir.path(),
+        &["--dry-run"],
+        &[
+            ("GITHUB_ACTIONS", "true".to_owned()),
+            ("GITHUB_STEP_SUMMARY", summary.display().to_string()),
+            ("GITHUB_OUTPUT", outputs.display().to_string()),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    insta::assert_snapshot!("github_summary", std::fs::read_to_string(&summary).unwrap());
+    let outputs = std::fs::read_to_string(&outputs).unwrap();
+    for want in ["added<<", "released<<", "quarantined<<", "changed<<"] {
+        assert!(outputs.contains(want), "{outputs}");
+    }
+}

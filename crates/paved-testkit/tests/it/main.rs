@@ -1,0 +1,3 @@
+//! paved-testkit's own tests, in one binary.
+
+mod cleanup;

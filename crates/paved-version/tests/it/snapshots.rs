@@ -1,0 +1,49 @@
+//! Snapshots of what people read: `--help`, the JSON result, the human summary and errors.
+//! Review changes with `cargo insta review` (or `INSTA_UPDATE=always cargo test` and `git diff`).
+
+use crate::common::TestRepo;
+
+fn fixture() -> TestRepo {
+    let repo = TestRepo::new();
+    repo.commit("feat: initial release");
+    repo.tag("v1.2.3");
+    repo.commit("feat(api)!: remove the v1 endpoints\n\nBREAKING CHANGE: clients must use /v2.");
+    repo.commit("fix(cli): handle an empty config (#42)");
+    repo.commit("Update README");
+    repo.commit("docs: explain tags");
+    repo
+}
+
+#[test]
+fn help() {
+    let run = crate::common::run_in(std::env::temp_dir().as_path(), &["--help"], &[]);
+    insta::assert_snapshot!("help", run.ok());
+    let lint = crate::common::run_in(std::env::temp_dir().as_path(), &["lint", "--help"], &[]);
+    insta::assert_snapshot!("lint_help", lint.ok());
+}
+
+#[test]
+fn json_result() {
+    let repo = fixture();
+    let run = repo.paved(&["--json"]);
+    insta::assert_snapshot!("json", run.stdout);
+}
+
+#[test]
+fn human_summary() {
+    let repo = fixture();
+    let run = repo.paved(&["--verbose"]);
+    insta::assert_snapshot!(
+        "summary",
+        format!("stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr)
+    );
+}
+
+#[test]
+fn errors() {
+    let repo = fixture();
+    repo.write("paved.toml", "[version]\ninitial-version = \"1.0\"\n");
+    let run = repo.paved(&[]);
+    let stderr = run.stderr.replace(repo.path().to_str().unwrap(), "[REPO]");
+    insta::assert_snapshot!("config_error", format!("exit {}\n{stderr}", run.code));
+}
