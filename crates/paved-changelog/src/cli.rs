@@ -18,19 +18,11 @@ use clap::{ArgAction, Parser, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "paved-changelog", version, max_term_width = 100)]
 pub struct Args {
-    /// The repository to read (any directory inside it).
-    #[arg(
-        short = 'C',
-        long = "repo",
-        env = "PAVED_REPO",
-        value_name = "DIR",
-        default_value = "."
-    )]
-    pub repo: PathBuf,
+    #[command(flatten)]
+    pub repo: paved_core::flags::RepoArg,
 
-    /// Config file [default: paved.toml at the repository root].
-    #[arg(long, env = "PAVED_CONFIG", value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: paved_core::flags::ConfigArg,
 
     /// Notes for this release tag: from the previous release to it.
     #[arg(long, env = "PAVED_TAG", value_name = "TAG", conflicts_with = "all")]
@@ -88,19 +80,14 @@ pub struct Args {
 
     /// Deepen a shallow clone when history is missing [default: auto in CI, else never].
     #[arg(long, env = "PAVED_FETCH", value_name = "MODE")]
-    pub fetch: Option<paved_version::cli::Fetch>,
+    pub fetch: Option<paved_core::config::FetchMode>,
 
     /// Remote to deepen from [default: origin].
     #[arg(long, env = "PAVED_REMOTE", value_name = "NAME")]
     pub remote: Option<String>,
 
-    /// Print a JSON result (notes and metadata) on stdout.
-    #[arg(long, env = "PAVED_JSON", value_parser = BoolishValueParser::new(), action = ArgAction::SetTrue)]
-    pub json: bool,
-
-    /// Also write outputs as a dotenv file (always on GitLab CI, default paved.env there).
-    #[arg(long, env = "PAVED_DOTENV", value_name = "FILE")]
-    pub dotenv: Option<PathBuf>,
+    #[command(flatten)]
+    pub result: paved_core::flags::OutputArgs,
 }
 
 /// `--publish` targets.
@@ -110,4 +97,16 @@ pub enum Publish {
     Github,
     /// GitLab releases (GITLAB_TOKEN or CI_JOB_TOKEN).
     Gitlab,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap's own consistency checks (duplicate flags, a global flag shadowed by a subcommand's,
+    /// bad defaults), which otherwise only fire when a user hits the broken path.
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Args::command().debug_assert();
+    }
 }

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 
 use paved_core::conventional::{self, Classification, Conventional};
 use paved_core::git::CommitInfo;
-use paved_version::range::CommitRange;
+use paved_core::release::range::CommitRange;
 use serde::Serialize;
 
-use crate::links::{Links, PrRef};
+use paved_forge::links::{Links, PrRef};
 
 /// Everything `--context` prints.
 #[derive(Debug, Clone, Serialize)]
@@ -284,7 +284,7 @@ fn entries_of(
     opts: BuildOptions<'_>,
 ) -> Vec<Entry> {
     let (description, pr) =
-        crate::links::split_pr(&conv.description, conv.body.as_deref(), opts.links);
+        paved_forge::links::split_pr(&conv.description, conv.body.as_deref(), opts.links);
     let sha = c.id.to_string();
     let make = |conv: &Conventional, description: String, pr: Option<PrRef>| Entry {
         sha: sha.clone(),
@@ -305,7 +305,8 @@ fn entries_of(
             return parts
                 .iter()
                 .map(|part| {
-                    let (d, own_pr) = crate::links::split_pr(&part.description, None, opts.links);
+                    let (d, own_pr) =
+                        paved_forge::links::split_pr(&part.description, None, opts.links);
                     make(part, d, own_pr.or_else(|| pr.clone()))
                 })
                 .collect();

@@ -13,10 +13,6 @@ pub enum Error {
     #[error(transparent)]
     Core(#[from] paved_core::Error),
 
-    /// From the range logic shared with paved-version.
-    #[error(transparent)]
-    Version(#[from] paved_version::Error),
-
     /// GitHub or GitLab.
     #[error(transparent)]
     Forge(#[from] paved_forge::Error),
@@ -38,7 +34,6 @@ impl Diagnostic for Error {
     fn category(&self) -> Category {
         match self {
             Error::Core(e) => e.category(),
-            Error::Version(e) => e.category(),
             Error::Forge(e) => e.category(),
             Error::Http(e) => e.category(),
             Error::Template { .. } | Error::Usage(_) => Category::Usage,
@@ -48,7 +43,6 @@ impl Diagnostic for Error {
     fn hint(&self) -> Option<String> {
         match self {
             Error::Core(e) => e.hint(),
-            Error::Version(e) => e.hint(),
             Error::Forge(e) => e.hint(),
             Error::Http(e) => e.hint(),
             Error::Template { .. } => Some(

@@ -3,77 +3,11 @@
 
 use std::collections::HashMap;
 
-use paved_core::ci::CiSink;
-use paved_core::http::{Client, Secret};
-use paved_forge::{
-    Forge, ForgeKind, GitHub, GitHubConfig, GitLab, GitLabConfig, GitLabToken, ReleaseSpec,
-};
+use paved_forge::links::Links;
+use paved_forge::{Forge, ForgeKind, ReleaseSpec};
 
 use crate::context::{Contributor, Release};
 use crate::error::{Error, Result};
-use crate::links::{self, Links};
-
-/// The forge for `kind`, from the CI variables, or (outside CI) from the repository URL and the
-/// token variables.
-pub fn connect(kind: ForgeKind, links: &Links) -> Result<Box<dyn Forge>> {
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    match paved_forge::from_env(kind) {
-        Ok(forge) => return Ok(forge),
-        Err(paved_forge::Error::Config { .. }) => {}
-        Err(e) => return Err(e.into()),
-    }
-    let client = Client::from_env()?;
-    let base = links.base.as_deref().ok_or_else(|| {
-        Error::Usage(format!(
-            "paved does not know which {kind} repository this is: set `repository-url` under `[changelog]`, \
-             add an `origin` remote, or run in CI"
-        ))
-    })?;
-    let (host, path) = base.split_once("://").map_or(("", base), |(_, rest)| {
-        rest.split_once('/').unwrap_or((rest, ""))
-    });
-    Ok(match kind {
-        ForgeKind::GitHub => {
-            let api = if host == "github.com" {
-                "https://api.github.com".to_owned()
-            } else {
-                format!("https://{host}/api/v3")
-            };
-            let api = env("GITHUB_API_URL").unwrap_or(api);
-            let config = GitHubConfig::new(&api, path, env("GITHUB_TOKEN").map(Secret::new))?;
-            Box::new(GitHub::new(client, config))
-        }
-        ForgeKind::GitLab => {
-            let api = env("CI_API_V4_URL").unwrap_or_else(|| format!("https://{host}/api/v4"));
-            let token = env("GITLAB_TOKEN")
-                .map(|t| GitLabToken::Private(Secret::new(t)))
-                .or_else(|| env("CI_JOB_TOKEN").map(|t| GitLabToken::Job(Secret::new(t))));
-            Box::new(GitLab::new(client, GitLabConfig::new(&api, path, token)?))
-        }
-    })
-}
-
-/// The forge to enrich notes with: only when a token is set and the forge is known.
-pub fn for_enrichment(
-    kind: Option<ForgeKind>,
-    links: &Links,
-    sink: &CiSink,
-) -> Option<Box<dyn Forge>> {
-    let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
-    let kind = kind
-        .or_else(ForgeKind::detect)
-        .or(match links.forge {
-            Some(links::ForgeKind::GitHub) => Some(ForgeKind::GitHub),
-            Some(links::ForgeKind::GitLab) => Some(ForgeKind::GitLab),
-            None => None,
-        })
-        .or_else(|| set("GITHUB_TOKEN").then_some(ForgeKind::GitHub))
-        .or_else(|| set("GITLAB_TOKEN").then_some(ForgeKind::GitLab))?;
-    let forge = connect(kind, links).ok()?;
-    forge.token()?;
-    forge.mask_token(sink);
-    Some(forge)
-}
 
 /// What the forge knows of one commit: its PR (number, URL) and its author's login.
 type Found = (Option<(u64, String)>, Option<String>);
@@ -114,7 +48,7 @@ fn try_enrich(release: &mut Release, forge: &dyn Forge, links: &Links) -> Result
     } else {
         '#'
     };
-    let mut first_pr: HashMap<String, crate::links::PrRef> = HashMap::new();
+    let mut first_pr: HashMap<String, paved_forge::links::PrRef> = HashMap::new();
     let entries = release
         .sections
         .iter_mut()

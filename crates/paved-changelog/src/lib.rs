@@ -1,6 +1,6 @@
 //! paved-changelog: release notes and CHANGELOG.md from git history.
 //!
-//! The release ranges and commit classification come from paved-version's [`range`] module, so a
+//! The release ranges and commit classification come from paved-core's [`range`] module (paved-version uses the same one), so a
 //! commit is parsed once and both tools always agree on what a release contains:
 //! - the unreleased range: since the latest stable release (since the latest release of any kind
 //!   when titling a pre-release), titled with the next version;
@@ -8,29 +8,29 @@
 //!   1.3.0's notes include everything its release candidates had);
 //! - `--all`: the chain of releases reachable from HEAD, each section from its predecessor.
 //!
-//! [`range`]: paved_version::range
+//! [`range`]: paved_core::release::range
 
 pub mod cli;
 pub mod context;
 pub mod error;
 pub mod file;
 pub mod forge;
-pub mod links;
 pub mod render;
 
 use std::fmt::Write as _;
 
 use paved_core::ci::{CiSink, Outputs, Platform};
-use paved_core::config::{ChangelogConfig, PavedConfig};
+use paved_core::config::PavedConfig;
 use paved_core::git::{Oid, Repo};
-use paved_version::range::{self, Candidate, Incomplete, Scope};
-use paved_version::{NextArgs, Settings};
+use paved_core::release::range::{self, Candidate, Incomplete, Scope};
+use paved_core::release::{ReleaseOptions, Settings};
 
 use crate::cli::Args;
 use crate::context::{BuildOptions, Context, Release, ReleaseMeta, Repository, SectionRules};
 pub use crate::error::{Error, Result};
-use crate::links::{ForgeKind, Links};
 use crate::render::Renderer;
+use paved_forge::connect::repository;
+use paved_forge::links::Links;
 
 /// Which releases to produce.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +49,7 @@ pub struct ReleaseInput {
     /// Title, version, tags, date.
     pub meta: ReleaseMeta,
     /// The classified commits.
-    pub range: paved_version::range::CommitRange,
+    pub range: paved_core::release::range::CommitRange,
 }
 
 /// Everything needed to turn history into release sections.
@@ -177,10 +177,11 @@ impl Plan<'_> {
         repo: &Repo,
     ) -> Result<Result<(ReleaseInput, Option<(String, Oid)>), Incomplete>> {
         let head = repo.head()?;
-        let analysis = match paved_version::analyze_scope(repo, head, self.scope, self.settings)? {
-            Ok(a) => a,
-            Err(e) => return Ok(Err(e)),
-        };
+        let analysis =
+            match paved_core::release::analyze_scope(repo, head, self.scope, self.settings)? {
+                Ok(a) => a,
+                Err(e) => return Ok(Err(e)),
+            };
         let plan = &analysis.plan;
         // A stable release's notes cover everything since the last stable release (folding in
         // its release candidates); a pre-release's cover what is new since the latest tag.
@@ -257,42 +258,19 @@ impl Plan<'_> {
     }
 }
 
-/// The repository's web URL and forge: config, then CI variables, then the `origin` remote.
-pub fn repository(repo: &Repo, config: &ChangelogConfig) -> Links {
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    if let Some(url) = &config.repository_url {
-        return Links::new(Some(url), None);
-    }
-    if env("GITHUB_ACTIONS").as_deref() == Some("true")
-        && let (Some(server), Some(repository)) =
-            (env("GITHUB_SERVER_URL"), env("GITHUB_REPOSITORY"))
-    {
-        return Links::new(
-            Some(&format!("{}/{repository}", server.trim_end_matches('/'))),
-            Some(ForgeKind::GitHub),
-        );
-    }
-    if env("GITLAB_CI").as_deref() == Some("true")
-        && let Some(url) = env("CI_PROJECT_URL")
-    {
-        return Links::new(Some(&url), Some(ForgeKind::GitLab));
-    }
-    Links::new(repo.remote_url("origin").as_deref(), None)
-}
-
 /// Run the command line; returns the exit code for non-error outcomes.
 pub fn run(args: &Args) -> Result<u8> {
     let in_ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
-    let mut repo = Repo::discover(&args.repo)?;
-    let (config, _) = PavedConfig::load(args.config.as_deref(), repo.root())?;
-    let next = NextArgs {
+    let mut repo = Repo::discover(&args.repo.repo)?;
+    let (config, _) = PavedConfig::load(args.config.config.as_deref(), repo.root())?;
+    let next = ReleaseOptions {
         package: args.package.clone(),
         tag_template: args.tag_template.clone(),
         pre: args.pre.clone(),
         release_as: args.release_as.clone(),
         fetch: args.fetch,
         remote: args.remote.clone(),
-        ..NextArgs::default()
+        ..ReleaseOptions::default()
     };
     let settings = Settings::resolve(&next, &config.version, in_ci)?;
     if settings.scopes.len() > 1 {
@@ -322,7 +300,7 @@ pub fn run(args: &Args) -> Result<u8> {
         }))
         .unwrap_or("markdown");
     let renderer = Renderer::new(template)?;
-    let links = repository(&repo, &config.changelog);
+    let links = repository(&repo, config.changelog.repository_url.as_deref());
     let sections = SectionRules::new(&config.changelog.sections);
     let plan = Plan {
         settings: &settings,
@@ -338,13 +316,15 @@ pub fn run(args: &Args) -> Result<u8> {
     };
     let repository = Repository {
         url: links.base.clone(),
-        forge: links.forge.map(|f| f.as_str().to_owned()),
+        forge: links.forge.map(|f| f.to_string()),
     };
     if args.context {
-        let releases =
-            paved_version::with_history(&mut repo, settings.fetch, &settings.remote, |repo| {
-                plan.releases(repo, &mode)
-            })?;
+        let releases = paved_core::release::with_history(
+            &mut repo,
+            settings.fetch,
+            &settings.remote,
+            |repo| plan.releases(repo, &mode),
+        )?;
         let context = Context {
             repository,
             releases,
@@ -354,12 +334,12 @@ pub fn run(args: &Args) -> Result<u8> {
         return Ok(paved_core::exit::OK);
     }
 
-    let sink = CiSink::from_env(args.dotenv.clone());
+    let sink = CiSink::from_env(args.result.dotenv.clone());
     // A token only enriches single releases: `--all` would cost an API call per commit.
     let enricher = if mode == Mode::All {
         None
     } else {
-        forge::for_enrichment(publish, &links, &sink)
+        paved_forge::connect::for_enrichment(publish, &links, &sink)
     };
     let (rendered, summaries) = render_all(
         &mut repo,
@@ -372,18 +352,7 @@ pub fn run(args: &Args) -> Result<u8> {
     let notes = rendered.join("\n");
 
     if let Some(path) = &args.output {
-        let existing = match std::fs::read_to_string(path) {
-            Ok(text) => Some(text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => {
-                return Err(paved_core::Error::Io {
-                    action: "read",
-                    path: path.clone(),
-                    source: e,
-                }
-                .into());
-            }
-        };
+        let existing = paved_core::fs::read_for_rewrite(path)?;
         if rendered
             .iter()
             .any(|r| r.lines().next().and_then(file::heading_key).is_none())
@@ -411,7 +380,7 @@ pub fn run(args: &Args) -> Result<u8> {
     let first = summaries.first();
     let mut release_url = None;
     if let (Some(kind), Some(first)) = (publish, first) {
-        let forge = forge::connect(kind, &links)?;
+        let forge = paved_forge::connect::connect(kind, &links)?;
         forge.mask_token(&sink);
         let (url, created) = forge::publish(
             forge.as_ref(),
@@ -469,11 +438,11 @@ pub fn run(args: &Args) -> Result<u8> {
         text.push('\n');
     }
     paved_core::cli::info(text.trim_end());
-    if sink.platform() == Platform::GitHub && !args.json {
+    if sink.platform() == Platform::GitHub && !args.result.json {
         sink.write_summary(&notes)?;
     }
 
-    if args.json {
+    if args.result.json {
         let value = serde_json::json!({
             "version": first.and_then(|r| r.version.clone()),
             "tag": first.and_then(|r| r.tag.clone()),
@@ -572,14 +541,18 @@ fn render_all(
             Ok((rendered, summaries))
         });
         let stopped = || Error::Usage("the renderer stopped".into());
-        let built =
-            paved_version::with_history(repo, plan.settings.fetch, &plan.settings.remote, |repo| {
+        let built = paved_core::release::with_history(
+            repo,
+            plan.settings.fetch,
+            &plan.settings.remote,
+            |repo| {
                 tx.send(Message::Restart).map_err(|_| stopped())?;
                 plan.each_release(repo, mode, &mut |input| {
                     tx.send(Message::Release(Box::new(input)))
                         .map_err(|_| stopped())
                 })
-            });
+            },
+        );
         drop(tx);
         let rendered = worker
             .join()

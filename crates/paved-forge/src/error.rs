@@ -16,6 +16,10 @@ pub enum Error {
     #[error(transparent)]
     Http(#[from] HttpError),
 
+    /// From the shared pieces (HTTP settings from the environment, git).
+    #[error(transparent)]
+    Core(#[from] paved_core::Error),
+
     /// An operation that writes needs a token and none is set.
     #[error("{operation} needs a token, and {variables} is not set")]
     MissingToken {
@@ -66,6 +70,7 @@ impl Diagnostic for Error {
     fn category(&self) -> Category {
         match self {
             Error::Http(e) => e.category(),
+            Error::Core(e) => e.category(),
             Error::MissingToken { .. }
             | Error::Config { .. }
             | Error::Unsupported { .. }
@@ -77,6 +82,7 @@ impl Diagnostic for Error {
     fn hint(&self) -> Option<String> {
         match self {
             Error::Http(e) => e.hint(),
+            Error::Core(e) => e.hint(),
             Error::MissingToken { hint, .. }
             | Error::Config { hint, .. }
             | Error::Unsupported { hint, .. } => Some(hint.clone()),

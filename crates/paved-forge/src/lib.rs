@@ -26,11 +26,13 @@
 //! ` (pre-release)` to the release name, and `draft` is refused with a usage error rather than
 //! silently publishing.
 
+pub mod connect;
 pub mod deployments;
 mod error;
 mod github;
 mod gitlab;
 pub mod issues;
+pub mod links;
 mod session;
 
 use std::fmt;

@@ -1,10 +1,8 @@
 //! Command-line definition. It lives in the library so that the GitHub Action inputs and the
 //! GitLab component `spec:inputs` can be generated from it.
 
-use std::path::PathBuf;
-
 use clap::builder::BoolishValueParser;
-use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
+use clap::{Args as ClapArgs, Parser, Subcommand};
 
 /// The next semantic version from Conventional Commits.
 ///
@@ -17,20 +15,11 @@ use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "paved-version", version, max_term_width = 100)]
 pub struct Args {
-    /// The repository to read (any directory inside it).
-    #[arg(
-        short = 'C',
-        long = "repo",
-        env = "PAVED_REPO",
-        value_name = "DIR",
-        default_value = ".",
-        global = true
-    )]
-    pub repo: PathBuf,
+    #[command(flatten)]
+    pub repo: paved_core::flags::RepoArg,
 
-    /// Config file [default: paved.toml at the repository root].
-    #[arg(long, env = "PAVED_CONFIG", value_name = "FILE", global = true)]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: paved_core::flags::ConfigArg,
 
     #[command(flatten)]
     pub next: NextArgs,
@@ -93,27 +82,32 @@ pub struct NextArgs {
     #[arg(long, env = "PAVED_WRITE", value_parser = BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
     pub write: bool,
 
-    /// Print the result as JSON on stdout.
-    #[arg(long, env = "PAVED_JSON", value_parser = BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
-    pub json: bool,
-
-    /// Also write outputs as a dotenv file (always on GitLab CI, default paved.env there).
-    #[arg(long, env = "PAVED_DOTENV", value_name = "FILE")]
-    pub dotenv: Option<PathBuf>,
+    #[command(flatten)]
+    pub result: paved_core::flags::OutputArgs,
 
     /// List every commit considered, and the unparsed ones.
     #[arg(short, long, env = "PAVED_VERBOSE", value_parser = BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
     pub verbose: bool,
 }
 
-/// `--fetch` modes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Fetch {
-    /// Deepen with git fetch until the base tag is reachable, and fetch tags.
-    Auto,
-    /// Never fetch: missing history is an error.
-    Never,
+impl NextArgs {
+    /// The flags that choose the release, for [`paved_core::release::Settings::resolve`].
+    pub fn release_options(&self) -> paved_core::release::ReleaseOptions {
+        paved_core::release::ReleaseOptions {
+            package: self.package.clone(),
+            tag_template: self.tag_template.clone(),
+            initial_version: self.initial_version.clone(),
+            pre: self.pre.clone(),
+            build: self.build.clone(),
+            release_as: self.release_as.clone(),
+            fetch: self.fetch,
+            remote: self.remote.clone(),
+        }
+    }
 }
+
+/// `--fetch` modes: how a shallow clone is deepened, the same values as `fetch` in paved.toml.
+pub use paved_core::config::FetchMode as Fetch;
 
 /// Options for `lint`.
 #[derive(Debug, Clone, ClapArgs)]
@@ -125,8 +119,16 @@ pub struct LintArgs {
     /// Check every non-merge commit in a range, e.g. origin/main..HEAD.
     #[arg(long, env = "PAVED_RANGE", value_name = "A..B")]
     pub range: Option<String>,
+}
 
-    /// Print the result as JSON on stdout.
-    #[arg(long, env = "PAVED_JSON", value_parser = BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
-    pub json: bool,
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap's own consistency checks (duplicate flags, a global flag shadowed by a subcommand's,
+    /// bad defaults), which otherwise only fire when a user hits the broken path.
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Args::command().debug_assert();
+    }
 }

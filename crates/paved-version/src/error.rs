@@ -13,10 +13,6 @@ pub enum Error {
     #[error(transparent)]
     Core(#[from] paved_core::Error),
 
-    /// `--package` names a package that is not configured.
-    #[error("package `{name}` is not configured in `[[version.package]]`{known}")]
-    UnknownPackage { name: String, known: String },
-
     /// A version file could not be updated.
     #[error("could not set the version in `{path}`: {message}")]
     VersionFile { path: String, message: String },
@@ -30,18 +26,13 @@ impl Diagnostic for Error {
     fn category(&self) -> Category {
         match self {
             Error::Core(e) => e.category(),
-            Error::UnknownPackage { .. } | Error::VersionFile { .. } | Error::Usage(_) => {
-                Category::Usage
-            }
+            Error::VersionFile { .. } | Error::Usage(_) => Category::Usage,
         }
     }
 
     fn hint(&self) -> Option<String> {
         match self {
             Error::Core(e) => e.hint(),
-            Error::UnknownPackage { .. } => {
-                Some("add it to paved.toml, or drop `--package` to see every package".into())
-            }
             Error::VersionFile { .. } => Some(
                 "fix the file, or remove it from `files` in paved.toml; nothing was written".into(),
             ),

@@ -44,9 +44,9 @@ pub fn write_versions(
     let mut prepared = Vec::new();
     for (path, explicit) in targets {
         let shown = crate::display(root, &path);
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::VersionFile {
+        let text = paved_core::fs::read_for_rewrite(&path)?.ok_or_else(|| Error::VersionFile {
             path: shown.clone(),
-            message: format!("could not read it: {e}"),
+            message: "could not read it: it does not exist".into(),
         })?;
         let name = path
             .file_name()

@@ -51,7 +51,7 @@ pub fn check(message: &str, rules: &BumpRules) -> Option<String> {
 }
 
 /// Run `lint`. Returns exit 0 when every message passes, 1 otherwise.
-pub fn run(repo: &Repo, config: &VersionConfig, args: &LintArgs) -> Result<u8> {
+pub fn run(repo: &Repo, config: &VersionConfig, args: &LintArgs, json: bool) -> Result<u8> {
     let rules = BumpRules::with_overrides(&config.types);
     let mut messages: Vec<(Option<String>, String)> = Vec::new();
     if let Some(range) = &args.range {
@@ -119,7 +119,7 @@ pub fn run(repo: &Repo, config: &VersionConfig, args: &LintArgs) -> Result<u8> {
         if messages.len() == 1 { "" } else { "s" },
         failures.len()
     ));
-    if args.json {
+    if json {
         let value = serde_json::json!({ "checked": messages.len(), "failures": failures });
         paved_core::cli::print_stdout(&format!(
             "{}\n",

@@ -3,25 +3,7 @@
 
 use serde::Serialize;
 
-/// Which forge the repository lives on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ForgeKind {
-    /// github.com or GitHub Enterprise.
-    GitHub,
-    /// gitlab.com or self-managed GitLab.
-    GitLab,
-}
-
-impl ForgeKind {
-    /// `github` / `gitlab`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ForgeKind::GitHub => "github",
-            ForgeKind::GitLab => "gitlab",
-        }
-    }
-}
+use crate::ForgeKind;
 
 /// A reference to a pull request (`#12`) or merge request (`!12`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

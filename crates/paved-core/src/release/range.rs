@@ -11,16 +11,16 @@
 //! - In a shallow clone a walk that reaches the boundary before the answer is known reports
 //!   [`Incomplete`] instead of guessing.
 
-use paved_core::git::{OidMap, OidSet};
+use crate::git::{OidMap, OidSet};
 
-use paved_core::conventional::{self, Classification, Conventional};
-use paved_core::git::{CommitInfo, Oid, Repo, TagInfo};
-use paved_core::semver_rules::{Bump, BumpRules};
-use paved_core::tag::TagTemplate;
+use crate::conventional::{self, Classification, Conventional};
+use crate::git::{CommitInfo, Oid, Repo, TagInfo};
+use crate::semver_rules::{Bump, BumpRules};
+use crate::tag::TagTemplate;
 use semver::Version;
 use serde::Serialize;
 
-use crate::error::Result;
+use crate::Result;
 
 /// Commits this far (in seconds of committer time) past a candidate tag's commit are walked
 /// before deciding the tag is not reachable, to absorb clock skew between machines.

@@ -1,0 +1,465 @@
+//! The release a repository is about to make: which tag it builds on, which commits it holds,
+//! and the next version they call for.
+//!
+//! paved-version, paved-changelog and paved-change all start here, so a changelog is always
+//! titled with the version paved-version would tag, and a change record lists the same commits.
+//!
+//! - [`range`]: base tags and the commit range since them (reverts, merges, shallow clones).
+//! - [`Settings`]: flag > env > `[version]` > default, resolved once from [`ReleaseOptions`].
+//! - [`analyze_scope`] / [`plan`]: the [`VersionPlan`] of each package.
+//! - [`with_history`]: deepen a shallow clone until the answer is known, or fail with exit 3.
+
+pub mod range;
+
+use crate::config::{FetchMode, VersionConfig};
+use crate::conventional::Classification;
+use crate::git::{Oid, Repo};
+use crate::semver_rules::{self, Bump, BumpRules};
+use crate::tag::TagTemplate;
+use crate::{Error, Result};
+use semver::Version;
+use serde::Serialize;
+
+use self::range::{Bases, CommitRange, Incomplete, ReleaseTag, Scope};
+
+/// What a caller asks of the release computation; each tool fills it from its own flags.
+/// `None` means "not given": the `[version]` section of paved.toml, then the default, applies.
+#[derive(Debug, Clone, Default)]
+pub struct ReleaseOptions {
+    /// Only this `[[version.package]]`.
+    pub package: Option<String>,
+    /// Tag template, e.g. `v{version}`.
+    pub tag_template: Option<String>,
+    /// Version assumed before the first tag.
+    pub initial_version: Option<Version>,
+    /// Pre-release identifier (`rc`).
+    pub pre: Option<String>,
+    /// Build metadata.
+    pub build: Option<String>,
+    /// Force this version.
+    pub release_as: Option<Version>,
+    /// Shallow-clone handling.
+    pub fetch: Option<FetchMode>,
+    /// Remote for fetch and push.
+    pub remote: Option<String>,
+}
+
+/// The default tag template of the repository.
+pub const DEFAULT_TAG_TEMPLATE: &str = "v{version}";
+/// The default tag template of a monorepo package.
+pub const DEFAULT_PACKAGE_TAG_TEMPLATE: &str = "{name}-v{version}";
+
+/// Settings after flag > env > file > default resolution.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The packages to compute (one unnamed scope for a single-package repository).
+    pub scopes: Vec<(Scope, Vec<String>)>,
+    /// Type → bump map.
+    pub rules: BumpRules,
+    /// Version assumed before the first tag.
+    pub initial_version: Version,
+    /// Pre-release identifier.
+    pub pre: Option<String>,
+    /// Build metadata.
+    pub build: Option<semver::BuildMetadata>,
+    /// Forced version.
+    pub release_as: Option<Version>,
+    /// Shallow-clone handling.
+    pub fetch: FetchMode,
+    /// Remote for fetch and push.
+    pub remote: String,
+    /// Extra files for `--write`, repository-wide.
+    pub files: Vec<String>,
+}
+
+impl Settings {
+    /// Merge command-line/env values over the `[version]` section and the defaults.
+    pub fn resolve(args: &ReleaseOptions, file: &VersionConfig, in_ci: bool) -> Result<Settings> {
+        let template = args
+            .tag_template
+            .clone()
+            .or_else(|| file.tag_template.clone());
+        let scopes = if file.package.is_empty() {
+            if let Some(name) = &args.package {
+                return Err(Error::UnknownPackage {
+                    name: name.clone(),
+                    known: String::new(),
+                });
+            }
+            let t = template.as_deref().unwrap_or(DEFAULT_TAG_TEMPLATE);
+            vec![(
+                Scope {
+                    name: None,
+                    path: None,
+                    template: TagTemplate::new(t, None)?,
+                },
+                Vec::new(),
+            )]
+        } else {
+            let selected: Vec<_> = match &args.package {
+                Some(name) => {
+                    let found: Vec<_> = file.package.iter().filter(|p| &p.name == name).collect();
+                    if found.is_empty() {
+                        let known: Vec<_> = file
+                            .package
+                            .iter()
+                            .map(|p| format!("`{}`", p.name))
+                            .collect();
+                        return Err(Error::UnknownPackage {
+                            name: name.clone(),
+                            known: format!(" (configured: {})", known.join(", ")),
+                        });
+                    }
+                    found
+                }
+                None => file.package.iter().collect(),
+            };
+            selected
+                .into_iter()
+                .map(|p| {
+                    let t = p.tag.as_deref().unwrap_or(DEFAULT_PACKAGE_TAG_TEMPLATE);
+                    Ok((
+                        Scope {
+                            name: Some(p.name.clone()),
+                            path: Some(p.path.trim_matches('/').to_owned()),
+                            template: TagTemplate::new(t, Some(&p.name))?,
+                        },
+                        p.files.clone(),
+                    ))
+                })
+                .collect::<Result<_>>()?
+        };
+        let pre = args
+            .pre
+            .as_deref()
+            .map(semver_rules::parse_pre_id)
+            .transpose()?;
+        let build = args
+            .build
+            .as_deref()
+            .map(semver_rules::parse_build)
+            .transpose()?;
+        let fetch = args.fetch.or(file.fetch).unwrap_or(if in_ci {
+            FetchMode::Auto
+        } else {
+            FetchMode::Never
+        });
+        Ok(Settings {
+            scopes,
+            rules: BumpRules::with_overrides(&file.types),
+            initial_version: args
+                .initial_version
+                .clone()
+                .or_else(|| file.initial_version.clone())
+                .unwrap_or(Version::new(0, 0, 0)),
+            pre,
+            build,
+            release_as: args.release_as.clone(),
+            fetch,
+            remote: crate::git::check_remote(
+                args.remote
+                    .as_deref()
+                    .or(file.remote.as_deref())
+                    .unwrap_or("origin"),
+            )?
+            .to_owned(),
+            files: file.files.clone(),
+        })
+    }
+}
+
+/// One commit as reported in `--json` and `--verbose`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CommitReport {
+    /// Full id.
+    pub sha: String,
+    /// First line of the message.
+    pub summary: String,
+    /// Conventional type, if parsed.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Conventional scope.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// Breaking change.
+    pub breaking: bool,
+    /// The bump this commit causes on its own (`none` when cancelled or unparsed).
+    pub bump: Bump,
+    /// Why the message did not parse.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unparsed: Option<String>,
+    /// The revert (or reverted commit) that cancels this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancelled_by: Option<String>,
+}
+
+/// The computed release of one package.
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionPlan {
+    /// Package name (`null` for the repository).
+    pub package: Option<String>,
+    /// The next version (or the current one when nothing is released).
+    pub version: Version,
+    /// The latest release reachable from HEAD.
+    pub previous_version: Option<Version>,
+    /// Its tag.
+    pub previous_tag: Option<String>,
+    /// The tag for `version`.
+    pub tag: String,
+    /// The bump applied.
+    pub bump: Bump,
+    /// Whether there is something to release.
+    pub released: bool,
+    /// Commits since the previous release (merges and other packages' commits excluded).
+    pub commits: usize,
+    /// How many of them are not conventional commits.
+    pub unparsed: usize,
+    /// HEAD.
+    pub head: String,
+    /// Every commit considered, newest first.
+    pub changes: Vec<CommitReport>,
+}
+
+fn report(range: &CommitRange, rules: &BumpRules) -> Vec<CommitReport> {
+    range
+        .commits
+        .iter()
+        .map(|c| {
+            let (kind, scope, breaking, unparsed) = match &c.class {
+                Classification::Conventional(conv) => (
+                    Some(conv.kind.clone()),
+                    conv.scope.clone(),
+                    conv.breaking,
+                    None,
+                ),
+                Classification::Unparsed { reason } => (None, None, false, Some(reason.clone())),
+            };
+            let bump = match (&c.cancelled_by, c.conventional()) {
+                (None, Some(conv)) => rules.bump_for(conv),
+                _ => Bump::None,
+            };
+            CommitReport {
+                sha: c.commit.id.to_string(),
+                summary: c.commit.summary().to_owned(),
+                kind,
+                scope,
+                breaking,
+                bump,
+                unparsed,
+                cancelled_by: c.cancelled_by.map(|id| id.to_string()),
+            }
+        })
+        .collect()
+}
+
+/// A scope's plan together with the tags and ranges it was computed from, for tools that
+/// need the commits too (paved-changelog) without walking history a second time.
+#[derive(Debug, Clone)]
+pub struct ScopeAnalysis {
+    /// The computed release.
+    pub plan: VersionPlan,
+    /// The latest release tag reachable from HEAD (pre-releases included).
+    pub latest: Option<ReleaseTag>,
+    /// The latest stable release tag reachable from HEAD.
+    pub stable: Option<ReleaseTag>,
+    /// Commits since `latest`.
+    pub since_latest: CommitRange,
+    /// Commits since `stable`.
+    pub since_stable: CommitRange,
+}
+
+/// Compute the plan for one scope, or report that history is incomplete.
+pub fn plan_scope(
+    repo: &Repo,
+    head: Oid,
+    scope: &Scope,
+    settings: &Settings,
+) -> Result<Result<VersionPlan, Incomplete>> {
+    Ok(analyze_scope(repo, head, scope, settings)?.map(|a| a.plan))
+}
+
+/// [`plan_scope`], keeping the tags and commit ranges behind the plan.
+pub fn analyze_scope(
+    repo: &Repo,
+    head: Oid,
+    scope: &Scope,
+    settings: &Settings,
+) -> Result<Result<ScopeAnalysis, Incomplete>> {
+    let tags = repo.tags_matching(|name| scope.template.parse(name).is_some())?;
+    let candidates = range::release_tags(&tags, &scope.template);
+    let mut bases: Bases = match range::find_bases(repo, head, &candidates)? {
+        Ok(b) => b,
+        Err(e) => return Ok(Err(e)),
+    };
+    let path = scope.path.as_deref();
+    let latest_commit = bases.latest.as_ref().map(|t| t.commit);
+    let stable_commit = bases.stable.as_ref().map(|t| t.commit);
+    let known_stable = bases.range(stable_commit);
+    let known_latest = bases.take_range(latest_commit);
+    let since_latest = match range::collect(repo, head, latest_commit, path, known_latest)? {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(e)),
+    };
+    let since_stable = if stable_commit == latest_commit {
+        since_latest.clone()
+    } else {
+        match range::collect(repo, head, stable_commit, path, known_stable)? {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(e)),
+        }
+    };
+
+    let stable_base = bases
+        .stable
+        .as_ref()
+        .map_or_else(|| settings.initial_version.clone(), |t| t.version.clone());
+    let current = bases
+        .latest
+        .as_ref()
+        .map_or_else(|| settings.initial_version.clone(), |t| t.version.clone());
+    let bump = range::bump_of(&since_stable, &settings.rules);
+    let all_versions: Vec<Version> = candidates.iter().map(|t| t.version.clone()).collect();
+
+    let (mut version, released, bump) = if let Some(forced) = &settings.release_as {
+        let already = bases
+            .latest
+            .as_ref()
+            .is_some_and(|t| &t.version == forced && t.commit == head);
+        (
+            forced.clone(),
+            !already,
+            if already {
+                Bump::None
+            } else {
+                bump.max(Bump::Patch)
+            },
+        )
+    } else if bump == Bump::None {
+        (current.clone(), false, Bump::None)
+    } else {
+        let core = semver_rules::apply(&stable_base, bump);
+        match &settings.pre {
+            // Nothing new since the latest pre-release: that one stands.
+            Some(_)
+                if since_latest
+                    .commits
+                    .iter()
+                    .all(|c| c.cancelled_by.is_some())
+                    && bases.latest.is_some() =>
+            {
+                (current.clone(), false, Bump::None)
+            }
+            Some(id) => (semver_rules::next_pre(&core, id, &all_versions), true, bump),
+            None => (core, true, bump),
+        }
+    };
+    let tag = scope.template.render(&version);
+    if let Some(b) = &settings.build {
+        version.build = b.clone();
+    }
+    let changes = report(&since_latest, &settings.rules);
+    let unparsed = changes.iter().filter(|c| c.unparsed.is_some()).count();
+    let plan = VersionPlan {
+        package: scope.name.clone(),
+        version,
+        previous_version: bases.latest.as_ref().map(|t| t.version.clone()),
+        previous_tag: bases.latest.as_ref().map(|t| t.name.clone()),
+        tag,
+        bump,
+        released,
+        commits: since_latest.commits.len(),
+        unparsed,
+        head: head.to_string(),
+        changes,
+    };
+    Ok(Ok(ScopeAnalysis {
+        plan,
+        latest: bases.latest,
+        stable: bases.stable,
+        since_latest,
+        since_stable,
+    }))
+}
+
+/// Compute plans for every selected scope, deepening a shallow clone when allowed.
+pub fn plan(repo: &mut Repo, settings: &Settings) -> Result<Vec<VersionPlan>> {
+    with_history(repo, settings.fetch, &settings.remote, |repo| {
+        let head = repo.head()?;
+        let mut plans = Vec::new();
+        for (scope, _) in &settings.scopes {
+            match plan_scope(repo, head, scope, settings)? {
+                Ok(p) => plans.push(p),
+                Err(e) => return Ok(Err(e)),
+            }
+        }
+        Ok(Ok(plans))
+    })
+}
+
+/// Run `compute` until it has the history it needs: in a shallow clone, deepen with
+/// `git fetch --deepen` (then `--unshallow`) and retry when `fetch` is `auto`; otherwise fail
+/// with exit 3 and a hint naming `fetch-depth: 0`. Never returns a result computed from
+/// truncated history.
+pub fn with_history<T, E: From<crate::Error>>(
+    repo: &mut Repo,
+    fetch: FetchMode,
+    remote: &str,
+    mut compute: impl FnMut(&Repo) -> Result<Result<T, Incomplete>, E>,
+) -> Result<T, E> {
+    let mut deepen_by = 64u32;
+    let mut attempt = 0;
+    loop {
+        let Incomplete(detail) = match compute(repo)? {
+            Ok(value) => return Ok(value),
+            Err(missing) => missing,
+        };
+        if fetch == FetchMode::Never {
+            return Err(crate::Error::Shallow {
+                detail: format!("{detail}; fetching is off (`--fetch never`)"),
+            }
+            .into());
+        }
+        attempt += 1;
+        let result = if attempt <= 6 {
+            crate::cli::warn(&format!(
+                "shallow clone: {detail}; deepening by {deepen_by} commits from `{remote}` (`--fetch auto`)"
+            ));
+            repo.run_git(&[
+                "fetch",
+                "--quiet",
+                "--tags",
+                &format!("--deepen={deepen_by}"),
+                "--end-of-options",
+                remote,
+            ])
+        } else if attempt == 7 {
+            crate::cli::warn(&format!(
+                "shallow clone: still incomplete; fetching the full history from `{remote}`"
+            ));
+            repo.run_git(&[
+                "fetch",
+                "--quiet",
+                "--tags",
+                "--unshallow",
+                "--end-of-options",
+                remote,
+            ])
+        } else {
+            return Err(crate::Error::Shallow {
+                detail: format!("{detail}, even after fetching the full history"),
+            }
+            .into());
+        };
+        if let Err(e) = result {
+            return Err(crate::Error::Shallow {
+                detail: format!("{detail}; deepening failed: {e}"),
+            }
+            .into());
+        }
+        repo.reopen()?;
+        if !repo.is_shallow() && attempt < 7 {
+            attempt = 7;
+        }
+        deepen_by = deepen_by.saturating_mul(4);
+    }
+}
