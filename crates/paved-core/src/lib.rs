@@ -6,6 +6,8 @@
 //!
 //! - [`git`]: reading history through gix (tags, rev-walks, commit decoding, path filters) and the
 //!   few operations that shell out to `git` (fetch/deepen, push).
+//! - [`release`]: the release range (base tags, the commits since them) and the next version of
+//!   each package; paved-version, paved-changelog and paved-change all compute it here.
 //! - [`conventional`]: classifying commit messages as Conventional Commits, reverts or unparsed.
 //! - [`semver_rules`]: bump levels, the type → bump map, and next-version arithmetic.
 //! - [`tag`]: tag templates such as `v{version}` or `{name}@{version}`.
@@ -15,9 +17,9 @@
 //! - [`fs`]: atomic file writes.
 //! - [`http`]: the one HTTP client: ureq over rustls, timeouts, retries with backoff and jitter,
 //!   rate limits, auth that never leaks into errors, `Link` pagination.
-//! - `testing` (cargo feature `testing`, for tests only): a scripted fake HTTP server and a fake
-//!   clock, so API clients are tested against local servers in milliseconds.
+//! - [`redact`]: how URLs appear in anything printed (no userinfo, query or fragment).
 //! - [`exit`] and [`error`]: exit codes and the error type every tool maps onto them.
+//! - [`flags`]: `--repo`, `--config`, `--json`, `--dotenv`, declared once for every tool.
 //! - [`cli`]: the shared `main` wrapper that prints errors and picks the exit code.
 
 pub mod ci;
@@ -26,12 +28,13 @@ pub mod config;
 pub mod conventional;
 pub mod error;
 pub mod exit;
+pub mod flags;
 pub mod fs;
 pub mod git;
 pub mod http;
+pub mod redact;
+pub mod release;
 pub mod semver_rules;
 pub mod tag;
-#[cfg(any(test, feature = "testing"))]
-pub mod testing;
 
 pub use error::{Error, Result};

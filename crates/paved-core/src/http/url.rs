@@ -1,25 +1,7 @@
-//! URLs as the client shows and follows them: redaction, origins, relative links, `Link`
+//! URLs as the client follows them: origins, relative links, `Link`
 //! headers and percent-encoding.
 
 use std::fmt::Write as _;
-
-/// `url` as it may be shown: without the query string and fragment (which may carry tokens),
-/// and without any `user:password@`.
-pub fn redact_url(url: &str) -> String {
-    let end = url.find(['?', '#']).unwrap_or(url.len());
-    let url = &url[..end];
-    match url.find("://") {
-        Some(scheme_end) => {
-            let rest = &url[scheme_end + 3..];
-            let authority_end = rest.find('/').unwrap_or(rest.len());
-            match rest[..authority_end].rfind('@') {
-                Some(at) => format!("{}{}", &url[..scheme_end + 3], &rest[at + 1..]),
-                None => url.to_owned(),
-            }
-        }
-        None => url.to_owned(),
-    }
-}
 
 /// `scheme://authority` of an absolute URL.
 pub(super) fn origin(url: &str) -> Option<&str> {

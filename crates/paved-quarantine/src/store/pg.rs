@@ -88,20 +88,6 @@ impl std::fmt::Debug for PgStore {
     }
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
-fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    match rest.split_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
-}
-
 fn retryable(e: &postgres::Error) -> bool {
     matches!(
         e.code(),
@@ -111,7 +97,7 @@ fn retryable(e: &postgres::Error) -> bool {
 
 impl PgStore {
     pub fn open(url: &str) -> Result<PgStore> {
-        let name = redact(url);
+        let name = paved_core::redact::redact_url(url);
         let client = Client::connect(url, NoTls).map_err(|e| Error::store(&name, e))?;
         let mut store = PgStore { name, client };
         store.migrate()?;
