@@ -711,6 +711,30 @@ pub fn decode_message(raw: &[u8], encoding: Option<&BStr>) -> (String, bool) {
     }
 }
 
+/// Check a remote (a name such as `origin`, or a URL) before it reaches a `git` command line.
+///
+/// Every call site also puts it after `--end-of-options`; this refuses what could still change
+/// git's behaviour or a log line: a leading `-` (`--upload-pack=…`), control characters, and the
+/// empty string.
+pub fn check_remote(remote: &str) -> Result<&str> {
+    let problem = if remote.is_empty() {
+        Some("is empty")
+    } else if remote.starts_with('-') {
+        Some("starts with `-`, so git would read it as an option")
+    } else if remote.chars().any(char::is_control) {
+        Some("contains a control character")
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(remote),
+        Some(problem) => Err(Error::Usage(format!(
+            "the remote {remote:?} (from --remote, PAVED_REMOTE or `remote` in paved.toml) {problem}; \
+             a remote is a name such as `origin` or a URL"
+        ))),
+    }
+}
+
 /// Run `git` in `dir` and return its stdout; a failure names the command and git's own message.
 pub fn run_git(dir: &Path, args: &[&str]) -> Result<String> {
     let output = Command::new("git")

@@ -44,13 +44,14 @@ pub struct PavedConfig {
     pub change: ChangeConfig,
 }
 
-/// How history is deepened in a shallow clone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// How history is deepened in a shallow clone (`fetch` in paved.toml, `--fetch` on the command
+/// line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum FetchMode {
-    /// Deepen with `git fetch` until the base tag is reachable.
+    /// Deepen with git fetch until the base tag is reachable, and fetch tags.
     Auto,
-    /// Never fetch; a shallow clone missing the base is an error (exit 3).
+    /// Never fetch: missing history is an error.
     Never,
 }
 
