@@ -345,6 +345,52 @@ fn plain_annotation(a: &Annotation) -> String {
     format!("{level}: {location}{title}{}", a.message)
 }
 
+/// Whether the GitHub Actions runner could read `text` as a workflow command: a line (the runner
+/// splits at `\n` and at a lone `\r`) that starts with `::` after leading whitespace, or one that
+/// holds the old `##[command]` form anywhere.
+pub fn has_workflow_command(text: &str) -> bool {
+    text.split(['\n', '\r'])
+        .any(|line| line.trim_start().starts_with("::") || line.contains("##["))
+}
+
+/// `text` from outside paved (commit messages, test names, server bodies), made safe to print in a
+/// GitHub Actions log: when it holds something the runner would act on, it is framed by
+/// `::stop-commands::TOKEN` and `::TOKEN::`, so the runner prints it and acts on none of it. The
+/// token is random per call; the text cannot guess it to end the frame early. Text without
+/// command-like lines is returned unchanged, so ordinary output keeps its bytes.
+///
+/// Without randomness the offending lines are defused instead: a zero-width space goes before
+/// their `::` and inside each `##[`.
+pub fn shield(text: &str) -> std::borrow::Cow<'_, str> {
+    if !has_workflow_command(text) {
+        return text.into();
+    }
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        return defuse(text).into();
+    }
+    let mut token = String::from("paved-");
+    for b in bytes {
+        let _ = write!(token, "{b:02x}");
+    }
+    let newline = if text.ends_with('\n') { "" } else { "\n" };
+    format!("::stop-commands::{token}\n{text}{newline}::{token}::\n").into()
+}
+
+fn defuse(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    for piece in text.split_inclusive(['\n', '\r']) {
+        let body = piece.trim_start();
+        let indent = &piece[..piece.len() - body.len()];
+        out.push_str(indent);
+        if body.starts_with("::") {
+            out.push('\u{200b}');
+        }
+        out.push_str(&body.replace("##[", "##\u{200b}["));
+    }
+    out
+}
+
 impl Display for Platform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -398,6 +444,32 @@ mod tests {
         assert!(text.contains("C=z"));
         assert!(warnings[0].contains("`b`"));
         assert_eq!(dotenv_key("1st.thing-x"), "_1ST_THING_X");
+    }
+
+    #[test]
+    fn untrusted_text_cannot_issue_workflow_commands() {
+        use paved_testkit::actions::runner_commands;
+        let hostile = [
+            "fix: x\n\n::add-mask::v2.0.0\n",
+            "  ::error::pwned",
+            "ok\r::set-output name=x::y",
+            "text ##[add-mask]v2.0.0 more",
+            "::stop-commands::abc\n::add-mask::x\n::abc::\n::error::after",
+        ];
+        for text in hostile {
+            let shown = shield(text);
+            assert!(runner_commands(&shown).is_empty(), "{text:?} -> {shown:?}");
+            assert!(shown.contains(text), "the text itself is kept: {shown:?}");
+            let defused = defuse(text);
+            assert!(
+                runner_commands(&defused).is_empty(),
+                "{text:?} -> {defused:?}"
+            );
+        }
+        assert_eq!(shield("feat: plain\n  - item\n"), "feat: plain\n  - item\n");
+        assert!(matches!(shield("a :: b"), std::borrow::Cow::Borrowed(_)));
+        let a = shield("::x").into_owned();
+        assert_ne!(a, shield("::x").into_owned(), "tokens are random");
     }
 
     #[test]

@@ -58,16 +58,19 @@ pub fn report<E: Diagnostic + ?Sized>(err: &E) {
     } else {
         ("", "", "", "")
     };
-    let mut stderr = io::stderr().lock();
-    let _ = writeln!(stderr, "{red}{bold}error{reset}{bold}:{reset} {err}");
+    use std::fmt::Write as _;
+    let mut text = format!("{red}{bold}error{reset}{bold}:{reset} {err}\n");
     let mut source = err.source();
     while let Some(s) = source {
-        let _ = writeln!(stderr, "  caused by: {s}");
+        let _ = writeln!(text, "  caused by: {s}");
         source = s.source();
     }
     if let Some(hint) = err.hint() {
-        let _ = writeln!(stderr, "{yellow}{bold}hint{reset}{bold}:{reset} {hint}");
+        let _ = writeln!(text, "{yellow}{bold}hint{reset}{bold}:{reset} {hint}");
     }
+    let _ = io::stderr()
+        .lock()
+        .write_all(for_log(&text, Stream::Stderr).as_bytes());
 }
 
 /// Print a warning line to stderr.
@@ -77,10 +80,10 @@ pub fn warn(message: &str) {
     } else {
         ("", "", "")
     };
-    let _ = writeln!(
-        io::stderr().lock(),
-        "{yellow}{bold}warning{reset}{bold}:{reset} {message}"
-    );
+    let text = format!("{yellow}{bold}warning{reset}{bold}:{reset} {message}\n");
+    let _ = io::stderr()
+        .lock()
+        .write_all(for_log(&text, Stream::Stderr).as_bytes());
 }
 
 /// Colour only on a terminal, and never with `NO_COLOR` set.
@@ -89,9 +92,13 @@ pub fn use_color() -> bool {
 }
 
 /// Write `text` to stdout, mapping failure to [`crate::Error::Stdout`].
+///
+/// In a GitHub Actions log, text the runner could read as a workflow command is made inert
+/// first (see [`for_log`]); JSON keeps its value (`##[` becomes `##\u005b` inside its strings).
 pub fn print_stdout(text: &str) -> crate::Result<()> {
+    let shown = for_log(text, Stream::Stdout);
     let mut out = io::stdout().lock();
-    out.write_all(text.as_bytes())
+    out.write_all(shown.as_bytes())
         .and_then(|()| out.flush())
         .map_err(crate::Error::Stdout)
 }
@@ -111,5 +118,50 @@ fn is_broken_pipe(err: &(dyn std::error::Error + 'static)) -> bool {
 
 /// Print an informational line to stderr (progress and summaries a person reads).
 pub fn info(message: &str) {
-    let _ = writeln!(io::stderr().lock(), "{message}");
+    let text = format!("{message}\n");
+    let _ = io::stderr()
+        .lock()
+        .write_all(for_log(&text, Stream::Stderr).as_bytes());
+}
+
+/// The standard stream a piece of text is written to.
+#[derive(Debug, Clone, Copy)]
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Whether the Actions runner reads what is written to `stream`: on GitHub Actions, unless the
+/// stream is redirected to a regular file (`paved-changelog > NOTES.md` keeps its bytes).
+fn runner_reads(stream: Stream) -> bool {
+    use std::os::fd::AsFd;
+    static STDOUT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    static STDERR: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let check = |fd: std::os::fd::BorrowedFd<'_>| {
+        std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true")
+            && !fd
+                .try_clone_to_owned()
+                .map(std::fs::File::from)
+                .and_then(|f| f.metadata())
+                .is_ok_and(|m| m.is_file())
+    };
+    match stream {
+        Stream::Stdout => *STDOUT.get_or_init(|| check(io::stdout().as_fd())),
+        Stream::Stderr => *STDERR.get_or_init(|| check(io::stderr().as_fd())),
+    }
+}
+
+/// Text as it may reach the Actions log: every line paved prints that holds outside text (commit
+/// messages, test names, server bodies) goes through here, so nothing in it becomes a workflow
+/// command (`::add-mask::`, `::error::`, `##[…]`). Paved's own commands go through
+/// [`crate::ci::CiSink`] instead.
+fn for_log(text: &str, stream: Stream) -> std::borrow::Cow<'_, str> {
+    if !crate::ci::has_workflow_command(text) || !runner_reads(stream) {
+        return text.into();
+    }
+    if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() {
+        // In JSON, `#` only occurs inside strings, and no line can start with `::`.
+        return text.replace("##[", "##\\u005b").into();
+    }
+    crate::ci::shield(text)
 }

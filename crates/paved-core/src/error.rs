@@ -78,6 +78,10 @@ pub enum Error {
         message: String,
         hint: Option<String>,
     },
+
+    /// `--package` names a package that is not configured.
+    #[error("package `{name}` is not configured in `[[version.package]]`{known}")]
+    UnknownPackage { name: String, known: String },
 }
 
 impl Error {
@@ -118,6 +122,7 @@ impl Diagnostic for Error {
             | Error::Shallow { .. } => Category::External,
             Error::Refused { .. } => Category::Refused,
             Error::Http(e) => e.category(),
+            Error::UnknownPackage { .. } => Category::Usage,
         }
     }
 
@@ -132,6 +137,9 @@ impl Diagnostic for Error {
             Error::Config { .. } => Some("fix the file; every key is listed in the README's paved.toml reference".into()),
             Error::Refused { hint, .. } => hint.clone(),
             Error::Http(e) => e.hint(),
+            Error::UnknownPackage { .. } => {
+                Some("add it to paved.toml, or drop `--package` to see every package".into())
+            }
             _ => None,
         }
     }
