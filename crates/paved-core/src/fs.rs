@@ -50,9 +50,47 @@ pub fn read_to_string(path: &Path) -> Result<String> {
     fs::read_to_string(path).map_err(|e| Error::io("read", path, e))
 }
 
+/// Read a file that paved is about to rewrite (CHANGELOG.md, quarantine.toml, version files):
+/// `None` when it does not exist.
+///
+/// Such a file is read only when it is a regular file. A symbolic link is refused, wherever it
+/// points: following `CHANGELOG.md -> /proc/self/environ` would copy the environment (tokens
+/// included) into a file that release pipelines commit, and the rewrite would replace the link
+/// with a file anyway. A FIFO or device is refused too (it could block or never end).
+pub fn read_for_rewrite(path: &Path) -> Result<Option<String>> {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("read", path, e)),
+    };
+    let kind = meta.file_type();
+    if kind.is_symlink() {
+        let target = fs::read_link(path)
+            .map(|t| format!(" (to '{}')", t.display()))
+            .unwrap_or_default();
+        return Err(Error::BadFile {
+            path: path.to_owned(),
+            message: format!(
+                "is a symbolic link{target}; paved rewrites this file and does not read it \
+                 through a link: replace the link with the file itself"
+            ),
+        });
+    }
+    if !kind.is_file() {
+        return Err(Error::BadFile {
+            path: path.to_owned(),
+            message: "is not a regular file; paved only rewrites regular files".into(),
+        });
+    }
+    fs::read_to_string(path)
+        .map(Some)
+        .map_err(|e| Error::io("read", path, e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Diagnostic as _;
 
     #[test]
     fn replaces_contents_and_leaves_no_temp_files() {
@@ -66,6 +104,31 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1, "temp files left behind: {names:?}");
+    }
+
+    #[test]
+    fn files_to_rewrite_are_never_read_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("CHANGELOG.md");
+        assert_eq!(read_for_rewrite(&path).unwrap(), None);
+        std::os::unix::fs::symlink("/proc/self/environ", &path).unwrap();
+        let err = read_for_rewrite(&path).unwrap_err();
+        assert_eq!(err.category(), crate::exit::Category::Usage);
+        let text = err.to_string();
+        assert!(
+            text.contains("symbolic link") && text.contains("/proc/self/environ"),
+            "{text}"
+        );
+        fs::remove_file(&path).unwrap();
+        fs::write(&path, "# Changelog\n").unwrap();
+        assert_eq!(
+            read_for_rewrite(&path).unwrap().as_deref(),
+            Some("# Changelog\n")
+        );
+        assert!(
+            read_for_rewrite(dir.path()).is_err(),
+            "a directory is not a file to rewrite"
+        );
     }
 
     #[test]

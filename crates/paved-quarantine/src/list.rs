@@ -186,15 +186,21 @@ pub struct QuarantineList {
 impl QuarantineList {
     /// Read and validate `path`. A missing file is an error; see [`QuarantineList::load_or_empty`].
     pub fn load(path: &Path) -> Result<QuarantineList> {
-        let text = paved_core::fs::read_to_string(path)?;
-        Self::parse(&text, path)
+        match paved_core::fs::read_for_rewrite(path)? {
+            Some(text) => Self::parse(&text, path),
+            None => Err(paved_core::Error::Io {
+                action: "read",
+                path: path.to_owned(),
+                source: std::io::ErrorKind::NotFound.into(),
+            }),
+        }
     }
 
     /// [`QuarantineList::load`], with a missing file read as an empty list (nothing quarantined).
     pub fn load_or_empty(path: &Path) -> Result<QuarantineList> {
-        match std::fs::metadata(path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::empty(path)),
-            _ => Self::load(path),
+        match paved_core::fs::read_for_rewrite(path)? {
+            Some(text) => Self::parse(&text, path),
+            None => Ok(Self::empty(path)),
         }
     }
 
