@@ -2,7 +2,7 @@
 //! OCI image layout directory.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::digest::Digest;
 
@@ -76,9 +76,10 @@ impl Reference {
             None => (trimmed, None),
         };
         if let Some(layout) = rest.strip_prefix("oci:") {
-            // oci:DIR or oci:DIR:TAG; a tag has no `/`, so `oci:/a:b/c` is a directory.
+            // oci:DIR or oci:DIR:TAG: the tag is what follows the last `:` when that is a valid
+            // tag, so `oci:/a:b/c` is a directory and `oci:out:v1` a tag in `out`.
             let (dir, tag) = match layout.rsplit_once(':') {
-                Some((dir, tag)) if !tag.contains('/') && !dir.is_empty() => {
+                Some((dir, tag)) if !dir.is_empty() && check_tag(tag, text).is_ok() => {
                     (dir, Some(tag.to_owned()))
                 }
                 _ => (layout, None),
@@ -86,8 +87,17 @@ impl Reference {
             if dir.is_empty() {
                 return Err(format!("`{text}` names no directory; write `oci:DIR:TAG`"));
             }
-            if let Some(tag) = &tag {
-                check_tag(tag, text)?;
+            if leaves_working_tree(Path::new(dir)) {
+                let tag_hint = match layout.rsplit_once(':') {
+                    Some((_, t)) if t.contains('/') => format!(
+                        " (`{t}` is not a tag: a tag has no `/`; write it as `{}`)",
+                        t.replace('/', "-")
+                    ),
+                    _ => String::new(),
+                };
+                return Err(format!(
+                    "`{text}` names the directory `{dir}`, which leaves the working directory through `..`{tag_hint}; give a directory inside it, or an absolute path"
+                ));
             }
             return Ok(Reference {
                 location: Location::Layout(PathBuf::from(dir)),
@@ -144,6 +154,26 @@ impl Reference {
     }
 }
 
+/// Whether a relative path climbs above where it starts (`a/../../b`); absolute paths are taken as
+/// the user wrote them.
+fn leaves_working_tree(dir: &Path) -> bool {
+    use std::path::Component;
+    let mut depth = 0usize;
+    for component in dir.components() {
+        match component {
+            Component::Prefix(_) | Component::RootDir => return false,
+            Component::CurDir => {}
+            Component::ParentDir => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return true,
+            },
+            Component::Normal(_) => depth += 1,
+        }
+    }
+    false
+}
+
+/// A tag as the distribution spec defines it: `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`.
 fn check_tag(tag: &str, text: &str) -> Result<(), String> {
     let ok = !tag.is_empty()
         && tag.len() <= 128
@@ -194,6 +224,29 @@ mod tests {
         assert_eq!(r.tag.as_deref(), Some("v2"));
         let r = Reference::parse("oci:rel/dir").unwrap();
         assert_eq!(r.tag, None);
+        let r = Reference::parse("oci:out:v1.2_x-y").unwrap();
+        assert_eq!(r.location, Location::Layout("out".into()));
+        assert_eq!(r.tag.as_deref(), Some("v1.2_x-y"));
+        let r = Reference::parse("oci:../sibling/dir:v1").unwrap_err();
+        assert!(r.contains("leaves the working directory"), "{r}");
+        let err = Reference::parse("oci:out:x/../../escaped").unwrap_err();
+        assert!(
+            err.contains("leaves the working directory") && err.contains("x-..-..-escaped"),
+            "{err}"
+        );
+        let r = Reference::parse("oci:out:feature/x").unwrap();
+        assert_eq!(
+            r.location,
+            Location::Layout("out:feature/x".into()),
+            "inside the tree: a directory"
+        );
+        let r = Reference::parse("oci:a/../b:v1").unwrap();
+        assert_eq!(r.location, Location::Layout("a/../b".into()));
+        assert!(Reference::parse("oci:/abs/../x:v1").is_ok());
+        assert!(
+            Reference::parse(&format!("oci:out:{}", "a".repeat(129)))
+                .is_ok_and(|r| r.tag.is_none())
+        );
         assert!(Reference::parse("reg.io/App:v1").is_err());
         assert!(Reference::parse("reg.io/app:-x").is_err());
         assert!(Reference::parse("reg.io/app@sha256:zz").is_err());
