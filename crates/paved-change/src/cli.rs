@@ -18,20 +18,11 @@ use crate::backend::{Kind, Outcome};
 #[derive(Debug, Parser)]
 #[command(name = "paved-change", version, max_term_width = 100)]
 pub struct Args {
-    /// The repository to read (any directory inside it).
-    #[arg(
-        short = 'C',
-        long = "repo",
-        env = "PAVED_REPO",
-        value_name = "DIR",
-        default_value = ".",
-        global = true
-    )]
-    pub repo: PathBuf,
+    #[command(flatten)]
+    pub repo: paved_core::flags::RepoArg,
 
-    /// Config file [default: paved.toml at the repository root].
-    #[arg(long, env = "PAVED_CONFIG", value_name = "FILE", global = true)]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: paved_core::flags::ConfigArg,
 
     /// Where change records live [default: file].
     #[arg(long, env = "PAVED_BACKEND", value_name = "BACKEND", global = true)]
@@ -51,13 +42,8 @@ pub struct Args {
     #[arg(long, env = "PAVED_PAGERDUTY_URL", value_name = "URL", global = true)]
     pub pagerduty_url: Option<String>,
 
-    /// Print the result as JSON on stdout.
-    #[arg(long, env = "PAVED_JSON", global = true)]
-    pub json: bool,
-
-    /// Also write outputs to this dotenv file [default on GitLab: paved.env].
-    #[arg(long, env = "PAVED_DOTENV", value_name = "FILE", global = true)]
-    pub dotenv: Option<PathBuf>,
+    #[command(flatten)]
+    pub result: paved_core::flags::OutputArgs,
 
     #[command(subcommand)]
     pub command: Command,
@@ -174,4 +160,16 @@ pub struct DoraArgs {
     /// Also write a markdown summary to this file.
     #[arg(long, env = "PAVED_MARKDOWN", value_name = "FILE")]
     pub markdown: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap's own consistency checks (duplicate flags, a global flag shadowed by a subcommand's,
+    /// bad defaults), which otherwise only fire when a user hits the broken path.
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Args::command().debug_assert();
+    }
 }

@@ -19,14 +19,6 @@ pub enum Error {
     #[error(transparent)]
     Forge(#[from] paved_forge::Error),
 
-    /// From the commit-range logic.
-    #[error(transparent)]
-    Changelog(#[from] paved_changelog::Error),
-
-    /// From the release-range logic.
-    #[error(transparent)]
-    Version(#[from] paved_version::Error),
-
     /// A bad flag value, config value or input.
     #[error("{message}")]
     Usage {
@@ -79,8 +71,6 @@ impl Diagnostic for Error {
         match self {
             Error::Core(e) => e.category(),
             Error::Forge(e) => e.category(),
-            Error::Changelog(e) => e.category(),
-            Error::Version(e) => e.category(),
             Error::Usage { .. } | Error::BadBundle { .. } => Category::Usage,
             Error::Backend(_) | Error::Timeout { .. } => Category::External,
             Error::Refused { .. } => Category::Refused,
@@ -91,8 +81,6 @@ impl Diagnostic for Error {
         match self {
             Error::Core(e) => e.hint(),
             Error::Forge(e) => e.hint(),
-            Error::Changelog(e) => e.hint(),
-            Error::Version(e) => e.hint(),
             Error::Usage { hint, .. } | Error::Refused { hint, .. } => hint.clone(),
             Error::BadBundle { .. } => Some(
                 "pass the JSON file `paved-change open` wrote (see docs/change-bundle.md)".into(),

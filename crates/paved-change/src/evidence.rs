@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use paved_core::git::{Oid, Repo};
+use paved_core::release::Settings;
+use paved_core::release::range::{self, CommitRange, Incomplete};
 use paved_forge::Forge;
-use paved_version::Settings;
-use paved_version::range::{self, CommitRange, Incomplete};
 
 use crate::bundle::{Artifact, BaseSource, Changes, Ci, Commit, Commits, PullRequest, Tests};
 use crate::error::{Error, Result};

@@ -24,7 +24,7 @@ use paved_core::ci::{CiSink, Outputs};
 use paved_core::config::PavedConfig;
 use paved_core::git::Repo;
 use paved_core::http::{Client, SystemClock};
-use paved_version::{NextArgs, Settings};
+use paved_core::release::{ReleaseOptions, Settings};
 
 use crate::backend::{Approval, Backend, Kind};
 use crate::bundle::{Bundle, Previous, Record, Timestamps};
@@ -48,10 +48,10 @@ struct Context {
 
 impl Context {
     fn new(args: &Args) -> Result<Context> {
-        let root = Repo::discover(&args.repo)
+        let root = Repo::discover(&args.repo.repo)
             .map(|r| r.root().to_owned())
-            .unwrap_or_else(|_| args.repo.clone());
-        let (config, _) = PavedConfig::load(args.config.as_deref(), &root)?;
+            .unwrap_or_else(|_| args.repo.repo.clone());
+        let (config, _) = PavedConfig::load(args.config.config.as_deref(), &root)?;
         let records = args
             .records
             .clone()
@@ -164,7 +164,7 @@ fn make_backend(
 /// Run the tool; returns the exit code.
 #[allow(clippy::needless_pass_by_value)] // the shared `main` hands the arguments over by value
 pub fn run(args: Args) -> Result<u8> {
-    let sink = CiSink::from_env(args.dotenv.clone());
+    let sink = CiSink::from_env(args.result.dotenv.clone());
     match &args.command {
         Command::Open(o) => open(&args, o, &sink),
         Command::Wait(w) => wait_cmd(&args, w, &sink),
@@ -230,10 +230,10 @@ fn open(args: &Args, o: &OpenArgs, sink: &CiSink) -> Result<u8> {
             "pass the environment and the version deployed, e.g. `--env prod --version 1.4.0`",
         ));
     }
-    let mut repo = Repo::discover(&args.repo)?;
-    let next = NextArgs {
+    let mut repo = Repo::discover(&args.repo.repo)?;
+    let next = ReleaseOptions {
         package: o.package.clone(),
-        ..NextArgs::default()
+        ..ReleaseOptions::default()
     };
     let settings = Settings::resolve(&next, &ctx.config.version, in_ci)?;
     let head = match &o.commit {
@@ -242,7 +242,8 @@ fn open(args: &Args, o: &OpenArgs, sink: &CiSink) -> Result<u8> {
     };
     let artifacts = evidence::artifacts(&o.digests)?;
     let ci = evidence::ci(&env);
-    let links = paved_changelog::repository(&repo, &ctx.config.changelog);
+    let links =
+        paved_forge::connect::repository(&repo, ctx.config.changelog.repository_url.as_deref());
     let repository = evidence::repository(&env, links.base.as_deref());
     let correlation_id = o.correlation_id.clone().unwrap_or_else(|| {
         evidence::correlation_id(
@@ -266,13 +267,13 @@ fn open(args: &Args, o: &OpenArgs, sink: &CiSink) -> Result<u8> {
         None => backend.last_deployment(&o.environment)?,
     };
     let prev_commit = previous.as_ref().and_then(|p| p.commit.clone());
-    let mut commits = paved_version::with_history(
+    let mut commits = paved_core::release::with_history(
         &mut repo,
         settings.fetch,
         &settings.remote,
         |repo: &Repo| evidence::commit_range(repo, head, prev_commit.as_deref(), &settings),
     )?;
-    let forge = paved_changelog::forge::for_enrichment(None, &links, sink);
+    let forge = paved_forge::connect::for_enrichment(None, &links, sink);
     let changes = evidence::pull_requests(&mut commits, forge.as_deref());
     if let Some(e) = &changes.error {
         paved_core::cli::warn(&format!(
@@ -369,7 +370,7 @@ fn open(args: &Args, o: &OpenArgs, sink: &CiSink) -> Result<u8> {
         text::open_summary(&b, created)
     ))?;
     paved_core::cli::info(&text::open_summary(&b, created));
-    if args.json {
+    if args.result.json {
         let text = serde_json::to_string_pretty(&b)
             .map_err(|e| Error::Backend(format!("could not serialise the bundle: {e}")))?;
         paved_core::cli::print_stdout(&format!("{text}\n"))?;
@@ -436,7 +437,7 @@ fn wait_cmd(args: &Args, w: &WaitArgs, sink: &CiSink) -> Result<u8> {
     let mut outputs = Outputs::new();
     outputs.set("state", decision.approval.as_str());
     write_outputs(sink, &outputs)?;
-    if args.json {
+    if args.result.json {
         paved_core::cli::print_stdout(&format!(
             "{}\n",
             serde_json::json!({ "id": w.id, "state": decision.approval.as_str(), "label": decision.label, "polls": decision.polls })
@@ -543,7 +544,7 @@ fn verify(args: &Args, v: &VerifyArgs, sink: &CiSink) -> Result<u8> {
         .set("evidence-present", present)
         .set("evidence-total", checks.len());
     write_outputs(sink, &outputs)?;
-    if args.json {
+    if args.result.json {
         paved_core::cli::print_stdout(&format!(
             "{}\n",
             serde_json::json!({ "complete": complete, "present": present, "total": checks.len(), "checks": checks })
@@ -635,7 +636,7 @@ fn dora(args: &Args, d: &DoraArgs, sink: &CiSink) -> Result<u8> {
                 .unwrap_or_default(),
         );
     write_outputs(sink, &outputs)?;
-    if args.json {
+    if args.result.json {
         let text = serde_json::to_string_pretty(&figures)
             .map_err(|e| Error::Backend(format!("could not serialise the figures: {e}")))?;
         paved_core::cli::print_stdout(&format!("{text}\n"))?;

@@ -17,19 +17,18 @@ use clap::{Args as ClapArgs, Parser, Subcommand};
 /// Exit codes: 0 ok (also "already there"), 1 refused (immutable tag, failed policy check),
 /// 2 usage or config error, 3 registry or network failure.
 #[derive(Debug, Parser)]
-#[command(name = "paved-promote", version, max_term_width = 100)]
+#[command(
+    name = "paved-promote",
+    version,
+    max_term_width = 100,
+    mut_arg("config", |a| a.help("Config file [default: paved.toml in the current directory]"))
+)]
 pub struct Args {
-    /// Config file [default: paved.toml in the current directory].
-    #[arg(long, env = "PAVED_CONFIG", value_name = "FILE", global = true)]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: paved_core::flags::ConfigArg,
 
-    /// Print the result as JSON on stdout.
-    #[arg(long, env = "PAVED_JSON", global = true)]
-    pub json: bool,
-
-    /// Also write outputs to this dotenv file (GitLab: default paved.env).
-    #[arg(long, env = "PAVED_DOTENV", value_name = "FILE", global = true)]
-    pub dotenv: Option<PathBuf>,
+    #[command(flatten)]
+    pub result: paved_core::flags::OutputArgs,
 
     /// Non-loopback registry hosts to reach over plain http (comma-separated).
     #[arg(
@@ -135,4 +134,16 @@ pub struct RollbackArgs {
     /// Print what would happen; change nothing.
     #[arg(long, env = "PAVED_DRY_RUN")]
     pub dry_run: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap's own consistency checks (duplicate flags, a global flag shadowed by a subcommand's,
+    /// bad defaults), which otherwise only fire when a user hits the broken path.
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Args::command().debug_assert();
+    }
 }

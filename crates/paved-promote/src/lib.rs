@@ -38,7 +38,7 @@ pub const DEFAULT_JOBS: usize = 4;
 pub fn run(args: Args) -> Result<u8> {
     let http = Client::from_env()?;
     let session = Session::new(http, args.plain_http.clone());
-    let sink = CiSink::from_env(args.dotenv.clone());
+    let sink = CiSink::from_env(args.result.dotenv.clone());
     match &args.command {
         Command::Copy(c) => {
             let options = copy_options(&c.transfer, None);
@@ -149,7 +149,7 @@ fn emit_copy(sink: &CiSink, args: &Args, report: &CopyReport) -> Result<()> {
     for w in sink.write_outputs(&copy_outputs(report))? {
         paved_core::cli::warn(&w);
     }
-    if args.json {
+    if args.result.json {
         let text = serde_json::to_string_pretty(report).unwrap_or_default();
         print_stdout(&format!("{text}\n"))?;
     } else {

@@ -22,7 +22,7 @@ use crate::reference::{Location, Reference};
 use crate::store::{IndexEntry, Session, Store};
 
 fn load(args: &Args) -> Result<(PromoteConfig, Option<PathBuf>)> {
-    let (config, path) = PavedConfig::load(args.config.as_deref(), Path::new("."))?;
+    let (config, path) = PavedConfig::load(args.config.config.as_deref(), Path::new("."))?;
     let promote = config.promote;
     promote.validate().map_err(|message| {
         Error::Core(paved_core::Error::Config {
@@ -296,7 +296,7 @@ fn finish(
     for w in sink.write_outputs(&outputs)? {
         paved_core::cli::warn(&w);
     }
-    if args.json {
+    if args.result.json {
         let value =
             serde_json::json!({"copy": report, "record": record, "record_digest": record_digest});
         print_stdout(&format!(
@@ -337,7 +337,7 @@ pub fn history(session: &Session, args: &Args, h: &HistoryArgs) -> Result<u8> {
         }
         records.sort_by(|a, b| a.time.cmp(&b.time));
     }
-    if args.json {
+    if args.result.json {
         print_stdout(&format!(
             "{}\n",
             serde_json::to_string_pretty(&records).unwrap_or_default()

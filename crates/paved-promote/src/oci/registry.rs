@@ -700,7 +700,7 @@ impl Repo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use paved_core::testing::{FakeResponse, FakeServer, test_client};
+    use paved_testkit::http::{FakeResponse, FakeServer, test_client};
 
     /// The Bearer flow against a fake registry and token service: the probe learns the realm, a
     /// token is fetched for the push scope with Basic credentials, sent, and refreshed on a 401.
