@@ -94,7 +94,7 @@ pub fn use_color() -> bool {
 /// Write `text` to stdout, mapping failure to [`crate::Error::Stdout`].
 ///
 /// In a GitHub Actions log, text the runner could read as a workflow command is made inert
-/// first (see [`for_log`]); JSON keeps its value (`##[` becomes `##\u005b` inside its strings).
+/// first (see [`crate::ci::shield`]); JSON keeps its value (`##[` becomes `##\u005b` inside its strings).
 pub fn print_stdout(text: &str) -> crate::Result<()> {
     let shown = for_log(text, Stream::Stdout);
     let mut out = io::stdout().lock();
