@@ -25,6 +25,10 @@ pub enum Error {
     #[error("template `{template}`: {message}")]
     Template { template: String, message: String },
 
+    /// The rendering thread ended before the history walk did (a bug, not the input's fault).
+    #[error("the renderer stopped before the history walk ended")]
+    RendererStopped,
+
     /// Bad flags or values.
     #[error("{0}")]
     Usage(String),
@@ -37,6 +41,7 @@ impl Diagnostic for Error {
             Error::Forge(e) => e.category(),
             Error::Http(e) => e.category(),
             Error::Template { .. } | Error::Usage(_) => Category::Usage,
+            Error::RendererStopped => Category::External,
         }
     }
 
@@ -48,6 +53,9 @@ impl Diagnostic for Error {
             Error::Template { .. } => Some(
                 "fields the template can use are printed by `paved-changelog --context`; see the README's template reference"
                     .into(),
+            ),
+            Error::RendererStopped => Some(
+                "this is a bug in paved-changelog: please report it with the command you ran".into(),
             ),
             _ => None,
         }

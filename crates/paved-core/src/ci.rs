@@ -188,6 +188,12 @@ impl CiSink {
         }
     }
 
+    /// [`mask`](Self::mask) for a credential read deep inside a client, where no sink is at hand:
+    /// detects the CI from the process environment.
+    pub fn mask_from_env(secret: &str) {
+        Self::from_env(None).mask(secret);
+    }
+
     /// Start a collapsible log group (GitHub); elsewhere a plain heading.
     pub fn group_start(&self, title: &str) {
         let mut err = std::io::stderr().lock();
@@ -224,8 +230,10 @@ fn append(path: &Path, text: &str) -> Result<()> {
 
 fn random_delimiter() -> Result<String> {
     let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| Error::Usage(format!("no randomness for the output delimiter: {e}")))?;
+    getrandom::fill(&mut bytes).map_err(|source| Error::NoRandomness {
+        purpose: "the output delimiter",
+        source,
+    })?;
     let mut s = String::from("ghadelimiter_");
     for b in bytes {
         let _ = write!(s, "{b:02x}");

@@ -52,7 +52,14 @@ where
 
 /// Print `err` to stderr in the house style.
 pub fn report<E: Diagnostic + ?Sized>(err: &E) {
-    let color = use_color();
+    let text = report_text(err, use_color());
+    let _ = io::stderr()
+        .lock()
+        .write_all(for_log(&text, Stream::Stderr).as_bytes());
+}
+
+/// `error: …`, one `caused by:` line per cause the message does not already quote, then the hint.
+fn report_text<E: Diagnostic + ?Sized>(err: &E, color: bool) -> String {
     let (red, yellow, bold, reset) = if color {
         ("\x1b[31m", "\x1b[33m", "\x1b[1m", "\x1b[0m")
     } else {
@@ -60,17 +67,20 @@ pub fn report<E: Diagnostic + ?Sized>(err: &E) {
     };
     use std::fmt::Write as _;
     let mut text = format!("{red}{bold}error{reset}{bold}:{reset} {err}\n");
+    // Each cause is shown once: a message that already quotes its source (`could not read
+    // `x`: No such file`) gets no `caused by:` line repeating it.
     let mut source = err.source();
     while let Some(s) = source {
-        let _ = writeln!(text, "  caused by: {s}");
+        let cause = s.to_string();
+        if !cause.is_empty() && !text.contains(&cause) {
+            let _ = writeln!(text, "  caused by: {cause}");
+        }
         source = s.source();
     }
     if let Some(hint) = err.hint() {
         let _ = writeln!(text, "{yellow}{bold}hint{reset}{bold}:{reset} {hint}");
     }
-    let _ = io::stderr()
-        .lock()
-        .write_all(for_log(&text, Stream::Stderr).as_bytes());
+    text
 }
 
 /// Print a warning line to stderr.
@@ -164,4 +174,42 @@ fn for_log(text: &str, stream: Stream) -> std::borrow::Cow<'_, str> {
         return text.replace("##[", "##\\u005b").into();
     }
     crate::ci::shield(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::report_text;
+    use crate::Error;
+
+    #[test]
+    fn a_cause_the_message_quotes_is_not_repeated() {
+        let err = Error::Io {
+            action: "create",
+            path: "out/CHANGELOG.md".into(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        };
+        let text = report_text(&err, false);
+        insta::assert_snapshot!(text, @"error: could not create `out/CHANGELOG.md`: entity not found");
+    }
+
+    #[test]
+    fn a_cause_the_message_leaves_out_is_shown_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("the store could not be opened")]
+        struct Outer(#[source] std::io::Error);
+        impl crate::error::Diagnostic for Outer {
+            fn category(&self) -> crate::exit::Category {
+                crate::exit::Category::External
+            }
+            fn hint(&self) -> Option<String> {
+                Some("check the path".into())
+            }
+        }
+        let text = report_text(&Outer(std::io::Error::other("disk on fire")), false);
+        insta::assert_snapshot!(text, @r"
+        error: the store could not be opened
+          caused by: disk on fire
+        hint: check the path
+        ");
+    }
 }

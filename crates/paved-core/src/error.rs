@@ -79,6 +79,14 @@ pub enum Error {
         hint: Option<String>,
     },
 
+    /// The operating system gave no random bytes (for a temp file name or an output delimiter).
+    #[error("no random bytes from the operating system for {purpose}")]
+    NoRandomness {
+        purpose: &'static str,
+        #[source]
+        source: getrandom::Error,
+    },
+
     /// `--package` names a package that is not configured.
     #[error("package `{name}` is not configured in `[[version.package]]`{known}")]
     UnknownPackage { name: String, known: String },
@@ -119,7 +127,8 @@ impl Diagnostic for Error {
             | Error::Stdout(_)
             | Error::Git { .. }
             | Error::GitCommand { .. }
-            | Error::Shallow { .. } => Category::External,
+            | Error::Shallow { .. }
+            | Error::NoRandomness { .. } => Category::External,
             Error::Refused { .. } => Category::Refused,
             Error::Http(e) => e.category(),
             Error::UnknownPackage { .. } => Category::Usage,
@@ -137,6 +146,10 @@ impl Diagnostic for Error {
             Error::Config { .. } => Some("fix the file; every key is listed in the README's paved.toml reference".into()),
             Error::Refused { hint, .. } => hint.clone(),
             Error::Http(e) => e.hint(),
+            Error::NoRandomness { .. } => Some(
+                "the sandbox this runs in blocks the `getrandom` system call and `/dev/urandom`; allow one of them"
+                    .into(),
+            ),
             Error::UnknownPackage { .. } => {
                 Some("add it to paved.toml, or drop `--package` to see every package".into())
             }

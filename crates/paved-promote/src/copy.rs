@@ -526,10 +526,15 @@ fn move_blob(
             if let Store::Layout(_) = src {
                 let got = Digest::of_file(&path).map_err(|e| Error::io("read", &path, e))?;
                 if &got != digest {
-                    return Err(Error::Usage(format!(
-                        "`{}` does not match its digest",
-                        path.display()
-                    )));
+                    let layout = match src {
+                        Store::Layout(s) => s.dir(),
+                        Store::Registry(_) => l.dir(),
+                    };
+                    return Err(Error::corrupt_layout(
+                        layout,
+                        &path,
+                        "does not match its digest",
+                    ));
                 }
                 let tmp = l.temp_path(digest);
                 let _g = RemoveOnDrop(tmp.clone());

@@ -51,6 +51,18 @@ pub enum Error {
         hint: Option<String>,
     },
 
+    /// A local file paved-promote reads (an OCI layout's `index.json` or blob, the ledger) is
+    /// damaged.
+    #[error("`{}`: {message}", path.display())]
+    BadFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+        /// How to repair it.
+        hint: String,
+    },
+
     /// A local file (layout, ledger, temp file) could not be read or written.
     #[error("could not {action} `{}`: {source}", path.display())]
     Io {
@@ -77,6 +89,24 @@ impl Error {
         }
     }
 
+    /// A damaged file in the OCI layout at `layout`.
+    pub(crate) fn corrupt_layout(
+        layout: &std::path::Path,
+        path: impl Into<PathBuf>,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::BadFile {
+            path: path.into(),
+            message: message.into(),
+            hint: format!(
+                "the OCI layout `{}` is damaged: restore it from where it came from, or recreate it \
+                 (for example `skopeo copy docker://IMAGE oci:{}`)",
+                layout.display(),
+                layout.display()
+            ),
+        }
+    }
+
     pub(crate) fn registry(message: impl Into<String>, hint: Option<&str>) -> Self {
         Error::Registry {
             message: message.into(),
@@ -90,7 +120,7 @@ impl Diagnostic for Error {
         match self {
             Error::Core(e) => e.category(),
             Error::Http(e) => e.category(),
-            Error::Usage(_) | Error::NotFound { .. } => Category::Usage,
+            Error::Usage(_) | Error::NotFound { .. } | Error::BadFile { .. } => Category::Usage,
             Error::Refused { .. } => Category::Refused,
             Error::Registry { .. } => Category::External,
             Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
@@ -108,6 +138,7 @@ impl Diagnostic for Error {
             Error::Refused { hint, .. }
             | Error::Registry { hint, .. }
             | Error::NotFound { hint, .. } => hint.clone(),
+            Error::BadFile { hint, .. } => Some(hint.clone()),
             Error::Io { .. } => Some("check the path and its permissions".into()),
         }
     }

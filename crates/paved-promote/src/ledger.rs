@@ -205,12 +205,12 @@ pub fn read(path: &Path) -> Result<Vec<PromotionRecord>> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| {
-                Error::Usage(format!(
-                    "`{}` line {}: not a promotion record: {e}",
-                    path.display(),
-                    i + 1
-                ))
+            serde_json::from_str(l).map_err(|e| Error::BadFile {
+                path: path.to_owned(),
+                message: format!("line {}: not a promotion record: {e}", i + 1),
+                hint: "the ledger holds one JSON record per line and is only ever appended to: \
+                           restore the damaged line from a backup or from version control"
+                    .into(),
             })
         })
         .collect()

@@ -127,7 +127,15 @@ impl Store {
             (Some(d), _, _) => self.get_manifest(d, None)?,
             (None, Some(tag), Store::Registry(r)) => r.get_manifest(tag, false)?,
             (None, Some(tag), Store::Layout(l)) => match l.resolve(tag)? {
-                Some(d) => l.get_manifest(&d, None)?,
+                // The index names the tag, so a missing manifest is a damaged layout, not a
+                // missing image.
+                Some(d) => Some(l.get_manifest(&d, None)?.ok_or_else(|| {
+                    Error::corrupt_layout(
+                        l.dir(),
+                        l.blob_path(&d),
+                        format!("missing, although `index.json` names it for tag `{tag}`"),
+                    )
+                })?),
                 None => None,
             },
             (None, None, _) => {
@@ -198,10 +206,11 @@ impl Store {
                 let path = l.blob_path(digest);
                 let bytes = std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
                 if &Digest::of(&bytes) != digest {
-                    return Err(Error::Usage(format!(
-                        "`{}` does not match its digest",
-                        path.display()
-                    )));
+                    return Err(Error::corrupt_layout(
+                        l.dir(),
+                        &path,
+                        "does not match its digest",
+                    ));
                 }
                 Ok(bytes)
             }

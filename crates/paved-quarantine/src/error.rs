@@ -15,8 +15,13 @@ pub enum Error {
     Core(#[from] paved_core::Error),
 
     /// The history store failed (connection, I/O, a query).
-    #[error("history store `{store}`: {message}")]
-    Store { store: String, message: String },
+    #[error("history store `{store}`: {source}")]
+    Store {
+        store: String,
+        /// The database's own error, kept so its causes are printed too.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 
     /// The store was written by a newer paved-quarantine.
     #[error(
@@ -34,10 +39,13 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn store(store: &str, err: impl std::fmt::Display) -> Self {
+    pub(crate) fn store(
+        store: &str,
+        err: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
         Error::Store {
             store: store.to_owned(),
-            message: err.to_string(),
+            source: err.into(),
         }
     }
 }

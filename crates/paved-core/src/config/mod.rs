@@ -125,9 +125,13 @@ impl PavedConfig {
                 p
             }
         };
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::Config {
-            path: path.clone(),
-            message: format!("could not read it: {e}"),
+        let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::Usage(format!(
+                "config file `{}` does not exist; check the path given to `--config` (or \
+                 `PAVED_CONFIG`)",
+                path.display()
+            )),
+            _ => Error::io("read config", &path, e),
         })?;
         let config = Self::parse(&text).map_err(|message| Error::Config {
             path: path.clone(),

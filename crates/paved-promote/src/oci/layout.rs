@@ -76,17 +76,18 @@ impl Layout {
         let path = self.dir.join("index.json");
         let text = std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
         serde_json::from_slice(&text)
-            .map_err(|e| Error::Usage(format!("`{}` is not valid JSON: {e}", path.display())))
+            .map_err(|e| Error::corrupt_layout(&self.dir, &path, format!("not valid JSON: {e}")))
     }
 
     fn entries(&self) -> Result<Vec<Descriptor>> {
         let index = self.index()?;
         let manifests = index.get("manifests").cloned().unwrap_or_default();
         serde_json::from_value(manifests).map_err(|e| {
-            Error::Usage(format!(
-                "`{}/index.json` has an invalid `manifests` list: {e}",
-                self.dir.display()
-            ))
+            Error::corrupt_layout(
+                &self.dir,
+                self.dir.join("index.json"),
+                format!("invalid `manifests` list: {e}"),
+            )
         })
     }
 
@@ -123,11 +124,14 @@ impl Layout {
         };
         let manifest = Manifest::new(bytes, media_type);
         if &manifest.digest != digest {
-            return Err(Error::Usage(format!(
-                "`{}` does not match its digest (it hashes to `{}`): the layout is corrupt",
-                path.display(),
-                manifest.digest
-            )));
+            return Err(Error::corrupt_layout(
+                &self.dir,
+                &path,
+                format!(
+                    "does not match its digest (it hashes to `{}`)",
+                    manifest.digest
+                ),
+            ));
         }
         Ok(Some(manifest))
     }

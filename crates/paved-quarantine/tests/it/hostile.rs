@@ -36,3 +36,40 @@ fn a_symlinked_quarantine_list_is_refused_and_nothing_is_read_through_it() {
         assert!(list.symlink_metadata().unwrap().file_type().is_symlink());
     }
 }
+
+/// A password in a PostgreSQL store URL never reaches the terminal, in any of the places
+/// libpq-style URLs carry one; and the database's error is printed once, as the cause.
+#[test]
+fn a_store_url_password_is_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("r.xml"),
+        r#"<testsuite><testcase classname="c" name="t"/></testsuite>"#,
+    )
+    .unwrap();
+    for store in [
+        "postgres://alice@127.0.0.1:1/db?password=hunter2",
+        "postgres://alice:hunter2@127.0.0.1:1/db",
+        "postgresql://alice@127.0.0.1:1/db?sslmode=disable&password=hunter2",
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_paved-quarantine"))
+            .args([
+                "ingest", "--commit", "c1", "--run-id", "1", "--store", store, "r.xml",
+            ])
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("GITHUB_ACTIONS")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{stderr}");
+        assert!(!stderr.contains("hunter2"), "{store}: {stderr}");
+        assert!(
+            stderr.contains("127.0.0.1:1"),
+            "the store is still named: {stderr}"
+        );
+        if store.contains("sslmode") {
+            insta::assert_snapshot!("store_password_redacted", stderr);
+        }
+    }
+}

@@ -47,3 +47,18 @@ fn errors() {
     let stderr = run.stderr.replace(repo.path().to_str().unwrap(), "[REPO]");
     insta::assert_snapshot!("config_error", format!("exit {}\n{stderr}", run.code));
 }
+
+/// An I/O failure prints its cause once: in the message, not again as `caused by:`. A missing
+/// `--config` file says which flag to check instead of "fix the file".
+#[test]
+fn config_file_errors_name_the_file_and_print_the_cause_once() {
+    let repo = fixture();
+    std::fs::create_dir(repo.path().join("conf.d")).unwrap();
+    let run = repo.paved(&["--config", "conf.d"]);
+    let stderr = run.stderr.replace(repo.path().to_str().unwrap(), "[REPO]");
+    assert_eq!(stderr.matches("os error 21").count(), 1, "{stderr}");
+    insta::assert_snapshot!("io_error", format!("exit {}\n{stderr}", run.code));
+    let run = repo.paved(&["--config", "missing/paved.toml"]);
+    let stderr = run.stderr.replace(repo.path().to_str().unwrap(), "[REPO]");
+    insta::assert_snapshot!("missing_config", format!("exit {}\n{stderr}", run.code));
+}
