@@ -145,19 +145,39 @@ pub fn find_bases(
         linear_history: Some(Vec::new()),
         ..Bases::default()
     };
-    let n = candidates.len();
-    let mut state = vec![State::Unknown; n];
+    // Per-candidate state grows only as far as the search looks: `--all` calls this once per
+    // release with every older candidate, and must not pay for all of them each time.
+    let mut state: Vec<State> = Vec::new();
     // Peeled commit and its committer time; `None` when the tag is not on a commit.
-    let mut peeled: Vec<Option<Option<(Oid, i64)>>> = vec![None; n];
+    let mut peeled: Vec<Option<Option<(Oid, i64)>>> = Vec::new();
+    // Where the search for the deciding candidate of "latest" (0) and "latest stable" (1)
+    // resumes: candidates before it are settled as not deciding (unreachable, or a pre-release
+    // for "stable"), and a settled state never changes, so each is passed over once.
+    let mut cursor = [0usize; 2];
     let mut visited = OidSet::default();
     let mut walk = repo.date_walk(&[head])?;
     let mut exhausted = false;
     // The deciding candidate for "latest" (any) and "latest stable": the first one, in version
     // order, not yet known to be unreachable.
-    let blocking = |state: &[State], stable_only: bool| {
-        (0..n).find(|&i| {
-            state[i] != State::Unreachable && (!stable_only || candidates[i].version.pre.is_empty())
-        })
+    let blocking = |state: &mut Vec<State>,
+                    peeled: &mut Vec<Option<Option<(Oid, i64)>>>,
+                    cursor: &mut [usize; 2],
+                    stable_only: bool| {
+        let at = &mut cursor[usize::from(stable_only)];
+        while *at < candidates.len() {
+            let i = *at;
+            if state.len() <= i {
+                state.resize(i + 1, State::Unknown);
+                peeled.resize(i + 1, None);
+            }
+            if state[i] != State::Unreachable
+                && (!stable_only || candidates[i].version.pre.is_empty())
+            {
+                return Some(i);
+            }
+            *at += 1;
+        }
+        None
     };
 
     loop {
@@ -165,7 +185,7 @@ pub fn find_bases(
         loop {
             let mut changed = false;
             for stable_only in [false, true] {
-                let Some(i) = blocking(&state, stable_only) else {
+                let Some(i) = blocking(&mut state, &mut peeled, &mut cursor, stable_only) else {
                     continue;
                 };
                 if state[i] != State::Unknown {
@@ -206,12 +226,15 @@ pub fn find_bases(
             }
         }
 
-        let decide = |stable_only| match blocking(&state, stable_only) {
-            None => Some(None),
-            Some(i) if state[i] == State::Reachable => Some(Some(i)),
-            Some(_) => None,
-        };
-        if let (Some(latest), Some(stable)) = (decide(false), decide(true)) {
+        let mut decide =
+            |stable_only| match blocking(&mut state, &mut peeled, &mut cursor, stable_only) {
+                None => Some(None),
+                Some(i) if state[i] == State::Reachable => Some(Some(i)),
+                Some(_) => None,
+            };
+        let latest = decide(false);
+        let stable = decide(true);
+        if let (Some(latest), Some(stable)) = (latest, stable) {
             // "No tag" is only certain once the whole history has been walked: in a shallow
             // clone the tag may lie past the boundary, or tags may not have been fetched.
             let missing = latest.is_none() || stable.is_none();
