@@ -16,6 +16,8 @@
 
 use std::path::{Path, PathBuf};
 
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+
 /// Where CODEOWNERS may live, in lookup order.
 pub const LOCATIONS: &[&str] = &[
     ".github/CODEOWNERS",
@@ -24,20 +26,18 @@ pub const LOCATIONS: &[&str] = &[
     ".gitlab/CODEOWNERS",
 ];
 
-#[derive(Debug, Clone)]
-struct Rule {
-    anchored: bool,
-    dir_only: bool,
-    segments: Vec<String>,
-    owners: Vec<String>,
-}
-
 /// A parsed CODEOWNERS file.
 #[derive(Debug, Clone, Default)]
 pub struct CodeOwners {
     /// Which file it came from (`None` when no file was found).
     pub path: Option<PathBuf>,
-    rules: Vec<Rule>,
+    /// The owners of each rule, in file order.
+    owners: Vec<Vec<String>>,
+    /// Every rule's globs; `rule_of[i]` is the rule glob `i` belongs to.
+    globs: GlobSet,
+    rule_of: Vec<usize>,
+    /// Patterns that could not be compiled (they own nothing), with the reason.
+    pub skipped: Vec<(String, String)>,
 }
 
 impl CodeOwners {
@@ -57,7 +57,10 @@ impl CodeOwners {
 
     /// Parse the text of a CODEOWNERS file.
     pub fn parse(text: &str) -> CodeOwners {
-        let mut rules = Vec::new();
+        let mut builder = GlobSetBuilder::new();
+        let mut owners_of_rules: Vec<Vec<String>> = Vec::new();
+        let mut rule_of = Vec::new();
+        let mut skipped = Vec::new();
         for line in text.lines() {
             let line = line.trim();
             if line.is_empty()
@@ -76,20 +79,41 @@ impl CodeOwners {
                 .into_iter()
                 .take_while(|w| !w.starts_with('#'))
                 .collect();
-            rules.push(compile(&pattern, owners));
+            let rule = owners_of_rules.len();
+            match add_globs(&mut builder, &pattern) {
+                Ok(n) => rule_of.extend(std::iter::repeat_n(rule, n)),
+                Err(e) => skipped.push((pattern, e.to_string())),
+            }
+            owners_of_rules.push(owners);
         }
-        CodeOwners { path: None, rules }
+        let globs = builder.build().unwrap_or_else(|e| {
+            skipped.push(("(all)".to_owned(), e.to_string()));
+            rule_of.clear();
+            GlobSet::empty()
+        });
+        CodeOwners {
+            path: None,
+            owners: owners_of_rules,
+            globs,
+            rule_of,
+            skipped,
+        }
     }
 
     /// The owners of `file` (a path relative to the repository root), by the last matching rule.
     pub fn owners_of(&self, file: &str) -> Option<&[String]> {
         let file = file.trim_start_matches("./").trim_start_matches('/');
-        let segs: Vec<&str> = file.split('/').filter(|s| !s.is_empty()).collect();
-        self.rules
-            .iter()
-            .rev()
-            .find(|r| r.matches(&segs))
-            .map(|r| r.owners.as_slice())
+        let file = file
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("/");
+        self.globs
+            .matches(&file)
+            .into_iter()
+            .map(|glob| self.rule_of[glob])
+            .max()
+            .map(|rule| self.owners[rule].as_slice())
             .filter(|o| !o.is_empty())
     }
 }
@@ -123,87 +147,74 @@ fn split_words(line: &str) -> Vec<String> {
     words
 }
 
-fn compile(pattern: &str, owners: Vec<String>) -> Rule {
+/// Add the globs that express one CODEOWNERS pattern; returns how many were added.
+///
+/// A pattern matches the path itself (unless it ends in `/`) and, unless its last segment is a
+/// bare `*`, everything below a directory it matches. An unanchored pattern matches at any depth.
+fn add_globs(builder: &mut GlobSetBuilder, pattern: &str) -> Result<usize, globset::Error> {
     let dir_only = pattern.ends_with('/');
     let trimmed = pattern.trim_end_matches('/');
     let anchored = trimmed.starts_with('/') || trimmed.trim_start_matches('/').contains('/');
-    let segments = trimmed
-        .trim_start_matches('/')
+    let segments: Vec<String> = trimmed
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(str::to_owned)
+        .map(glob_segment)
         .collect();
-    Rule {
-        anchored,
-        dir_only,
-        segments,
-        owners,
+    if segments.is_empty() {
+        // `/`: owns everything.
+        builder.add(glob("**")?);
+        return Ok(1);
     }
+    let body = format!(
+        "{}{}",
+        if anchored { "" } else { "**/" },
+        segments.join("/")
+    );
+    let last = segments.last().map(String::as_str);
+    let mut added = 0;
+    if !dir_only {
+        builder.add(glob(&body)?);
+        added += 1;
+    }
+    // GitHub: `docs/*` owns the files in `docs` but not those in its subdirectories; `docs/*/`
+    // names directories, and owns what is below them.
+    if last != Some("**") && (last != Some("*") || dir_only) {
+        builder.add(glob(&format!("{body}/**"))?);
+        added += 1;
+    } else if dir_only {
+        // `docs/**/`: everything below `docs`.
+        builder.add(glob(&format!("{body}/*"))?);
+        added += 1;
+    }
+    Ok(added)
 }
 
-impl Rule {
-    fn matches(&self, path: &[&str]) -> bool {
-        if self.segments.is_empty() {
-            // `/` or `*`-less root pattern: owns everything.
-            return true;
-        }
-        let starts: Vec<usize> = if self.anchored {
-            vec![0]
-        } else {
-            (0..path.len()).collect()
-        };
-        // GitHub: `docs/*` owns the files in `docs` but not those in its subdirectories.
-        let dirs_too = self.segments.last().is_none_or(|s| s != "*");
-        starts.into_iter().any(|start| {
-            let rest = &path[start..];
-            // Match the pattern against a prefix of the path: the pattern names the file itself,
-            // or a directory the file is under (which needs at least one more segment).
-            (0..=rest.len()).any(|end| {
-                let is_file = end == rest.len();
-                if (is_file && self.dir_only) || (!is_file && !dirs_too) {
-                    return false;
-                }
-                match_segments(&self.segments, &rest[..end])
-            })
-        })
-    }
+fn glob(text: &str) -> Result<globset::Glob, globset::Error> {
+    GlobBuilder::new(text)
+        .literal_separator(true)
+        .backslash_escape(true)
+        .build()
 }
 
-fn match_segments(pat: &[String], path: &[&str]) -> bool {
-    match pat.split_first() {
-        None => path.is_empty(),
-        Some((first, rest)) if first == "**" => {
-            (0..=path.len()).any(|skip| match_segments(rest, &path[skip..]))
-        }
-        Some((first, rest)) => match path.split_first() {
-            Some((seg, tail)) => {
-                match_glob(first.as_bytes(), seg.as_bytes()) && match_segments(rest, tail)
+/// One pattern segment as a glob segment: `*`, `?` and a whole-segment `**` keep their meaning;
+/// other runs of `*` are one `*` (as in git); character classes and braces are literal, since
+/// CODEOWNERS has neither.
+fn glob_segment(segment: &str) -> String {
+    if segment == "**" {
+        return segment.to_owned();
+    }
+    let mut out = String::with_capacity(segment.len());
+    for c in segment.chars() {
+        match c {
+            '*' if out.ends_with('*') => {}
+            '[' | ']' | '{' | '}' | '\\' | ',' => {
+                out.push('\\');
+                out.push(c);
             }
-            None => false,
-        },
-    }
-}
-
-/// `*` and `?` within one segment.
-fn match_glob(pat: &[u8], text: &[u8]) -> bool {
-    let (mut p, mut t) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        if p < pat.len() && (pat[p] == b'?' || pat[p] == text[t]) {
-            p += 1;
-            t += 1;
-        } else if p < pat.len() && pat[p] == b'*' {
-            star = Some((p, t));
-            p += 1;
-        } else if let Some((sp, st)) = star {
-            p = sp + 1;
-            t = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
+            c => out.push(c),
         }
     }
-    pat[p..].iter().all(|&c| c == b'*')
+    out
 }
 
 #[cfg(test)]
@@ -257,10 +268,22 @@ path\ with\ space.py    @acme/space
     }
 
     #[test]
-    fn globs() {
-        assert!(match_glob(b"*.py", b"a.py"));
-        assert!(!match_glob(b"*.py", b"a.pyc"));
-        assert!(match_glob(b"t?st_*", b"test_a"));
-        assert!(match_glob(b"*", b""));
+    fn globs_stay_within_a_segment_and_metacharacters_are_literal() {
+        let o = CodeOwners::parse(
+            "t?st_* @q\nx/[abc].py @brackets\n{a,b}.rs @braces\nsrc/a***b @stars\n/ci/*/ @ci\n",
+        );
+        let owner = |f: &str| o.owners_of(f).map(|o| o.join(" "));
+        assert!(o.skipped.is_empty(), "{:?}", o.skipped);
+        assert_eq!(owner("x/test_a").as_deref(), Some("@q"));
+        assert_eq!(owner("x/test_a/b.txt").as_deref(), Some("@q"));
+        assert_eq!(owner("x/tst_a"), None);
+        assert_eq!(owner("x/[abc].py").as_deref(), Some("@brackets"));
+        assert_eq!(owner("x/a.py"), None, "no character classes in CODEOWNERS");
+        assert_eq!(owner("{a,b}.rs").as_deref(), Some("@braces"));
+        assert_eq!(owner("a.rs"), None, "no brace alternation in CODEOWNERS");
+        assert_eq!(owner("src/a_x_b").as_deref(), Some("@stars"));
+        assert_eq!(owner("src/a/b"), None, "`***` is `*`, within one segment");
+        assert_eq!(owner("ci/linux/run.sh").as_deref(), Some("@ci"));
+        assert_eq!(owner("ci/run.sh"), None);
     }
 }

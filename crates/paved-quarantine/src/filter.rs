@@ -519,16 +519,18 @@ def pytest_collection_modifyitems(config, items):
     )
 }
 
-/// POSIX shell quoting: bare when safe, else single quotes.
-pub fn shell_quote(arg: &str) -> String {
-    if !arg.is_empty()
-        && arg
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
-    {
-        return arg.to_owned();
-    }
-    format!("'{}'", arg.replace('\'', r"'\''"))
+/// POSIX shell quoting (bare when safe, else quoted), for `--format args`.
+///
+/// A test name holding a NUL byte cannot be one shell argument: that is an error naming the test,
+/// not a silently cut argument.
+pub fn shell_quote(arg: &str) -> Result<String> {
+    shlex::try_quote(arg).map(std::borrow::Cow::into_owned).map_err(|_| {
+        Error::Usage(format!(
+            "quarantined test `{}` holds a NUL byte, which no shell argument can carry; \
+             use `--format lines` or `--format json`, or fix the name in quarantine.toml",
+            arg.escape_debug()
+        ))
+    })
 }
 
 fn runner_name(runner: Runner) -> String {
@@ -604,7 +606,7 @@ pub fn run(args: &FilterArgs) -> Result<u8> {
                     "{}\n",
                     out.iter()
                         .map(|a| shell_quote(a))
-                        .collect::<Vec<_>>()
+                        .collect::<Result<Vec<_>>>()?
                         .join(" ")
                 ),
                 Format::Lines | Format::Script => out.iter().map(|a| format!("{a}\n")).collect(),

@@ -71,3 +71,15 @@ where
 {
     paved_core::cli::main(argv, run)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap's own consistency checks (duplicate flags, a global flag shadowed by a subcommand's,
+    /// bad defaults), which otherwise only fire when a user hits the broken path.
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Args::command().debug_assert();
+    }
+}
