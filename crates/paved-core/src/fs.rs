@@ -2,12 +2,21 @@
 //!
 //! A reader never sees a half-written CHANGELOG.md, ledger or quarantine list, and a crash never
 //! leaves the old file truncated.
+//!
+//! The temp file is `.<name>.paved-<12 hex>.tmp` beside the target. One left behind by a run that
+//! was killed is removed by the next write of the same file, once it is a minute old (younger
+//! ones may belong to a writer that is still running). A repository can ignore them with
+//! `.*.paved-*.tmp` in `.gitignore`.
 
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::Path;
+use std::time::{Duration, SystemTime};
 
 use crate::{Error, Result};
+
+/// A temp file younger than this may belong to a writer that is still running.
+const STALE_AFTER: Duration = Duration::from_secs(60);
 
 /// Write `contents` to `path` atomically, keeping the permissions of an existing file.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
@@ -20,10 +29,13 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let mut suffix = [0u8; 6];
-    getrandom::fill(&mut suffix)
-        .map_err(|e| Error::io("create a temp file for", path, std::io::Error::other(e)))?;
+    getrandom::fill(&mut suffix).map_err(|source| Error::NoRandomness {
+        purpose: "a temp file name",
+        source,
+    })?;
     let suffix: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
     let tmp = dir.join(format!(".{name}.paved-{suffix}.tmp"));
+    remove_stale_temp_files(dir, &name);
 
     let result = (|| {
         let mut file = File::options().write(true).create_new(true).open(&tmp)?;
@@ -43,6 +55,37 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result.map_err(|e| Error::io("write", path, e))
+}
+
+/// Remove the temp files of `name` that an interrupted write left in `dir` (best effort: a file
+/// that cannot be read or removed is left alone, and the write goes on).
+fn remove_stale_temp_files(dir: &Path, name: &str) {
+    let prefix = format!(".{name}.paved-");
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let now = SystemTime::now();
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+            continue;
+        };
+        let is_ours = rest
+            .strip_suffix(".tmp")
+            .is_some_and(|hex| hex.len() == 12 && hex.bytes().all(|b| b.is_ascii_hexdigit()));
+        let Ok(meta) = entry.metadata() else { continue };
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|m| now.duration_since(m).ok())
+            .is_some_and(|age| age >= STALE_AFTER);
+        if is_ours && meta.file_type().is_file() && old && fs::remove_file(entry.path()).is_ok() {
+            crate::cli::info(&format!(
+                "removed `{}`, left by an interrupted write",
+                entry.path().display()
+            ));
+        }
+    }
 }
 
 /// Read a file to a string, naming it in the error.
@@ -104,6 +147,37 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1, "temp files left behind: {names:?}");
+    }
+
+    #[test]
+    fn temp_files_left_by_a_killed_run_are_removed_by_the_next_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("CHANGELOG.md");
+        let stale = dir.path().join(".CHANGELOG.md.paved-0123456789ab.tmp");
+        let fresh = dir.path().join(".CHANGELOG.md.paved-ba9876543210.tmp");
+        let other = dir.path().join(".NOTES.md.paved-0123456789ab.tmp");
+        let lookalike = dir.path().join(".CHANGELOG.md.paved-mine.tmp");
+        let old = SystemTime::now() - Duration::from_secs(3600);
+        for f in [&stale, &fresh, &other, &lookalike] {
+            fs::write(f, "partial").unwrap();
+            if f != &fresh {
+                File::options()
+                    .write(true)
+                    .open(f)
+                    .unwrap()
+                    .set_modified(old)
+                    .unwrap();
+            }
+        }
+        write_atomic(&target, b"new\n").unwrap();
+        assert_eq!(fs::read_to_string(&target).unwrap(), "new\n");
+        assert!(
+            !stale.exists(),
+            "a stale temp file of the same target is removed"
+        );
+        assert!(fresh.exists(), "a young one may be another writer's");
+        assert!(other.exists(), "another file's temp files are left alone");
+        assert!(lookalike.exists(), "only paved's own names are touched");
     }
 
     #[test]

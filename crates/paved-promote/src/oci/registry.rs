@@ -19,6 +19,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use paved_core::ci::CiSink;
 use paved_core::http::{Auth, Client, HttpError, Method, RequestBuilder, Response};
 
 use super::auth::{self, Challenge, Credentials};
@@ -75,11 +76,15 @@ impl Registry {
         } else {
             "https"
         };
+        let creds = auth::lookup(host);
+        if let Some(c) = &creds {
+            CiSink::mask_from_env(c.password.expose());
+        }
         Registry {
             http,
             host: host.to_owned(),
             base: format!("{scheme}://{api_host}"),
-            creds: auth::lookup(host),
+            creds,
             state: Mutex::new(AuthState::default()),
         }
     }
@@ -223,6 +228,7 @@ impl Registry {
         };
         // The distribution spec: a missing expires_in means 60 seconds.
         let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(60).max(1));
+        CiSink::mask_from_env(&token);
         Ok((
             Auth::bearer(paved_core::http::Secret::new(token)),
             Instant::now() + lifetime,
