@@ -40,10 +40,19 @@ pub const TOOLS: &[Tool] = &[
     Tool { dir: "change", bin: "paved-change", command: <paved_change::Args as CommandFactory>::command },
 ];
 
-/// Generated whole files: (path relative to the root, the function that writes its text).
+/// A file generated whole.
+#[derive(Debug)]
+pub struct Whole {
+    /// Its path from the root.
+    pub path: &'static str,
+    /// Its text.
+    pub text: fn() -> String,
+}
+
+/// Every file generated whole: the JSON Schemas of the formats the tools write.
 #[rustfmt::skip]
-pub const SCHEMAS: &[(&str, fn() -> String)] = &[
-    ("docs/change-bundle.schema.json", paved_change::bundle::schema_json),
+pub const SCHEMAS: &[Whole] = &[
+    Whole { path: "docs/change-bundle.schema.json", text: paved_change::bundle::schema_json },
 ];
 
 /// Flags that make no sense in a pipeline step, left out of the generated inputs.
@@ -422,8 +431,8 @@ pub fn generate(root: &Path) -> Result<Vec<(String, String)>, String> {
             .map_err(|e| format!("{template}: {e}"))?;
         files.push((template, text));
     }
-    for (path, text) in SCHEMAS {
-        files.push(((*path).to_owned(), text()));
+    for file in SCHEMAS {
+        files.push((file.path.to_owned(), (file.text)()));
     }
     Ok(files)
 }
