@@ -4,7 +4,7 @@
 //! closes the record with a result.
 //!
 //! This module owns what every backend shares: the [`Backend`] trait and its types, the one way a
-//! backend sends a REST request of its own ([`Api`]), and the helpers of the two deployment
+//! backend sends a REST request of its own (`Api`), and the helpers of the two deployment
 //! backends. Each backend lives in its own file.
 
 use std::fmt;
