@@ -1,14 +1,18 @@
-//! `cargo xtask codegen`: the parts of the GitHub Actions and GitLab components that mirror the
-//! tools' command lines, generated from their clap definitions.
+//! `cargo xtask codegen`: files that mirror the code, generated from it.
 //!
-//! Each tool is one line in [`TOOLS`]. For each, codegen rewrites the regions between
-//! `BEGIN GENERATED` and `END GENERATED` markers in
-//! - `actions/<tool>/action.yml`: the `inputs:` entries and the run step's `env:` (input -> `PAVED_*`);
-//! - `templates/<tool>/template.yml`: the `spec: inputs:` entries, the job's `variables:`, and the
-//!   install + run script (embedded from `actions/setup/install.sh` and `run.sh`).
+//! - The parts of the GitHub Actions and GitLab components that mirror the tools' command lines,
+//!   from their clap definitions. Each tool is one line in [`TOOLS`]. For each, codegen rewrites
+//!   the regions between `BEGIN GENERATED` and `END GENERATED` markers in
+//!   - `actions/<tool>/action.yml`: the `inputs:` entries and the run step's `env:` (input ->
+//!     `PAVED_*`);
+//!   - `templates/<tool>/template.yml`: the `spec: inputs:` entries, the job's `variables:`, and
+//!     the install + run script (embedded from `actions/setup/install.sh` and `run.sh`).
 //!
-//! Everything outside the markers is written by hand. `check` regenerates in memory and fails
-//! on drift, telling you to run `cargo xtask codegen`.
+//!   Everything outside the markers is written by hand.
+//! - Whole files, listed in [`SCHEMAS`]: the JSON Schemas of the formats the tools write,
+//!   derived from their types (`docs/change-bundle.schema.json`).
+//!
+//! `check` regenerates in memory and fails on drift, telling you to run `cargo xtask codegen`.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -34,6 +38,21 @@ pub const TOOLS: &[Tool] = &[
     Tool { dir: "quarantine", bin: "paved-quarantine", command: <paved_quarantine::Args as CommandFactory>::command },
     Tool { dir: "promote", bin: "paved-promote", command: <paved_promote::Args as CommandFactory>::command },
     Tool { dir: "change", bin: "paved-change", command: <paved_change::Args as CommandFactory>::command },
+];
+
+/// A file generated whole.
+#[derive(Debug)]
+pub struct Whole {
+    /// Its path from the root.
+    pub path: &'static str,
+    /// Its text.
+    pub text: fn() -> String,
+}
+
+/// Every file generated whole: the JSON Schemas of the formats the tools write.
+#[rustfmt::skip]
+pub const SCHEMAS: &[Whole] = &[
+    Whole { path: "docs/change-bundle.schema.json", text: paved_change::bundle::schema_json },
 ];
 
 /// Flags that make no sense in a pipeline step, left out of the generated inputs.
@@ -412,6 +431,9 @@ pub fn generate(root: &Path) -> Result<Vec<(String, String)>, String> {
             .map_err(|e| format!("{template}: {e}"))?;
         files.push((template, text));
     }
+    for file in SCHEMAS {
+        files.push((file.path.to_owned(), (file.text)()));
+    }
     Ok(files)
 }
 
@@ -459,15 +481,15 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
 }
 
-/// Fail when a generated region is out of step with the CLIs.
+/// Fail when a generated region or file is out of step with the code.
 pub fn check(root: &Path) -> Result<(), String> {
     let stale = drift(root)?;
     if stale.is_empty() {
-        eprintln!("codegen: actions and components match the CLIs");
+        eprintln!("codegen: actions, components and schemas match the code");
         Ok(())
     } else {
         Err(format!(
-            "these files are out of step with the tools' CLIs: {}\n  run `cargo xtask codegen` and commit the result",
+            "these files are out of step with the code they are generated from (the tools' CLIs, the bundle types): {}\n  run `cargo xtask codegen` and commit the result",
             stale.join(", ")
         ))
     }
@@ -478,12 +500,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn actions_and_components_match_the_clis() {
+    fn generated_files_match_the_code() {
         let root = crate::util::root();
         let stale = drift(&root).unwrap();
         assert!(
             stale.is_empty(),
-            "generated inputs are out of step with the CLIs in: {}\nrun `cargo xtask codegen`",
+            "generated files are out of step with the code in: {}\nrun `cargo xtask codegen`",
             stale.join(", ")
         );
     }

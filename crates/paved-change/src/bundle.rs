@@ -1,12 +1,16 @@
 //! The evidence bundle: what was deployed, what it contains, who reviewed it, what tested it, and
 //! where the change record lives. Versioned JSON (`schema_version`), documented in
-//! `docs/change-bundle.md` with a JSON Schema in `docs/change-bundle.schema.json`.
+//! `docs/change-bundle.md`. Its JSON Schema is derived from these types ([`schema_json`]) and
+//! written to `docs/change-bundle.schema.json` by `cargo xtask codegen`.
 //!
 //! The bundle file is also the `file` backend's record: `open` writes it, `wait` reads its state,
 //! `close` adds the result, and `dora` reads a directory of them.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
+use schemars::generate::SchemaSettings;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -17,20 +21,35 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub const SCHEMA_URI: &str = "https://paved.dev/schemas/change-bundle/v1.json";
 
 /// One change: its evidence and its record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(
+    title = "paved change evidence bundle, version 1",
+    description = "Written by `paved-change open`, updated by `wait` and `close`, checked by `verify`, read by `dora`. See docs/change-bundle.md.",
+    deny_unknown_fields,
+    extend("$id" = SCHEMA_URI)
+)]
 pub struct Bundle {
     /// [`SCHEMA_URI`].
     #[serde(rename = "$schema")]
+    #[schemars(description = "The format's URI.", extend("const" = SCHEMA_URI))]
     pub schema: String,
     /// [`SCHEMA_VERSION`].
+    #[schemars(
+        description = "The format version.",
+        extend("const" = SCHEMA_VERSION)
+    )]
     pub schema_version: u32,
     /// paved's id of the change (`chg-` and 16 hex digits, derived from the correlation id).
+    #[schemars(regex(pattern = r"^chg-[0-9a-f]{16}$"))]
     pub id: String,
     /// `repository:run:attempt:environment`: the same for every re-run of one job attempt.
+    #[schemars(length(min = 1))]
     pub correlation_id: String,
     /// The environment deployed to.
+    #[schemars(length(min = 1))]
     pub environment: String,
     /// The version deployed.
+    #[schemars(length(min = 1))]
     pub version: String,
     /// `owner/repo` or the GitLab project path, when known.
     pub repository: Option<String>,
@@ -53,8 +72,9 @@ pub struct Bundle {
 }
 
 /// Where the range starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
+#[schemars(inline)]
 pub enum BaseSource {
     /// The commit of the last deployment to the environment (from the records or the backend).
     Deployment,
@@ -65,11 +85,14 @@ pub enum BaseSource {
 }
 
 /// The commit range.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(inline, deny_unknown_fields)]
 pub struct Commits {
     /// The commit deployed (full sha).
+    #[schemars(with = "Sha")]
     pub head: String,
     /// The commit the range starts after (exclusive), if any.
+    #[schemars(with = "Option<Sha>")]
     pub base: Option<String>,
     /// Where `base` came from.
     pub base_source: BaseSource,
@@ -82,9 +105,11 @@ pub struct Commits {
 }
 
 /// One commit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(inline, deny_unknown_fields)]
 pub struct Commit {
     /// Full sha.
+    #[schemars(with = "Sha")]
     pub sha: String,
     /// First line of the message.
     pub summary: String,
@@ -93,30 +118,38 @@ pub struct Commit {
     /// Author email.
     pub author_email: String,
     /// Author time (RFC 3339): the start of the DORA lead time.
+    #[schemars(with = "Time")]
     pub authored_at: String,
     /// Committer time (RFC 3339).
+    #[schemars(with = "Time")]
     pub committed_at: String,
     /// The PR/MR number that brought it in, when known.
+    #[schemars(range(min = 1))]
     pub pull_request: Option<u64>,
 }
 
 /// PR/MR evidence.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(inline, deny_unknown_fields)]
 pub struct Changes {
     /// `github`, `gitlab`, or `none` when no forge token was available.
+    #[schemars(extend("enum" = ["github", "gitlab", "none"]))]
     pub source: String,
     /// The PRs/MRs, each once.
     pub pull_requests: Vec<PullRequest>,
     /// Commits no PR/MR was found for.
+    #[schemars(with = "Vec<Sha>")]
     pub without_pull_request: Vec<String>,
     /// Why the lookup stopped early, if it did.
     pub error: Option<String>,
 }
 
 /// One PR/MR.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(inline, deny_unknown_fields)]
 pub struct PullRequest {
     /// Number (`#n`) or MR iid (`!n`).
+    #[schemars(range(min = 1))]
     pub number: u64,
     /// Web page.
     pub url: String,
@@ -131,11 +164,13 @@ pub struct PullRequest {
     /// Whose latest review approves it.
     pub approvers: Vec<String>,
     /// The commits of the range it brought in.
+    #[schemars(with = "Vec<Sha>")]
     pub commits: Vec<String>,
 }
 
 /// JUnit totals.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(inline, deny_unknown_fields)]
 pub struct Tests {
     /// The report files read.
     pub files: Vec<String>,
@@ -152,31 +187,37 @@ pub struct Tests {
 }
 
 /// One deployed artifact.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(inline, deny_unknown_fields)]
 pub struct Artifact {
     /// Name (image reference or file), when given as `NAME@sha256:…`.
     pub name: Option<String>,
     /// `algorithm:hex`, e.g. `sha256:…`.
+    #[schemars(with = "Digest")]
     pub digest: String,
 }
 
 /// The deployment this change follows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(inline, deny_unknown_fields)]
 pub struct Previous {
     /// Its change id (paved's or the backend's).
     pub id: Option<String>,
     /// The commit it deployed.
     pub commit: Option<String>,
     /// Its digests: the back-out plan.
+    #[schemars(with = "Vec<Digest>")]
     pub digests: Vec<String>,
     /// When it was deployed (RFC 3339).
     pub deployed_at: Option<String>,
 }
 
 /// The CI run.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(inline, deny_unknown_fields)]
 pub struct Ci {
     /// `github`, `gitlab` or `local`.
+    #[schemars(extend("enum" = ["github", "gitlab", "local"]))]
     pub provider: String,
     /// Run (GitHub) or pipeline (GitLab) id.
     pub run_id: Option<String>,
@@ -195,20 +236,26 @@ pub struct Ci {
 }
 
 /// Timestamps (RFC 3339, UTC).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(inline, deny_unknown_fields)]
 pub struct Timestamps {
     /// When the change was opened.
+    #[schemars(with = "Time")]
     pub opened_at: String,
     /// When `wait` saw it approved.
+    #[schemars(with = "Option<Time>")]
     pub approved_at: Option<String>,
     /// When it was closed.
+    #[schemars(with = "Option<Time>")]
     pub closed_at: Option<String>,
 }
 
 /// The change record.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(inline, deny_unknown_fields)]
 pub struct Record {
     /// `file`, `servicenow`, `github`, `gitlab` or `pagerduty`.
+    #[schemars(extend("enum" = ["file", "servicenow", "github", "gitlab", "pagerduty"]))]
     pub backend: String,
     /// The backend's id (ServiceNow `sys_id`, deployment id, paved's id for `file`).
     pub id: String,
@@ -217,11 +264,72 @@ pub struct Record {
     /// A link to it.
     pub url: Option<String>,
     /// `pending`, `approved`, `rejected`, `cancelled` or `closed`.
+    #[schemars(extend("enum" = ["pending", "approved", "rejected", "cancelled", "closed"]))]
     pub state: String,
     /// `success` or `failure`, once closed.
+    #[schemars(extend("enum" = ["success", "failure", null]))]
     pub result: Option<String>,
     /// Closing notes.
     pub notes: Option<String>,
+}
+
+/// A full commit sha (SHA-1, or SHA-256 in a SHA-256 repository), as the schema describes it.
+struct Sha;
+
+impl JsonSchema for Sha {
+    fn schema_name() -> Cow<'static, str> {
+        "sha".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "string", "pattern": "^[0-9a-f]{40}([0-9a-f]{24})?$" })
+    }
+}
+
+/// An artifact digest (`sha256:`, `sha384:` or `sha512:` and the hex), as the schema describes it.
+struct Digest;
+
+impl JsonSchema for Digest {
+    fn schema_name() -> Cow<'static, str> {
+        "digest".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": "^(sha256:[0-9a-f]{64}|sha384:[0-9a-f]{96}|sha512:[0-9a-f]{128})$",
+        })
+    }
+}
+
+/// An RFC 3339 time, as the schema describes it.
+struct Time;
+
+impl JsonSchema for Time {
+    fn schema_name() -> Cow<'static, str> {
+        "time".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "string", "format": "date-time" })
+    }
+}
+
+/// The JSON Schema of [`Bundle`] (2020-12), pretty-printed with a trailing newline: the text of
+/// `docs/change-bundle.schema.json`, which `cargo xtask codegen` writes and `cargo xtask ci`
+/// checks for drift.
+///
+/// It describes bundles as paved-change writes them: every field is present, and one without a
+/// value is `null`.
+pub fn schema_json() -> String {
+    let schema = SchemaSettings::draft2020_12()
+        .for_serialize()
+        .into_generator()
+        .into_root_schema_for::<Bundle>();
+    let mut text = serde_json::to_string_pretty(&schema)
+        .expect("a JSON Schema is plain JSON and always serialises");
+    text.push('\n');
+    text
 }
 
 impl Bundle {
@@ -433,4 +541,70 @@ pub fn verify(b: &Bundle) -> Vec<Check> {
         },
     );
     checks
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// Every object in `value` has exactly the keys its schema node lists as required: a bundle
+    /// never leaves a key out, and the schema asks for every key a bundle writes.
+    fn assert_required(value: &Value, schema: &Value, at: &str) {
+        match value {
+            Value::Object(fields) => {
+                let mut required: Vec<&str> = schema["required"]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("{at}: the schema lists no required keys"))
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect();
+                let mut keys: Vec<&str> = fields.keys().map(String::as_str).collect();
+                required.sort_unstable();
+                keys.sort_unstable();
+                assert_eq!(required, keys, "{at}");
+                assert_eq!(schema["additionalProperties"], false, "{at}");
+                for (k, v) in fields {
+                    assert_required(v, &schema["properties"][k], &format!("{at}.{k}"));
+                }
+            }
+            Value::Array(items) => {
+                for (n, v) in items.iter().enumerate() {
+                    assert_required(v, &schema["items"], &format!("{at}[{n}]"));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn the_schema_requires_every_key_a_bundle_writes() {
+        let sha = "a".repeat(40);
+        let bundle: Bundle = serde_json::from_value(json!({
+            "$schema": SCHEMA_URI, "schema_version": SCHEMA_VERSION, "id": "chg-0123456789abcdef",
+            "correlation_id": "acme/rocket:1:1:prod", "environment": "prod", "version": "1.0.0",
+            "repository": null,
+            "commits": { "head": sha, "base": null, "base_source": "root", "base_ref": null, "merges": 0,
+                "list": [{ "sha": sha, "summary": "s", "author": "a", "author_email": "e",
+                    "authored_at": "2026-01-01T00:00:00Z", "committed_at": "2026-01-01T00:00:00Z",
+                    "pull_request": 1 }] },
+            "changes": { "source": "github", "without_pull_request": [], "error": null,
+                "pull_requests": [{ "number": 1, "url": "u", "title": "t", "author": "a",
+                    "merged_by": null, "merged_at": null, "approvers": [], "commits": [sha] }] },
+            "tests": { "files": [], "tests": 0, "passed": 0, "failed": 0, "skipped": 0, "flaky": 0 },
+            "artifacts": [{ "name": null, "digest": format!("sha256:{}", "b".repeat(64)) }],
+            "previous": { "id": null, "commit": null, "digests": [], "deployed_at": null },
+            "ci": { "provider": "local", "run_id": null, "attempt": null, "run_url": null,
+                "actor": null, "workflow": null, "job": null, "ref_name": null },
+            "timestamps": { "opened_at": "2026-01-01T00:00:00Z", "approved_at": null, "closed_at": null },
+            "record": { "backend": "file", "id": "x", "number": "x", "url": null, "state": "approved",
+                "result": null, "notes": null },
+        }))
+        .unwrap();
+        let schema: Value = serde_json::from_str(&schema_json()).unwrap();
+        assert_eq!(schema["$id"], SCHEMA_URI);
+        assert!(schema_json().ends_with("}\n"));
+        assert_required(&serde_json::to_value(&bundle).unwrap(), &schema, "bundle");
+    }
 }

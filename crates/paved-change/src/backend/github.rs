@@ -1,0 +1,116 @@
+//! The GitHub backend: a deployment with statuses.
+
+use paved_core::http::{Client, Secret};
+use paved_forge::GitHubConfig;
+use paved_forge::deployments::GitHubDeployments;
+
+use super::{Approval, Backend, Kind, Opened, Outcome, State, forge_err, parse_id, previous, spec};
+use crate::bundle::{Bundle, Previous};
+use crate::error::Result;
+
+/// A GitHub deployment: created with status `queued`; `wait` treats `in_progress` and `success`
+/// as approved (set by a deployment protection app or a person), `failure`/`error` as rejected
+/// and `inactive` as cancelled; `close` adds `success` or `failure`.
+#[derive(Debug)]
+pub struct GitHubBackend {
+    deployments: GitHubDeployments,
+    token: Option<Secret>,
+    production: bool,
+}
+
+impl GitHubBackend {
+    /// From `config`.
+    pub fn new(client: Client, config: GitHubConfig, production: bool) -> Self {
+        GitHubBackend {
+            token: config.token.clone(),
+            deployments: GitHubDeployments::new(client, config),
+            production,
+        }
+    }
+}
+
+fn gh_state(status: &str) -> Approval {
+    match status {
+        "in_progress" | "success" => Approval::Approved,
+        "failure" | "error" => Approval::Rejected,
+        "inactive" => Approval::Cancelled,
+        _ => Approval::Pending,
+    }
+}
+
+impl Backend for GitHubBackend {
+    fn kind(&self) -> Kind {
+        Kind::Github
+    }
+
+    fn last_deployment(&self, environment: &str) -> Result<Option<Previous>> {
+        Ok(self
+            .deployments
+            .last_successful(environment)
+            .map_err(forge_err)?
+            .map(previous))
+    }
+
+    fn open(&self, bundle: &Bundle) -> Result<Opened> {
+        let d = self
+            .deployments
+            .create(&spec(bundle, self.production))
+            .map_err(forge_err)?;
+        let mut status = d.status.clone();
+        if status == "none" {
+            self.deployments
+                .set_status(
+                    d.id,
+                    "queued",
+                    &format!("paved-change {}", bundle.id),
+                    bundle.ci.run_url.as_deref(),
+                )
+                .map_err(forge_err)?;
+            status = "queued".into();
+        }
+        Ok(Opened {
+            id: d.id.to_string(),
+            number: d.number.to_string(),
+            url: d.url,
+            created: d.created,
+            approval: gh_state(&status),
+        })
+    }
+
+    fn state(&self, id: &str) -> Result<State> {
+        let status = self
+            .deployments
+            .latest_status(parse_id(id)?)
+            .map_err(forge_err)?;
+        Ok(State {
+            approval: gh_state(&status),
+            label: status,
+        })
+    }
+
+    fn close(
+        &self,
+        id: &str,
+        outcome: Outcome,
+        notes: &str,
+        bundle: Option<&Bundle>,
+    ) -> Result<()> {
+        let description = if notes.is_empty() {
+            format!("deployment {}", outcome.as_str())
+        } else {
+            notes.to_owned()
+        };
+        self.deployments
+            .set_status(
+                parse_id(id)?,
+                outcome.as_str(),
+                &description,
+                bundle.and_then(|b| b.ci.run_url.as_deref()),
+            )
+            .map_err(forge_err)
+    }
+
+    fn secret(&self) -> Option<&Secret> {
+        self.token.as_ref()
+    }
+}
