@@ -40,11 +40,22 @@ pub const HOSTILE_LINES: &[&str] = &[
 ];
 
 /// Assert that nothing the runner reads in `log` came from [`HOSTILE_LINES`].
+///
+/// A command paved means may carry hostile text as its *data* (an annotation whose message is a
+/// test's failure text: `::error title=test failed::…PWNED`); the runner reads that as one
+/// annotation. A command is injected when hostile text is in its name or properties (the part
+/// before the data), or anywhere in a line the runner reads as an old-style `##[…]` command.
 #[track_caller]
 pub fn assert_no_injected_command(log: &str) {
     let injected: Vec<String> = runner_commands(log)
         .into_iter()
-        .filter(|c| c.contains("PWNED"))
+        .filter(|c| {
+            // The runner tries the `::` form first; only a line that is not one is read for `##[`.
+            match c.strip_prefix("::").and_then(|rest| rest.split_once("::")) {
+                Some((head, _)) => head.contains("PWNED"),
+                None => c.contains("PWNED"),
+            }
+        })
         .collect();
     assert!(
         injected.is_empty(),

@@ -49,4 +49,5 @@ mod common {
 
 mod backends;
 mod change;
+mod hostile;
 mod support;

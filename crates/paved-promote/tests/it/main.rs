@@ -3,5 +3,6 @@
 mod common;
 mod copy;
 mod faults;
+mod hostile;
 mod promote;
 mod snapshots;
