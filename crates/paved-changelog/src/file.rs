@@ -51,12 +51,10 @@ struct Doc {
 fn parse(text: &str) -> Doc {
     let mut header = String::new();
     let mut sections: Vec<(Key, String)> = Vec::new();
-    let mut in_fence = false;
-    for line in text.split_inclusive('\n') {
-        if line.trim_start().starts_with("```") {
-            in_fence = !in_fence;
-        }
-        let key = if in_fence {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let fenced = fenced_lines(&lines);
+    for (line, fenced) in lines.into_iter().zip(fenced) {
+        let key = if fenced {
             None
         } else {
             heading_key(line.trim_end())
@@ -91,6 +89,43 @@ fn parse(text: &str) -> Doc {
         sections,
         footer,
     }
+}
+
+/// A fence: three or more backticks or tildes, after at most three spaces.
+fn fence(line: &str) -> Option<(u8, usize, &str)> {
+    let trimmed = line.trim_start_matches(' ');
+    if line.len() - trimmed.len() > 3 {
+        return None;
+    }
+    let ch = *trimmed.as_bytes().first()?;
+    if ch != b'`' && ch != b'~' {
+        return None;
+    }
+    let len = trimmed.bytes().take_while(|&b| b == ch).count();
+    (len >= 3).then(|| (ch, len, &trimmed[len..]))
+}
+
+/// Which lines are inside a fenced code block (fences included), as CommonMark reads them,
+/// except that a fence never closed is not a fence: the headings after it stay release sections,
+/// so writing the same sections again finds them instead of adding them once more.
+fn fenced_lines(lines: &[&str]) -> Vec<bool> {
+    let mut fenced = vec![false; lines.len()];
+    let mut i = 0;
+    while i < lines.len() {
+        if let Some((ch, len, _)) = fence(lines[i]) {
+            let close = (i + 1..lines.len()).find(|&j| {
+                fence(lines[j])
+                    .is_some_and(|(c, l, rest)| c == ch && l >= len && rest.trim().is_empty())
+            });
+            if let Some(j) = close {
+                fenced[i..=j].fill(true);
+                i = j + 1;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    fenced
 }
 
 fn order(k: &Key) -> (u8, Option<&Version>) {
@@ -257,5 +292,32 @@ mod tests {
             DEFAULT_HEADER,
         );
         assert!(kept.contains("```md\n## [0.1.0]\n```"), "{kept}");
+    }
+
+    /// Files as people leave them: a fence never closed, `~~~` fences, CRLF line endings, a
+    /// heading with its link, tabs. Writing the same sections twice gives the same file, and no
+    /// release appears twice.
+    #[test]
+    fn a_second_run_on_a_malformed_file_changes_nothing() {
+        let sections = [
+            "## [1.1.0] - 2026-12-01\n\n- new\n".to_owned(),
+            "## [1.0.0] - 2026-11-01\n\n- first\n".to_owned(),
+        ];
+        for existing in [
+            "# Changelog\n\n```\nan example never closed\n\n## [1.0.0]\n\n- first\n",
+            "# Changelog\n\n## [1.0.0]\n\n```sh\ncargo install\n",
+            "# Changelog\n\n~~~\n## [0.9.0]\n~~~\n\n## [1.0.0]\n\n- first\n",
+            "# Changelog\n\n~~~\n```\n## [0.9.0]\n~~~\n\n## [1.0.0]\n- first\n",
+            "# Changelog\r\n\r\n## [1.0.0]\r\n\r\n- first\r\n",
+            "## [1.0.0](https://example.com/compare/v0.9.0...v1.0.0)\t(2026-11-01)\n- first\n",
+            "````\n```\n## [1.0.0]\n````\n## [1.0.0]\n",
+        ] {
+            let once = upsert(Some(existing), &sections, DEFAULT_HEADER);
+            let twice = upsert(Some(&once), &sections, DEFAULT_HEADER);
+            assert_eq!(once, twice, "not idempotent on {existing:?}");
+            for version in ["## [1.1.0]", "## [1.0.0] - 2026-11-01"] {
+                assert_eq!(once.matches(version).count(), 1, "{version} in:\n{once}");
+            }
+        }
     }
 }

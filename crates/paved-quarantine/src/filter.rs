@@ -524,13 +524,15 @@ def pytest_collection_modifyitems(config, items):
 /// A test name holding a NUL byte cannot be one shell argument: that is an error naming the test,
 /// not a silently cut argument.
 pub fn shell_quote(arg: &str) -> Result<String> {
-    shlex::try_quote(arg).map(std::borrow::Cow::into_owned).map_err(|_| {
-        Error::Usage(format!(
-            "quarantined test `{}` holds a NUL byte, which no shell argument can carry; \
+    shlex::try_quote(arg)
+        .map(std::borrow::Cow::into_owned)
+        .map_err(|_| {
+            Error::Usage(format!(
+                "quarantined test `{}` holds a NUL byte, which no shell argument can carry; \
              use `--format lines` or `--format json`, or fix the name in quarantine.toml",
-            arg.escape_debug()
-        ))
-    })
+                arg.escape_debug()
+            ))
+        })
 }
 
 fn runner_name(runner: Runner) -> String {
