@@ -43,8 +43,9 @@ impl Client {
             .timeout_recv_response(Some(config.read_timeout))
             .timeout_per_read(Some(config.read_timeout))
             .timeout_per_write(Some(config.read_timeout))
-            // Credentials follow a redirect only on the same host (a renamed GitHub repository).
-            .redirect_auth_headers(ureq::config::RedirectAuthHeaders::SameHost)
+            // Redirects are followed by the request itself, which keeps credentials on their
+            // origin (see `RequestBuilder::send`): ureq would keep a token header on any host.
+            .max_redirects(0)
             .build()
             .new_agent();
         Client {

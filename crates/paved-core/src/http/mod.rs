@@ -29,7 +29,11 @@
 //!   The client logs nothing but one warning line per retry (see [`HttpConfig::on_retry`]).
 //! - **Pagination** by `Link: <…>; rel="next"` headers, with a page cap
 //!   ([`RequestBuilder::paginate`], [`RequestBuilder::for_each_page`]). A next link to another
-//!   host is refused, so credentials never follow a link off the API's server.
+//!   origin (scheme, host, port) is refused, so credentials never follow a link off the API's
+//!   server.
+//! - **Redirects** are followed by the client itself (up to ten), and credentials, the
+//!   [`Auth`] header and any token header alike, go along only while the target keeps the
+//!   first request's origin.
 //!
 //! ```no_run
 //! use paved_core::http::{Auth, Client, HttpConfig, Secret};

@@ -16,8 +16,11 @@ use super::error::{HttpError, status_hint};
 use super::method::Method;
 use super::response::Response;
 use super::retry::{RetryNotice, backoff, retry_signal};
-use super::url::encode_component;
+use super::url::{encode_component, resolve_url, same_origin};
 use crate::redact::redact_url;
+
+/// Most redirects followed for one request (ureq's default).
+const MAX_REDIRECTS: u32 = 10;
 
 #[derive(Debug, Clone)]
 enum Payload {
@@ -296,70 +299,20 @@ impl<'a> RequestBuilder<'a> {
     }
 
     fn send_once(&self) -> Result<Response, Failure> {
-        use ureq::http::{HeaderValue, Request};
-
-        let invalid = |message: String| {
-            Failure::Fatal(HttpError::Invalid {
-                method: self.method,
-                url: redact_url(&self.url),
-                message,
-            })
+        let mut hop = Hop {
+            method: self.method,
+            url: self.url.clone(),
+            body: true,
+            credentials: true,
+            redirects: 0,
         };
-        let mut builder = Request::builder()
-            .method(self.method.as_str())
-            .uri(self.url.as_str());
-        for (name, value) in &self.headers {
-            let mut value = HeaderValue::from_str(value)
-                .map_err(|_| invalid(format!("the value of header `{name}` is not valid")))?;
-            value.set_sensitive(is_sensitive_header(name));
-            builder = builder.header(name.as_str(), value);
-        }
-        if let Some(auth) = &self.auth {
-            let (name, value) = auth.header_pair();
-            let mut value = HeaderValue::from_str(&value).map_err(|_| {
-                invalid(format!(
-                    "the credential for header `{name}` contains characters a header cannot hold"
-                ))
-            })?;
-            value.set_sensitive(true);
-            builder = builder.header(name.as_str(), value);
-        }
-        fn built<B>(
-            r: Result<Request<B>, ureq::http::Error>,
-            invalid: impl Fn(String) -> Failure,
-        ) -> Result<Request<B>, Failure> {
-            r.map_err(|e| invalid(format!("the request could not be built: {e}")))
-        }
-        let agent = self.agent;
-        let result = match &self.payload {
-            Payload::None if self.method.takes_body() => {
-                agent.run(built(builder.body(&[][..]), invalid)?)
-            }
-            Payload::None => agent.run(built(builder.body(()), invalid)?),
-            Payload::Bytes { data, content_type } => agent.run(built(
-                builder
-                    .header("Content-Type", content_type.as_str())
-                    .body(&data[..]),
-                invalid,
-            )?),
-            Payload::File { path, content_type } => {
-                let file = std::fs::File::open(path).map_err(|source| {
-                    Failure::Fatal(HttpError::Body {
-                        method: self.method,
-                        url: redact_url(&self.url),
-                        path: path.clone(),
-                        source,
-                    })
-                })?;
-                agent.run(built(
-                    builder
-                        .header("Content-Type", content_type.as_str())
-                        .body(file),
-                    invalid,
-                )?)
+        let mut response = loop {
+            let response = self.dispatch(&hop)?;
+            match self.redirect(&hop, &response)? {
+                Some(next) => hop = next,
+                None => break response,
             }
         };
-        let mut response = result.map_err(|e| self.transport_failure(&e))?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
@@ -391,6 +344,127 @@ impl<'a> RequestBuilder<'a> {
             headers,
             body,
         })
+    }
+
+    /// Send one request of `hop` (no retries, no redirects followed).
+    fn dispatch(&self, hop: &Hop) -> Result<ureq::http::Response<ureq::Body>, Failure> {
+        use ureq::http::{HeaderValue, Request};
+
+        let invalid = |message: String| {
+            Failure::Fatal(HttpError::Invalid {
+                method: self.method,
+                url: redact_url(&self.url),
+                message,
+            })
+        };
+        let mut builder = Request::builder()
+            .method(hop.method.as_str())
+            .uri(hop.url.as_str());
+        for (name, value) in &self.headers {
+            let sensitive = is_sensitive_header(name);
+            // As ureq does on a redirect: no cookie, and no length of a body that may be gone.
+            let stale = hop.redirects > 0
+                && (name.eq_ignore_ascii_case("cookie")
+                    || name.eq_ignore_ascii_case("content-length"));
+            if stale || (sensitive && !hop.credentials) {
+                continue;
+            }
+            let mut value = HeaderValue::from_str(value)
+                .map_err(|_| invalid(format!("the value of header `{name}` is not valid")))?;
+            value.set_sensitive(sensitive);
+            builder = builder.header(name.as_str(), value);
+        }
+        if let (Some(auth), true) = (&self.auth, hop.credentials) {
+            let (name, value) = auth.header_pair();
+            let mut value = HeaderValue::from_str(&value).map_err(|_| {
+                invalid(format!(
+                    "the credential for header `{name}` contains characters a header cannot hold"
+                ))
+            })?;
+            value.set_sensitive(true);
+            builder = builder.header(name.as_str(), value);
+        }
+        fn built<B>(
+            r: Result<Request<B>, ureq::http::Error>,
+            invalid: impl Fn(String) -> Failure,
+        ) -> Result<Request<B>, Failure> {
+            r.map_err(|e| invalid(format!("the request could not be built: {e}")))
+        }
+        let agent = self.agent;
+        let payload = if hop.body {
+            &self.payload
+        } else {
+            &Payload::None
+        };
+        let result = match payload {
+            Payload::None if hop.method.takes_body() => {
+                agent.run(built(builder.body(&[][..]), invalid)?)
+            }
+            Payload::None => agent.run(built(builder.body(()), invalid)?),
+            Payload::Bytes { data, content_type } => agent.run(built(
+                builder
+                    .header("Content-Type", content_type.as_str())
+                    .body(&data[..]),
+                invalid,
+            )?),
+            Payload::File { path, content_type } => {
+                let file = std::fs::File::open(path).map_err(|source| {
+                    Failure::Fatal(HttpError::Body {
+                        method: self.method,
+                        url: redact_url(&self.url),
+                        path: path.clone(),
+                        source,
+                    })
+                })?;
+                agent.run(built(
+                    builder
+                        .header("Content-Type", content_type.as_str())
+                        .body(file),
+                    invalid,
+                )?)
+            }
+        };
+        result.map_err(|e| self.transport_failure(&e))
+    }
+
+    /// The next hop if `response` redirects `hop`, with the rules ureq follows: `307`/`308` keep
+    /// the method and body (and are not followed for a request with a body, or a `DELETE`);
+    /// `301`/`302`/`303` turn into a `GET` (a `HEAD` stays one) without the body. Credentials
+    /// go along only while the target has the origin of the first request (scheme, host,
+    /// port), so a redirect never carries a token to another server.
+    fn redirect(
+        &self,
+        hop: &Hop,
+        response: &ureq::http::Response<ureq::Body>,
+    ) -> Result<Option<Hop>, Failure> {
+        let status = response.status().as_u16();
+        if !matches!(status, 301 | 302 | 303 | 307 | 308) {
+            return Ok(None);
+        }
+        let Some(location) = response.headers().get("location") else {
+            return Ok(None);
+        };
+        if hop.redirects >= MAX_REDIRECTS {
+            return Err(self.transport_failure(&ureq::Error::TooManyRedirects));
+        }
+        let keeps_method = matches!(status, 307 | 308);
+        if keeps_method && (hop.method.takes_body() || hop.method == Method::Delete) {
+            return Err(self.transport_failure(&ureq::Error::RedirectFailed));
+        }
+        let location = String::from_utf8_lossy(location.as_bytes());
+        let url = resolve_url(&hop.url, location.trim());
+        let method = match hop.method {
+            _ if keeps_method => hop.method,
+            Method::Head => Method::Head,
+            _ => Method::Get,
+        };
+        Ok(Some(Hop {
+            credentials: same_origin(&self.url, &url),
+            body: hop.body && keeps_method,
+            method,
+            url,
+            redirects: hop.redirects + 1,
+        }))
     }
 
     /// Copy a response body into `path`: a failed write is fatal, a failed read is retried.
@@ -492,6 +566,18 @@ impl<'a> RequestBuilder<'a> {
             attempts,
         }
     }
+}
+
+/// One request on the way to an answer: the first, or one after a redirect.
+struct Hop {
+    method: Method,
+    url: String,
+    /// Whether the body is still sent (a `303` drops it).
+    body: bool,
+    /// Whether credentials are still sent (not once a redirect leaves the first origin).
+    credentials: bool,
+    /// Redirects followed so far.
+    redirects: u32,
 }
 
 enum Failure {
