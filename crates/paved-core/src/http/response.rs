@@ -107,7 +107,7 @@ impl Response {
     }
 
     /// This response as an [`HttpError::Status`], for a status the caller allowed with
-    /// [`RequestBuilder::allow_status`] and then found it cannot handle after all.
+    /// [`RequestBuilder::allow_status`](super::RequestBuilder::allow_status) and then found it cannot handle after all.
     pub fn into_error(self, hint: Option<String>) -> HttpError {
         HttpError::Status {
             method: self.method,
