@@ -327,21 +327,16 @@ fn squash_parts(body: &str) -> Vec<Conventional> {
         .collect()
 }
 
-/// `YYYY-MM-DD` (UTC) for seconds since the epoch.
+/// `YYYY-MM-DD` (UTC) for seconds since the epoch. Times outside jiff's range (years
+/// -9999..=9999) show as the first or last day it can hold.
 pub fn date(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02}")
+    use jiff::Timestamp;
+    let at = Timestamp::from_second(secs).unwrap_or(if secs < 0 {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    });
+    at.strftime("%Y-%m-%d").to_string()
 }
 
 #[cfg(test)]
@@ -353,6 +348,8 @@ mod tests {
         assert_eq!(date(0), "1970-01-01");
         assert_eq!(date(1_700_000_000), "2023-11-14");
         assert_eq!(date(951_782_400), "2000-02-29");
+        assert_eq!(date(-86_400), "1969-12-31");
+        assert!(date(i64::MAX).starts_with("9999-12-"));
     }
 
     #[test]

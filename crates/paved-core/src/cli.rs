@@ -6,7 +6,7 @@
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
-use crate::error::Diagnostic;
+use crate::diagnostic::Diagnostic;
 use crate::exit;
 
 /// Run `f` and turn its outcome into the process exit code.

@@ -3,20 +3,11 @@
 
 use std::path::PathBuf;
 
+pub use crate::diagnostic::Diagnostic;
 use crate::exit::Category;
 
 /// Result alias for paved-core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// An error a user can act on: it knows its exit category and, where there is one, the next step.
-pub trait Diagnostic: std::error::Error {
-    /// Which exit code this error maps to.
-    fn category(&self) -> Category;
-    /// What to do next, shown under the error as `hint:`.
-    fn hint(&self) -> Option<String> {
-        None
-    }
-}
 
 /// Errors raised by the shared pieces.
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +61,7 @@ pub enum Error {
 
     /// An HTTP request failed (see [`crate::http::HttpError`]).
     #[error(transparent)]
-    Http(#[from] crate::http::HttpError),
+    Http(#[from] crate::http::error::HttpError),
 
     /// A decided refusal, e.g. a tag already points at another commit.
     #[error("{message}")]

@@ -26,6 +26,7 @@ pub mod ci;
 pub mod cli;
 pub mod config;
 pub mod conventional;
+mod diagnostic;
 pub mod error;
 pub mod exit;
 pub mod flags;

@@ -1,6 +1,11 @@
 //! The dates HTTP and APIs use: `Retry-After` and IMF-fixdate, RFC 3339, and UTC formatting.
+//!
+//! The calendar arithmetic is jiff's; this module only says which forms paved accepts.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jiff::Timestamp;
+use jiff::fmt::rfc2822::DateTimeParser;
 
 /// Parse `Retry-After`: delay seconds, or an HTTP date (relative to `now`).
 pub(super) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
@@ -13,109 +18,104 @@ pub(super) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
 }
 
 /// Parse an HTTP date in the preferred IMF-fixdate form, `Sun, 06 Nov 1994 08:49:37 GMT`.
+///
+/// The day name is not checked against the date, and only `GMT` is accepted as the zone, as
+/// RFC 9110 asks.
 pub fn parse_http_date(value: &str) -> Option<SystemTime> {
-    let rest = value.trim().split_once(", ")?.1;
-    let mut parts = rest.split_ascii_whitespace();
-    let day: i64 = parts.next()?.parse().ok()?;
-    let month = match parts.next()? {
-        "Jan" => 1,
-        "Feb" => 2,
-        "Mar" => 3,
-        "Apr" => 4,
-        "May" => 5,
-        "Jun" => 6,
-        "Jul" => 7,
-        "Aug" => 8,
-        "Sep" => 9,
-        "Oct" => 10,
-        "Nov" => 11,
-        "Dec" => 12,
-        _ => return None,
-    };
-    let year: i64 = parts.next()?.parse().ok()?;
-    let mut hms = parts.next()?.split(':').map(|p| p.parse::<i64>().ok());
-    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
-    if parts.next()? != "GMT" || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
-        return None;
+    let (_day_name, rest) = value.trim().split_once(", ")?;
+    if rest.strip_suffix("GMT")?.ends_with(char::is_whitespace) {
+        let at = DateTimeParser::new().parse_timestamp(rest).ok()?;
+        return Some(SystemTime::from(at)).filter(|t| *t >= UNIX_EPOCH);
     }
-    let secs = days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + s;
-    Some(UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).ok()?))
+    None
 }
 
 /// Parse an RFC 3339 / ISO 8601 timestamp as APIs send them: `2024-05-01T12:00:00Z`,
-/// `2024-05-01T14:00:00.123+02:00`. `None` for anything else.
+/// `2024-05-01T14:00:00.123+02:00`. Fractions of a second are dropped. `None` for anything
+/// without a time and an offset, and for times before 1970.
 pub fn parse_rfc3339(value: &str) -> Option<SystemTime> {
-    let value = value.trim();
-    let (date, rest) = value.split_at_checked(10)?;
-    let mut ymd = date.split('-');
-    let (year, month, day): (i64, i64, i64) = (
-        ymd.next()?.parse().ok()?,
-        ymd.next()?.parse().ok()?,
-        ymd.next()?.parse().ok()?,
-    );
-    let rest = rest.strip_prefix(['T', 't', ' '])?;
-    let (time, zone) = rest.split_at_checked(8)?;
-    let mut hms = time.split(':').map(|p| p.parse::<i64>().ok());
-    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
-    // Fractions of a second are dropped.
-    let zone = match zone.strip_prefix('.') {
-        Some(frac) => frac.trim_start_matches(|c: char| c.is_ascii_digit()),
-        None => zone,
-    };
-    let offset = match zone {
-        "Z" | "z" => 0,
-        _ => {
-            let sign = match zone.get(..1)? {
-                "+" => 1,
-                "-" => -1,
-                _ => return None,
-            };
-            let (oh, om) = zone.get(1..)?.split_once(':')?;
-            sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().ok()? * 60)
-        }
-    };
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
-        return None;
-    }
-    let secs = days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + s - offset;
-    Some(UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).ok()?))
+    let at: Timestamp = value.trim().parse().ok()?;
+    let secs = u64::try_from(at.as_second()).ok()?;
+    Some(UNIX_EPOCH + Duration::from_secs(secs))
 }
 
-/// `t` as RFC 3339 UTC, e.g. `2024-05-01T12:00:00Z`.
+/// `t` as RFC 3339 UTC in whole seconds, e.g. `2024-05-01T12:00:00Z`. Times before 1970 show as
+/// the epoch.
 pub fn format_utc(t: SystemTime) -> String {
     let secs = t
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    Timestamp::from_second(secs)
+        .unwrap_or(Timestamp::MAX)
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-pub(super) fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The date of a day count since 1970-01-01.
-pub(super) fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    fn secs(t: Option<SystemTime>) -> Option<u64> {
+        t.map(|t| t.duration_since(UNIX_EPOCH).unwrap().as_secs())
+    }
+
+    #[test]
+    fn rfc3339() {
+        let at = |s: &str| secs(parse_rfc3339(s));
+        assert_eq!(at("1994-11-06T08:49:37Z"), Some(784_111_777));
+        assert_eq!(at(" 1994-11-06T08:49:37Z\n"), Some(784_111_777));
+        assert_eq!(at("1994-11-06T09:49:37.123+01:00"), Some(784_111_777));
+        assert_eq!(at("1994-11-06T03:49:37-05:00"), Some(784_111_777));
+        assert_eq!(at("1994-11-06 08:49:37z"), Some(784_111_777));
+        assert_eq!(at("1994-11-06"), None);
+        assert_eq!(at("1994-13-06T08:49:37Z"), None);
+        assert_eq!(at("1994-11-06T08:49:37"), None);
+        assert_eq!(at("é994-11-06T08:49:37Z"), None);
+        assert_eq!(at("1969-12-31T23:59:59Z"), None);
+    }
+
+    #[test]
+    fn http_dates() {
+        let at = |s: &str| secs(parse_http_date(s));
+        assert_eq!(at("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
+        assert_eq!(at("  Sun, 06 Nov 1994 08:49:37 GMT "), Some(784_111_777));
+        assert_eq!(at("Sun, 06 Nov 1994 08:49:37 PST"), None);
+        assert_eq!(at("Sun, 06 Nov 1994 08:49:37 +0000"), None);
+        assert_eq!(at("06 Nov 1994 08:49:37 GMT"), None);
+        assert_eq!(at("Sun, 99 Nov 1994 08:49:37 GMT"), None);
+        assert_eq!(at("Sun, 06 Nov 1994 08:49:37GMT"), None);
+        assert_eq!(at("yesterday"), None);
+    }
+
+    #[test]
+    fn retry_after() {
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_700);
+        assert_eq!(
+            parse_retry_after(" 30 ", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
+            Some(Duration::from_secs(77))
+        );
+        // A date in the past means "now".
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn formats_utc() {
+        assert_eq!(
+            format_utc(UNIX_EPOCH + Duration::from_millis(784_111_777_999)),
+            "1994-11-06T08:49:37Z"
+        );
+        assert_eq!(format_utc(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            format_utc(UNIX_EPOCH - Duration::from_secs(5)),
+            "1970-01-01T00:00:00Z"
+        );
+    }
 }

@@ -5,8 +5,10 @@ use std::fmt::{self, Display};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{ENV_MAX_WAIT, ENV_TIMEOUT, Method, human_duration, status_text};
-use crate::error::Diagnostic;
+use super::env::{ENV_MAX_WAIT, ENV_TIMEOUT};
+use super::method::Method;
+use super::text::{human_duration, status_text};
+use crate::diagnostic::Diagnostic;
 use crate::exit::Category;
 
 /// Why a request failed. Every variant names the method and the URL (without its query string)
@@ -228,6 +230,28 @@ impl Display for HttpError {
                 "`{method} {url}`: the next-page link points to another server (`{next}`); paved does not send credentials there"
             ),
         }
+    }
+}
+
+/// The hint for an error status: the caller's auth hint for `401`/`403` (and `404`, which is how
+/// GitHub hides a private repository), "re-run later" for a failing service.
+pub(super) fn status_hint(status: u16, auth_hint: Option<&str>, attempts: u32) -> Option<String> {
+    match status {
+        401 | 403 => Some(auth_hint.map_or_else(
+            || "check that the token is set, valid, and allowed to do this".to_owned(),
+            str::to_owned,
+        )),
+        404 => Some(match auth_hint {
+            Some(h) => format!(
+                "check the repository or project name; a private one also answers 404 when the token cannot see it, so {h}"
+            ),
+            None => "check the repository or project name and the API URL".to_owned(),
+        }),
+        500..=599 => Some(format!(
+            "the service is failing (gave up after {attempts} attempt{}); re-run the job later",
+            if attempts == 1 { "" } else { "s" }
+        )),
+        _ => None,
     }
 }
 

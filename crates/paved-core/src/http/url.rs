@@ -1,186 +1,115 @@
-//! URLs as the client follows them: origins, relative links, `Link`
-//! headers and percent-encoding.
+//! URLs as the client follows them: origins, link targets resolved against the request they came
+//! from, and percent-encoding of path segments and query values.
+//!
+//! Parsing, joining and origins are the `url` crate's (the WHATWG URL standard), so that the
+//! client and a browser agree on what "the same server" means: scheme, host and port, with a
+//! default port equal to the same port written out.
 
-use std::fmt::Write as _;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use url::Url;
 
-/// `scheme://authority` of an absolute URL.
-pub(super) fn origin(url: &str) -> Option<&str> {
-    let scheme_end = url.find("://")?;
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    Some(&url[..scheme_end + 3 + authority_end])
-}
+/// Everything but the unreserved characters of RFC 3986 (`A-Z a-z 0-9 - . _ ~`).
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
-/// Resolve a link target against the URL of the request it came from.
-pub(super) fn resolve_url(base: &str, target: &str) -> String {
-    if target.contains("://") {
-        return target.to_owned();
-    }
-    let Some(origin) = origin(base) else {
-        return target.to_owned();
-    };
-    if target.starts_with("//") {
-        let scheme = &origin[..origin.find("://").unwrap_or(0)];
-        return format!("{scheme}:{target}");
-    }
-    if target.starts_with('/') {
-        return format!("{origin}{target}");
-    }
-    let path_end = base.find(['?', '#']).unwrap_or(base.len());
-    let path = &base[..path_end];
-    if target.starts_with('?') {
-        return format!("{path}{target}");
-    }
-    let dir_end = path
-        .rfind('/')
-        .filter(|&i| i >= origin.len())
-        .map_or(path.len(), |i| i + 1);
-    if dir_end == path.len() && !path.ends_with('/') {
-        return format!("{path}/{target}");
-    }
-    format!("{}{target}", &path[..dir_end])
-}
-
-/// One link of a `Link` header (RFC 8288).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Link {
-    /// The target, as written between `<` and `>`.
-    pub url: String,
-    /// The relation types of `rel`, lower-case.
-    pub rel: Vec<String>,
-}
-
-/// Parse a `Link` header value. Malformed parts are skipped, never fatal.
-pub fn parse_link_header(value: &str) -> Vec<Link> {
-    let bytes = value.as_bytes();
-    let mut links = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        // Find the next `<`.
-        let Some(open) = value[i..].find('<').map(|o| i + o) else {
-            break;
-        };
-        let Some(close) = value[open..].find('>').map(|c| open + c) else {
-            break;
-        };
-        let url = value[open + 1..close].trim().to_owned();
-        let mut rel = Vec::new();
-        i = close + 1;
-        // Parameters until a comma outside quotes.
-        loop {
-            while i < bytes.len() && bytes[i].is_ascii_whitespace() {
-                i += 1;
-            }
-            if i >= bytes.len() {
-                break;
-            }
-            match bytes[i] {
-                b',' => {
-                    i += 1;
-                    break;
-                }
-                b';' => {
-                    i += 1;
-                    let name_start = i;
-                    while i < bytes.len() && !matches!(bytes[i], b'=' | b';' | b',') {
-                        i += 1;
-                    }
-                    let name = value[name_start..i].trim().to_ascii_lowercase();
-                    let mut param = String::new();
-                    if i < bytes.len() && bytes[i] == b'=' {
-                        i += 1;
-                        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
-                            i += 1;
-                        }
-                        if i < bytes.len() && bytes[i] == b'"' {
-                            i += 1;
-                            let start = i;
-                            let mut escaped = false;
-                            while i < bytes.len() && (escaped || bytes[i] != b'"') {
-                                escaped = !escaped && bytes[i] == b'\\';
-                                i += 1;
-                            }
-                            param = value[start..i].replace("\\\"", "\"");
-                            i = (i + 1).min(bytes.len());
-                        } else {
-                            let start = i;
-                            while i < bytes.len() && !matches!(bytes[i], b';' | b',') {
-                                i += 1;
-                            }
-                            param = value[start..i].trim().to_owned();
-                        }
-                    }
-                    if name == "rel" {
-                        rel.extend(param.split_whitespace().map(str::to_ascii_lowercase));
-                    }
-                }
-                _ => {
-                    // Junk: skip to the next link.
-                    match value[i..].find(',') {
-                        Some(c) => i += c + 1,
-                        None => i = bytes.len(),
-                    }
-                    break;
-                }
-            }
+/// Whether `a` and `b` are absolute URLs of the same origin (scheme, host, port). Credentials
+/// are only ever sent again to the origin they were first sent to. A URL that does not parse, or
+/// has an opaque origin (no host, an unknown scheme), matches nothing.
+pub(super) fn same_origin(a: &str, b: &str) -> bool {
+    match (Url::parse(a), Url::parse(b)) {
+        (Ok(a), Ok(b)) => {
+            let (a, b) = (a.origin(), b.origin());
+            a.is_tuple() && a == b
         }
-        links.push(Link { url, rel });
+        _ => false,
     }
-    links
 }
 
-/// The `rel="next"` target of a `Link` header value.
-pub fn next_link(value: &str) -> Option<String> {
-    parse_link_header(value)
-        .into_iter()
-        .find(|l| l.rel.iter().any(|r| r == "next"))
-        .map(|l| l.url)
+/// Resolve a link target against the URL of the request it came from. A target that cannot be
+/// resolved is returned as it is (and then fails as an invalid URL, or as another origin).
+pub(super) fn resolve_url(base: &str, target: &str) -> String {
+    match Url::parse(base).and_then(|base| base.join(target)) {
+        Ok(url) => url.into(),
+        Err(_) => target.to_owned(),
+    }
 }
 
 /// Percent-encode `s` for use as one URL path segment or query value: everything except the
 /// unreserved characters `A-Z a-z 0-9 - . _ ~` is encoded (so `/` becomes `%2F`, as GitLab's
 /// project paths need).
 pub fn encode_component(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
+    utf8_percent_encode(s, COMPONENT).to_string()
 }
 
 /// Decode `%XX` escapes (and `+` as a space when `plus_is_space`); invalid escapes are kept.
 pub fn decode_component(s: &str, plus_is_space: bool) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = |b: u8| char::from(b).to_digit(16);
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
-                        i += 3;
-                    }
-                    _ => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' if plus_is_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
+    if plus_is_space && s.contains('+') {
+        let spaced = s.replace('+', " ");
+        return percent_decode_str(&spaced).decode_utf8_lossy().into_owned();
     }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_decode_str(s).decode_utf8_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_relative_links() {
+        assert_eq!(
+            resolve_url("https://h/a/b?x=1", "/c?p=2"),
+            "https://h/c?p=2"
+        );
+        assert_eq!(resolve_url("https://h/a/b", "c"), "https://h/a/c");
+        assert_eq!(
+            resolve_url("https://h/a/b", "?page=2"),
+            "https://h/a/b?page=2"
+        );
+        assert_eq!(resolve_url("https://h/a", "//g/x"), "https://g/x");
+        assert_eq!(resolve_url("https://h", "x"), "https://h/x");
+        assert_eq!(
+            resolve_url("https://h/a", "https://g/x?page=2"),
+            "https://g/x?page=2"
+        );
+        assert_eq!(resolve_url("not a url", "/x"), "/x");
+    }
+
+    #[test]
+    fn origins_are_scheme_host_and_port() {
+        assert!(same_origin("https://h/a?x=1", "https://h/b"));
+        assert!(same_origin("https://H.example/a", "https://h.EXAMPLE/b"));
+        // A default port is the same port written out.
+        assert!(same_origin("https://h/a", "https://h:443/b"));
+        assert!(same_origin("http://h:80/a", "http://h/b"));
+        // Userinfo is not part of the origin.
+        assert!(same_origin("https://u:p@h/a", "https://h/b"));
+        assert!(!same_origin("https://h/a", "http://h/a"));
+        assert!(!same_origin("https://h/a", "https://g/a"));
+        assert!(!same_origin("https://h/a", "https://h.evil/a"));
+        assert!(!same_origin("https://h/a", "https://h:8443/a"));
+        assert!(!same_origin("http://h:8080/a", "http://h:8081/a"));
+        assert!(!same_origin("https://h/a", "/relative"));
+        assert!(!same_origin("data:text/plain,x", "data:text/plain,x"));
+    }
+
+    #[test]
+    fn encodes_components() {
+        assert_eq!(
+            encode_component("group/sub project"),
+            "group%2Fsub%20project"
+        );
+        assert_eq!(encode_component("v1.2.3-rc.1_x~"), "v1.2.3-rc.1_x~");
+        assert_eq!(encode_component("a@1.0"), "a%401.0");
+        assert_eq!(encode_component("✓"), "%E2%9C%93");
+        assert_eq!(
+            decode_component("group%2Fsub+x%zz%", true),
+            "group/sub x%zz%"
+        );
+        assert_eq!(decode_component("a+b%2B", false), "a+b+");
+        assert_eq!(decode_component("a+b%2B", true), "a b+");
+        assert_eq!(decode_component("%E2%9C%93", false), "✓");
+    }
 }

@@ -479,6 +479,171 @@ fn refuses_a_next_link_to_another_host() {
 }
 
 #[test]
+fn refuses_a_next_link_to_another_port_or_scheme() {
+    let server = FakeServer::start();
+    let other = FakeServer::start();
+    let port = server.addr().port();
+    for next in [
+        format!("{}/items?page=2", other.url()),
+        format!("https://127.0.0.1:{port}/items?page=2"),
+        format!("http://localhost:{port}/items?page=2"),
+    ] {
+        server.clear_requests();
+        server.route("GET", "/items").respond(
+            FakeResponse::json(200, json!([1])).header("Link", format!("<{next}>; rel=\"next\"")),
+        );
+        let (client, _) = test_client();
+        let err = client
+            .get(format!("{}/items", server.url()))
+            .auth(&Auth::bearer(Secret::new(TOKEN)))
+            .paginate::<u32>(5)
+            .unwrap_err();
+        assert!(
+            matches!(err, HttpError::ForeignLink { .. }),
+            "{next}: {err:?}"
+        );
+        assert_eq!(server.requests().len(), 1);
+    }
+    assert!(other.requests().is_empty());
+}
+
+#[test]
+fn a_redirect_on_the_same_origin_keeps_credentials() {
+    let server = FakeServer::start();
+    let base = server.url();
+    server
+        .route("GET", "/old")
+        .respond(FakeResponse::new(301).header("Location", "/new?page=2"));
+    server
+        .route("GET", "/new")
+        .respond(FakeResponse::json(200, json!({"ok": true})));
+    let (client, _) = test_client();
+    for auth in [
+        Auth::bearer(Secret::new(TOKEN)),
+        Auth::header("PRIVATE-TOKEN", Secret::new(TOKEN)),
+    ] {
+        server.clear_requests();
+        let response = client
+            .get(format!("{base}/old"))
+            .auth(&auth)
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let sent = server.requests();
+        assert_eq!(sent.len(), 2);
+        assert_eq!(sent[1].path, "/new");
+        assert_eq!(sent[1].query_param("page").as_deref(), Some("2"));
+        let name = match &auth {
+            Auth::Header { name, .. } => name.as_str(),
+            _ => "authorization",
+        };
+        assert!(sent.iter().all(|r| r.header(name).is_some()), "{sent:?}");
+    }
+}
+
+#[test]
+fn credentials_never_follow_a_redirect_to_another_origin() {
+    let server = FakeServer::start();
+    let other = FakeServer::start();
+    let port = server.addr().port();
+    // Another port, and another host name for the same server.
+    for target in [
+        format!("{}/landing", other.url()),
+        format!("http://localhost:{port}/landing"),
+    ] {
+        server.clear_requests();
+        other.clear_requests();
+        server
+            .route("GET", "/old")
+            .respond(FakeResponse::new(302).header("Location", target.as_str()));
+        server
+            .route("GET", "/landing")
+            .respond(FakeResponse::json(200, json!({})));
+        other
+            .route("GET", "/landing")
+            .respond(FakeResponse::json(200, json!({})));
+        let (client, _) = test_client();
+        for auth in [
+            Auth::bearer(Secret::new(TOKEN)),
+            Auth::basic("bot", Secret::new(TOKEN)),
+            Auth::header("PRIVATE-TOKEN", Secret::new(TOKEN)),
+        ] {
+            let response = client
+                .get(format!("{}/old", server.url()))
+                .auth(&auth)
+                .header("JOB-TOKEN", TOKEN)
+                .header("Accept", "application/json")
+                .send()
+                .unwrap();
+            assert_eq!(response.status(), 200, "{target}");
+        }
+        let landed: Vec<_> = server
+            .requests_to("GET", "/landing")
+            .into_iter()
+            .chain(other.requests_to("GET", "/landing"))
+            .collect();
+        assert_eq!(landed.len(), 3, "{target}");
+        for request in &landed {
+            assert_eq!(request.header("accept"), Some("application/json"));
+            for (name, value) in &request.headers {
+                assert!(
+                    !value.contains(TOKEN),
+                    "{target}: `{name}` sent to another origin"
+                );
+            }
+            assert!(request.header("authorization").is_none(), "{target}");
+        }
+        assert_eq!(server.requests_to("GET", "/old").len(), 3);
+        assert!(
+            server
+                .requests_to("GET", "/old")
+                .iter()
+                .all(|r| r.header("job-token") == Some(TOKEN))
+        );
+    }
+}
+
+#[test]
+fn a_see_other_after_a_post_is_a_get_without_the_body() {
+    let server = FakeServer::start();
+    server
+        .route("POST", "/things")
+        .respond(FakeResponse::new(303).header("Location", "/things/1"));
+    server
+        .route("GET", "/things/1")
+        .respond(FakeResponse::json(200, json!({"id": 1})));
+    let (client, _) = test_client();
+    let response = client
+        .post(format!("{}/things", server.url()))
+        .json(&json!({"name": "x"}))
+        .send()
+        .unwrap();
+    assert_eq!(response.json::<serde_json::Value>().unwrap()["id"], 1);
+    let get = server.requests_to("GET", "/things/1");
+    assert_eq!(get.len(), 1);
+    assert!(get[0].body.is_empty());
+}
+
+#[test]
+fn endless_redirects_are_an_error() {
+    let server = FakeServer::start();
+    server
+        .route("GET", "/loop")
+        .respond(FakeResponse::new(302).header("Location", "/loop"));
+    let (client, _) = test_client();
+    let err = client
+        .get(format!("{}/loop", server.url()))
+        .send()
+        .unwrap_err();
+    assert!(
+        error_text(&err).contains("redirects could not be followed"),
+        "{}",
+        error_text(&err)
+    );
+    assert_eq!(server.requests().len(), 11);
+}
+
+#[test]
 fn sends_files_with_a_length_and_again_on_retry() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("asset.tar.gz");

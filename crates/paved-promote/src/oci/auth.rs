@@ -118,28 +118,22 @@ fn normalise_host(key: &str) -> String {
     }
 }
 
+/// The `auth` value of a docker config: standard base64 as docker writes it, with or without
+/// padding; the URL-safe alphabet is accepted too, as some tools write that.
 fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in text.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            b'=' => break,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(u8::try_from((acc >> bits) & 0xff).ok()?);
-        }
-    }
-    Some(out)
+    use base64::Engine as _;
+    use base64::alphabet::{STANDARD, URL_SAFE};
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+
+    const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true);
+    [
+        GeneralPurpose::new(&STANDARD, LENIENT),
+        GeneralPurpose::new(&URL_SAFE, LENIENT),
+    ]
+    .iter()
+    .find_map(|engine| engine.decode(text).ok())
 }
 
 /// A `WWW-Authenticate` challenge.
@@ -236,5 +230,18 @@ mod tests {
         let c = lookup_with("ghcr.io", &env).unwrap();
         assert_eq!(c.username, "bot");
         assert!(lookup_with("quay.io", &env).is_none());
+    }
+
+    #[test]
+    fn decodes_docker_auth_values() {
+        let text = |s: &str| base64_decode(s).map(|b| String::from_utf8(b).unwrap());
+        assert_eq!(text("Y2k6czNjcmV0LXB3").as_deref(), Some("ci:s3cret-pw"));
+        assert_eq!(text("YTpi").as_deref(), Some("a:b"));
+        assert_eq!(text("YTpiYw==").as_deref(), Some("a:bc"));
+        assert_eq!(text("YTpiYw").as_deref(), Some("a:bc"));
+        // `u:~>?` is `dTp+Pj8=` in the standard alphabet and `dTp-Pj8=` in the URL-safe one.
+        assert_eq!(text("dTp+Pj8=").as_deref(), Some("u:~>?"));
+        assert_eq!(text("dTp-Pj8").as_deref(), Some("u:~>?"));
+        assert_eq!(base64_decode("not base64!"), None);
     }
 }
