@@ -1,6 +1,6 @@
 //! Gathering the evidence of one change: the commit range since the last deployment (through
 //! paved-version's range logic), the PRs/MRs with mergers and approvers (through paved-forge),
-//! the JUnit summary (through paved-quarantine's parser), digests and the CI run.
+//! the JUnit summary (through paved-junit's parser), digests and the CI run.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -145,13 +145,13 @@ pub fn artifacts(values: &[String]) -> Result<Vec<Artifact>> {
 }
 
 /// Expand `--junit` globs (relative to `base`) and sum the tests of every file through
-/// paved-quarantine's JUnit parser. A glob that matches nothing is an error.
+/// paved-junit's parser. A glob that matches nothing is an error.
 pub fn tests(globs: &[String], base: &Path) -> Result<Option<Tests>> {
     if globs.is_empty() {
         return Ok(None);
     }
-    use paved_quarantine::junit::{self, FindError};
-    let files = junit::find_reports(globs, base).map_err(|e| match e {
+    use paved_junit::FindError;
+    let files = paved_junit::find_reports(globs, base).map_err(|e| match e {
         FindError::BadPattern { pattern, message } => Error::usage(
             format!("`--junit {pattern}` is not a valid glob: {message}"),
             "quote the pattern, e.g. `--junit 'target/**/junit*.xml'`",
@@ -170,10 +170,10 @@ pub fn tests(globs: &[String], base: &Path) -> Result<Option<Tests>> {
     // so a test retried in a second file is counted once (as flaky), not twice.
     let mut reports = Vec::with_capacity(files.len());
     for f in &files {
-        reports.push(junit::parse_file(f, "")?);
+        reports.push(paved_junit::parse_file(f, "")?);
     }
-    let results = junit::merge_reports(reports).results;
-    let s = paved_quarantine::junit::Summary::of(&results);
+    let results = paved_junit::merge_reports(reports).results;
+    let s = paved_junit::Summary::of(&results);
     Ok(Some(Tests {
         files: files
             .iter()

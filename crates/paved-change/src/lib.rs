@@ -1,7 +1,7 @@
 //! paved-change: change records with audit evidence, approval gates and DORA metrics.
 //!
 //! - [`evidence`] gathers what a change contains (reusing paved-version's range logic,
-//!   paved-forge's PR lookups and paved-quarantine's JUnit parser);
+//!   paved-forge's PR lookups and paved-junit's JUnit parser);
 //! - [`bundle`] is the versioned evidence format and `verify`'s checks;
 //! - [`backend`] holds the record systems (file, ServiceNow, GitHub, GitLab, PagerDuty);
 //! - [`wait`] is the approval gate, [`dora`](mod@dora) the four keys.

@@ -19,10 +19,10 @@ use clap::builder::BoolishValueParser;
 use jiff::civil::Date;
 use paved_core::ci::{Annotation, CiSink, Level, Outputs};
 use paved_core::config::QuarantineConfig;
+use paved_junit::Summary;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::junit::{self, Summary};
 use crate::list::QuarantineList;
 use crate::model::TestResult;
 
@@ -330,12 +330,12 @@ pub fn run(args: &GateArgs) -> Result<u8> {
         paved_core::config::PavedConfig::load(args.config.as_deref(), Path::new("."))?;
     let q = config.quarantine;
     let files = crate::ingest::expand(&args.files)?;
-    let variant = junit::normalize(&args.variant);
+    let variant = paved_junit::normalize(&args.variant);
     let mut reports = Vec::with_capacity(files.len());
     for f in &files {
-        reports.push(junit::parse_file(f, &variant)?);
+        reports.push(paved_junit::parse_file(f, &variant)?);
     }
-    let merged = junit::merge_reports(reports);
+    let merged = paved_junit::merge_reports(reports);
     let list = QuarantineList::load_or_empty(&list_path(args.list.as_deref(), &q))?;
     let today = match args.today {
         Some(d) => d,

@@ -94,16 +94,16 @@ pub fn run_meta(args: &IngestArgs) -> Result<RunMeta> {
         branch,
         run_id,
         attempt,
-        variant: crate::junit::normalize(&args.variant),
+        variant: paved_junit::normalize(&args.variant),
         time: crate::store::now(),
     })
 }
 
 /// The report files of `patterns` (relative to the working directory): see
-/// [`junit::find_reports`](crate::junit::find_reports).
+/// [`paved_junit::find_reports`].
 pub fn expand(patterns: &[String]) -> Result<Vec<PathBuf>> {
-    use crate::junit::FindError;
-    crate::junit::find_reports(patterns, Path::new("")).map_err(|e| match e {
+    use paved_junit::FindError;
+    paved_junit::find_reports(patterns, Path::new("")).map_err(|e| match e {
         FindError::BadPattern { pattern, message } => {
             Error::Usage(format!("`{pattern}` is not a valid glob pattern: {message}"))
         }

@@ -1,8 +1,8 @@
 //! paved-quarantine: flaky-test detection from JUnit XML across CI runs, a reviewed quarantine
 //! list, skip filters for each test runner, and a gate that ignores quarantined failures.
 //!
-//! - [`junit`]: the streaming JUnit parser (every runner dialect), shared with paved-change.
-//! - [`model`]: test identity, outcomes, history and per-test figures.
+//! - [`model`]: history and per-test figures (test identity and outcomes come from paved-junit,
+//!   the JUnit parser shared with paved-change).
 //! - [`store`]: the history store (SQLite by default, PostgreSQL with `--store postgres://…`).
 //! - [`ingest`], [`analyze`], [`gate`]: JUnit into the store, figures per test, the merge gate.
 //! - `list`, `update`, `filter`, `report`: `quarantine.toml`, runner skip arguments, reports.
@@ -13,7 +13,6 @@ pub mod error;
 pub mod filter;
 pub mod gate;
 pub mod ingest;
-pub mod junit;
 pub mod list;
 pub mod model;
 pub mod report;

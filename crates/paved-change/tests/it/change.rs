@@ -800,7 +800,7 @@ fn open_summary_is_snapshotted() {
     insta::assert_snapshot!("open_summary", run.stderr.replace(&id, "[ID]"));
 }
 
-/// The JUnit summary comes from paved-quarantine's parser (retries folded: a test that failed
+/// The JUnit summary comes from paved-junit's parser (retries folded: a test that failed
 /// then passed is flaky, not failed).
 #[test]
 fn junit_summary_is_part_of_the_evidence() {

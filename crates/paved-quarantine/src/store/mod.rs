@@ -104,61 +104,9 @@ impl Store {
     }
 }
 
-/// The stable key of a test identity: a 64-bit hash of (suite, classname, name, variant),
-/// stored as a signed integer for SQL. It is part of the store format: changing it needs a
-/// migration. Eight bytes per step with a multiply-xorshift mix and a murmur3 finaliser per
-/// part (a byte-at-a-time hash was a fifth of the ingest time on large reports).
-pub fn test_key(id: &TestId) -> i64 {
-    key_of([&id.suite, &id.classname, &id.name, &id.variant])
-}
-
-/// [`test_key`] of the parts (suite, classname, name, variant), already normalised.
-pub(crate) fn key_of(parts: [&str; 4]) -> i64 {
-    let mut h = KeyHasher::new();
-    for part in parts {
-        h.part(part.as_bytes());
-    }
-    h.finish()
-}
-
-/// [`test_key`] a part at a time, so that the state after a suite's name can be kept and
-/// reused for each of its test cases.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct KeyHasher(u64);
-
-impl KeyHasher {
-    const K: u64 = 0x9e37_79b9_7f4a_7c15;
-
-    pub fn new() -> KeyHasher {
-        KeyHasher(0x7061_7665_642d_7174)
-    }
-
-    pub fn part(&mut self, bytes: &[u8]) {
-        fn fmix(mut h: u64) -> u64 {
-            h ^= h >> 33;
-            h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-            h ^= h >> 33;
-            h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-            h ^ (h >> 33)
-        }
-        let mut h = self.0;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let v = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-            h = (h ^ v).wrapping_mul(Self::K);
-            h ^= h >> 32;
-        }
-        let mut tail = [0u8; 8];
-        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-        h = (h ^ u64::from_le_bytes(tail)).wrapping_mul(Self::K);
-        // The length separates parts: ("ab", "c") and ("a", "bc") differ.
-        self.0 = fmix(h ^ (bytes.len() as u64));
-    }
-
-    pub fn finish(self) -> i64 {
-        self.0.cast_signed()
-    }
-}
+/// The stable key of a test identity, as the store keeps it (defined in paved-junit, next to the
+/// identity it hashes; part of the store format).
+pub use paved_junit::test_key;
 
 /// Outcome as stored.
 pub(crate) fn outcome_code(o: Outcome) -> i16 {
@@ -180,7 +128,7 @@ pub(crate) fn outcome_of(code: i64) -> Outcome {
 }
 
 /// Parse one report for storing, on as many threads as the machine has (see
-/// `junit::parallel`).
+/// [`paved_junit::parallel`]).
 pub(crate) fn parse_report(path: &Path, variant: &str) -> Result<packed::PackedReport> {
     let len = std::fs::metadata(path)
         .map_err(|source| paved_core::Error::Io {
@@ -204,7 +152,7 @@ pub(crate) fn parse_report(path: &Path, variant: &str) -> Result<packed::PackedR
     // are rarely shorter; memory that is reserved but never written costs nothing).
     let expected = |bytes: u64| usize::try_from(bytes / 128).unwrap_or(0).min(1 << 26);
     let bits = packed::bucket_bits(expected(len));
-    let (pieces, _) = crate::junit::parallel::parse(path, len, threads, |i, bytes| {
+    let (pieces, _) = paved_junit::parallel::parse(path, len, threads, |i, bytes| {
         packed::Collector::new(variant, i, expected(bytes), bits)
     })?;
     let report = packed::pack(&pieces);

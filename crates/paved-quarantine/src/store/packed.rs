@@ -18,11 +18,12 @@
 //! outcome ([`outcome_code`]), bit 2 "some attempt failed", bits 3–7 the number of attempts (31
 //! stands for 31 or more; the exact number of a test with a failure is in its [`FailureRow`]).
 
-use crate::junit::parallel::PieceSink;
-use crate::junit::{CaseRef, Sink, merge_into, text};
+use paved_junit::parallel::PieceSink;
+use paved_junit::{CaseRef, KeyHasher, Sink, merge_into, text};
+
 use crate::model::{Attempt, Outcome, RunTotals as Totals, TestId, TestResult};
 
-use super::{KeyHasher, outcome_code, outcome_of};
+use super::{outcome_code, outcome_of};
 
 /// One report, ready to store.
 ///
@@ -836,5 +837,91 @@ mod tests {
         assert_eq!(show(&parse_failures(&before).unwrap()), show(&rows));
         assert!(parse_failures(r#"[{"k":1,"c":"x","o":"failed","a":1}]"#).is_err());
         assert!(parse_failures("[{").is_err());
+    }
+
+    /// The report of `path` parsed in pieces of 256 bytes or more by `threads` threads, its
+    /// keys bucketed by `bits` bits, and the number of test cases.
+    fn packed_in_buckets(
+        path: &std::path::Path,
+        threads: usize,
+        bits: u32,
+    ) -> paved_core::Result<(PackedReport, u64)> {
+        let len = std::fs::metadata(path).unwrap().len();
+        let (pieces, cases) =
+            paved_junit::parallel::parse_in_pieces(path, len, threads, 256, |i, _| {
+                Collector::new("", i, 16, bits)
+            })?;
+        Ok((pack(&pieces), cases))
+    }
+
+    /// Every way to cut a report, and to bucket its keys, packs to what one thread and one sort
+    /// give: cuts inside captured output (which holds text that looks like the end of a suite),
+    /// nested suites, a test repeated in suites far apart (a rerun, folded across pieces), and
+    /// failures. (That the cuts themselves are checked is paved-junit's test.)
+    #[test]
+    fn any_number_of_pieces_and_buckets_gives_the_same_report() {
+        let mut xml = String::from("<?xml version=\"1.0\"?>\n<testsuites>\n");
+        for s in 0..60 {
+            xml.push_str(&format!("<testsuite name=\"suite{s}\">\n"));
+            for c in 0..8 {
+                match (s + c) % 7 {
+                    0 => xml.push_str(&format!(
+                        "<testcase classname=\"C{s}\" name=\"t{c}\"><system-out><![CDATA[log\n</testsuite>\n<testsuite name=\"ghost\"><testcase name=\"ghost{c}\"/>\n]]></system-out></testcase>\n"
+                    )),
+                    1 => xml.push_str(&format!(
+                        "<testcase classname=\"C{s}\" name=\"t{c}\"><failure message=\"boom\">trace</failure></testcase>\n"
+                    )),
+                    _ => xml.push_str(&format!("<testcase classname=\"C{s}\" name=\"t{c}\" time=\"0.1\"/>\n")),
+                }
+            }
+            if s % 9 == 4 {
+                xml.push_str(&format!(
+                    "<testsuite name=\"inner{s}\"><testcase classname=\"I\" name=\"i\"/></testsuite>\n<testcase classname=\"C{s}\" name=\"after-inner\"/>\n"
+                ));
+            }
+            xml.push_str("</testsuite>\n");
+            if s % 20 == 19 {
+                xml.push_str("<testsuite name=\"suite0\"><testcase classname=\"C0\" name=\"t1\"/></testsuite>\n");
+            }
+        }
+        xml.push_str("</testsuites>\n");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.xml");
+        std::fs::write(&path, &xml).unwrap();
+
+        let failures = |r: &PackedReport| parse_failures(&r.failures_json).unwrap();
+        let summary = |r: &PackedReport| {
+            let failures: Vec<String> = failures(r)
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{}|{}|{:?}|{}",
+                        f.id.classname, f.id.name, f.outcome, f.attempts
+                    )
+                })
+                .collect();
+            (r.keys.clone(), r.codes.clone(), failures)
+        };
+        let (one, cases) = packed_in_buckets(&path, 1, 0).unwrap();
+        assert!(
+            failures(&one)
+                .iter()
+                .any(|f| f.id.name == "t1" && f.attempts == 4)
+        );
+        assert!(!failures(&one).is_empty() && one.keys.len() > 8 * 400);
+        for threads in [2, 3, 5, 8, 40] {
+            let (many, n) = packed_in_buckets(&path, threads, 0).unwrap();
+            assert_eq!(n, cases, "{threads} threads");
+            assert_eq!(summary(&many), summary(&one), "{threads} threads");
+        }
+        // Keys sorted a bucket at a time give the same report as one sort of all.
+        for (threads, bits) in [(1, 1), (1, 5), (3, 2), (5, 9), (8, 16)] {
+            let (bucketed, _) = packed_in_buckets(&path, threads, bits).unwrap();
+            assert_eq!(
+                summary(&bucketed),
+                summary(&one),
+                "{threads} threads, {bits} bits"
+            );
+        }
     }
 }

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use paved_quarantine::junit::{Report, Summary, parse_bytes, parse_file};
+use paved_junit::{Report, Summary, parse_bytes, parse_file};
 use paved_quarantine::model::Outcome;
 
 fn fixture(name: &str) -> PathBuf {

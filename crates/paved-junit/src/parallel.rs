@@ -1,10 +1,10 @@
 //! One large report parsed by several threads.
 //!
 //! The file is cut after `</testsuite>` end tags near evenly spaced offsets, into a few pieces
-//! per thread, and the threads take pieces ([`Span`]s) in turn until none is left (so a core
+//! per thread, and the threads take pieces (spans of bytes) in turn until none is left (so a core
 //! slowed by other work holds up only its current piece). Each piece is parsed by the same
-//! [`Parser`] as a whole file, from a position where no suite is open. A cut is only a guess until it is checked: the piece
-//! before it must stop exactly there, after a `</testsuite>` that closed its last open suite.
+//! parser as a whole file, from a position where no suite is open. A cut is only a guess until
+//! it is checked: the piece before it must stop exactly there, after a `</testsuite>` that closed its last open suite.
 //! A cut that fell inside captured output, a comment or a nested suite fails that check; the
 //! pieces after it are then thrown away and the rest of the file is parsed on this thread from
 //! where the previous piece really stopped. The result is always what one sequential parse
@@ -16,7 +16,7 @@ use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use super::{Parser, Sink, Span, SpanEnd, bad, truncated};
+use crate::parse::{Parser, Sink, Span, SpanEnd, bad, truncated};
 
 /// Files smaller than this are parsed on one thread (splitting costs more than it saves).
 const MIN_PIECE: u64 = 16 << 20;
@@ -27,8 +27,9 @@ const READ_BUFFER: usize = 256 << 10;
 const PIECES_PER_THREAD: usize = 4;
 const CUT: &[u8] = b"</testsuite>";
 
-/// A sink that also tidies up on its own thread once its piece is parsed.
-pub(crate) trait PieceSink: Sink<Error = paved_core::Error> + Send {
+/// A [`Sink`] for one piece of a file, which also tidies up on its own thread once its piece is
+/// parsed (paved-quarantine's ingest sorts its keys there).
+pub trait PieceSink: Sink<Error = paved_core::Error> + Send {
     /// Called once, on the parsing thread, after the piece's last test case.
     fn finish(&mut self) {}
 }
@@ -36,7 +37,10 @@ pub(crate) trait PieceSink: Sink<Error = paved_core::Error> + Send {
 /// Parse `path` with up to `threads` threads. Returns one sink per piece, in file order, and
 /// the number of `<testcase>` elements read. `make(i, bytes)` makes the sink of piece `i`, of
 /// about `bytes` bytes; pieces later in the file get larger numbers.
-pub(crate) fn parse<S: PieceSink>(
+///
+/// The results are what one sequential parse gives: a sink sees the test cases of its piece in
+/// document order, and the pieces in order hold every test case of the file once.
+pub fn parse<S: PieceSink>(
     path: &Path,
     len: u64,
     threads: usize,
@@ -45,8 +49,10 @@ pub(crate) fn parse<S: PieceSink>(
     parse_in_pieces(path, len, threads, MIN_PIECE, make)
 }
 
-/// [`parse`] with pieces of at least `min_piece` bytes (small in tests).
-fn parse_in_pieces<S: PieceSink>(
+/// [`parse`] with pieces of at least `min_piece` bytes (small in tests, here and in
+/// paved-quarantine's).
+#[doc(hidden)]
+pub fn parse_in_pieces<S: PieceSink>(
     path: &Path,
     len: u64,
     threads: usize,
@@ -253,43 +259,62 @@ fn read_full(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::packed::{Collector, PackedReport, pack};
+    use crate::parse::CaseRef;
+    use crate::{Attempt, Outcome, Report, TestId, TestResult, merge_reports, text};
 
     /// Times a bad cut sent the rest of a file to one thread.
     pub(super) static FALLBACKS: std::sync::atomic::AtomicUsize =
         std::sync::atomic::AtomicUsize::new(0);
 
-    fn packed(path: &Path, threads: usize) -> paved_core::Result<(PackedReport, u64)> {
-        packed_in_buckets(path, threads, 0)
+    /// Every test case of a piece, as read, in document order.
+    #[derive(Default)]
+    struct Cases(Vec<TestResult>);
+
+    impl Cases {
+        fn push(&mut self, case: &CaseRef<'_>, attempts: Vec<Attempt>) {
+            self.0.push(TestResult {
+                id: TestId {
+                    suite: text(case.suite),
+                    classname: text(case.classname),
+                    name: text(case.name),
+                    variant: String::new(),
+                },
+                file: case.file.map(str::to_owned),
+                attempts,
+            });
+        }
     }
 
-    fn packed_in_buckets(
-        path: &Path,
-        threads: usize,
-        bits: u32,
-    ) -> paved_core::Result<(PackedReport, u64)> {
+    impl Sink for Cases {
+        type Error = paved_core::Error;
+
+        fn passed(&mut self, case: &CaseRef<'_>) -> paved_core::Result<()> {
+            let pass = Attempt {
+                outcome: Outcome::Passed,
+                message: None,
+                time: case.seconds(),
+            };
+            self.push(case, vec![pass]);
+            Ok(())
+        }
+
+        fn other(&mut self, case: &CaseRef<'_>, attempts: Vec<Attempt>) -> paved_core::Result<()> {
+            self.push(case, attempts);
+            Ok(())
+        }
+
+        fn flush(&mut self) -> paved_core::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl PieceSink for Cases {}
+
+    /// The test cases of `path` in document order, parsed in pieces of 256 bytes or more.
+    fn cases(path: &Path, threads: usize) -> paved_core::Result<(Vec<TestResult>, u64)> {
         let len = std::fs::metadata(path).unwrap().len();
-        let (pieces, cases) = parse_in_pieces(path, len, threads, 256, |i, _| {
-            Collector::new("", i, 16, bits)
-        })?;
-        Ok((pack(&pieces), cases))
-    }
-
-    fn failures(r: &PackedReport) -> Vec<crate::store::packed::FailureRow> {
-        crate::store::packed::parse_failures(&r.failures_json).unwrap()
-    }
-
-    fn summary(r: &PackedReport) -> (Vec<u8>, Vec<u8>, Vec<String>) {
-        let failures = failures(r)
-            .iter()
-            .map(|f| {
-                format!(
-                    "{}|{}|{:?}|{}",
-                    f.id.classname, f.id.name, f.outcome, f.attempts
-                )
-            })
-            .collect();
-        (r.keys.clone(), r.codes.clone(), failures)
+        let (pieces, n) = parse_in_pieces(path, len, threads, 256, |_, _| Cases::default())?;
+        Ok((pieces.into_iter().flat_map(|c| c.0).collect(), n))
     }
 
     /// Every way to cut a report gives what one thread gives: cuts inside captured output
@@ -327,26 +352,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("big.xml");
         std::fs::write(&path, &xml).unwrap();
-        let (one, cases) = packed(&path, 1).unwrap();
+        let (one, n) = cases(&path, 1).unwrap();
+        assert_eq!(n as usize, one.len());
+        assert!(one.len() > 8 * 60 && !one.iter().any(|r| r.id.name.starts_with("ghost")));
+        let merged = merge_reports([Report {
+            results: one.clone(),
+        }]);
         assert!(
-            failures(&one)
+            merged
+                .results
                 .iter()
-                .any(|f| f.id.name == "t1" && f.attempts == 4)
+                .any(|r| r.id.name == "t1" && r.id.classname == "C0" && r.attempts.len() == 4)
         );
-        assert!(!failures(&one).is_empty() && one.keys.len() > 8 * 400);
         for threads in [2, 3, 5, 8, 40] {
-            let (many, n) = packed(&path, threads).unwrap();
-            assert_eq!(n, cases, "{threads} threads");
-            assert_eq!(summary(&many), summary(&one), "{threads} threads");
-        }
-        // Keys sorted a bucket at a time give the same report as one sort of all.
-        for (threads, bits) in [(1, 1), (1, 5), (3, 2), (5, 9), (8, 16)] {
-            let (bucketed, _) = packed_in_buckets(&path, threads, bits).unwrap();
-            assert_eq!(
-                summary(&bucketed),
-                summary(&one),
-                "{threads} threads, {bits} bits"
-            );
+            let (many, m) = cases(&path, threads).unwrap();
+            assert_eq!(m, n, "{threads} threads");
+            assert_eq!(many, one, "{threads} threads");
         }
         // Some cut fell inside captured output or after a nested suite, and was caught.
         assert!(FALLBACKS.load(std::sync::atomic::Ordering::Relaxed) > 0);
@@ -372,7 +393,7 @@ mod tests {
             let path = dir.path().join(name);
             std::fs::write(&path, xml).unwrap();
             for threads in [1, 4] {
-                let err = packed(&path, threads).map(|_| ()).unwrap_err();
+                let err = cases(&path, threads).map(|_| ()).unwrap_err();
                 assert!(
                     err.to_string().contains(name),
                     "{name}, {threads} threads: {err}"
