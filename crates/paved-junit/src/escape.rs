@@ -17,7 +17,12 @@ pub fn unescape(s: &str) -> String {
     while let Some(i) = rest.find('&') {
         out.push_str(&rest[..i]);
         let tail = &rest[i..];
-        let Some(end) = tail[..tail.len().min(12)].find(';') else {
+        // Look for the `;` among the next bytes: `;` is ASCII, so where it is found is a char
+        // boundary, while a cut at a fixed length could fall inside `€` and panic.
+        let Some(end) = tail.as_bytes()[..tail.len().min(12)]
+            .iter()
+            .position(|&b| b == b';')
+        else {
             out.push('&');
             rest = &tail[1..];
             continue;
@@ -80,6 +85,15 @@ pub(crate) fn plain_text<'a>(raw: &Cow<'a, [u8]>) -> Cow<'a, str> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_entity_cut_inside_a_multibyte_character_is_kept_as_text() {
+        let euros = "&quot\u{20ac}\u{20ac}\u{20ac}";
+        assert_eq!(super::unescape(euros), euros);
+        let long = "&\u{20ac}\u{20ac}\u{20ac}\u{20ac};";
+        assert_eq!(super::unescape(long), long);
+        assert_eq!(super::unescape("a&amp;\u{20ac}&lt;"), "a&\u{20ac}<");
+    }
+
     use super::*;
 
     #[test]

@@ -188,3 +188,32 @@ fn test_names_and_messages_cannot_issue_workflow_commands() {
         "the list keeps the names: {list}"
     );
 }
+
+/// A 90-byte report whose entity is cut inside a multi-byte character once made `gate` and
+/// `ingest` panic (exit 101); it is read as text.
+#[test]
+fn an_entity_cut_inside_a_multibyte_character_does_not_crash_the_gate() {
+    let dir = tempfile::tempdir().unwrap();
+    let report =
+        "<testsuite><testcase classname=\"c\" name=\"&quot\u{20ac}\u{20ac}\u{20ac}\"/></testsuite>";
+    std::fs::write(dir.path().join("r.xml"), report).unwrap();
+    for args in [
+        &["gate", "r.xml"][..],
+        &[
+            "ingest", "--commit", "c1", "--run-id", "1", "--store", "h.db", "r.xml",
+        ],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_paved-quarantine"))
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("GITHUB_ACTIONS")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            matches!(out.status.code(), Some(0 | 2)),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
