@@ -79,11 +79,9 @@ fn remove_stale_temp_files(dir: &Path, name: &str) {
             .ok()
             .and_then(|m| now.duration_since(m).ok())
             .is_some_and(|age| age >= STALE_AFTER);
-        if is_ours && meta.file_type().is_file() && old && fs::remove_file(entry.path()).is_ok() {
-            crate::cli::info(&format!(
-                "removed `{}`, left by an interrupted write",
-                entry.path().display()
-            ));
+        if is_ours && meta.file_type().is_file() && old {
+            // Silent: `fs` sits below `cli`, and the file was paved's own scratch.
+            let _ = fs::remove_file(entry.path());
         }
     }
 }
