@@ -4,7 +4,7 @@
 //!   paved-forge's PR lookups and paved-junit's JUnit parser);
 //! - [`bundle`] is the versioned evidence format and `verify`'s checks;
 //! - [`backend`] holds the record systems (file, ServiceNow, GitHub, GitLab, PagerDuty);
-//! - [`wait`] is the approval gate, [`dora`] the four keys.
+//! - [`wait`] is the approval gate, [`dora`](mod@dora) the four keys.
 //!
 //! The bundle is always written to `<records>/<id>.json`; that file is the `file` backend's
 //! record and what `dora` reads, whichever backend holds the official record.
