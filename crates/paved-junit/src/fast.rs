@@ -312,8 +312,9 @@ static OUTPUT_ELEMENTS: std::sync::LazyLock<[(&[u8], memchr::memmem::Finder<'sta
     });
 
 /// The length of an output element's body and end tag at the start of `body`, by the rule of
-/// [`Parser::skip_raw`](crate::parse::Parser::skip_raw): the first `</name`, then ASCII whitespace, then `>` (a `</name`
-/// followed by anything else is part of the body). `None` when `body` ends first.
+/// [`Parser::skip_raw`](crate::parse::Parser::skip_raw): the first `</name`, then ASCII
+/// whitespace, then `>` (a `</name` followed by anything else is part of the body). `None` when
+/// `body` ends first.
 fn skip_output(body: &[u8], end_tag: &memchr::memmem::Finder<'_>) -> Option<usize> {
     let mut from = 0;
     loop {

@@ -70,8 +70,8 @@ pub fn merge_into(into: &mut TestResult, later: TestResult) {
     into.attempts.extend(later.attempts);
 }
 
-/// The [`Sink`] behind [`stream_file`](crate::stream_file): builds [`TestResult`]s, merges a test repeated within a
-/// suite (reruns), and hands them on when the suite closes.
+/// The [`Sink`] behind [`stream_file`](crate::stream_file): builds [`TestResult`]s, merges a
+/// test repeated within a suite (reruns), and hands them on when the suite closes.
 pub(crate) struct Collect<'v, F> {
     variant: &'v str,
     pending: Vec<TestResult>,

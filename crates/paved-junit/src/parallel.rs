@@ -4,11 +4,11 @@
 //! per thread, and the threads take pieces (spans of bytes) in turn until none is left (so a core
 //! slowed by other work holds up only its current piece). Each piece is parsed by the same
 //! parser as a whole file, from a position where no suite is open. A cut is only a guess until
-//! it is checked: the piece before it must stop exactly there, after a `</testsuite>` that closed its last open suite.
-//! A cut that fell inside captured output, a comment or a nested suite fails that check; the
-//! pieces after it are then thrown away and the rest of the file is parsed on this thread from
-//! where the previous piece really stopped. The result is always what one sequential parse
-//! gives; a bad guess only costs time.
+//! it is checked: the piece before it must stop exactly there, after a `</testsuite>` that
+//! closed its last open suite. A cut that fell inside captured output, a comment or a nested
+//! suite fails that check; the pieces after it are then thrown away and the rest of the file is
+//! parsed on this thread from where the previous piece really stopped. The result is always
+//! what one sequential parse gives; a bad guess only costs time.
 //!
 //! Memory stays bounded: each thread streams its piece through its own read buffer.
 

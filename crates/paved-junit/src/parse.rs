@@ -277,7 +277,7 @@ impl<'p, R: BufRead> Parser<'p, R> {
     }
 
     /// Hand on the plain passing test cases that come next, read straight from the read buffer
-    /// (most of a large report; see [`plain_case`](crate::fast::plain_case)), until anything else comes or the buffer
+    /// (most of a large report; see [`plain_case`]), until anything else comes or the buffer
     /// runs out. quick-xml reads the rest, so its offsets stay right: the bytes are consumed
     /// through its stream.
     fn plain_cases<S: Sink>(&mut self, sink: &mut S) -> Result<(), S::Error> {
