@@ -286,6 +286,12 @@ impl<'a> RequestBuilder<'a> {
         secrets
     }
 
+    /// The server's error message as it may be shown: scrubbed whole, then cut short.
+    fn shown_message(&self, response: &Response) -> Option<String> {
+        let whole = response.error_message_whole()?;
+        Some(super::text::shorten(&self.scrub(&whole), &self.secrets()))
+    }
+
     /// Remove credentials and query strings from text that will be shown.
     fn scrub(&self, text: &str) -> String {
         let mut text = text.to_owned();
@@ -536,7 +542,7 @@ impl<'a> RequestBuilder<'a> {
         if response.status < 400 || self.allowed.contains(&response.status) {
             return Ok(response);
         }
-        let message = response.error_message().map(|m| self.scrub(&m));
+        let message = self.shown_message(&response);
         let hint = status_hint(response.status, self.auth_hint.as_deref(), attempts);
         Err(HttpError::Status {
             method: self.method,
@@ -559,7 +565,7 @@ impl<'a> RequestBuilder<'a> {
             method: self.method,
             url: response.url.clone(),
             status: response.status,
-            message: response.error_message().map(|m| self.scrub(&m)),
+            message: self.shown_message(response),
             resets_at: wait.map(|w| format_utc(now + w)),
             wait,
             max_wait: self.config.max_wait,

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use super::error::{HttpError, status_hint};
 use super::link::next_link;
 use super::method::Method;
-use super::text::{excerpt, server_message};
+use super::text::{excerpt, server_message, server_message_whole};
 
 /// A response, read whole.
 #[derive(Clone)]
@@ -123,5 +123,10 @@ impl Response {
     /// `message`/`error` and `errors`, or the start of a plain-text body.
     pub fn error_message(&self) -> Option<String> {
         server_message(&self.body)
+    }
+
+    /// [`Self::error_message`] before it is cut short, for scrubbing first.
+    pub(super) fn error_message_whole(&self) -> Option<String> {
+        server_message_whole(&self.body)
     }
 }

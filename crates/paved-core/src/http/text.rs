@@ -7,12 +7,18 @@ use std::time::Duration;
 pub(super) const SNIPPET_CHARS: usize = 300;
 
 pub(super) fn server_message(body: &[u8]) -> Option<String> {
+    server_message_whole(body).map(|m| truncate_chars(&m, SNIPPET_CHARS))
+}
+
+/// [`server_message`] before it is cut short: what a request scrubs of its secrets first, so that
+/// a token straddling the cut is never printed in part.
+pub(super) fn server_message_whole(body: &[u8]) -> Option<String> {
     use serde_json::Value;
     if body.iter().all(u8::is_ascii_whitespace) {
         return None;
     }
     let Ok(value) = serde_json::from_slice::<Value>(body) else {
-        return Some(excerpt(body));
+        return Some(excerpt_whole(body));
     };
     let mut parts: Vec<String> = Vec::new();
     let mut push = |v: &Value| match v {
@@ -53,10 +59,14 @@ pub(super) fn server_message(body: &[u8]) -> Option<String> {
     } else {
         parts.join("; ")
     };
-    Some(truncate_chars(&collapse_whitespace(&text), SNIPPET_CHARS))
+    Some(collapse_whitespace(&text))
 }
 
 pub(super) fn excerpt(body: &[u8]) -> String {
+    truncate_chars(&excerpt_whole(body), SNIPPET_CHARS)
+}
+
+fn excerpt_whole(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let trimmed = text.trim_start();
     if trimmed.starts_with('<') {
@@ -65,7 +75,27 @@ pub(super) fn excerpt(body: &[u8]) -> String {
     if trimmed.is_empty() {
         return "(an empty body)".to_owned();
     }
-    truncate_chars(&collapse_whitespace(trimmed), SNIPPET_CHARS)
+    collapse_whitespace(trimmed)
+}
+
+/// Cut already-scrubbed `text` to the excerpt length; if the cut leaves the start of one of
+/// `secrets` at the end (four characters or more), that is masked too.
+pub(super) fn shorten(text: &str, secrets: &[String]) -> String {
+    let Some((i, _)) = text.char_indices().nth(SNIPPET_CHARS) else {
+        return text.to_owned();
+    };
+    let mut kept = &text[..i];
+    for secret in secrets {
+        let longest = (4..secret.len())
+            .rev()
+            .filter(|&k| secret.is_char_boundary(k))
+            .find(|&k| kept.ends_with(&secret[..k]));
+        if let Some(k) = longest {
+            kept = &kept[..kept.len() - k];
+            return format!("{kept}***…");
+        }
+    }
+    format!("{kept}…")
 }
 
 fn collapse_whitespace(text: &str) -> String {
@@ -106,6 +136,23 @@ pub(super) fn human_duration(d: Duration) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    /// A token straddling the cut is scrubbed before the cut, and a token's start left at the
+    /// cut (text that merely begins like it) is masked too.
+    #[test]
+    fn secrets_are_scrubbed_before_the_cut_and_at_it() {
+        let token = "ghp_0123456789abcdefghij".to_owned();
+        let mut body = "x".repeat(SNIPPET_CHARS - 6);
+        body.push_str(&token);
+        let scrubbed = body.replace(&token, "***");
+        assert_eq!(shorten(&scrubbed, std::slice::from_ref(&token)), scrubbed);
+        let mut at_cut = "y".repeat(SNIPPET_CHARS - 6);
+        at_cut.push_str("ghp_01 and more text after the cut");
+        let shown = shorten(&at_cut, &[token]);
+        assert!(!shown.contains("ghp_01"), "{shown}");
+        assert!(shown.ends_with("***…"), "{shown}");
+    }
+
     use super::*;
 
     #[test]
