@@ -97,3 +97,58 @@ pub fn wait_for_port(port: u16, timeout: Duration) -> Result<(), String> {
         "nothing listened on 127.0.0.1:{port} within {timeout:?}"
     ))
 }
+
+/// The `common` module every tool's integration tests use: paved-testkit's [`repo::TestRepo`]
+/// bound to the binary under test. `paved_testkit::tool_tests!(env!("CARGO_BIN_EXE_paved-x"));`
+/// at the top of `tests/it/main.rs`.
+#[macro_export]
+macro_rules! tool_tests {
+    ($bin:expr) => {
+        /// The binary under test.
+        const BIN: &str = $bin;
+
+        /// Real repositories from paved-testkit, run against this crate's binary. Each test module uses
+        /// its own part of it.
+        #[allow(dead_code)]
+        mod common {
+            use std::path::{Path, PathBuf};
+
+            pub use $crate::repo::Run;
+            #[allow(unused_imports)]
+            pub use $crate::repo::git_cmd;
+
+            /// paved-testkit's [`paved_testkit::repo::TestRepo`], which runs this crate's binary.
+            pub struct TestRepo($crate::repo::TestRepo);
+
+            impl TestRepo {
+                pub fn new() -> Self {
+                    TestRepo($crate::repo::TestRepo::new())
+                }
+
+                /// Run the tool under test here.
+                pub fn paved(&self, args: &[&str]) -> Run {
+                    self.paved_env(args, &[])
+                }
+
+                pub fn paved_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+                    self.0.run(super::BIN, args, env)
+                }
+            }
+
+            impl std::ops::Deref for TestRepo {
+                type Target = $crate::repo::TestRepo;
+                fn deref(&self) -> &Self::Target {
+                    &self.0
+                }
+            }
+
+            pub fn bin() -> PathBuf {
+                PathBuf::from(super::BIN)
+            }
+
+            pub fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+                $crate::repo::run(super::BIN, dir, args, env)
+            }
+        }
+    };
+}
