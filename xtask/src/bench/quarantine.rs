@@ -190,7 +190,7 @@ fn bench_filter(bin: &Path, dir: &Path) -> Result<(), String> {
         let mut text = String::with_capacity(LIST_ENTRIES * 160);
         for i in 0..LIST_ENTRIES {
             text.push_str(&format!(
-                "# flaky since run {i}\n[[test]]\nid = \"tests.test_mod{m}::TestCase{c}::test_{i}\"\n\
+                "# flaky since run {i}\n[[test]]\nid = \"tests|tests.test_mod{m}.TestCase{c}|test_{i}\"\n\
                  reason = \"flaky\"\nowner = \"@acme/qa\"\nadded = 2026-11-01\nexpires = 2027-11-01\n\n",
                 m = i % 100,
                 c = i % 7,
