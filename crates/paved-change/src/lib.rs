@@ -598,6 +598,16 @@ fn dora(args: &Args, d: &DoraArgs, sink: &CiSink) -> Result<u8> {
             "`--since` must be before `--until`",
         ));
     }
+    if !ctx.records.is_dir() {
+        return Err(Error::usage(
+            format!(
+                "there is no records directory `{}` to compute DORA figures from",
+                ctx.records.display()
+            ),
+            "pass `--records DIR` with the evidence bundles `paved-change open` wrote (in CI, \
+             restore them from an artifact first)",
+        ));
+    }
     let (bundles, bad) = bundle::load_dir(&ctx.records)?;
     for e in &bad {
         paved_core::cli::warn(&format!("{e}; it is not counted"));
