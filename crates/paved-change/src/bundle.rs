@@ -42,7 +42,7 @@ pub struct Bundle {
     /// paved's id of the change (`chg-` and 16 hex digits, derived from the correlation id).
     #[schemars(regex(pattern = r"^chg-[0-9a-f]{16}$"))]
     pub id: String,
-    /// `repository:run:attempt:environment`: the same for every re-run of one job attempt.
+    /// `repository:run:environment`: the same for every attempt of one workflow run or pipeline.
     #[schemars(length(min = 1))]
     pub correlation_id: String,
     /// The environment deployed to.

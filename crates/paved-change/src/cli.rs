@@ -96,7 +96,7 @@ pub struct OpenArgs {
     #[arg(long, env = "PAVED_PACKAGE", value_name = "NAME")]
     pub package: Option<String>,
 
-    /// Override the correlation id [default: repository:run:attempt:environment].
+    /// Override the correlation id [default: repository:run:environment, the same for every attempt of a run].
     #[arg(long, env = "PAVED_CORRELATION_ID", value_name = "ID")]
     pub correlation_id: Option<String>,
 

@@ -83,20 +83,18 @@ pub fn repository(env: Env<'_>, web_url: Option<&str>) -> Option<String> {
         })
 }
 
-/// `repository:run:attempt:environment`. Outside CI the run is `local-<head>`, so re-running
-/// locally on the same commit finds the same record.
+/// `repository:run:environment`. The run is the workflow run (GitHub `GITHUB_RUN_ID`) or the
+/// pipeline (GitLab `CI_PIPELINE_ID`), never the attempt or the job: "Re-run jobs" and "Retry"
+/// keep the run and change only the attempt or job id, so every attempt finds the record the
+/// first one opened. Outside CI the run is `local-<head>`, so re-running locally on the same
+/// commit finds the same record.
 pub fn correlation_id(repository: Option<&str>, ci: &Ci, environment: &str, head: &str) -> String {
     let run = ci
         .run_id
         .clone()
         .unwrap_or_else(|| format!("local-{}", head.chars().take(12).collect::<String>()));
-    let attempt = ci.attempt.as_deref().unwrap_or("1");
     // `^` separates ServiceNow query terms; keep it out of the id.
-    format!(
-        "{}:{run}:{attempt}:{environment}",
-        repository.unwrap_or("repository")
-    )
-    .replace('^', "_")
+    format!("{}:{run}:{environment}", repository.unwrap_or("repository")).replace('^', "_")
 }
 
 /// paved's change id: `chg-` and the 64-bit FNV-1a hash of the correlation id, in hex.

@@ -43,7 +43,7 @@ pub struct DeploymentSpec {
     pub is_tag: bool,
     /// A short description (GitHub keeps 140 characters).
     pub description: String,
-    /// repo:run:attempt:env; stored in GitHub's payload so a re-run finds the deployment.
+    /// repo:run:env (the same for every attempt); stored in GitHub's payload so a re-run finds the deployment.
     pub correlation_id: String,
     /// Extra payload for GitHub (merged with `correlation_id`).
     pub payload: Value,

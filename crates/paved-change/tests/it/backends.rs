@@ -30,7 +30,7 @@ fn bundle() -> Bundle {
         schema: paved_change::bundle::SCHEMA_URI.into(),
         schema_version: 1,
         id: "chg-0000000000000001".into(),
-        correlation_id: "acme/rocket:42:1:prod".into(),
+        correlation_id: "acme/rocket:42:prod".into(),
         environment: "prod".into(),
         version: "1.4.0".into(),
         repository: Some("acme/rocket".into()),
@@ -107,7 +107,7 @@ fn servicenow_creates_fills_fields_and_requests_approval() {
     assert_eq!(reqs[0].method, "GET");
     assert_eq!(
         reqs[0].query_param("sysparm_query").as_deref(),
-        Some("correlation_id=acme/rocket:42:1:prod")
+        Some("correlation_id=acme/rocket:42:prod")
     );
     let created = server.requests_to("POST", TABLE)[0].json();
     for field in [
@@ -124,7 +124,7 @@ fn servicenow_creates_fills_fields_and_requests_approval() {
             "{field} missing: {created}"
         );
     }
-    assert_eq!(created["correlation_id"], "acme/rocket:42:1:prod");
+    assert_eq!(created["correlation_id"], "acme/rocket:42:prod");
     assert_eq!(created["start_date"], "2026-01-05 10:00:00");
     assert_eq!(created["end_date"], "2026-01-05 11:00:00");
     assert_eq!(created["assignment_group"], "Release Management");

@@ -67,7 +67,7 @@ fn open_rerun_close_and_next_range_from_the_last_deployment() {
     assert_eq!(b["schema_version"], 1);
     assert_eq!(b["environment"], "prod");
     assert_eq!(b["repository"], "acme/rocket");
-    assert_eq!(b["correlation_id"], "acme/rocket:42:1:prod");
+    assert_eq!(b["correlation_id"], "acme/rocket:42:prod");
     assert_eq!(b["commits"]["head"], c2);
     assert_eq!(b["commits"]["base_source"], "tag");
     assert_eq!(b["commits"]["base_ref"], "v1.0.0");
@@ -607,7 +607,7 @@ fn dora_bundle(
         "$schema": "https://paved.dev/schemas/change-bundle/v1.json",
         "schema_version": 1,
         "id": id,
-        "correlation_id": format!("acme/rocket:{id}:1:{env}"),
+        "correlation_id": format!("acme/rocket:{id}:{env}"),
         "environment": env,
         "version": "1.0.0",
         "repository": "acme/rocket",
@@ -911,7 +911,7 @@ fn pagerduty_event_is_sent_once_per_correlation_id_with_dotenv_outputs() {
     let report = std::fs::read_to_string(&dotenv).unwrap();
     assert!(report.contains(&format!("CHANGE_ID={id}\n")), "{report}");
     assert!(
-        report.contains("CORRELATION_ID=acme/rocket:555:9001:prod\n"),
+        report.contains("CORRELATION_ID=acme/rocket:555:prod\n"),
         "{report}"
     );
     assert!(report.contains("CREATED=false\n"), "{report}");
@@ -975,7 +975,7 @@ fn github_deployment_backend_end_to_end() {
     assert_eq!(open.ok(), "31");
     let post = server.requests_to("POST", deployments)[0].json();
     assert_eq!(post["production_environment"], true);
-    assert_eq!(post["payload"]["correlation_id"], "acme/rocket:77:1:prod");
+    assert_eq!(post["payload"]["correlation_id"], "acme/rocket:77:prod");
     server
         .route("GET", &format!("{deployments}/31/statuses"))
         .respond(FakeResponse::json(200, json!([{ "state": "in_progress" }])));
@@ -1094,4 +1094,77 @@ fn the_evidence_is_kept_when_the_backend_fails() {
     );
     assert_eq!(again.ok(), "CHG0030001");
     assert_eq!(read_json(&file)["record"]["id"], SYS_ID);
+}
+
+/// "Re-run jobs" on GitHub and "Retry" on GitLab start a fresh runner with a new attempt number
+/// (GitHub) or a new job id (GitLab) but the same workflow run / pipeline: the correlation id
+/// stays the same, so ServiceNow is asked for the existing change and no second one is opened.
+#[test]
+fn a_rerun_attempt_on_a_fresh_runner_finds_the_first_attempts_change() {
+    for forge in ["github", "gitlab"] {
+        let (repo, _, _) = history();
+        let server = FakeServer::start();
+        stateful_snow(&server);
+        let url = server.url();
+        let attempt_env = |attempt: &'static str| -> Vec<(&'static str, String)> {
+            let mut env: Vec<(&'static str, String)> = match forge {
+                "github" => vec![
+                    ("GITHUB_ACTIONS", "true".into()),
+                    ("GITHUB_SERVER_URL", "https://github.com".into()),
+                    ("GITHUB_REPOSITORY", "acme/rocket".into()),
+                    ("GITHUB_RUN_ID", "4242".into()),
+                    ("GITHUB_RUN_ATTEMPT", attempt.into()),
+                ],
+                _ => vec![
+                    ("GITLAB_CI", "true".into()),
+                    ("CI_PROJECT_PATH", "acme/rocket".into()),
+                    ("CI_PIPELINE_ID", "4242".into()),
+                    ("CI_JOB_ID", format!("99{attempt}")),
+                ],
+            };
+            env.extend([
+                ("SERVICENOW_USERNAME", "paved.bot".into()),
+                ("SERVICENOW_PASSWORD", "pw".into()),
+                ("PAVED_SERVICENOW_URL", url.clone()),
+                ("PAVED_BACKEND", "servicenow".into()),
+            ]);
+            env
+        };
+        let open = |attempt: &'static str| {
+            let env = attempt_env(attempt);
+            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            repo.paved_env(
+                &["open", "--env", "prod", "--version", "1.1.0", "--json"],
+                &env,
+            )
+        };
+        let first = open("1").json();
+        // The fresh runner of the re-run has no local records.
+        std::fs::remove_dir_all(repo.path().join(".paved/changes")).unwrap();
+        let second = open("2").json();
+        assert_eq!(first["correlation_id"], "acme/rocket:4242:prod", "{forge}");
+        assert_eq!(second["correlation_id"], first["correlation_id"], "{forge}");
+        assert_eq!(second["id"], first["id"], "{forge}");
+        assert_eq!(
+            server.requests_to("POST", TABLE).len(),
+            1,
+            "{forge}: a re-run opened a second change"
+        );
+    }
+}
+
+/// `dora` over a records directory that does not exist is an input error naming it, never
+/// "0 deployments".
+#[test]
+fn dora_over_a_missing_records_directory_is_an_input_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nonexistent");
+    let run = run_in(
+        dir.path(),
+        &["--records", missing.to_str().unwrap(), "dora"],
+        &[],
+    );
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("nonexistent"), "{}", run.stderr);
+    assert!(!run.stdout.contains("deployments"), "{}", run.stdout);
 }
