@@ -199,6 +199,36 @@ impl ServiceNow {
         Self::record(&value)
     }
 
+    /// Move the change to `target` (with `extra` fields), then read it back: a `200` that left
+    /// the state where it was (a business rule, a mandatory field, an ACL on `state`) is an
+    /// external failure naming the state the change is really in. A state past `target` on the
+    /// way to Closed counts as moved (approval can schedule a change by itself).
+    fn move_to(&self, record: &SnowRecord, target: i64, extra: Value) -> Result<SnowRecord> {
+        let mut body = extra;
+        body["state"] = json!(target.to_string());
+        self.patch(&record.sys_id, &body)?;
+        let now = self.get(&record.sys_id)?;
+        let moved = match now.state {
+            Some(s) if target == snow_state::CLOSED => s == snow_state::CLOSED,
+            Some(s) => s >= target && s != snow_state::CANCELED,
+            None => false,
+        };
+        if moved {
+            return Ok(now);
+        }
+        let is = now.state.map_or_else(
+            || "no state".to_owned(),
+            |s| format!("{} ({s})", snow_state::label(s)),
+        );
+        Err(Error::Backend(format!(
+            "ServiceNow accepted the update of change `{}` to {} ({target}), but the record \
+             read back is still in {is}; check the change's mandatory fields and the business \
+             rules or ACLs on `state` for the paved user",
+            record.number,
+            snow_state::label(target),
+        )))
+    }
+
     fn web_url(&self, sys_id: &str) -> String {
         format!(
             "{}/nav_to.do?uri=change_request.do?sys_id={sys_id}",
@@ -281,10 +311,7 @@ impl Backend for ServiceNow {
         };
         // Request approval: New → Assess. A re-run leaves a record that moved on alone.
         let record = if record.state.is_none_or(|s| s == snow_state::NEW) {
-            self.patch(
-                &record.sys_id,
-                &json!({ "state": snow_state::ASSESS.to_string() }),
-            )?
+            self.move_to(&record, snow_state::ASSESS, json!({}))?
         } else {
             record
         };
@@ -304,10 +331,7 @@ impl Backend for ServiceNow {
     fn start(&self, id: &str) -> Result<()> {
         let r = self.get(id)?;
         if r.state.is_some_and(|s| s < snow_state::IMPLEMENT) {
-            self.patch(
-                &r.sys_id,
-                &json!({ "state": snow_state::IMPLEMENT.to_string() }),
-            )?;
+            self.move_to(&r, snow_state::IMPLEMENT, json!({}))?;
         }
         Ok(())
     }
@@ -326,30 +350,21 @@ impl Backend for ServiceNow {
                 });
             }
             Some(s) if s < snow_state::IMPLEMENT => {
-                self.patch(
-                    &r.sys_id,
-                    &json!({ "state": snow_state::IMPLEMENT.to_string() }),
-                )?;
+                self.move_to(&r, snow_state::IMPLEMENT, json!({}))?;
             }
             _ => {}
         }
         if r.state != Some(snow_state::REVIEW) {
-            self.patch(
-                &r.sys_id,
-                &json!({ "state": snow_state::REVIEW.to_string() }),
-            )?;
+            self.move_to(&r, snow_state::REVIEW, json!({}))?;
         }
         let code = match outcome {
             Outcome::Success => "successful",
             Outcome::Failure => "unsuccessful",
         };
-        self.patch(
-            &r.sys_id,
-            &json!({
-                "state": snow_state::CLOSED.to_string(),
-                "close_code": code,
-                "close_notes": notes,
-            }),
+        self.move_to(
+            &r,
+            snow_state::CLOSED,
+            json!({ "close_code": code, "close_notes": notes }),
         )?;
         Ok(())
     }

@@ -674,3 +674,37 @@ fn pagerduty_rejection_names_no_routing_key() {
     assert!(!text.contains(ROUTING_KEY), "{text}");
     assert!(text.contains("400"), "{text}");
 }
+
+/// A business rule (or a missing field) can keep a change where it is while the Table API still
+/// answers `200` and echoes the fields sent. `close` reads the record back and fails with the
+/// state it is really in, instead of printing "closed".
+#[test]
+fn servicenow_close_fails_when_the_state_did_not_move() {
+    let server = FakeServer::start();
+    let path = format!("{TABLE}/{SYS_ID}");
+    server.route("GET", &path).respond(FakeResponse::json(
+        200,
+        json!({ "result": snow_record("-2", "approved") }),
+    ));
+    server
+        .route("PATCH", &path)
+        .respond_with(|r: &RecordedRequest| {
+            let mut echo = snow_record("-2", "approved");
+            for (k, v) in r.json().as_object().unwrap() {
+                echo[k] = v.clone();
+            }
+            FakeResponse::json(200, json!({ "result": echo }))
+        });
+    let (sn, _) = snow(&server);
+    let err = sn
+        .close(SYS_ID, Outcome::Success, "went fine", None)
+        .unwrap_err();
+    assert_eq!(err.category().code(), 3, "{err}");
+    let text = err.to_string();
+    assert!(text.contains("CHG0030001"), "{text}");
+    assert!(text.contains("Scheduled"), "{text}");
+    // The same read-back guards `start`.
+    let err = sn.start(SYS_ID).unwrap_err();
+    assert_eq!(err.category().code(), 3, "{err}");
+    assert!(err.to_string().contains("Implement"), "{err}");
+}
