@@ -277,6 +277,10 @@ impl Repo {
 
     /// The commit a tag points at, if the tag exists.
     pub fn tag_target(&self, name: &str) -> Result<Option<ObjectId>> {
+        if tag_name_problem(name).is_some() {
+            // No ref can have this name, so no tag does.
+            return Ok(None);
+        }
         let full = format!("refs/tags/{name}");
         let found = self
             .repo
@@ -570,6 +574,7 @@ impl Repo {
         message: &str,
         tagger: (&str, &str),
     ) -> Result<bool> {
+        check_tag_name(name, "the release tag to create")?;
         if let Some(existing) = self.tag_target(name)? {
             if existing == target {
                 return Ok(false);
@@ -735,6 +740,71 @@ pub fn check_remote(remote: &str) -> Result<&str> {
     }
 }
 
+/// Why `name` is not a valid tag name, by the rules of `git check-ref-format` applied to
+/// `refs/tags/<name>`; `None` when git would accept it.
+///
+/// A tag name comes from a template and a package name in paved.toml or from a flag, and ends
+/// up on `git` command lines and in ref files, so it is checked before any of that happens.
+pub fn tag_name_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        return Some("is empty");
+    }
+    // Stricter than git: `refs/tags/-x` is a valid ref, but `-x` on a command line is an option.
+    if name.starts_with('-') {
+        return Some("starts with `-`, which git commands would read as an option");
+    }
+    if name.chars().any(|c| c.is_ascii_control()) {
+        return Some("contains a control character");
+    }
+    if name.contains(' ') {
+        return Some("contains a space");
+    }
+    if let Some(c) = name.chars().find(|c| "~^:?*[\\".contains(*c)) {
+        return Some(match c {
+            '~' => "contains `~`",
+            '^' => "contains `^`",
+            ':' => "contains `:`",
+            '?' => "contains `?`",
+            '*' => "contains `*`",
+            '[' => "contains `[`",
+            _ => "contains `\\`",
+        });
+    }
+    if name.contains("..") {
+        return Some("contains `..`");
+    }
+    if name.contains("@{") {
+        return Some("contains `@{`");
+    }
+    if name.starts_with('/') || name.ends_with('/') || name.contains("//") {
+        return Some("has an empty path component (a leading, trailing or doubled `/`)");
+    }
+    if name.ends_with('.') {
+        return Some("ends with `.`");
+    }
+    for part in name.split('/') {
+        if part.starts_with('.') {
+            return Some("has a path component that starts with `.`");
+        }
+        if part.ends_with(".lock") {
+            return Some("has a path component that ends with `.lock`");
+        }
+    }
+    None
+}
+
+/// Check a tag name before it reaches git (see [`tag_name_problem`]); `from` says where the
+/// name came from, for the message.
+pub fn check_tag_name<'a>(name: &'a str, from: &str) -> Result<&'a str> {
+    match tag_name_problem(name) {
+        None => Ok(name),
+        Some(problem) => Err(Error::Usage(format!(
+            "the tag name {name:?} ({from}) {problem}, so git would refuse it \
+             (see `git check-ref-format`); choose a tag template and package names without it"
+        ))),
+    }
+}
+
 /// Run `git` in `dir` and return its stdout; a failure names the command and git's own message.
 pub fn run_git(dir: &Path, args: &[&str]) -> Result<String> {
     let output = Command::new("git")
@@ -764,6 +834,62 @@ pub fn run_git(dir: &Path, args: &[&str]) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The tag-name rule agrees with the real `git check-ref-format` on hostile names (and is
+    /// stricter on a leading `-` only).
+    #[test]
+    fn tag_names_are_checked_as_git_checks_them() {
+        let names = [
+            "v1.2.3",
+            "api@1.2.3-rc.1+build.5",
+            "pkg/v1.0.0",
+            "release-2024.01",
+            "@",
+            "",
+            "-x",
+            "--upload-pack=touch x",
+            "v1..2",
+            "a/.hidden",
+            ".v1",
+            "v1.lock",
+            "a.lock/b",
+            "v1.",
+            "a//b",
+            "/v1",
+            "v1/",
+            "a@{1}",
+            "v 1",
+            "v1\tx",
+            "v1\u{7f}",
+            "v~1",
+            "v^1",
+            "v:1",
+            "v?1",
+            "v*",
+            "v[1",
+            "v\\1",
+            "caf\u{e9}-1.0.0",
+            "x/../../escaped",
+            "@{-1}",
+            "a@b",
+        ];
+        for name in names {
+            let ours = tag_name_problem(name);
+            let git = Command::new("git")
+                .args(["check-ref-format", &format!("refs/tags/{name}")])
+                .status()
+                .expect("git runs");
+            if name.starts_with('-') {
+                assert!(ours.is_some(), "{name:?}: a leading `-` is refused");
+                continue;
+            }
+            assert_eq!(
+                ours.is_none(),
+                git.success(),
+                "{name:?}: paved says {ours:?}, git check-ref-format says {git}"
+            );
+        }
+    }
 
     #[test]
     fn decodes_latin1_and_survives_garbage() {

@@ -36,12 +36,12 @@ impl TagTemplate {
             )));
         }
         let (prefix, suffix) = bound.split_once("{version}").expect("checked above");
-        if let Some(bad) = bound
-            .chars()
-            .find(|c| c.is_whitespace() || "~^:?*[\\".contains(*c))
-        {
+        let example = bound.replace("{version}", "1.2.3-rc.1+build.5");
+        if let Some(problem) = crate::git::tag_name_problem(&example) {
             return Err(Error::Usage(format!(
-                "tag template `{template}` contains `{bad}`, which git does not allow in tag names"
+                "tag template `{template}` makes tag names such as {example:?} that git refuses: \
+                 the name {problem} (see `git check-ref-format`); for example `v{{version}}` or \
+                 `{{name}}@{{version}}`"
             )));
         }
         Ok(TagTemplate {

@@ -879,3 +879,44 @@ fn a_remote_that_looks_like_an_option_is_refused_and_runs_nothing() {
         .unwrap();
     assert!(tags.stdout.is_empty(), "nothing may be pushed");
 }
+
+/// A tag template or package name from paved.toml that would make a name git refuses (or one
+/// that reads as an option) is a config error before any tag is made or pushed.
+#[test]
+fn a_tag_name_git_would_refuse_is_a_config_error_and_creates_nothing() {
+    let hostile = [
+        (
+            "[version]\ntag-template = \"-{version}\"\n",
+            "starts with `-`",
+        ),
+        (
+            "[version]\ntag-template = \"v{version}.lock\"\n",
+            "ends with `.lock`",
+        ),
+        (
+            "[[version.package]]\nname = \"a..b\"\npath = \"a\"\ntag = \"{name}@{version}\"\n",
+            "contains `..`",
+        ),
+        (
+            "[[version.package]]\nname = \"x/../../escaped\"\npath = \"a\"\n",
+            "contains `..`",
+        ),
+        (
+            "[version]\ntag-template = \"r@{{version}\"\n",
+            "contains `@{`",
+        ),
+    ];
+    for (config, problem) in hostile {
+        let repo = TestRepo::new();
+        repo.write("a/file", "x");
+        repo.commit_file("a/file", "feat: base");
+        repo.write("paved.toml", config);
+        let run = repo.paved(&["--tag"]);
+        assert_eq!(run.code, 2, "{config}: {run:?}");
+        assert!(run.stderr.contains(problem), "{config}: {}", run.stderr);
+        assert!(
+            repo.git(&["tag", "-l"]).trim().is_empty(),
+            "{config}: no tag may be created"
+        );
+    }
+}
