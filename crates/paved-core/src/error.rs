@@ -81,6 +81,10 @@ pub enum Error {
     /// `--package` names a package that is not configured.
     #[error("package `{name}` is not configured in `[[version.package]]`{known}")]
     UnknownPackage { name: String, known: String },
+
+    /// A key, signature, envelope or statement (see [`crate::sign::SignError`]).
+    #[error(transparent)]
+    Sign(#[from] crate::sign::SignError),
 }
 
 impl Error {
@@ -123,6 +127,7 @@ impl Diagnostic for Error {
             Error::Refused { .. } => Category::Refused,
             Error::Http(e) => e.category(),
             Error::UnknownPackage { .. } => Category::Usage,
+            Error::Sign(e) => e.category(),
         }
     }
 
@@ -144,6 +149,7 @@ impl Diagnostic for Error {
             Error::UnknownPackage { .. } => {
                 Some("add it to paved.toml, or drop `--package` to see every package".into())
             }
+            Error::Sign(e) => e.hint(),
             _ => None,
         }
     }

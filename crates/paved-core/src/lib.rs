@@ -18,6 +18,8 @@
 //! - [`http`]: the one HTTP client: ureq over rustls, timeouts, retries with backoff and jitter,
 //!   rate limits, auth that never leaks into errors, `Link` pagination.
 //! - [`redact`]: how URLs appear in anything printed (no userinfo, query or fragment).
+//! - [`sign`]: keys (PEM, Ed25519 and ECDSA P-256), DSSE envelopes, in-toto statements and plain
+//!   signature checks, for promotion records, attestations and evidence bundles.
 //! - [`exit`] and [`error`]: exit codes and the error type every tool maps onto them.
 //! - [`flags`]: `--repo`, `--config`, `--json`, `--dotenv`, declared once for every tool.
 //! - [`cli`]: the shared `main` wrapper that prints errors and picks the exit code.
@@ -36,6 +38,7 @@ pub mod http;
 pub mod redact;
 pub mod release;
 pub mod semver_rules;
+pub mod sign;
 pub mod tag;
 
 pub use error::{Error, Result};
