@@ -67,7 +67,8 @@ const APT: &[Apt] = &[
     },
 ];
 
-/// A PyPI requirement and the program it provides.
+/// A PyPI requirement and the program it provides (empty for a library: then the venv's python
+/// must import the requirement's name).
 struct Pip {
     requirement: &'static str,
     program: &'static str,
@@ -94,6 +95,16 @@ const PIP: &[Pip] = &[
         requirement: "check-jsonschema==0.39.0",
         program: "check-jsonschema",
         why: "`xtask lint-ci`: workflow, action and GitLab CI schemas",
+    },
+    Pip {
+        requirement: "securesystemslib[crypto]==1.6.0",
+        program: "",
+        why: "paved-core's signing tests: DSSE envelopes signed and verified by the reference library",
+    },
+    Pip {
+        requirement: "cryptography==50.0.2",
+        program: "",
+        why: "securesystemslib's crypto backend, pinned (also writes the SEC1 and encrypted key fixtures)",
     },
 ];
 
@@ -192,7 +203,13 @@ fn ensure_pip() -> Result<(), String> {
     let bin = venv_bin();
     let missing: Vec<&Pip> = PIP
         .iter()
-        .filter(|p| !bin.join(p.program).is_file())
+        .filter(|p| {
+            if p.program.is_empty() {
+                !python_imports(&bin, import_name(p.requirement))
+            } else {
+                !bin.join(p.program).is_file()
+            }
+        })
         .collect();
     if missing.is_empty() {
         return Ok(());
@@ -258,6 +275,23 @@ fn ensure_npm() -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// `securesystemslib[crypto]==1.6.0` → `securesystemslib` (the module a library installs).
+fn import_name(requirement: &str) -> &str {
+    let end = requirement
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(requirement.len());
+    &requirement[..end]
+}
+
+/// Whether the venv's python can import `module` (false when there is no venv yet).
+fn python_imports(bin: &Path, module: &str) -> bool {
+    bin.join("python").is_file()
+        && Command::new(bin.join("python"))
+            .args(["-c", &format!("import {module}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
 }
 
 /// `@scope/name@1.2.3` → (`@scope/name`, `1.2.3`).
