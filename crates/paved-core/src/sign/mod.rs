@@ -9,6 +9,34 @@
 //! - [`verify_blob`]: a plain signature over bytes, as cosign's simple signing stores it.
 //!
 //! Everything fails with a [`SignError`] that names the key file or envelope.
+//!
+//! ```
+//! use paved_core::sign::{Algorithm, Envelope, PrivateKey, PublicKey, Statement, Subject};
+//!
+//! # fn main() -> Result<(), paved_core::sign::SignError> {
+//! // A real signer loads its key: `PrivateKey::load("signing-key.pem".as_ref())?`.
+//! let key = PrivateKey::from_pem(&PrivateKey::generate(Algorithm::Ed25519)?, "generated")?;
+//! let statement = Statement::new(
+//!     vec![Subject::sha256("registry.example/app", &"9f".repeat(32))],
+//!     "https://paved.dev/promotion/v1",
+//!     serde_json::json!({ "from": "staging", "to": "production" }),
+//! );
+//! let json = statement.sign(&key)?.to_json();
+//!
+//! // A verifier loads trusted keys: `PublicKey::load("signing-key.pub.pem".as_ref())?`.
+//! let trusted = [PublicKey::from_pem(&key.public_key().to_pem(), "signing-key.pub.pem")?];
+//! let envelope = Envelope::from_json(json.as_bytes(), "record.json")?;
+//! let (read, verified) = Statement::verify(&envelope, &trusted, "record.json")?;
+//! assert_eq!(read, statement);
+//! assert_eq!(verified.key().key_id(), key.key_id());
+//!
+//! // A changed payload is refused.
+//! let mut changed = envelope.clone();
+//! changed.payload.push(b' ');
+//! assert!(Statement::verify(&changed, &trusted, "record.json").is_err());
+//! # Ok(())
+//! # }
+//! ```
 
 mod der;
 mod dsse;
