@@ -65,6 +65,11 @@ const APT: &[Apt] = &[
         probe: "/usr/bin/file",
         why: "`xtask dist`: checking that release binaries are static",
     },
+    Apt {
+        package: "openssl",
+        probe: "/usr/bin/openssl",
+        why: "paved-core's signing tests: keys and signatures made by the OpenSSL CLI",
+    },
 ];
 
 /// A PyPI requirement and the program it provides (empty for a library: then the venv's python

@@ -763,3 +763,131 @@ fn securesystemslib_live() {
         assert_eq!(out.trim(), key.key_id().as_str());
     }
 }
+
+fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
+    let out = Command::new(paved_testkit::tool("openssl"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("running openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Keys as the OpenSSL CLI makes them (PKCS#8 for both algorithms, SEC1 with its EC PARAMETERS
+/// block from `ecparam -genkey`): paved loads them, its key id is the hash of the SPKI DER
+/// OpenSSL writes, and signatures cross both ways.
+#[test]
+fn openssl_keys_and_signatures_cross_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    openssl(d, &["genpkey", "-algorithm", "ed25519", "-out", "ed.pem"]);
+    openssl(
+        d,
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "ec.pem",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-out",
+            "sec1.pem",
+        ],
+    );
+    assert!(read(&d.join("sec1.pem")).starts_with("-----BEGIN EC PARAMETERS-----"));
+    std::fs::write(d.join("msg"), b"registry.example/app@sha256:0123").unwrap();
+
+    for name in ["ed", "ec", "sec1"] {
+        let key = PrivateKey::load(&d.join(format!("{name}.pem"))).unwrap();
+        openssl(
+            d,
+            &[
+                "pkey",
+                "-in",
+                &format!("{name}.pem"),
+                "-pubout",
+                "-out",
+                &format!("{name}.pub"),
+            ],
+        );
+        let spki = openssl(
+            d,
+            &[
+                "pkey",
+                "-in",
+                &format!("{name}.pem"),
+                "-pubout",
+                "-outform",
+                "DER",
+            ],
+        );
+        assert_eq!(key.public_key().spki_der(), &spki[..], "{name}");
+        let digest = ring::digest::digest(&ring::digest::SHA256, &spki);
+        let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(key.key_id().as_str(), hex, "{name}");
+        let public = PublicKey::load(&d.join(format!("{name}.pub"))).unwrap();
+        assert_eq!(public.key_id(), key.key_id(), "{name}");
+
+        // paved signs, OpenSSL verifies.
+        std::fs::write(
+            d.join(format!("{name}.paved.sig")),
+            key.sign(b"registry.example/app@sha256:0123").unwrap(),
+        )
+        .unwrap();
+        let (sign, verify): (Vec<&str>, Vec<&str>) = if key.algorithm() == Algorithm::Ed25519 {
+            (
+                vec!["pkeyutl", "-sign", "-rawin", "-inkey"],
+                vec!["pkeyutl", "-verify", "-rawin", "-pubin", "-inkey"],
+            )
+        } else {
+            (
+                vec!["dgst", "-sha256", "-sign"],
+                vec!["dgst", "-sha256", "-verify"],
+            )
+        };
+        let pub_file = format!("{name}.pub");
+        let paved_sig = format!("{name}.paved.sig");
+        let mut args = verify.clone();
+        args.push(&pub_file);
+        if key.algorithm() == Algorithm::Ed25519 {
+            args.extend(["-in", "msg", "-sigfile", &paved_sig]);
+        } else {
+            args.extend(["-signature", &paved_sig, "msg"]);
+        }
+        openssl(d, &args);
+
+        // OpenSSL signs, paved verifies (a cosign-style base64 signature).
+        let key_file = format!("{name}.pem");
+        let openssl_sig = format!("{name}.openssl.sig");
+        let mut args = sign.clone();
+        args.push(&key_file);
+        if key.algorithm() == Algorithm::Ed25519 {
+            args.extend(["-in", "msg", "-out", &openssl_sig]);
+        } else {
+            args.extend(["-out", &openssl_sig, "msg"]);
+        }
+        openssl(d, &args);
+        let sig = std::fs::read(d.join(&openssl_sig)).unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&sig);
+        let trusted = [public];
+        let verified =
+            verify_blob(b"registry.example/app@sha256:0123", &b64, &trusted, "sig").unwrap();
+        assert_eq!(verified.key_id(), key.key_id(), "{name}");
+        assert!(verify_blob(b"registry.example/app@sha256:0124", &b64, &trusted, "sig").is_err());
+    }
+}
