@@ -222,7 +222,7 @@ impl Envelope {
                         None => format!("signature {}", i + 1),
                     };
                     reasons.push(if narrowed {
-                        format!("{label} does not verify with the trusted key of that id")
+                        format!("{label} does not verify with the trusted key it names")
                     } else {
                         format!(
                             "{label} does not verify with any of the {} trusted keys",

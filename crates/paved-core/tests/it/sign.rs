@@ -371,13 +371,28 @@ fn tampered_envelopes_are_refused_with_a_reason() {
             &e,
             &both,
             None,
-            "does not verify with the trusted key of that id",
+            "does not verify with the trusted key it names",
         );
         // A keyid no trusted key has is only a hint: every key is tried.
         let mut e = original.clone();
         e.signatures[0].keyid = Some("not-a-key-id".into());
         assert_eq!(e.verify(&both, None, "x").unwrap().key(), key);
     }
+
+    // What a person reads when a record was changed after signing.
+    let mut changed = originals[2].1.clone();
+    changed.payload.push(b' ');
+    let err = changed
+        .verify(
+            std::slice::from_ref(&originals[2].0),
+            Some(IN_TOTO_PAYLOAD_TYPE),
+            "promotion.json",
+        )
+        .unwrap_err();
+    insta::assert_snapshot!(message(&err), @r"
+    `promotion.json` is not signed by a trusted key: signature 1 (keyid `a808aae5d1180d6b2587c916aaaa227f73336221aabde1227d03e5198dd11417`) does not verify with the trusted key it names
+    hint: check that the signer's public key is among the trusted keys, and that the payload was not changed after signing
+    ");
 
     // Malformed JSON and base64 are input errors naming the field.
     let bad = |json: &str, reason: &str| {
