@@ -313,3 +313,25 @@ fn is_root() -> bool {
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_library_requirement_is_probed_by_its_module_name() {
+        assert_eq!(
+            import_name("securesystemslib[crypto]==1.6.0"),
+            "securesystemslib"
+        );
+        assert_eq!(import_name("cryptography==50.0.2"), "cryptography");
+        for p in PIP.iter().filter(|p| p.program.is_empty()) {
+            assert!(!import_name(p.requirement).is_empty(), "{}", p.requirement);
+        }
+    }
+
+    #[test]
+    fn no_venv_means_nothing_imports() {
+        assert!(!python_imports(Path::new("/nonexistent/venv/bin"), "json"));
+    }
+}
