@@ -394,6 +394,28 @@ fn tampered_envelopes_are_refused_with_a_reason() {
     hint: check that the signer's public key is among the trusted keys, and that the payload was not changed after signing
     ");
 
+    // Every prefix of a real envelope is refused, never a panic; so is every flipped bit of
+    // its signatures.
+    for (key, original) in &originals {
+        let json = original.to_json();
+        for cut in 0..json.len() {
+            assert!(
+                Envelope::from_json(&json.as_bytes()[..cut], "cut").is_err(),
+                "cut at {cut}"
+            );
+        }
+        for byte in 0..original.signatures[0].sig.len() {
+            for bit in 0..8 {
+                let mut e = original.clone();
+                e.signatures[0].sig[byte] ^= 1 << bit;
+                assert!(
+                    e.verify(std::slice::from_ref(key), None, "x").is_err(),
+                    "byte {byte} bit {bit}"
+                );
+            }
+        }
+    }
+
     // Malformed JSON and base64 are input errors naming the field.
     let bad = |json: &str, reason: &str| {
         let err = Envelope::from_json(json.as_bytes(), "record.json").unwrap_err();
