@@ -46,8 +46,10 @@ pub struct EnvelopeSignature {
     pub sig: Vec<u8>,
 }
 
-/// The outcome of a successful [`Envelope::verify`].
+/// The outcome of a successful [`Envelope::verify`] (only `verify` makes one, so `keys` is
+/// never empty).
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Verified<'k> {
     /// The distinct trusted keys whose signatures verified, in the order of `trusted`; never
     /// empty. Compare its length with a threshold when a policy needs several signers.
