@@ -142,6 +142,25 @@ pub struct Changes {
     pub without_pull_request: Vec<String>,
     /// Why the lookup stopped early, if it did.
     pub error: Option<String>,
+    /// PR/MR references in commit subjects (`(#123)`, `!123`) that no forge confirmed (there was
+    /// no token, or the lookup did not find them): listed as written, not enriched.
+    #[serde(default)]
+    pub unverified: Vec<Reference>,
+}
+
+/// A PR/MR a commit subject names, not confirmed by a forge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(inline, deny_unknown_fields)]
+pub struct Reference {
+    /// The number.
+    #[schemars(range(min = 1))]
+    pub number: u64,
+    /// As written: `#123` (a GitHub pull request) or `!123` (a GitLab merge request).
+    #[schemars(regex(pattern = r"^[#!][0-9]+$"))]
+    pub reference: String,
+    /// The commits of the range whose subject names it.
+    #[schemars(with = "Vec<Sha>")]
+    pub commits: Vec<String>,
 }
 
 /// One PR/MR.
@@ -160,6 +179,7 @@ pub struct PullRequest {
     /// Who merged it.
     pub merged_by: Option<String>,
     /// When (RFC 3339).
+    #[schemars(with = "Option<Time>")]
     pub merged_at: Option<String>,
     /// Whose latest review approves it.
     pub approvers: Vec<String>,
@@ -204,11 +224,13 @@ pub struct Previous {
     /// Its change id (paved's or the backend's).
     pub id: Option<String>,
     /// The commit it deployed.
+    #[schemars(with = "Option<Sha>")]
     pub commit: Option<String>,
     /// Its digests: the back-out plan.
     #[schemars(with = "Vec<Digest>")]
     pub digests: Vec<String>,
     /// When it was deployed (RFC 3339).
+    #[schemars(with = "Option<Time>")]
     pub deployed_at: Option<String>,
 }
 
@@ -326,35 +348,51 @@ pub fn schema_json() -> String {
         .for_serialize()
         .into_generator()
         .into_root_schema_for::<Bundle>();
+    let mut schema = schema.to_value();
+    optional_defaults(&mut schema);
     let mut text = serde_json::to_string_pretty(&schema)
         .expect("a JSON Schema is plain JSON and always serialises");
     text.push('\n');
     text
 }
 
+/// A field added to the format after its first release has a `default`, and bundles written
+/// before it lack the key: it is not required, so those bundles stay valid version 1 bundles.
+fn optional_defaults(node: &mut serde_json::Value) {
+    use serde_json::Value;
+    if let Value::Object(fields) = node {
+        let later: Vec<String> = fields
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|props| {
+                props
+                    .iter()
+                    .filter(|(_, p)| p.get("default").is_some())
+                    .map(|(k, _)| k.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(Value::Array(required)) = fields.get_mut("required") {
+            required.retain(|k| !k.as_str().is_some_and(|k| later.iter().any(|l| l == k)));
+        }
+        for v in fields.values_mut() {
+            optional_defaults(v);
+        }
+    } else if let Value::Array(items) = node {
+        for v in items {
+            optional_defaults(v);
+        }
+    }
+}
+
 impl Bundle {
     /// Read a bundle, checking its format version.
     pub fn load(path: &Path) -> Result<Bundle> {
-        let bad = |message: String| Error::BadBundle {
+        let value = read_json(path)?;
+        serde_json::from_value(value).map_err(|e| Error::BadBundle {
             path: path.to_owned(),
-            message,
-        };
-        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
-        let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| bad(format!("not JSON ({e})")))?;
-        match value
-            .get("schema_version")
-            .and_then(serde_json::Value::as_u64)
-        {
-            Some(v) if v == u64::from(SCHEMA_VERSION) => {}
-            Some(v) => {
-                return Err(bad(format!(
-                    "`schema_version` is {v}; this paved-change reads version {SCHEMA_VERSION}"
-                )));
-            }
-            None => return Err(bad("it has no `schema_version`".into())),
-        }
-        serde_json::from_value(value).map_err(|e| bad(e.to_string()))
+            message: e.to_string(),
+        })
     }
 
     /// Write the bundle atomically.
@@ -373,6 +411,78 @@ impl Bundle {
         Ok(())
     }
 }
+
+/// The JSON of a bundle file, checking that it is JSON of this format version (the fields are
+/// not checked: see [`crate::validate`]).
+pub fn read_json(path: &Path) -> Result<serde_json::Value> {
+    let bad = |message: String| Error::BadBundle {
+        path: path.to_owned(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| bad(format!("not JSON ({e})")))?;
+    match value
+        .get("schema_version")
+        .and_then(serde_json::Value::as_u64)
+    {
+        Some(v) if v == u64::from(SCHEMA_VERSION) => Ok(value),
+        Some(v) => Err(bad(format!(
+            "`schema_version` is {v}; this paved-change reads version {SCHEMA_VERSION}"
+        ))),
+        None => Err(bad("it has no `schema_version`".into())),
+    }
+}
+
+/// What `verify` found: the evidence items (when the fields could be read) and every invalid
+/// field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verification {
+    /// The evidence items; `None` when the bundle's types are too broken to read them.
+    pub checks: Option<Vec<Check>>,
+    /// Every field that does not hold a valid value, by path.
+    pub invalid: Vec<crate::validate::Problem>,
+}
+
+impl Verification {
+    /// Check the JSON of a bundle: its fields' validity, then its evidence items.
+    pub fn of(value: &serde_json::Value) -> Verification {
+        let mut invalid = crate::validate::problems(value);
+        let checks = match serde_json::from_value::<Bundle>(value.clone()) {
+            Ok(b) => Some(verify(&b)),
+            Err(e) => {
+                if invalid.is_empty() {
+                    invalid.push(crate::validate::Problem {
+                        field: "bundle".into(),
+                        message: e.to_string(),
+                    });
+                }
+                None
+            }
+        };
+        Verification { checks, invalid }
+    }
+
+    /// Items present.
+    pub fn present(&self) -> usize {
+        self.checks.iter().flatten().filter(|c| c.present).count()
+    }
+
+    /// Every item present.
+    pub fn complete(&self) -> bool {
+        self.checks
+            .as_ref()
+            .is_some_and(|c| c.iter().all(|c| c.present))
+    }
+
+    /// Every field valid.
+    pub fn valid(&self) -> bool {
+        self.invalid.is_empty()
+    }
+}
+
+/// The number of evidence items `verify` checks.
+pub const EVIDENCE_ITEMS: usize = 9;
 
 /// The records directory's file for change `id`.
 pub fn record_path(records: &Path, id: &str) -> PathBuf {
@@ -430,7 +540,7 @@ pub fn verify(b: &Bundle) -> Vec<Check> {
             detail,
         });
     };
-    let head_ok = b.commits.head.len() >= 7;
+    let head_ok = crate::validate::is_commit_id(&b.commits.head);
     check(
         "commit-range",
         head_ok,
@@ -441,7 +551,7 @@ pub fn verify(b: &Bundle) -> Vec<Check> {
                 b.commits.base_ref.as_deref().unwrap_or("the first commit")
             )
         } else {
-            "no deployed commit".into()
+            "no deployed commit id".into()
         },
     );
     let prs_ok = b.changes.source != "none"
@@ -554,11 +664,20 @@ mod tests {
     fn assert_required(value: &Value, schema: &Value, at: &str) {
         match value {
             Value::Object(fields) => {
+                // Required, or added later with a default (see `optional_defaults`).
                 let mut required: Vec<&str> = schema["required"]
                     .as_array()
                     .unwrap_or_else(|| panic!("{at}: the schema lists no required keys"))
                     .iter()
                     .filter_map(Value::as_str)
+                    .chain(
+                        schema["properties"]
+                            .as_object()
+                            .into_iter()
+                            .flatten()
+                            .filter(|(_, p)| p.get("default").is_some())
+                            .map(|(k, _)| k.as_str()),
+                    )
                     .collect();
                 let mut keys: Vec<&str> = fields.keys().map(String::as_str).collect();
                 required.sort_unstable();
@@ -590,6 +709,7 @@ mod tests {
                     "authored_at": "2026-01-01T00:00:00Z", "committed_at": "2026-01-01T00:00:00Z",
                     "pull_request": 1 }] },
             "changes": { "source": "github", "without_pull_request": [], "error": null,
+                "unverified": [{ "number": 2, "reference": "#2", "commits": [sha] }],
                 "pull_requests": [{ "number": 1, "url": "u", "title": "t", "author": "a",
                     "merged_by": null, "merged_at": null, "approvers": [], "commits": [sha] }] },
             "tests": { "files": [], "tests": 0, "passed": 0, "failed": 0, "skipped": 0, "flaky": 0 },

@@ -11,9 +11,9 @@ use crate::backend::{Kind, Outcome};
 /// `open` gathers the evidence of a deployment (commits since the last deployment, PRs/MRs with
 /// mergers and approvers, JUnit totals, artifact digests, the CI run) into a JSON bundle and
 /// opens the change record; `wait` is the approval gate; `close` records the result; `verify`
-/// checks a bundle is complete; `dora` computes the four keys from the records.
+/// checks a bundle is valid and complete; `dora` computes the four keys from the records.
 ///
-/// Exit codes: 0 ok/approved, 1 rejected, cancelled or incomplete evidence, 2 usage, config or
+/// Exit codes: 0 ok/approved, 1 rejected, cancelled, invalid or incomplete evidence, 2 usage, config or
 /// input error, 3 backend, network or git failure, or `wait` timed out.
 #[derive(Debug, Parser)]
 #[command(name = "paved-change", version, max_term_width = 100)]
@@ -58,7 +58,7 @@ pub enum Command {
     Wait(WaitArgs),
     /// Close the change with the deployment's result.
     Close(CloseArgs),
-    /// Check that an evidence bundle is complete; exit 1 naming what is missing.
+    /// Check that an evidence bundle is valid and complete; exit 1 naming each invalid field and missing item.
     Verify(VerifyArgs),
     /// DORA metrics from the records: frequency, lead time, failure rate, time to restore.
     Dora(DoraArgs),

@@ -16,6 +16,7 @@ pub mod dora;
 pub mod error;
 pub mod evidence;
 pub mod text;
+pub mod validate;
 pub mod wait;
 
 use std::path::{Path, PathBuf};
@@ -504,28 +505,28 @@ fn close(args: &Args, c: &CloseArgs, sink: &CiSink) -> Result<u8> {
 }
 
 fn verify(args: &Args, v: &VerifyArgs, sink: &CiSink) -> Result<u8> {
-    let b = Bundle::load(&v.bundle)?;
-    let checks = bundle::verify(&b);
-    let present = checks.iter().filter(|c| c.present).count();
-    let complete = present == checks.len();
-    let mut text = format!(
-        "evidence for change {} ({} {} -> {}): {present} of {} items present\n",
-        b.record.number,
-        b.repository.as_deref().unwrap_or("repository"),
-        b.version,
-        b.environment,
-        checks.len()
-    );
-    for c in &checks {
-        text.push_str(&format!(
-            "  {:<8} {:<14} {}\n",
-            if c.present { "ok" } else { "MISSING" },
-            c.item,
-            c.detail
-        ));
+    let value = bundle::read_json(&v.bundle)?;
+    let report = bundle::Verification::of(&value);
+    let (present, complete, valid) = (report.present(), report.complete(), report.valid());
+    paved_core::cli::info(text::verify_report(&value, &report).trim_end());
+    let file = Some(v.bundle.display().to_string());
+    if !valid {
+        sink.annotate(&paved_core::ci::Annotation {
+            title: Some("invalid change evidence".into()),
+            file: file.clone(),
+            message: format!(
+                "invalid: {}",
+                report
+                    .invalid
+                    .iter()
+                    .map(|p| p.field.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            ..Default::default()
+        });
     }
-    paved_core::cli::info(text.trim_end());
-    if !complete {
+    if let Some(checks) = report.checks.as_ref().filter(|_| !complete) {
         let missing: Vec<&str> = checks
             .iter()
             .filter(|c| !c.present)
@@ -533,30 +534,40 @@ fn verify(args: &Args, v: &VerifyArgs, sink: &CiSink) -> Result<u8> {
             .collect();
         sink.annotate(&paved_core::ci::Annotation {
             title: Some("incomplete change evidence".into()),
-            file: Some(v.bundle.display().to_string()),
+            file,
             message: format!("missing: {}", missing.join(", ")),
             ..Default::default()
         });
     }
+    let total = bundle::EVIDENCE_ITEMS;
     let mut outputs = Outputs::new();
     outputs
         .set("complete", complete)
+        .set("valid", valid)
         .set("evidence-present", present)
-        .set("evidence-total", checks.len());
+        .set("evidence-total", total)
+        .set("invalid-fields", report.invalid.len());
     write_outputs(sink, &outputs)?;
     if args.result.json {
         paved_core::cli::print_stdout(&format!(
             "{}\n",
-            serde_json::json!({ "complete": complete, "present": present, "total": checks.len(), "checks": checks })
+            serde_json::json!({
+                "complete": complete,
+                "valid": valid,
+                "present": present,
+                "total": total,
+                "checks": report.checks.as_deref().unwrap_or_default(),
+                "invalid": report.invalid,
+            })
         ))?;
     } else {
-        paved_core::cli::print_stdout(if complete {
-            "complete\n"
-        } else {
-            "incomplete\n"
+        paved_core::cli::print_stdout(match (valid, complete) {
+            (false, _) => "invalid\n",
+            (true, false) => "incomplete\n",
+            (true, true) => "complete\n",
         })?;
     }
-    Ok(if complete {
+    Ok(if complete && valid {
         paved_core::exit::OK
     } else {
         paved_core::exit::REFUSED

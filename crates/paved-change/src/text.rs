@@ -178,3 +178,57 @@ pub fn open_summary(b: &Bundle, created: bool) -> String {
     let _ = write!(s, "  state: {}", b.record.state);
     s
 }
+
+/// `n` and the noun, agreeing in number: `1 commit`, `2 commits`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// What `verify` tells a person (stderr): the headline, one line per evidence item, one line per
+/// invalid field.
+pub fn verify_report(bundle: &serde_json::Value, v: &crate::bundle::Verification) -> String {
+    let field = |k: &str| {
+        bundle
+            .pointer(k)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("?")
+            .to_owned()
+    };
+    let repository = bundle
+        .get("repository")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("an unnamed repository");
+    let mut s = format!(
+        "evidence for change {} ({repository} {} -> {}): ",
+        field("/record/number"),
+        field("/version"),
+        field("/environment"),
+    );
+    match &v.checks {
+        Some(checks) => {
+            let _ = write!(s, "{} of {} items present", v.present(), checks.len());
+        }
+        None => s.push_str("the evidence items were not checked"),
+    }
+    if !v.invalid.is_empty() {
+        let _ = write!(
+            s,
+            ", {}",
+            count(v.invalid.len(), "invalid field", "invalid fields")
+        );
+    }
+    s.push('\n');
+    for c in v.checks.iter().flatten() {
+        let _ = writeln!(
+            s,
+            "  {:<8} {:<14} {}",
+            if c.present { "ok" } else { "MISSING" },
+            c.item,
+            c.detail
+        );
+    }
+    for p in &v.invalid {
+        let _ = writeln!(s, "  {:<8} {}: {}", "INVALID", p.field, p.message);
+    }
+    s
+}

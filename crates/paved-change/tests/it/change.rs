@@ -539,7 +539,7 @@ fn verify_says_what_is_missing() {
 
     // Complete evidence exits 0.
     let mut full: Value = read_json(&path);
-    full["changes"] = json!({ "source": "github", "pull_requests": [{ "number": 1, "url": "u", "title": "t", "author": "a", "merged_by": "b", "merged_at": null, "approvers": ["b"], "commits": [] }], "without_pull_request": [], "error": null });
+    full["changes"] = json!({ "source": "github", "pull_requests": [{ "number": 1, "url": "https://github.com/acme/rocket/pull/1", "title": "t", "author": "a", "merged_by": "b", "merged_at": null, "approvers": ["b"], "commits": [] }], "without_pull_request": [], "error": null });
     full["tests"] = json!({ "files": ["j.xml"], "tests": 3, "passed": 3, "failed": 0, "skipped": 0, "flaky": 0 });
     full["artifacts"] = json!([{ "name": null, "digest": DIGEST1 }]);
     full["ci"]["run_url"] = json!("https://ci/run/1");

@@ -6,3 +6,4 @@ mod backends;
 mod change;
 mod hostile;
 mod support;
+mod verify;
