@@ -530,6 +530,14 @@ pub struct Check {
     pub detail: String,
 }
 
+/// `#3, #4, !7`.
+pub fn references_text(refs: &[Reference]) -> String {
+    refs.iter()
+        .map(|r| r.reference.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The evidence checks of a bundle, in a fixed order.
 pub fn verify(b: &Bundle) -> Vec<Check> {
     let mut checks = Vec::new();
@@ -560,7 +568,12 @@ pub fn verify(b: &Bundle) -> Vec<Check> {
     check(
         "pull-requests",
         prs_ok,
-        if b.changes.source == "none" {
+        if b.changes.source == "none" && !b.changes.unverified.is_empty() {
+            format!(
+                "not looked up (no forge token when the bundle was made); commit subjects name {} (unverified)",
+                references_text(&b.changes.unverified)
+            )
+        } else if b.changes.source == "none" {
             "not looked up (no forge token when the bundle was made)".into()
         } else if let Some(e) = &b.changes.error {
             format!("the lookup failed: {e}")

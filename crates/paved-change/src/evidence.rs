@@ -10,7 +10,9 @@ use paved_core::release::Settings;
 use paved_core::release::range::{self, CommitRange, Incomplete};
 use paved_forge::Forge;
 
-use crate::bundle::{Artifact, BaseSource, Changes, Ci, Commit, Commits, PullRequest, Tests};
+use crate::bundle::{
+    Artifact, BaseSource, Changes, Ci, Commit, Commits, PullRequest, Reference, Tests,
+};
 use crate::error::{Error, Result};
 
 /// Most commits whose PR/MR is looked up; beyond this the evidence says the lookup stopped.
@@ -290,6 +292,67 @@ fn commits(
 /// Look up the PR/MR of every commit, and each PR/MR's merger and approvers. A failure stops
 /// the lookup and is recorded in the evidence (and shown by `verify`), never hidden.
 pub fn pull_requests(commits: &mut Commits, forge: Option<&dyn Forge>) -> Changes {
+    let mut changes = looked_up(commits, forge);
+    changes.unverified = unverified(commits);
+    changes
+}
+
+/// The PR/MR references (`(#123)`, `!123`) a commit subject holds, as written: `#` in
+/// parentheses (GitHub's squash-merge subjects; a bare `#5` is as often an issue), `!` standing
+/// alone (GitLab's merge requests; `feat!:` is no reference).
+pub fn references(subject: &str) -> Vec<(char, u64)> {
+    let b = subject.as_bytes();
+    let mut out = Vec::new();
+    let number_at = |start: usize| {
+        let len = b[start..].iter().take_while(|c| c.is_ascii_digit()).count();
+        (len > 0)
+            .then(|| subject[start..start + len].parse::<u64>().ok())
+            .flatten()
+            .filter(|n| *n > 0)
+            .map(|n| (n, start + len))
+    };
+    for i in 0..b.len() {
+        match b[i] {
+            b'#' if i > 0 && b[i - 1] == b'(' => {
+                if let Some((n, end)) = number_at(i + 1)
+                    && b.get(end) == Some(&b')')
+                {
+                    out.push(('#', n));
+                }
+            }
+            b'!' if i == 0 || matches!(b[i - 1], b' ' | b'\t' | b'(' | b'[' | b',') => {
+                if let Some((n, end)) = number_at(i + 1)
+                    && b.get(end)
+                        .is_none_or(|c| !c.is_ascii_alphanumeric() && *c != b'_')
+                {
+                    out.push(('!', n));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The references in the subjects of the commits no forge confirmed a PR/MR for, by number.
+fn unverified(commits: &Commits) -> Vec<Reference> {
+    let mut by_ref: BTreeMap<(u64, char), Reference> = BTreeMap::new();
+    for c in commits.list.iter().filter(|c| c.pull_request.is_none()) {
+        for (kind, number) in references(&c.summary) {
+            let r = by_ref.entry((number, kind)).or_insert_with(|| Reference {
+                number,
+                reference: format!("{kind}{number}"),
+                commits: Vec::new(),
+            });
+            if !r.commits.contains(&c.sha) {
+                r.commits.push(c.sha.clone());
+            }
+        }
+    }
+    by_ref.into_values().collect()
+}
+
+fn looked_up(commits: &mut Commits, forge: Option<&dyn Forge>) -> Changes {
     let Some(forge) = forge else {
         return Changes {
             source: "none".into(),
@@ -354,4 +417,32 @@ pub fn pull_requests(commits: &mut Commits, forge: Option<&dyn Forge>) -> Change
     }
     changes.pull_requests = by_number.into_values().collect();
     changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::references;
+
+    #[test]
+    fn references_in_subjects() {
+        assert_eq!(references("feat(api): export (#3)"), [('#', 3)]);
+        assert_eq!(references("fix: retry !7"), [('!', 7)]);
+        assert_eq!(references("!12 first"), [('!', 12)]);
+        assert_eq!(references("revert (#3) and (#10)"), [('#', 3), ('#', 10)]);
+        assert_eq!(references("chore: see (!4), [!5]"), [('!', 4), ('!', 5)]);
+        for none in [
+            "feat!: drop v1",
+            "feat(api)!: x",
+            "fixes #5",
+            "(#5",
+            "(#x)",
+            "(#0)",
+            "group/project!9",
+            "wow!3",
+            "!3a",
+            "(#99999999999999999999999)",
+        ] {
+            assert_eq!(references(none), [], "{none}");
+        }
+    }
 }

@@ -236,6 +236,49 @@ fn bad_input_is_exit_2_naming_it() {
     assert!(run.stderr.contains("jira"), "{}", run.stderr);
 }
 
+/// Without a token, the PR/MR numbers written in commit subjects are still listed, marked
+/// unverified: `(#3)` (GitHub's squash merges) and `!7` (GitLab's), never `#5` outside
+/// parentheses (an issue, as often as not) or `feat!:`.
+#[test]
+fn pull_request_references_without_a_token_are_listed_unverified() {
+    let (repo, c1, c2) = history();
+    let c3 = repo.commit_file("d.txt", "fix: retry on 503 !7");
+    let c4 = repo.commit_file("e.txt", "feat!: drop v1, fixes #5 (see !x)");
+    let c5 = repo.commit_file("f.txt", "docs: typo (#3)");
+    let b = repo
+        .paved(&["open", "--env", "prod", "--version", "1.1.0", "--json"])
+        .json();
+    assert_eq!(b["changes"]["source"], "none");
+    assert_eq!(b["changes"]["pull_requests"], json!([]));
+    assert_eq!(
+        b["changes"]["unverified"],
+        json!([
+            { "number": 3, "reference": "#3", "commits": [c5, c1] },
+            { "number": 4, "reference": "#4", "commits": [c2] },
+            { "number": 7, "reference": "!7", "commits": [c3] },
+        ])
+    );
+    let list = b["commits"]["list"].as_array().unwrap();
+    assert!(
+        list.iter().all(|c| c["pull_request"].is_null()),
+        "not confirmed"
+    );
+    assert!(list.iter().any(|c| c["sha"] == c4.as_str()));
+
+    let path = record_file(&repo, b["id"].as_str().unwrap());
+    let verify = repo.paved(&["verify", path.to_str().unwrap()]);
+    assert_eq!(verify.code, 1);
+    assert!(
+        verify.stderr.contains(
+            "MISSING  pull-requests  not looked up (no forge token when the bundle was made); \
+             commit subjects name #3, #4, !7 (unverified)"
+        ),
+        "{}",
+        verify.stderr
+    );
+    assert!(!verify.stderr.contains("INVALID"), "{}", verify.stderr);
+}
+
 /// PRs, mergers and approvers through the GitHub API when a token is set; the token appears
 /// nowhere in the output or the bundle.
 #[test]
@@ -285,6 +328,8 @@ fn pull_requests_and_approvers_from_the_forge_and_the_token_never_shows() {
     assert_eq!(prs[0]["approvers"], json!(["grace"]));
     assert_eq!(prs[1]["approvers"], json!([]));
     assert_eq!(b["commits"]["list"][0]["pull_request"], 4);
+    // Confirmed by the forge: the subjects' `(#3)`, `(#4)` are not listed again as unverified.
+    assert_eq!(b["changes"]["unverified"], json!([]));
     assert!(
         server
             .requests()
