@@ -34,12 +34,24 @@ pub struct Args {
 
     /// ServiceNow instance URL, e.g. `https://acme.service-now.com`. Credentials come from
     /// SERVICENOW_TOKEN, or SERVICENOW_USERNAME and SERVICENOW_PASSWORD.
-    #[arg(long, env = "PAVED_SERVICENOW_URL", value_name = "URL", global = true)]
+    #[arg(
+        long,
+        env = "PAVED_SERVICENOW_URL",
+        value_name = "URL",
+        global = true,
+        help_heading = "ServiceNow backend"
+    )]
     pub servicenow_url: Option<String>,
 
     /// PagerDuty Events API root [default: `https://events.pagerduty.com`]. The routing key comes
     /// from PAGERDUTY_ROUTING_KEY.
-    #[arg(long, env = "PAVED_PAGERDUTY_URL", value_name = "URL", global = true)]
+    #[arg(
+        long,
+        env = "PAVED_PAGERDUTY_URL",
+        value_name = "URL",
+        global = true,
+        help_heading = "PagerDuty backend"
+    )]
     pub pagerduty_url: Option<String>,
 
     #[command(flatten)]
