@@ -554,8 +554,8 @@ pub fn verify(b: &Bundle) -> Vec<Check> {
         head_ok,
         if head_ok {
             format!(
-                "{} commit(s) since {}",
-                b.commits.list.len(),
+                "{} since {}",
+                crate::text::count(b.commits.list.len(), "commit", "commits"),
                 b.commits.base_ref.as_deref().unwrap_or("the first commit")
             )
         } else {
@@ -579,8 +579,8 @@ pub fn verify(b: &Bundle) -> Vec<Check> {
             format!("the lookup failed: {e}")
         } else if !b.changes.without_pull_request.is_empty() {
             format!(
-                "no PR/MR for {} commit(s): {}",
-                b.changes.without_pull_request.len(),
+                "no PR/MR for {}: {}",
+                crate::text::count(b.changes.without_pull_request.len(), "commit", "commits"),
                 b.changes
                     .without_pull_request
                     .iter()
@@ -589,7 +589,7 @@ pub fn verify(b: &Bundle) -> Vec<Check> {
                     .join(", ")
             )
         } else {
-            format!("{} PR/MR(s)", b.changes.pull_requests.len())
+            crate::text::count(b.changes.pull_requests.len(), "PR/MR", "PRs/MRs")
         },
     );
     let unapproved: Vec<String> = b
@@ -615,8 +615,15 @@ pub fn verify(b: &Bundle) -> Vec<Check> {
             "tests",
             true,
             format!(
-                "{} tests: {} passed, {} failed, {} skipped",
-                t.tests, t.passed, t.failed, t.skipped
+                "{}: {} passed, {} failed, {} skipped",
+                crate::text::count(
+                    usize::try_from(t.tests).unwrap_or(usize::MAX),
+                    "test",
+                    "tests"
+                ),
+                t.passed,
+                t.failed,
+                t.skipped
             ),
         ),
         Some(_) => check("tests", false, "the JUnit reports hold no tests".into()),
@@ -628,7 +635,7 @@ pub fn verify(b: &Bundle) -> Vec<Check> {
         if b.artifacts.is_empty() {
             "no artifact digests".into()
         } else {
-            format!("{} digest(s)", b.artifacts.len())
+            crate::text::count(b.artifacts.len(), "digest", "digests")
         },
     );
     check(

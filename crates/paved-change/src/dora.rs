@@ -17,6 +17,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::bundle::Bundle;
+use crate::text::count;
 
 /// The figures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -224,14 +225,20 @@ fn rows(d: &Dora) -> Vec<(&'static str, String)> {
         (
             "deployment frequency",
             format!(
-                "{:.2}/day ({:.2}/week), {} deployments",
-                d.deployments_per_day, d.deployments_per_week, d.deployments
+                "{:.2}/day ({:.2}/week), {}",
+                d.deployments_per_day,
+                d.deployments_per_week,
+                count(d.deployments, "deployment", "deployments")
             ),
         ),
         (
             "lead time for changes",
             match d.lead_time.median_seconds {
-                Some(m) => format!("median {} ({} commits)", human_secs(m), d.lead_time.commits),
+                Some(m) => format!(
+                    "median {} ({})",
+                    human_secs(m),
+                    count(d.lead_time.commits, "commit", "commits")
+                ),
                 None => "no commits deployed".into(),
             },
         ),
@@ -252,8 +259,8 @@ fn rows(d: &Dora) -> Vec<(&'static str, String)> {
                     d.time_to_restore.unrestored
                 ),
                 None if d.time_to_restore.unrestored > 0 => format!(
-                    "not restored yet ({} failure(s))",
-                    d.time_to_restore.unrestored
+                    "not restored yet ({})",
+                    count(d.time_to_restore.unrestored, "failure", "failures")
                 ),
                 None => "no failures".into(),
             },
@@ -279,7 +286,11 @@ pub fn table(d: &Dora) -> String {
         let _ = writeln!(s, "  {k:<22} {v}");
     }
     if d.open > 0 {
-        let _ = writeln!(s, "  ({} open record(s) not counted)", d.open);
+        let _ = writeln!(
+            s,
+            "  ({} not counted)",
+            count(d.open, "open record", "open records")
+        );
     }
     s
 }
@@ -293,7 +304,11 @@ pub fn markdown(d: &Dora) -> String {
         let _ = writeln!(s, "| {k} | {v} |");
     }
     if d.open > 0 {
-        let _ = writeln!(s, "\n{} open record(s) not counted.", d.open);
+        let _ = writeln!(
+            s,
+            "\n{} not counted.",
+            count(d.open, "open record", "open records")
+        );
     }
     s
 }

@@ -85,6 +85,28 @@ pub fn repository(env: Env<'_>, web_url: Option<&str>) -> Option<String> {
         })
 }
 
+/// The name a person knows the repository by, for messages: `owner/repo` when known, else the
+/// last part of the `origin` remote's URL (`rocket` of `git@host:team/rocket.git`), else the
+/// checkout's directory name.
+pub fn display_name(repository: Option<&str>, remote_url: Option<&str>, root: &Path) -> String {
+    if let Some(r) = repository {
+        return r.to_owned();
+    }
+    let from_remote = remote_url.and_then(|u| {
+        let u = u.trim().trim_end_matches('/');
+        let last = u.rsplit(['/', ':', '\\']).next()?;
+        let last = last.strip_suffix(".git").unwrap_or(last);
+        (!last.is_empty()).then(|| last.to_owned())
+    });
+    from_remote
+        .or_else(|| {
+            root.canonicalize()
+                .ok()
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        })
+        .unwrap_or_else(|| "this repository".into())
+}
+
 /// `repository:run:environment`. The run is the workflow run (GitHub `GITHUB_RUN_ID`) or the
 /// pipeline (GitLab `CI_PIPELINE_ID`), never the attempt or the job: "Re-run jobs" and "Retry"
 /// keep the run and change only the attempt or job id, so every attempt finds the record the

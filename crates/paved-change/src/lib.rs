@@ -351,6 +351,11 @@ fn open(args: &Args, o: &OpenArgs, sink: &CiSink) -> Result<u8> {
         b.save(extra)?;
     }
 
+    let display = evidence::display_name(
+        b.repository.as_deref(),
+        repo.remote_url("origin").as_deref(),
+        &ctx.root,
+    );
     let mut outputs = Outputs::new();
     outputs
         .set("change-id", &b.record.id)
@@ -368,9 +373,9 @@ fn open(args: &Args, o: &OpenArgs, sink: &CiSink) -> Result<u8> {
         "### Change {} ({})\n\n```\n{}\n```\n",
         b.record.number,
         b.record.backend,
-        text::open_summary(&b, created)
+        text::open_summary(&b, created, &display)
     ))?;
-    paved_core::cli::info(&text::open_summary(&b, created));
+    paved_core::cli::info(&text::open_summary(&b, created, &display));
     if args.result.json {
         let text = serde_json::to_string_pretty(&b)
             .map_err(|e| Error::Backend(format!("could not serialise the bundle: {e}")))?;

@@ -22,9 +22,9 @@ pub fn description(b: &Bundle) -> String {
     let _ = writeln!(s);
     let _ = writeln!(
         s,
-        "Commit: {} ({} commit(s) since {})",
+        "Commit: {} ({} since {})",
         b.commits.head,
-        b.commits.list.len(),
+        count(b.commits.list.len(), "commit", "commits"),
         b.commits.base_ref.as_deref().unwrap_or("the first commit")
     );
     for c in &b.commits.list {
@@ -129,23 +129,20 @@ pub fn test_plan(b: &Bundle) -> String {
     }
 }
 
-/// What `open` tells a person (stderr).
-pub fn open_summary(b: &Bundle, created: bool) -> String {
+/// What `open` tells a person (stderr); `repository` is the name to show
+/// ([`crate::evidence::display_name`]).
+pub fn open_summary(b: &Bundle, created: bool, repository: &str) -> String {
     let mut s = String::new();
     let verb = if created { "opened" } else { "found existing" };
     let _ = writeln!(
         s,
-        "{verb} change {} ({}) for {} {} -> {}",
-        b.record.number,
-        b.record.backend,
-        b.repository.as_deref().unwrap_or("repository"),
-        b.version,
-        b.environment
+        "{verb} change {} ({}) for {repository} {} -> {}",
+        b.record.number, b.record.backend, b.version, b.environment
     );
     let _ = writeln!(
         s,
-        "  commits: {} since {} ({})",
-        b.commits.list.len(),
+        "  range: {} since {} ({})",
+        count(b.commits.list.len(), "commit", "commits"),
         b.commits.base_ref.as_deref().unwrap_or("the first commit"),
         match b.commits.base_source {
             crate::bundle::BaseSource::Deployment => "last deployment",
@@ -153,16 +150,24 @@ pub fn open_summary(b: &Bundle, created: bool) -> String {
             crate::bundle::BaseSource::Root => "no earlier deployment or tag",
         }
     );
+    let unverified = if b.changes.unverified.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; commit subjects name {} (unverified)",
+            crate::bundle::references_text(&b.changes.unverified)
+        )
+    };
     let _ = writeln!(
         s,
-        "  pull requests: {}",
+        "  pull requests: {}{unverified}",
         if b.changes.source == "none" {
             "not looked up (no forge token)".to_owned()
         } else {
             format!(
-                "{} ({} commit(s) without one)",
-                b.changes.pull_requests.len(),
-                b.changes.without_pull_request.len()
+                "{} ({} without one)",
+                count(b.changes.pull_requests.len(), "PR/MR", "PRs/MRs"),
+                count(b.changes.without_pull_request.len(), "commit", "commits")
             )
         }
     );
@@ -171,10 +176,22 @@ pub fn open_summary(b: &Bundle, created: bool) -> String {
         "  tests: {}",
         b.tests.as_ref().map_or_else(
             || "none attached".to_owned(),
-            |t| format!("{} ({} failed)", t.tests, t.failed)
+            |t| format!(
+                "{} ({} failed)",
+                count(
+                    usize::try_from(t.tests).unwrap_or(usize::MAX),
+                    "test",
+                    "tests"
+                ),
+                t.failed
+            )
         )
     );
-    let _ = writeln!(s, "  artifacts: {}", b.artifacts.len());
+    let _ = writeln!(
+        s,
+        "  artifacts: {}",
+        count(b.artifacts.len(), "digest", "digests")
+    );
     let _ = write!(s, "  state: {}", b.record.state);
     s
 }

@@ -845,6 +845,76 @@ fn open_summary_is_snapshotted() {
     insta::assert_snapshot!("open_summary", run.stderr.replace(&id, "[ID]"));
 }
 
+/// A repository with no forge remote is named by its remote's last part or its directory, and
+/// the counts agree in number (`1 commit`, `1 deployment`).
+#[test]
+fn messages_name_the_repository_and_counts_agree_in_number() {
+    let repo = TestRepo::new();
+    repo.commit_file("a.txt", "feat: first (#1)");
+    let dir = repo
+        .path()
+        .canonicalize()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let run = repo.paved(&[
+        "open",
+        "--env",
+        "prod",
+        "--version",
+        "1.0.0",
+        "--digest",
+        DIGEST1,
+    ]);
+    let id = run.ok().to_owned();
+    let text = run.stderr.replace(&id, "[ID]").replace(&dir, "[DIR]");
+    insta::assert_snapshot!("open_summary_singular", text);
+    assert!(run.stderr.contains(&format!("for {dir} 1.0.0 -> prod")));
+
+    // The remote's last part when it names no forge repository.
+    repo.git(&["remote", "add", "origin", "/srv/git/rocket.git"]);
+    let run = repo.paved(&["open", "--env", "qa", "--version", "1.0.0"]);
+    assert!(
+        run.stderr.contains("for rocket 1.0.0 -> qa"),
+        "{}",
+        run.stderr
+    );
+    let path = record_file(&repo, run.ok());
+    let verify = repo.paved(&["verify", path.to_str().unwrap()]);
+    assert!(
+        verify
+            .stderr
+            .contains("  ok       commit-range   1 commit since the first commit\n"),
+        "{}",
+        verify.stderr
+    );
+
+    let records = repo.path().join("records");
+    std::fs::create_dir_all(&records).unwrap();
+    let one = dora_bundle(
+        "d1",
+        "prod",
+        Some(("2026-01-05T12:00:00Z", "success")),
+        "2026-01-05T11:00:00Z",
+        &["2026-01-05T10:00:00Z"],
+    );
+    std::fs::write(records.join("d1.json"), one.to_string()).unwrap();
+    let open = dora_bundle("d2", "prod", None, "2026-01-06T11:00:00Z", &[]);
+    std::fs::write(records.join("d2.json"), open.to_string()).unwrap();
+    let table = repo.paved(&[
+        "--records",
+        records.to_str().unwrap(),
+        "dora",
+        "--since",
+        "2026-01-01T00:00:00Z",
+        "--until",
+        "2026-01-31T00:00:00Z",
+    ]);
+    insta::assert_snapshot!("dora_table_singular", table.ok());
+}
+
 /// The JUnit summary comes from paved-junit's parser (retries folded: a test that failed
 /// then passed is flaky, not failed).
 #[test]
