@@ -381,7 +381,14 @@ fn open(args: &Args, o: &OpenArgs, sink: &CiSink) -> Result<u8> {
             .map_err(|e| Error::Backend(format!("could not serialise the bundle: {e}")))?;
         paved_core::cli::print_stdout(&format!("{text}\n"))?;
     } else {
-        paved_core::cli::print_stdout(&format!("{}\n", b.record.number))?;
+        // What `wait` and `close` accept even without the local record: GitLab's API knows a
+        // deployment by its id, the other backends by the number people use too.
+        let printed = if ctx.kind == Kind::Gitlab {
+            &b.record.id
+        } else {
+            &b.record.number
+        };
+        paved_core::cli::print_stdout(&format!("{printed}\n"))?;
     }
     Ok(paved_core::exit::OK)
 }
@@ -397,6 +404,18 @@ fn find_local(records: &Path, kind: Kind, id: &str) -> Result<Option<(PathBuf, B
                     && (b.record.id == id || b.record.number == id))
         })
         .map(|b| (bundle::record_path(records, &b.id), b)))
+}
+
+/// The id to ask the backend about for `given` (paved's id, the backend's id, or the number
+/// people use): the local record knows the backend's id for each (GitLab's API answers to the
+/// deployment id, not the iid people see).
+fn backend_id(local: Option<&(PathBuf, Bundle)>, kind: Kind, given: &str) -> String {
+    match (local, kind) {
+        // The file backend's id is paved's id.
+        (Some((_, b)), Kind::File) => b.id.clone(),
+        (Some((_, b)), _) if !b.record.id.is_empty() => b.record.id.clone(),
+        _ => given.to_owned(),
+    }
 }
 
 fn wait_cmd(args: &Args, w: &WaitArgs, sink: &CiSink) -> Result<u8> {
@@ -417,11 +436,7 @@ fn wait_cmd(args: &Args, w: &WaitArgs, sink: &CiSink) -> Result<u8> {
     )?;
     let backend = make_backend(args, &ctx, None, sink)?;
     let local = find_local(&ctx.records, ctx.kind, &w.id)?;
-    let id = match (&local, ctx.kind) {
-        // The file backend's id is paved's id.
-        (Some((_, b)), Kind::File) => b.id.clone(),
-        _ => w.id.clone(),
-    };
+    let id = backend_id(local.as_ref(), ctx.kind, &w.id);
     let decision = wait::wait(
         backend.as_ref(),
         &id,
@@ -472,10 +487,7 @@ fn close(args: &Args, c: &CloseArgs, sink: &CiSink) -> Result<u8> {
     let ctx = Context::new(args)?;
     let backend = make_backend(args, &ctx, None, sink)?;
     let local = find_local(&ctx.records, ctx.kind, &c.id)?;
-    let id = match (&local, ctx.kind) {
-        (Some((_, b)), Kind::File) => b.id.clone(),
-        _ => c.id.clone(),
-    };
+    let id = backend_id(local.as_ref(), ctx.kind, &c.id);
     let notes = c
         .notes
         .clone()

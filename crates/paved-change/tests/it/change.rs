@@ -845,6 +845,92 @@ fn open_summary_is_snapshotted() {
     insta::assert_snapshot!("open_summary", run.stderr.replace(&id, "[ID]"));
 }
 
+/// GitLab: what `open` prints and outputs is an id `wait` and `close` accept, and both accept
+/// the deployment's iid (what people see) as well as its API id.
+#[test]
+fn gitlab_wait_and_close_accept_the_printed_id_and_the_iid() {
+    let (repo, _, c2) = history();
+    let server = FakeServer::start();
+    let deployments = "/projects/acme%2Frocket/deployments";
+    server
+        .route("GET", deployments)
+        .respond(FakeResponse::json(200, json!([])));
+    server
+        .route("POST", deployments)
+        .respond(FakeResponse::json(
+            201,
+            json!({ "id": 90, "iid": 3, "sha": c2, "ref": "main", "status": "running",
+                "environment": { "name": "prod" } }),
+        ));
+    let one = format!("{deployments}/90");
+    server.route("GET", &one).respond(FakeResponse::json(
+        200,
+        json!({ "id": 90, "iid": 3, "sha": c2, "status": "running", "approvals": [] }),
+    ));
+    server.route("PUT", &one).respond(FakeResponse::json(
+        200,
+        json!({ "id": 90, "iid": 3, "sha": c2, "status": "success" }),
+    ));
+    let url = server.url();
+    let out = repo.path().join("gl.env");
+    let env = [
+        ("CI_API_V4_URL", url.as_str()),
+        ("CI_PROJECT_PATH", "acme/rocket"),
+        ("GITLAB_TOKEN", "glpat-0123456789abcdef"),
+        ("PAVED_HTTP_MAX_ATTEMPTS", "1"),
+    ];
+    let open = repo.paved_env(
+        &[
+            "--backend",
+            "gitlab",
+            "--dotenv",
+            out.to_str().unwrap(),
+            "open",
+            "--env",
+            "prod",
+            "--version",
+            "1.1.0",
+        ],
+        &env,
+    );
+    let printed = open.ok().to_owned();
+    let outputs = std::fs::read_to_string(&out).unwrap();
+    assert!(outputs.contains("CHANGE_ID=90\n"), "{outputs}");
+    assert!(outputs.contains("CHANGE_NUMBER=3\n"), "{outputs}");
+    for id in [printed.as_str(), "90", "3"] {
+        let wait = repo.paved_env(
+            &[
+                "--backend",
+                "gitlab",
+                "wait",
+                id,
+                "--timeout",
+                "5s",
+                "--interval",
+                "1s",
+            ],
+            &env,
+        );
+        assert_eq!(wait.code, 0, "wait {id}: {}", wait.stderr);
+        assert_eq!(wait.stdout.trim(), "approved");
+    }
+    let close = repo.paved_env(
+        &["--backend", "gitlab", "close", "3", "--result", "success"],
+        &env,
+    );
+    assert_eq!(close.code, 0, "{}", close.stderr);
+    let puts = server.requests_to("PUT", &one);
+    assert_eq!(puts.last().unwrap().json()["status"], "success");
+    assert!(
+        server
+            .unmatched()
+            .iter()
+            .all(|r| !r.path.contains("/deployments/3")),
+        "the iid was sent as an API id: {:?}",
+        server.unmatched()
+    );
+}
+
 /// A repository with no forge remote is named by its remote's last part or its directory, and
 /// the counts agree in number (`1 commit`, `1 deployment`).
 #[test]
