@@ -36,6 +36,7 @@ pub const DEFAULT_JOBS: usize = 4;
 /// Run the tool; returns the exit code.
 #[allow(clippy::needless_pass_by_value)] // `paved_core::cli::main` hands the arguments over by value.
 pub fn run(args: Args) -> Result<u8> {
+    oci::auth::mask_env_passwords();
     let http = Client::from_env()?;
     let session = Session::new(http, args.plain_http.clone());
     let sink = CiSink::from_env(args.result.dotenv.clone());
@@ -50,6 +51,7 @@ pub fn run(args: Args) -> Result<u8> {
                     c.destination
                 )));
             }
+            session.set_home(&dst_ref.location);
             let src = session.store(&src_ref.location, false)?;
             let dst = session.store(&dst_ref.location, true)?;
             let root = src.fetch(&src_ref)?;

@@ -165,6 +165,7 @@ pub fn promote(session: &Session, sink: &CiSink, args: &Args, p: &PromoteArgs) -
     let (config, ledger_path) = load(args)?;
     let (index, env) = environment(&config, &p.env)?;
     let source = Reference::parse(&p.reference).map_err(Error::Usage)?;
+    session.set_home(&env_location(&p.env, env)?);
     let src = session.store(&source.location, false)?;
     let root = src.fetch(&source)?;
     let mut checks = Vec::new();
@@ -316,10 +317,14 @@ pub fn history(session: &Session, args: &Args, h: &HistoryArgs) -> Result<u8> {
         let (config, ledger_path) = load(args)?;
         let (_, e) = environment(&config, env)?;
         let location = env_location(env, e)?;
+        session.set_home(&location);
         records = records_for_env(session, ledger_path.as_deref(), env, &location, None)?;
     }
     if let Some(reference) = &h.reference {
         let r = Reference::parse(reference).map_err(Error::Usage)?;
+        if h.env.is_none() {
+            session.set_home(&r.location);
+        }
         let store = session.store(&r.location, false)?;
         let root = store.fetch(&r)?;
         let mut found = ledger::registry_records(&store, &root.digest)?;
@@ -373,6 +378,7 @@ pub fn rollback(session: &Session, sink: &CiSink, args: &Args, r: &RollbackArgs)
     let (config, ledger_path) = load(args)?;
     let (_, env) = environment(&config, &r.env)?;
     let location = env_location(&r.env, env)?;
+    session.set_home(&location);
     let records = records_for_env(session, ledger_path.as_deref(), &r.env, &location, None)?;
     let Some(current) = records.last() else {
         return Err(Error::NotFound {

@@ -20,6 +20,8 @@ use crate::reference::{Location, Reference};
 pub struct Session {
     http: Client,
     plain_http: Vec<String>,
+    /// The registry the command writes to (see [`crate::oci::auth`]).
+    home: Mutex<Option<String>>,
     registries: Mutex<HashMap<String, Arc<Registry>>>,
     layouts: Mutex<HashMap<PathBuf, Arc<Layout>>>,
 }
@@ -30,8 +32,21 @@ impl Session {
         Session {
             http,
             plain_http,
+            home: Mutex::new(None),
             registries: Mutex::new(HashMap::new()),
             layouts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Name the registry the command writes to: the generic `PAVED_REGISTRY_USERNAME`/
+    /// `_PASSWORD` pair belongs to it (unless `PAVED_REGISTRY_HOST` names another). Call it
+    /// before the first [`Session::store`]; a layout is no registry and names none.
+    pub fn set_home(&self, location: &Location) {
+        if let Location::Registry { registry, .. } = location {
+            *self
+                .home
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(registry.clone());
         }
     }
 
@@ -46,8 +61,18 @@ impl Session {
                     .registries
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let home = self
+                    .home
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone();
                 let reg = map.entry(registry.clone()).or_insert_with(|| {
-                    Arc::new(Registry::new(self.http.clone(), registry, &self.plain_http))
+                    Arc::new(Registry::new(
+                        self.http.clone(),
+                        registry,
+                        &self.plain_http,
+                        home.as_deref(),
+                    ))
                 });
                 Ok(Store::Registry(reg.repo(repository)))
             }

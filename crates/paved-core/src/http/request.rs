@@ -132,6 +132,20 @@ impl<'a> RequestBuilder<'a> {
         self
     }
 
+    /// Authenticate with `auth` only if this request's URL has the origin (scheme, host, port)
+    /// of `origin`, the URL the credentials were configured for; a request to any other origin
+    /// goes without them. For URLs a server hands out (an upload `Location`, a token realm), so
+    /// that a server cannot point credentials at another host, or another port of the same host.
+    pub fn auth_for_origin(mut self, auth: Option<&Auth>, origin: &str) -> Self {
+        self.auth = auth.filter(|_| same_origin(&self.url, origin)).cloned();
+        self
+    }
+
+    /// Whether this request goes to the origin (scheme, host, port) of `url`.
+    pub fn is_same_origin(&self, url: &str) -> bool {
+        same_origin(&self.url, url)
+    }
+
     /// The hint shown when the server answers `401` or `403` (not a rate limit), e.g. "check that
     /// `GITHUB_TOKEN` is set and has `contents: write`". Also added to the hint for a `404`, which
     /// is how GitHub answers a token that cannot see a private repository.

@@ -725,3 +725,41 @@ fn dates() {
         "2023-11-14T22:13:20Z"
     );
 }
+
+/// Credentials bound to an origin go only there: a URL a server handed out that names another
+/// port of the same host, or another name for it, gets none.
+#[test]
+fn credentials_bound_to_an_origin_stay_there() {
+    let home = FakeServer::start();
+    let other = FakeServer::start();
+    let port = home.addr().port();
+    home.route("GET", "/x").respond(FakeResponse::new(200));
+    other.route("GET", "/x").respond(FakeResponse::new(200));
+    let (client, _) = test_client();
+    let auth = Auth::basic("bot", Secret::new(TOKEN));
+    let origin = format!("{}/v2/", home.url());
+    for url in [
+        format!("{}/x", home.url()),
+        format!("{}/x", other.url()),
+        format!("http://localhost:{port}/x"),
+    ] {
+        client
+            .get(&url)
+            .auth_for_origin(Some(&auth), &origin)
+            .send()
+            .unwrap();
+    }
+    let at_home = home.requests_to("GET", "/x");
+    assert_eq!(at_home.len(), 2);
+    assert!(at_home[0].header("authorization").is_some());
+    assert!(
+        at_home[1].header("authorization").is_none(),
+        "`localhost` is another origin"
+    );
+    let away = other.requests_to("GET", "/x");
+    assert_eq!(away.len(), 1);
+    assert!(
+        away[0].header("authorization").is_none(),
+        "another port is another origin"
+    );
+}

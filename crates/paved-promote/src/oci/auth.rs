@@ -1,19 +1,30 @@
 //! Registry credentials and challenges.
 //!
-//! Credentials are looked up, first match wins, in:
+//! Credentials belong to one registry (host and port) and are sent only to it: see
+//! [`crate::oci::registry`] for the origin rule. They are looked up, first match wins, in:
 //! 1. `PAVED_REGISTRY_<HOST>_USERNAME` / `_PASSWORD`, where `<HOST>` is the registry host and
-//!    port upper-cased with every other character turned into `_` (`ghcr.io` -> `GHCR_IO`);
-//! 2. `PAVED_REGISTRY_USERNAME` / `PAVED_REGISTRY_PASSWORD`, for every registry;
+//!    port upper-cased with every other character turned into `_` (`ghcr.io` -> `GHCR_IO`,
+//!    `127.0.0.1:5000` -> `127_0_0_1_5000`);
+//! 2. `PAVED_REGISTRY_USERNAME` / `PAVED_REGISTRY_PASSWORD`, for one registry only: the one
+//!    named by `PAVED_REGISTRY_HOST`, else the registry the command writes to (the destination
+//!    of `copy`, the environment's repository for `promote` and `rollback`). A source on another
+//!    registry never sees them;
 //! 3. docker's `config.json` (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`):
-//!    `auths.<host>.auth` (base64 `user:password`) or `username`/`password`. Credential helpers
-//!    (`credsStore`, `credHelpers`) are not run; log in with env credentials instead.
+//!    a credential helper named for the host in `credHelpers`, else `auths.<host>` (`auth`,
+//!    base64 `user:password`, or `username`/`password`), else the `credsStore` helper. A helper
+//!    `docker-credential-<name>` is run as docker runs it: `get`, the registry on stdin, JSON
+//!    `{"Username", "Secret"}` on stdout.
 //!
 //! With none, requests are anonymous (public images and anonymous tokens still work).
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
 use std::path::PathBuf;
+use std::process::{Command, Stdio};
 
 use paved_core::http::Secret;
+
+use crate::error::{Error, Result};
 
 /// A user name and password (or token) for one registry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,15 +37,19 @@ pub struct Credentials {
     pub source: String,
 }
 
-/// Find credentials for `registry` (`host[:port]`) in the process environment and docker config.
-pub fn lookup(registry: &str) -> Option<Credentials> {
-    lookup_with(registry, &|k| std::env::var(k).ok())
+/// Mask every registry password in the environment on the CI runner, before anything is
+/// printed, whichever registry it belongs to (a helper's secret is masked when it is read).
+pub fn mask_env_passwords() {
+    for (key, value) in std::env::vars() {
+        if key.starts_with("PAVED_REGISTRY_") && key.ends_with("_PASSWORD") && !value.is_empty() {
+            paved_core::ci::CiSink::mask_from_env(&value);
+        }
+    }
 }
 
-/// [`lookup`] with an environment lookup function.
-pub fn lookup_with(registry: &str, env: &dyn Fn(&str) -> Option<String>) -> Option<Credentials> {
-    let non_empty = |k: &str| env(k).filter(|v| !v.is_empty());
-    let host_key: String = registry
+/// The env names `PAVED_REGISTRY_<HOST>_USERNAME` / `_PASSWORD` use for `registry`.
+pub fn host_key(registry: &str) -> String {
+    registry
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() {
@@ -43,34 +58,187 @@ pub fn lookup_with(registry: &str, env: &dyn Fn(&str) -> Option<String>) -> Opti
                 '_'
             }
         })
-        .collect();
-    for prefix in [
-        format!("PAVED_REGISTRY_{host_key}"),
-        "PAVED_REGISTRY".into(),
-    ] {
+        .collect()
+}
+
+/// Find credentials for `registry` (`host[:port]`) in the process environment and docker
+/// config; `home` is the registry the command writes to (see the module docs).
+pub fn lookup(registry: &str, home: Option<&str>) -> Result<Option<Credentials>> {
+    lookup_with(registry, home, &|k| std::env::var(k).ok())
+}
+
+/// The registry the generic `PAVED_REGISTRY_USERNAME`/`_PASSWORD` pair belongs to:
+/// `PAVED_REGISTRY_HOST`, else `home`.
+pub fn generic_owner(home: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    env("PAVED_REGISTRY_HOST")
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| v.trim().to_owned())
+        .or_else(|| home.map(str::to_owned))
+}
+
+/// [`lookup`] with an environment lookup function.
+pub fn lookup_with(
+    registry: &str,
+    home: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<Credentials>> {
+    let non_empty = |k: &str| env(k).filter(|v| !v.is_empty());
+    let mut prefixes = vec![format!("PAVED_REGISTRY_{}", host_key(registry))];
+    if generic_owner(home, env)
+        .is_some_and(|owner| normalise_host(&owner) == normalise_host(registry))
+    {
+        prefixes.push("PAVED_REGISTRY".into());
+    }
+    for prefix in prefixes {
         let user = format!("{prefix}_USERNAME");
         if let (Some(u), Some(p)) = (non_empty(&user), non_empty(&format!("{prefix}_PASSWORD"))) {
-            return Some(Credentials {
+            return Ok(Some(Credentials {
                 username: u,
                 password: Secret::new(p),
                 source: format!("env `{user}`"),
-            });
+            }));
         }
     }
     let path = match non_empty("DOCKER_CONFIG") {
         Some(dir) => PathBuf::from(dir).join("config.json"),
-        None => PathBuf::from(non_empty("HOME")?)
-            .join(".docker")
-            .join("config.json"),
+        None => match non_empty("HOME") {
+            Some(home) => PathBuf::from(home).join(".docker").join("config.json"),
+            None => return Ok(None),
+        },
     };
-    let text = std::fs::read_to_string(&path).ok()?;
-    from_docker_config(&text, registry, &path.display().to_string())
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("read", &path, e)),
+    };
+    let source = path.display().to_string();
+    let config: DockerConfig = serde_json::from_str(&text).map_err(|e| Error::BadFile {
+        path: path.clone(),
+        message: format!("not a docker config: {e}"),
+        hint: "fix the JSON, or point `DOCKER_CONFIG` at another directory".into(),
+    })?;
+    let wanted = normalise_host(registry);
+    let helper_for_host = config
+        .cred_helpers
+        .iter()
+        .find(|(k, _)| normalise_host(k) == wanted)
+        .map(|(_, v)| v.clone());
+    if let Some(helper) = helper_for_host {
+        return run_helper(&helper, registry, &source);
+    }
+    if let Some(c) = from_config(&config, registry, &source) {
+        return Ok(Some(c));
+    }
+    match config.creds_store.as_deref().filter(|s| !s.is_empty()) {
+        Some(store) => run_helper(store, registry, &source),
+        None => Ok(None),
+    }
+}
+
+/// What a credential helper is given on stdin for `registry`: docker's server address.
+fn helper_server(registry: &str) -> String {
+    if normalise_host(registry) == "docker.io" {
+        "https://index.docker.io/v1/".into()
+    } else {
+        registry.to_owned()
+    }
+}
+
+/// Run `docker-credential-<name> get` for `registry`. "Not found" answers are no credentials.
+fn run_helper(name: &str, registry: &str, config: &str) -> Result<Option<Credentials>> {
+    let program = format!("docker-credential-{name}");
+    let hint = || {
+        format!(
+            "install `{program}` on PATH, or remove `{name}` from `credHelpers`/`credsStore` in `{config}`"
+        )
+    };
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(Error::BadFile {
+            path: config.into(),
+            message: format!("credential helper name `{name}` is not a plain name"),
+            hint: "name the helper as docker does (`ecr-login`, `gcloud`, `acr-env`)".into(),
+        });
+    }
+    let mut child = Command::new(&program)
+        .arg("get")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::BadFile {
+                    path: config.into(),
+                    message: format!(
+                        "names credential helper `{program}` for `{registry}`, and it is not on PATH"
+                    ),
+                    hint: hint(),
+                }
+            } else {
+                Error::io("run", &program, e)
+            }
+        })?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A helper that exits without reading its input is judged by its exit status below.
+        let _ = stdin.write_all(helper_server(registry).as_bytes());
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| Error::io("run", &program, e))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        let said = format!(
+            "{}{}",
+            stdout.trim(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        if said.to_ascii_lowercase().contains("credentials not found") {
+            return Ok(None);
+        }
+        return Err(Error::registry(
+            format!(
+                "credential helper `{program}` failed for `{registry}` ({}): {}",
+                out.status,
+                said.chars().take(300).collect::<String>()
+            ),
+            Some(&hint()),
+        ));
+    }
+    #[derive(serde::Deserialize)]
+    struct HelperAnswer {
+        #[serde(rename = "Username", default)]
+        username: String,
+        #[serde(rename = "Secret", default)]
+        secret: String,
+    }
+    let answer: HelperAnswer = serde_json::from_str(stdout.trim()).map_err(|e| {
+        Error::registry(
+            format!("credential helper `{program}` answered `{registry}` with something that is not its JSON ({e})"),
+            Some(&hint()),
+        )
+    })?;
+    if answer.secret.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Credentials {
+        username: answer.username,
+        password: Secret::new(answer.secret),
+        source: format!("`{program}` (from `{config}`)"),
+    }))
 }
 
 #[derive(serde::Deserialize)]
 struct DockerConfig {
     #[serde(default)]
     auths: BTreeMap<String, DockerAuth>,
+    #[serde(default, rename = "credHelpers")]
+    cred_helpers: BTreeMap<String, String>,
+    #[serde(default, rename = "credsStore")]
+    creds_store: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -80,9 +248,14 @@ struct DockerAuth {
     password: Option<String>,
 }
 
-/// Credentials for `registry` in the text of a docker `config.json`.
+/// Credentials for `registry` in the `auths` of the text of a docker `config.json` (helpers are
+/// not run).
 pub fn from_docker_config(text: &str, registry: &str, source: &str) -> Option<Credentials> {
     let config: DockerConfig = serde_json::from_str(text).ok()?;
+    from_config(&config, registry, source)
+}
+
+fn from_config(config: &DockerConfig, registry: &str, source: &str) -> Option<Credentials> {
     let wanted = normalise_host(registry);
     let entry = config
         .auths
@@ -227,9 +400,49 @@ mod tests {
             "PAVED_REGISTRY_GHCR_IO_PASSWORD" => Some("tok".to_owned()),
             _ => None,
         };
-        let c = lookup_with("ghcr.io", &env).unwrap();
+        let c = lookup_with("ghcr.io", None, &env).unwrap().unwrap();
         assert_eq!(c.username, "bot");
-        assert!(lookup_with("quay.io", &env).is_none());
+        assert!(lookup_with("quay.io", None, &env).unwrap().is_none());
+    }
+
+    /// The generic pair belongs to `PAVED_REGISTRY_HOST`, else to the registry the command
+    /// writes to; any other registry (a source elsewhere) gets nothing from it.
+    #[test]
+    fn the_generic_env_pair_belongs_to_one_registry() {
+        let generic = |host: Option<&'static str>| {
+            move |k: &str| match k {
+                "PAVED_REGISTRY_USERNAME" => Some("ci".to_owned()),
+                "PAVED_REGISTRY_PASSWORD" => Some("pw".to_owned()),
+                "PAVED_REGISTRY_HOST" => host.map(str::to_owned),
+                _ => None,
+            }
+        };
+        let env = generic(None);
+        let found = |registry: &str, home: Option<&str>| {
+            lookup_with(registry, home, &env)
+                .unwrap()
+                .map(|c| c.username)
+        };
+        assert_eq!(found("ghcr.io", Some("ghcr.io")).as_deref(), Some("ci"));
+        assert_eq!(
+            found("quay.io", Some("ghcr.io")),
+            None,
+            "a source elsewhere"
+        );
+        assert_eq!(found("quay.io", None), None);
+        let env = generic(Some("quay.io"));
+        assert_eq!(
+            lookup_with("quay.io", Some("ghcr.io"), &env)
+                .unwrap()
+                .map(|c| c.username)
+                .as_deref(),
+            Some("ci")
+        );
+        assert!(
+            lookup_with("ghcr.io", Some("ghcr.io"), &env)
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]

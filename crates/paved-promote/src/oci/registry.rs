@@ -6,6 +6,12 @@
 //! - **Auth**: the `/v2/` probe learns the scheme. Bearer: a token per scope set from the
 //!   challenge's realm (with Basic credentials if we have them), refreshed before it expires
 //!   and again on a `401`. Basic: the credentials on every request.
+//! - **Credentials stay home.** Credentials and tokens go only to the registry's origin
+//!   (scheme, host, port): an upload `Location`, a `Link` or a redirect to another origin (another
+//!   host, or another port of the same host) is sent without them. The one exception is the
+//!   token realm, which gets the Basic credentials when it is the registry's own origin or when
+//!   the registry was reached over https (so the challenge naming the realm is the registry's
+//!   own); over plain http a realm elsewhere gets none.
 //! - **Manifests** are read with every OCI and Docker `Accept` type and kept as raw bytes; the
 //!   sha256 of the bytes must match the digest asked for (and `Docker-Content-Digest`).
 //! - **Blobs**: `HEAD` to skip, cross-repository mount (a `202` or an error falls back to an
@@ -38,7 +44,10 @@ pub struct Registry {
     http: Client,
     host: String,
     base: String,
-    creds: Option<Credentials>,
+    /// Whether the generic `PAVED_REGISTRY_USERNAME`/`_PASSWORD` pair may be used here.
+    home: Option<String>,
+    /// Looked up on first need (a credential helper is a process to run).
+    creds: std::sync::OnceLock<Option<Credentials>>,
     state: Mutex<AuthState>,
 }
 
@@ -64,8 +73,8 @@ pub fn is_plain_http(host: &str, plain_http: &[String]) -> bool {
 
 impl Registry {
     /// A client for `host` (as written in references), with credentials looked up by
-    /// [`auth::lookup`].
-    pub fn new(http: Client, host: &str, plain_http: &[String]) -> Registry {
+    /// [`auth::lookup`] when first needed; `home` is the registry the command writes to.
+    pub fn new(http: Client, host: &str, plain_http: &[String], home: Option<&str>) -> Registry {
         let api_host = if host == "docker.io" {
             "registry-1.docker.io"
         } else {
@@ -76,17 +85,26 @@ impl Registry {
         } else {
             "https"
         };
-        let creds = auth::lookup(host);
-        if let Some(c) = &creds {
-            CiSink::mask_from_env(c.password.expose());
-        }
         Registry {
             http,
             host: host.to_owned(),
             base: format!("{scheme}://{api_host}"),
-            creds,
+            home: home.map(str::to_owned),
+            creds: std::sync::OnceLock::new(),
             state: Mutex::new(AuthState::default()),
         }
+    }
+
+    /// The credentials for this registry, looked up once.
+    fn creds(&self) -> Result<Option<&Credentials>> {
+        if let Some(c) = self.creds.get() {
+            return Ok(c.as_ref());
+        }
+        let found = auth::lookup(&self.host, self.home.as_deref())?;
+        if let Some(c) = &found {
+            CiSink::mask_from_env(c.password.expose());
+        }
+        Ok(self.creds.get_or_init(|| found).as_ref())
     }
 
     /// The host as written in references.
@@ -144,7 +162,7 @@ impl Registry {
         let challenge = self.lock().challenge.clone();
         match challenge {
             None => Ok(None),
-            Some(Challenge::Basic) => match &self.creds {
+            Some(Challenge::Basic) => match self.creds()? {
                 Some(c) => Ok(Some(Auth::basic(c.username.clone(), c.password.clone()))),
                 None => Err(self.no_credentials()),
             },
@@ -164,22 +182,23 @@ impl Registry {
     }
 
     fn no_credentials(&self) -> Error {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let key = auth::host_key(&self.host);
+        let owner = auth::generic_owner(self.home.as_deref(), &env);
+        let elsewhere = match owner {
+            Some(owner) if env("PAVED_REGISTRY_USERNAME").is_some() => format!(
+                "; `PAVED_REGISTRY_USERNAME`/`_PASSWORD` are set but belong to `{owner}` only (the registry written to, or `PAVED_REGISTRY_HOST`)"
+            ),
+            _ => String::new(),
+        };
         Error::registry(
             format!(
-                "registry `{}` asks for credentials and none were found",
+                "registry `{}` asks for credentials and none were found{elsewhere}",
                 self.host
             ),
             Some(&format!(
-                "set `PAVED_REGISTRY_USERNAME` and `PAVED_REGISTRY_PASSWORD` (or `PAVED_REGISTRY_{}_USERNAME`/`_PASSWORD`), or log in with `docker login {}`",
-                self.host
-                    .chars()
-                    .map(|c| if c.is_ascii_alphanumeric() {
-                        c.to_ascii_uppercase()
-                    } else {
-                        '_'
-                    })
-                    .collect::<String>(),
-                self.host
+                "set `PAVED_REGISTRY_{key}_USERNAME` and `PAVED_REGISTRY_{key}_PASSWORD` (or `PAVED_REGISTRY_USERNAME`/`_PASSWORD` with `PAVED_REGISTRY_HOST={}`), or log in with `docker login {}`",
+                self.host, self.host
             )),
         )
     }
@@ -198,11 +217,14 @@ impl Registry {
             request = request.query("scope", scope);
         }
         let basic = self
-            .creds
-            .as_ref()
+            .creds()?
             .map(|c| Auth::basic(c.username.clone(), c.password.clone()));
+        // The realm came from this registry's challenge: it is trusted with the credentials when
+        // it is the registry's own origin, or when that challenge arrived over https.
+        let realm_trusted = request.is_same_origin(&self.base)
+            || self.base.starts_with("https://") && realm.starts_with("https://");
         let response = request
-            .auth_opt(basic.as_ref())
+            .auth_opt(basic.as_ref().filter(|_| realm_trusted))
             .auth_hint(format!(
                 "check the credentials for `{}` (PAVED_REGISTRY_USERNAME/PASSWORD or docker config.json) and that they may {}",
                 self.host,
@@ -246,7 +268,7 @@ impl Registry {
         let mut refreshed = false;
         loop {
             let response = build(&self.http)
-                .auth_opt(auth.as_ref())
+                .auth_for_origin(auth.as_ref(), &self.base)
                 .allow_status(401)
                 .send()?;
             if response.status() != 401 {
@@ -739,12 +761,15 @@ mod tests {
         );
         let (http, _) = test_client();
         let host = server.url().trim_start_matches("http://").to_owned();
-        let mut registry = Registry::new(http, &host, &[]);
-        registry.creds = Some(Credentials {
-            username: "robot".into(),
-            password: paved_core::http::Secret::new("pw"),
-            source: "test".into(),
-        });
+        let registry = Registry::new(http, &host, &[], None);
+        registry
+            .creds
+            .set(Some(Credentials {
+                username: "robot".into(),
+                password: paved_core::http::Secret::new("pw"),
+                source: "test".into(),
+            }))
+            .unwrap();
         let repo = Arc::new(registry).repo("team/app");
         let m = repo.get_manifest("v1", true).unwrap().unwrap();
         assert_eq!(m.bytes, manifest);
@@ -778,6 +803,112 @@ mod tests {
         assert_eq!(heads[1].header("authorization"), Some("Bearer tok-2"));
     }
 
+    /// A registry asking for Basic credentials, with the credentials set.
+    fn basic_repo(server: &FakeServer) -> Repo {
+        server.route("GET", "/v2/").respond(
+            FakeResponse::text(401, "unauthorized")
+                .header("WWW-Authenticate", r#"Basic realm="Registry Realm""#),
+        );
+        let (http, _) = test_client();
+        let host = server.url().trim_start_matches("http://").to_owned();
+        let registry = Registry::new(http, &host, &[], None);
+        registry
+            .creds
+            .set(Some(Credentials {
+                username: "robot".into(),
+                password: paved_core::http::Secret::new("s3cret-pw"),
+                source: "test".into(),
+            }))
+            .unwrap();
+        Arc::new(registry).repo("team/app")
+    }
+
+    /// An upload `Location` on another host, or on another port of the same host, is where the
+    /// registry wants the bytes, but it is not the registry's origin: no credentials go there.
+    #[test]
+    fn an_upload_location_elsewhere_gets_no_credentials() {
+        let home = FakeServer::start();
+        let other = FakeServer::start();
+        let port = home.addr().port();
+        let repo = basic_repo(&home);
+        let blob = b"layer bytes".to_vec();
+        let digest = Digest::of(&blob);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("blob");
+        std::fs::write(&path, &blob).unwrap();
+        for (i, location) in [
+            format!("{}/upload/1", other.url()),
+            format!("http://localhost:{port}/upload/2"),
+            format!("{}/upload/3", home.url()),
+        ]
+        .iter()
+        .enumerate()
+        {
+            home.route("POST", "/v2/team/app/blobs/uploads/")
+                .respond(FakeResponse::new(202).header("Location", location.as_str()));
+            for server in [&home, &other] {
+                server
+                    .route("PUT", &format!("/upload/{}", i + 1))
+                    .respond(FakeResponse::new(201));
+            }
+            repo.upload(&digest, &path, blob.len() as u64, None)
+                .unwrap();
+        }
+        let put = |server: &FakeServer, n: u32| server.requests_to("PUT", &format!("/upload/{n}"));
+        assert_eq!(put(&other, 1).len(), 1);
+        assert_eq!(
+            put(&other, 1)[0].header("authorization"),
+            None,
+            "another port"
+        );
+        assert_eq!(put(&home, 2).len(), 1);
+        assert_eq!(
+            put(&home, 2)[0].header("authorization"),
+            None,
+            "another host name"
+        );
+        assert!(
+            put(&home, 3)[0]
+                .header("authorization")
+                .is_some_and(|a| a.starts_with("Basic ")),
+            "the registry's own origin keeps them"
+        );
+        for request in home.requests().iter().chain(other.requests().iter()) {
+            if request.path.starts_with("/upload/1") || request.path.starts_with("/upload/2") {
+                assert!(
+                    request
+                        .headers
+                        .iter()
+                        .all(|(_, v)| !v.contains("cm9ib3Q6czNjcmV0LXB3"))
+                );
+            }
+        }
+    }
+
+    /// A blob read redirected to another port of the same host (storage behind the registry)
+    /// follows the redirect without the credentials.
+    #[test]
+    fn a_redirect_to_another_port_gets_no_credentials() {
+        let home = FakeServer::start();
+        let other = FakeServer::start();
+        let repo = basic_repo(&home);
+        let blob = b"{}".to_vec();
+        let digest = Digest::of(&blob);
+        home.route("GET", &format!("/v2/team/app/blobs/{digest}"))
+            .respond(
+                FakeResponse::new(307).header("Location", format!("{}/storage/x", other.url())),
+            );
+        other
+            .route("GET", "/storage/x")
+            .respond(FakeResponse::new(200).body(blob.clone()));
+        assert_eq!(repo.get_blob(&digest).unwrap(), blob);
+        let first = home.requests_to("GET", &format!("/v2/team/app/blobs/{digest}"));
+        assert!(first[0].header("authorization").is_some());
+        let landed = other.requests_to("GET", "/storage/x");
+        assert_eq!(landed.len(), 1);
+        assert_eq!(landed[0].header("authorization"), None);
+    }
+
     /// An OCI image index listing `digests` as referrers of type `artifact_type`.
     fn referrers_page(digests: &[Digest], artifact_type: &str) -> Vec<u8> {
         let manifests: Vec<serde_json::Value> = digests
@@ -803,8 +934,8 @@ mod tests {
         server.route("GET", "/v2/").respond(FakeResponse::new(200));
         let (http, _) = test_client();
         let host = server.url().trim_start_matches("http://").to_owned();
-        let mut registry = Registry::new(http, &host, &[]);
-        registry.creds = None;
+        let registry = Registry::new(http, &host, &[], None);
+        registry.creds.set(None).unwrap();
         Arc::new(registry).repo("team/app")
     }
 

@@ -2,6 +2,7 @@
 
 mod common;
 mod copy;
+mod credentials;
 mod faults;
 mod hostile;
 mod promote;
