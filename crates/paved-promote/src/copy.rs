@@ -361,32 +361,81 @@ pub fn write_tag(dst: &Store, tag: &str, root: &Manifest) -> Result<TagOutcome> 
     }
 }
 
-/// Add referrers to the `sha256-<hex>` tag-schema index in `dst` (read, merge, write).
-pub fn add_to_fallback_index(dst: &Store, subject: &Digest, added: &[Descriptor]) -> Result<()> {
-    let Store::Registry(_) = dst else {
-        return Ok(());
-    };
-    let tag = subject.fallback_tag();
-    let mut list: Vec<Descriptor> = match dst.resolve(&tag)? {
+/// How many times the `sha256-<hex>` index is re-read and re-written before giving up.
+const FALLBACK_ATTEMPTS: u32 = 12;
+
+/// A random pause of `base` to `2 * base` milliseconds, so that writers racing for one index
+/// drift apart.
+fn jittered_pause(base_ms: u64) {
+    let mut r = [0u8; 2];
+    let _ = getrandom::fill(&mut r);
+    let extra = u64::from(u16::from_le_bytes(r)) % base_ms.max(1);
+    std::thread::sleep(std::time::Duration::from_millis(base_ms + extra));
+}
+
+fn read_fallback_index(dst: &Store, tag: &str) -> Result<Vec<Descriptor>> {
+    Ok(match dst.resolve(tag)? {
         Some(d) => dst
             .get_manifest(&d, None)?
             .and_then(|m| ManifestView::parse(&m.bytes).ok())
             .map(|v| v.manifests)
             .unwrap_or_default(),
         None => Vec::new(),
-    };
-    let before = list.len();
-    for d in added {
-        if !list.iter().any(|x| x.digest == d.digest) {
-            list.push(d.clone());
-        }
-    }
-    if list.len() == before && before > 0 {
+    })
+}
+
+/// Add referrers to the `sha256-<hex>` tag-schema index in `dst`.
+///
+/// The tag is one shared document and the Distribution API has no compare-and-swap, so two
+/// writers can each read the old list and the second `PUT` drops the first one's entry. So the
+/// index is read, merged and written, then read back until it holds every entry added here;
+/// after a write that reads back right, it is read once more after a pause (a writer that read
+/// before our `PUT` may still be about to overwrite it), and merged again if an entry is gone.
+pub fn add_to_fallback_index(dst: &Store, subject: &Digest, added: &[Descriptor]) -> Result<()> {
+    let Store::Registry(_) = dst else {
         return Ok(());
+    };
+    let tag = subject.fallback_tag();
+    let mut wrote = false;
+    let mut settled = false;
+    for _ in 0..FALLBACK_ATTEMPTS {
+        let mut list = read_fallback_index(dst, &tag)?;
+        let missing: Vec<&Descriptor> = added
+            .iter()
+            .filter(|d| !list.iter().any(|x| x.digest == d.digest))
+            .collect();
+        if missing.is_empty() {
+            if !wrote || settled {
+                return Ok(());
+            }
+            settled = true;
+            jittered_pause(100);
+            continue;
+        }
+        if wrote {
+            // Another writer overwrote our entries: drift apart before writing again.
+            jittered_pause(20);
+            list = read_fallback_index(dst, &tag)?;
+        }
+        settled = false;
+        for d in added {
+            if !list.iter().any(|x| x.digest == d.digest) {
+                list.push(d.clone());
+            }
+        }
+        let index = Manifest::new(referrers_index(&list), Some(crate::oci::OCI_INDEX));
+        dst.put_manifest(&index, IndexEntry::Tag(&tag))?;
+        wrote = true;
     }
-    let index = Manifest::new(referrers_index(&list), Some(crate::oci::OCI_INDEX));
-    dst.put_manifest(&index, IndexEntry::Tag(&tag))?;
-    Ok(())
+    Err(Error::registry(
+        format!(
+            "the referrers index `{}:{tag}` kept losing entries to other writers ({FALLBACK_ATTEMPTS} attempts)",
+            dst.describe()
+        ),
+        Some(
+            "many promotions of this image are running at once; re-run this one (it is idempotent)",
+        ),
+    ))
 }
 
 fn same_registry(src: &Store, dst: &Store) -> bool {

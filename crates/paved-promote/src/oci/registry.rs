@@ -424,10 +424,32 @@ impl Repo {
     pub fn put_manifest(&self, reference: &str, manifest: &Manifest) -> Result<PutOutcome> {
         let url = self.url(&format!("manifests/{reference}"));
         let bytes: Arc<[u8]> = manifest.bytes.clone().into();
-        let response = self.registry.send(&self.scopes(), &|c| {
-            c.put(&url)
-                .bytes(Arc::clone(&bytes), manifest.media_type.as_str())
-        })?;
+        let put = || {
+            self.registry.send(&self.scopes(), &|c| {
+                c.put(&url)
+                    .bytes(Arc::clone(&bytes), manifest.media_type.as_str())
+            })
+        };
+        // docker-registry stores a manifest as a blob; two writers of the same manifest at once
+        // can make one of them verify the other's half-written file (`DIGEST_INVALID`, or
+        // `MANIFEST_BLOB_UNKNOWN` for a child still being written). That is a race, not bad
+        // input: try again a few times.
+        let mut tries: u32 = 0;
+        let response = loop {
+            match put() {
+                Err(Error::Http(e))
+                    if tries < 3
+                        && e.status() == Some(400)
+                        && e.server_message().is_some_and(|m| {
+                            m.contains("DIGEST_INVALID") || m.contains("BLOB_UNKNOWN")
+                        }) =>
+                {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(100 * u64::from(tries)));
+                }
+                other => break other?,
+            }
+        };
         if let Some(d) = response.header("docker-content-digest")
             && d != manifest.digest.as_str()
         {

@@ -221,3 +221,55 @@ fn soak_and_required_referrers_refuse_with_the_check_named() {
         stderr(&out)
     );
 }
+
+/// Eight promotions of one digest (under eight tags) into one environment at once, on a
+/// registry without the referrers API: every record survives in the `sha256-<hex>` index.
+#[test]
+fn concurrent_promotions_lose_no_record() {
+    let work = tempfile::tempdir().unwrap();
+    let reg = Registry::start();
+    let host = reg.host();
+    std::fs::write(work.path().join("paved.toml"), config(&host, "0s")).unwrap();
+    let fx = make_image(&work.path().join("v1"), "t0", 12, 1, 1000, false);
+    push(&fx, &host, "build/app", None);
+    let tags: Vec<String> = (1..=8).map(|i| format!("t{i}")).collect();
+    for tag in &tags {
+        let out = promote(
+            &[
+                "copy",
+                &format!("{host}/build/app:t0"),
+                &format!("{host}/build/app:{tag}"),
+            ],
+            work.path(),
+            &[],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let runs: Vec<_> = tags
+        .iter()
+        .map(|tag| {
+            let (dir, reference) = (work.path().to_owned(), format!("{host}/build/app:{tag}"));
+            std::thread::spawn(move || promote(&["promote", "--env", "dev", &reference], &dir, &[]))
+        })
+        .collect();
+    for run in runs {
+        let out = run.join().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let out = promote(
+        &["history", &format!("{host}/dev/app:t1"), "--json"],
+        work.path(),
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let records = json(&out);
+    let mut destinations: Vec<String> = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["destination"].as_str().unwrap().to_owned())
+        .collect();
+    destinations.sort();
+    let expected: Vec<String> = tags.iter().map(|t| format!("{host}/dev/app:{t}")).collect();
+    assert_eq!(destinations, expected, "{records}");
+}
