@@ -57,7 +57,7 @@ pub enum Command {
     Promote(PromoteArgs),
     /// List the promotion records of an image or an environment.
     History(HistoryArgs),
-    /// Re-promote the previous digest of an environment.
+    /// Move an environment's current tag back to its previous digest (or `--to` one).
     Rollback(RollbackArgs),
 }
 
@@ -130,6 +130,11 @@ pub struct RollbackArgs {
     /// The environment to roll back.
     #[arg(long, env = "PAVED_ENV", value_name = "ENV")]
     pub env: String,
+
+    /// Roll back to this digest (one the environment's records name) instead of the digest
+    /// before the current one.
+    #[arg(long, env = "PAVED_TO", value_name = "DIGEST")]
+    pub to: Option<String>,
 
     /// Print what would happen; change nothing.
     #[arg(long, env = "PAVED_DRY_RUN")]

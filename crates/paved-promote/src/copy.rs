@@ -112,6 +112,9 @@ struct Plan {
     blobs: Vec<Descriptor>,
     /// (subject, referrer) pairs.
     referrers: Vec<(Digest, Descriptor)>,
+    /// How many of `manifests` and `blobs` are the image itself (the rest are referrers').
+    image_manifests: usize,
+    image_blobs: usize,
 }
 
 impl Plan {
@@ -126,6 +129,8 @@ impl Plan {
             &mut seen_manifests,
             &mut seen_blobs,
         )?;
+        plan.image_manifests = plan.manifests.len();
+        plan.image_blobs = plan.blobs.len();
         if opts.referrers {
             let mut queue: Vec<Digest> = plan
                 .manifests
@@ -250,14 +255,22 @@ pub fn copy(
         dry_run: opts.dry_run,
         plan: Vec::new(),
     };
-    if let Some(tag) = tag
-        && check_tag(dst, tag, &root.digest)?
-    {
-        // Same digest already there: a no-op success.
+    let already_tagged = match tag {
+        Some(tag) => check_tag(dst, tag, &root.digest)?,
+        None => false,
+    };
+    if already_tagged {
+        // Same digest already there: only referrers that appeared since can be missing.
         report.tag = TagOutcome::Unchanged;
-        return Ok(report);
+        if !opts.referrers || opts.dry_run {
+            return Ok(report);
+        }
     }
-    let plan = Plan::build(src, root, opts)?;
+    let mut plan = Plan::build(src, root, opts)?;
+    if already_tagged {
+        plan.manifests.drain(..plan.image_manifests);
+        plan.blobs.drain(..plan.image_blobs);
+    }
     report.manifests = plan.manifests.len();
     report.blobs = plan.blobs.len();
     report.referrers = plan.referrers.iter().map(|(_, d)| d.clone()).collect();
@@ -326,7 +339,9 @@ pub fn copy(
         add_to_fallback_index(dst, &subject, &added)?;
     }
 
-    if let Some(tag) = tag {
+    if let Some(tag) = tag
+        && !already_tagged
+    {
         report.tag = write_tag(dst, tag, root)?;
     }
     Ok(report)

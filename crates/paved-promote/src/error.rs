@@ -23,6 +23,15 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// A bad input or config value, with the fix.
+    #[error("{message}")]
+    Input {
+        /// What is wrong, with what.
+        message: String,
+        /// How to fix it.
+        hint: String,
+    },
+
     /// A decided "no": immutability or a promotion policy check.
     #[error("{message}")]
     Refused {
@@ -120,7 +129,10 @@ impl Diagnostic for Error {
         match self {
             Error::Core(e) => e.category(),
             Error::Http(e) => e.category(),
-            Error::Usage(_) | Error::NotFound { .. } | Error::BadFile { .. } => Category::Usage,
+            Error::Usage(_)
+            | Error::Input { .. }
+            | Error::NotFound { .. }
+            | Error::BadFile { .. } => Category::Usage,
             Error::Refused { .. } => Category::Refused,
             Error::Registry { .. } => Category::External,
             Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
@@ -138,7 +150,7 @@ impl Diagnostic for Error {
             Error::Refused { hint, .. }
             | Error::Registry { hint, .. }
             | Error::NotFound { hint, .. } => hint.clone(),
-            Error::BadFile { hint, .. } => Some(hint.clone()),
+            Error::BadFile { hint, .. } | Error::Input { hint, .. } => Some(hint.clone()),
             Error::Io { .. } => Some("check the path and its permissions".into()),
         }
     }

@@ -104,11 +104,19 @@ pub fn summary(report: &CopyReport) -> String {
         }
         return s;
     }
-    if report.tag == TagOutcome::Unchanged {
+    if report.tag == TagOutcome::Unchanged && report.manifests_pushed == 0 {
         let _ = writeln!(
             s,
             "{} already points at {}; nothing to do",
             report.destination, report.digest
+        );
+        return s;
+    }
+    if report.tag == TagOutcome::Unchanged {
+        let _ = writeln!(
+            s,
+            "{} already points at {}; copied {} new referrer manifest(s)",
+            report.destination, report.digest, report.manifests_pushed
         );
         return s;
     }

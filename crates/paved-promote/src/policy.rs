@@ -247,9 +247,45 @@ pub fn promote(session: &Session, sink: &CiSink, args: &Args, p: &PromoteArgs) -
         info(&format!("checks passed: {}", checks.join("; ")));
         return Ok(paved_core::exit::OK);
     }
+    // A re-run of a promotion that is already in place (same digest and destination recorded,
+    // and the current tag still on it) records nothing new.
+    let already_current = match &env.current_tag {
+        Some(current) => dst.resolve(current)?.as_ref() == Some(&root.digest),
+        None => true,
+    };
+    let rerun = report.tag == copy::TagOutcome::Unchanged
+        && already_current
+        && ledger::registry_records(&dst, &root.digest)?
+            .iter()
+            .any(|x| {
+                x.environment.as_deref() == Some(p.env.as_str())
+                    && x.destination == report.destination
+            });
     if let Some(current) = &env.current_tag {
         // Deliberately mutable: the pointer a deploy tool follows.
         dst.put_manifest(&root, IndexEntry::Tag(current))?;
+    }
+    if rerun {
+        info(crate::summary(&report).trim_end());
+        info(&format!(
+            "`{}` is already promoted to `{}` as {}; no new record",
+            root.digest, p.env, report.destination
+        ));
+        let mut outputs = crate::copy_outputs(&report);
+        outputs.set("environment", &p.env);
+        for w in sink.write_outputs(&outputs)? {
+            paved_core::cli::warn(&w);
+        }
+        if args.result.json {
+            let value = serde_json::json!({"copy": report, "record": null});
+            print_stdout(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&value).unwrap_or_default()
+            ))?;
+        } else {
+            print_stdout(&format!("{}\n", root.digest))?;
+        }
+        return Ok(paved_core::exit::OK);
     }
     let record = PromotionRecord::now(
         "promote",
@@ -373,14 +409,47 @@ pub fn history(session: &Session, args: &Args, h: &HistoryArgs) -> Result<u8> {
     Ok(paved_core::exit::OK)
 }
 
-/// `rollback --env ENV`: promote the digest before the current one again.
+/// The digests an environment has held, oldest first, as its records tell it: a promotion
+/// puts its digest on top; a rollback to a digest still on the stack takes everything above it
+/// away (so a second rollback goes further back, never forward again), and a rollback to one
+/// that is not (`--to` a later digest) puts it on top.
+fn deployed_stack(records: &[PromotionRecord]) -> Vec<&PromotionRecord> {
+    let mut stack: Vec<&PromotionRecord> = Vec::new();
+    for r in records {
+        if r.action == "rollback"
+            && let Some(at) = stack.iter().rposition(|x| x.digest == r.digest)
+        {
+            stack.truncate(at + 1);
+            continue;
+        }
+        if stack.last().is_none_or(|top| top.digest != r.digest) {
+            stack.push(r);
+        }
+    }
+    stack
+}
+
+/// `rollback --env ENV [--to DIGEST]`: move the current tag back to an earlier digest.
 pub fn rollback(session: &Session, sink: &CiSink, args: &Args, r: &RollbackArgs) -> Result<u8> {
     let (config, ledger_path) = load(args)?;
     let (_, env) = environment(&config, &r.env)?;
+    let Some(current_tag) = env.current_tag.clone() else {
+        return Err(Error::Input {
+            message: format!(
+                "environment `{}` has no `current-tag`, so a rollback has no tag to move (its version tags never move)",
+                r.env
+            ),
+            hint: format!(
+                "add `current-tag = \"{}\"` (the tag your deploy follows) to `[promote.env.{}]` in paved.toml, and promote again before rolling back",
+                r.env, r.env
+            ),
+        });
+    };
     let location = env_location(&r.env, env)?;
     session.set_home(&location);
     let records = records_for_env(session, ledger_path.as_deref(), &r.env, &location, None)?;
-    let Some(current) = records.last() else {
+    let stack = deployed_stack(&records);
+    let Some(current) = stack.last().copied() else {
         return Err(Error::NotFound {
             message: format!(
                 "environment `{}` has no promotion records; there is nothing to roll back",
@@ -389,16 +458,49 @@ pub fn rollback(session: &Session, sink: &CiSink, args: &Args, r: &RollbackArgs)
             hint: Some("pass `--ledger FILE` if the records are in a ledger file".into()),
         });
     };
-    let Some(previous) = records.iter().rev().find(|x| x.digest != current.digest) else {
-        return Err(Error::Refused {
-            message: format!(
-                "environment `{}` has only ever had `{}`; there is no previous digest to roll back to",
-                r.env, current.digest
-            ),
-            hint: None,
-        });
+    let target = match &r.to {
+        Some(to) => {
+            let wanted = crate::digest::Digest::parse(to).map_err(|e| Error::Input {
+                message: format!("`--to {to}`: {e}"),
+                hint: "give the full digest, `sha256:` and 64 hex digits (see `paved-promote history --env ENV`)".into(),
+            })?;
+            if wanted.as_str() == current.digest {
+                info(&format!("`{}` is already at {wanted}; nothing to do", r.env));
+                print_stdout(&format!("{wanted}\n"))?;
+                return Ok(paved_core::exit::OK);
+            }
+            records
+                .iter()
+                .rev()
+                .find(|x| x.digest == wanted.as_str())
+                .ok_or_else(|| Error::Input {
+                    message: format!(
+                        "`{wanted}` was never in `{}`: no promotion record names it",
+                        r.env
+                    ),
+                    hint: format!(
+                        "pick a digest from `paved-promote history --env {}`",
+                        r.env
+                    ),
+                })?
+        }
+        None => stack
+            .iter()
+            .rev()
+            .find(|x| x.digest != current.digest)
+            .copied()
+            .ok_or_else(|| Error::Refused {
+                message: format!(
+                    "environment `{}` has no earlier digest than `{}` to roll back to",
+                    r.env, current.digest
+                ),
+                hint: Some(format!(
+                    "every earlier digest was rolled back already; name one with `--to DIGEST` (see `paved-promote history --env {}`)",
+                    r.env
+                )),
+            })?,
     };
-    let digest = crate::digest::Digest::parse(&previous.digest).map_err(Error::Usage)?;
+    let digest = crate::digest::Digest::parse(&target.digest).map_err(Error::Usage)?;
     let dst = session.store(&location, false)?;
     let root = dst
         .get_manifest(&digest, None)?
@@ -409,31 +511,29 @@ pub fn rollback(session: &Session, sink: &CiSink, args: &Args, r: &RollbackArgs)
     if r.dry_run {
         info(&format!(
             "would roll `{}` back from {} to {digest} ({})",
-            r.env, current.digest, previous.destination
+            r.env, current.digest, target.destination
         ));
         return Ok(paved_core::exit::OK);
     }
     let report = copy::copy(
         &dst,
-        &previous.destination,
+        &target.destination,
         &root,
         &dst,
         None,
         &crate::copy::CopyOptions::default(),
     )?;
-    if let Some(current_tag) = &env.current_tag {
-        dst.put_manifest(&root, IndexEntry::Tag(current_tag))?;
-    }
+    dst.put_manifest(&root, IndexEntry::Tag(&current_tag))?;
     let record = PromotionRecord::now(
         "rollback",
         &digest,
         format!(
             "{} (rolled back from {})",
-            previous.destination, current.digest
+            target.destination, current.digest
         ),
-        previous.destination.clone(),
+        target.destination.clone(),
         Some(r.env.clone()),
-        vec![format!("previous-digest: {}", previous.time)],
+        vec![format!("previous-digest: {}", target.time)],
     );
     finish(
         sink,

@@ -273,3 +273,165 @@ fn concurrent_promotions_lose_no_record() {
     let expected: Vec<String> = tags.iter().map(|t| format!("{host}/dev/app:{t}")).collect();
     assert_eq!(destinations, expected, "{records}");
 }
+
+fn one_env_config(host: &str, current_tag: Option<&str>) -> String {
+    let current = current_tag
+        .map(|t| format!("current-tag = \"{t}\"\n"))
+        .unwrap_or_default();
+    format!(
+        "[promote]\nenvironments = [\"prod\"]\n\n[promote.env.prod]\nrepository = \"{host}/prod/app\"\n{current}"
+    )
+}
+
+/// Rollback moves the environment's current tag; an environment without one has nothing a
+/// rollback could move, so it is refused with the fix instead of reporting a success.
+#[test]
+fn rollback_without_a_current_tag_is_refused_with_the_fix() {
+    let work = tempfile::tempdir().unwrap();
+    let reg = Registry::start();
+    let host = reg.host();
+    std::fs::write(work.path().join("paved.toml"), one_env_config(&host, None)).unwrap();
+    for (seed, tag) in [(30, "1.0.0"), (31, "2.0.0")] {
+        let fx = make_image(&work.path().join(tag), tag, seed, 1, 800, false);
+        push(&fx, &host, "build/app", None);
+        let out = promote(
+            &[
+                "promote",
+                "--env",
+                "prod",
+                &format!("{host}/build/app:{tag}"),
+            ],
+            work.path(),
+            &[],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let out = promote(&["rollback", "--env", "prod"], work.path(), &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("no `current-tag`"), "{err}");
+    assert!(err.contains("[promote.env.prod]"), "{err}");
+}
+
+/// Successive rollbacks walk back through distinct earlier digests (never forward again),
+/// `--to` names one from the records, and a digest the records never saw is refused.
+#[test]
+fn successive_rollbacks_walk_back_and_to_names_a_digest() {
+    let work = tempfile::tempdir().unwrap();
+    let reg = Registry::start();
+    let host = reg.host();
+    std::fs::write(
+        work.path().join("paved.toml"),
+        one_env_config(&host, Some("live")),
+    )
+    .unwrap();
+    let mut images = Vec::new();
+    for (seed, tag) in [(32, "1.0.0"), (33, "2.0.0"), (34, "3.0.0")] {
+        let fx = make_image(&work.path().join(tag), tag, seed, 1, 800, false);
+        push(&fx, &host, "build/app", None);
+        let out = promote(
+            &[
+                "promote",
+                "--env",
+                "prod",
+                &format!("{host}/build/app:{tag}"),
+            ],
+            work.path(),
+            &[],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        images.push(fx);
+    }
+    let live = || inspect_raw(&format!("docker://{host}/prod/app:live"), None);
+    assert_eq!(live(), images[2].bytes);
+    for expected in [&images[1], &images[0]] {
+        let out = promote(&["rollback", "--env", "prod", "--json"], work.path(), &[]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(json(&out)["record"]["digest"], expected.digest.as_str());
+        assert_eq!(live(), expected.bytes);
+    }
+    let out = promote(&["rollback", "--env", "prod"], work.path(), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no earlier digest"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(live(), images[0].bytes);
+
+    let out = promote(
+        &[
+            "rollback",
+            "--env",
+            "prod",
+            "--to",
+            images[2].digest.as_str(),
+        ],
+        work.path(),
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(live(), images[2].bytes);
+    // From 3.0.0 (reached by `--to`), a plain rollback goes back to where `--to` came from.
+    let out = promote(&["rollback", "--env", "prod", "--json"], work.path(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json(&out)["record"]["digest"], images[0].digest.as_str());
+
+    let stranger = paved_promote::digest::Digest::of(b"never promoted");
+    let out = promote(
+        &["rollback", "--env", "prod", "--to", stranger.as_str()],
+        work.path(),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("never in `prod`"), "{}", stderr(&out));
+}
+
+/// A promotion run again for the same digest carries referrers that appeared since, and adds no
+/// second record.
+#[test]
+fn a_rerun_copies_new_referrers_and_records_once() {
+    let work = tempfile::tempdir().unwrap();
+    let reg = Registry::start();
+    let host = reg.host();
+    std::fs::write(
+        work.path().join("paved.toml"),
+        one_env_config(&host, Some("live")),
+    )
+    .unwrap();
+    let bare = make_image(&work.path().join("bare"), "1.0.0", 35, 1, 800, false);
+    push(&bare, &host, "build/app", None);
+    let run = || {
+        promote(
+            &[
+                "promote",
+                "--env",
+                "prod",
+                &format!("{host}/build/app:1.0.0"),
+                "--json",
+            ],
+            work.path(),
+            &[],
+        )
+    };
+    let out = run();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The SBOM arrives after the first promotion (same image, same digest).
+    let signed = make_image(&work.path().join("signed"), "1.0.0", 35, 1, 800, true);
+    assert_eq!(signed.digest, bare.digest);
+    push(&signed, &host, "build/app", None);
+    let out = run();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let referrer = signed.referrer.clone().unwrap();
+    assert!(
+        !inspect_raw(&format!("docker://{host}/prod/app@{referrer}"), None).is_empty(),
+        "the new referrer was carried"
+    );
+    let out = promote(
+        &["history", &format!("{host}/prod/app:1.0.0"), "--json"],
+        work.path(),
+        &[],
+    );
+    let records = json(&out);
+    assert_eq!(records.as_array().unwrap().len(), 1, "{records}");
+}
