@@ -29,6 +29,10 @@ use crate::store::{IndexEntry, Store, TempDir};
 /// carried along when an image is copied to the next one.
 pub const PROMOTION_ARTIFACT_TYPE: &str = "application/vnd.paved.promotion.v1+json";
 
+/// The tags cosign (and tools following it) give a signed image's artifacts: `sha256-<hex>`
+/// plus one of these. They travel with the image.
+pub const COSIGN_TAG_SUFFIXES: [&str; 3] = [".sig", ".att", ".sbom"];
+
 /// How to copy.
 #[derive(Debug, Clone)]
 pub struct CopyOptions {
@@ -94,6 +98,9 @@ pub struct CopyReport {
     pub bytes_uploaded: u64,
     /// Referrers carried along.
     pub referrers: Vec<Descriptor>,
+    /// cosign tag-scheme artifacts (`sha256-<hex>.sig`, `.att`, `.sbom`) carried along.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cosign_tags: Vec<String>,
     /// The tag write.
     pub tag: TagOutcome,
     /// Plan only.
@@ -112,6 +119,8 @@ struct Plan {
     blobs: Vec<Descriptor>,
     /// (subject, referrer) pairs.
     referrers: Vec<(Digest, Descriptor)>,
+    /// cosign tag-scheme artifacts: (tag, manifest digest).
+    tagged: Vec<(String, Digest)>,
     /// How many of `manifests` and `blobs` are the image itself (the rest are referrers').
     image_manifests: usize,
     image_blobs: usize,
@@ -131,6 +140,32 @@ impl Plan {
         )?;
         plan.image_manifests = plan.manifests.len();
         plan.image_blobs = plan.blobs.len();
+        if opts.referrers {
+            let subjects: Vec<Digest> = plan
+                .manifests
+                .iter()
+                .map(|(m, _)| m.digest.clone())
+                .collect();
+            for subject in subjects {
+                for suffix in COSIGN_TAG_SUFFIXES {
+                    let tag = format!("{}{suffix}", subject.fallback_tag());
+                    let Some(d) = src.resolve(&tag)? else {
+                        continue;
+                    };
+                    let Some(m) = src.get_manifest(&d, None)? else {
+                        continue;
+                    };
+                    plan.tagged.push((tag, d));
+                    plan.visit(
+                        src,
+                        m,
+                        IndexEntry::None,
+                        &mut seen_manifests,
+                        &mut seen_blobs,
+                    )?;
+                }
+            }
+        }
         if opts.referrers {
             let mut queue: Vec<Digest> = plan
                 .manifests
@@ -251,6 +286,7 @@ pub fn copy(
         blobs_skipped: 0,
         bytes_uploaded: 0,
         referrers: Vec::new(),
+        cosign_tags: Vec::new(),
         tag: TagOutcome::None,
         dry_run: opts.dry_run,
         plan: Vec::new(),
@@ -274,6 +310,7 @@ pub fn copy(
     report.manifests = plan.manifests.len();
     report.blobs = plan.blobs.len();
     report.referrers = plan.referrers.iter().map(|(_, d)| d.clone()).collect();
+    report.cosign_tags = plan.tagged.iter().map(|(t, _)| t.clone()).collect();
 
     if opts.dry_run {
         for b in &plan.blobs {
@@ -337,6 +374,23 @@ pub fn copy(
     }
     for (subject, added) in fallback {
         add_to_fallback_index(dst, &subject, &added)?;
+    }
+    for (tag, digest) in &plan.tagged {
+        let Some((m, _)) = plan.manifests.iter().find(|(m, _)| &m.digest == digest) else {
+            continue;
+        };
+        match dst.resolve(tag)? {
+            Some(d) if &d == digest => {}
+            // cosign appends to these tags in place; one the destination has of its own (signed
+            // there after an earlier promotion) is kept rather than replaced.
+            Some(other) => paved_core::cli::warn(&format!(
+                "`{}:{tag}` is `{other}` and the source's is `{digest}`; kept the destination's",
+                dst.describe()
+            )),
+            None => {
+                dst.put_manifest(m, IndexEntry::Tag(tag))?;
+            }
+        }
     }
 
     if let Some(tag) = tag

@@ -139,6 +139,9 @@ pub fn summary(report: &CopyReport) -> String {
     if !report.referrers.is_empty() {
         let _ = writeln!(s, "  referrers {}", report.referrers.len());
     }
+    if !report.cosign_tags.is_empty() {
+        let _ = writeln!(s, "  cosign    {}", report.cosign_tags.join(", "));
+    }
     s
 }
 

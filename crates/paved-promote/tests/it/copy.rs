@@ -357,3 +357,70 @@ fn racing_promotions_never_leave_the_tag_on_a_refused_digest() {
         );
     }
 }
+
+/// cosign's default tag-scheme artifacts (`sha256-<hex>.sig`, `.att`, `.sbom`) travel with the
+/// image, into another registry and into a layout, byte for byte; a re-run finds them in place.
+#[test]
+fn cosign_tag_scheme_artifacts_travel_with_the_image() {
+    let work = tempfile::tempdir().unwrap();
+    let src = Registry::start();
+    let dst = Registry::start();
+    let fx = make_image(&work.path().join("layout"), "v1", 64, 1, 1200, false);
+    push(&fx, &src.host(), "app", None);
+    let sig = push_cosign_tag(&src.host(), "app", &fx.digest, ".sig");
+    let att = push_cosign_tag(&src.host(), "app", &fx.digest, ".att");
+    let out = promote(
+        &[
+            "copy",
+            &format!("{}/app:v1", src.host()),
+            &format!("{}/app:v1", dst.host()),
+            "--json",
+        ],
+        work.path(),
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let tag = fx.digest.fallback_tag();
+    assert_eq!(
+        json(&out)["cosign_tags"],
+        serde_json::json!([format!("{tag}.sig"), format!("{tag}.att")])
+    );
+    for (suffix, bytes) in [(".sig", &sig), (".att", &att)] {
+        assert_eq!(
+            &inspect_raw(&format!("docker://{}/app:{tag}{suffix}", dst.host()), None),
+            bytes,
+            "{suffix}"
+        );
+    }
+    let layout = work.path().join("out");
+    let out = promote(
+        &[
+            "copy",
+            &format!("{}/app:v1", dst.host()),
+            &format!("oci:{}:v1", layout.display()),
+        ],
+        work.path(),
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let l = paved_promote::oci::layout::Layout::open(&layout).unwrap();
+    assert_eq!(
+        l.resolve(&format!("{tag}.sig")).unwrap(),
+        Some(paved_promote::digest::Digest::of(&sig))
+    );
+    let again = promote(
+        &[
+            "copy",
+            &format!("{}/app:v1", src.host()),
+            &format!("{}/app:v1", dst.host()),
+        ],
+        work.path(),
+        &[],
+    );
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        !stderr(&again).contains("kept the destination"),
+        "{}",
+        stderr(&again)
+    );
+}

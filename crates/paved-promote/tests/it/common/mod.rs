@@ -279,3 +279,70 @@ pub fn json(out: &Output) -> serde_json::Value {
         )
     })
 }
+
+/// Upload `bytes` as a blob of `host/repo` over the plain Distribution API.
+pub fn upload_blob(host: &str, repo: &str, bytes: &[u8]) -> Digest {
+    let http = paved_core::http::Client::default();
+    let d = Digest::of(bytes);
+    let r = http
+        .post(format!("http://{host}/v2/{repo}/blobs/uploads/"))
+        .send()
+        .unwrap();
+    let location = r.header("location").unwrap().to_owned();
+    let url = if location.starts_with('/') {
+        format!("http://{host}{location}")
+    } else {
+        location
+    };
+    http.put(url)
+        .query("digest", d.as_str())
+        .bytes(bytes.to_vec(), "application/octet-stream")
+        .send()
+        .unwrap();
+    d
+}
+
+/// Push a cosign-style tag-scheme artifact for `subject` under `sha256-<hex><suffix>` (as
+/// cosign 2.x does by default): an OCI manifest whose layer is a simple-signing payload (or an
+/// attestation) naming `subject`. Returns the manifest bytes.
+pub fn push_cosign_tag(host: &str, repo: &str, subject: &Digest, suffix: &str) -> Vec<u8> {
+    let (layer_type, payload) = match suffix {
+        ".sig" => (
+            "application/vnd.dev.cosign.simplesigning.v1+json",
+            json!({"critical": {"identity": {"docker-reference": format!("{host}/{repo}")},
+                "image": {"docker-manifest-digest": subject.as_str()},
+                "type": "cosign container image signature"}, "optional": null}),
+        ),
+        _ => (
+            "application/vnd.dsse.envelope.v1+json",
+            json!({"payloadType": "application/vnd.in-toto+json", "payload": "e30=", "signatures": []}),
+        ),
+    };
+    let payload = serde_json::to_vec(&payload).unwrap();
+    let config = serde_json::to_vec(&json!({"architecture": "", "os": "", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [Digest::of(&payload).as_str()]}}))
+    .unwrap();
+    upload_blob(host, repo, &payload);
+    upload_blob(host, repo, &config);
+    let mut layer = descriptor(layer_type, &payload);
+    layer["annotations"] = json!({"dev.cosignproject.cosign/signature": "MEUCIQDfixture"});
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": descriptor("application/vnd.oci.image.config.v1+json", &config),
+        "layers": [layer],
+    }))
+    .unwrap();
+    paved_core::http::Client::default()
+        .put(format!(
+            "http://{host}/v2/{repo}/manifests/{}{suffix}",
+            subject.fallback_tag()
+        ))
+        .bytes(
+            manifest.clone(),
+            "application/vnd.oci.image.manifest.v1+json",
+        )
+        .send()
+        .unwrap();
+    manifest
+}
