@@ -15,7 +15,7 @@ use clap::{Args as ClapArgs, Parser, Subcommand};
 /// https unless named with --plain-http.
 ///
 /// Exit codes: 0 ok (also "already there"), 1 refused (immutable tag, failed policy check),
-/// 2 usage or config error, 3 registry or network failure.
+/// 2 usage or config error, 3 registry or network failure (including an image that is not there).
 #[derive(Debug, Parser)]
 #[command(
     name = "paved-promote",

@@ -51,7 +51,7 @@ pub enum Error {
         hint: Option<String>,
     },
 
-    /// Something that should exist is not there (an image, a tag, a blob).
+    /// Something that should exist is not there (an image, a tag, a blob): exit 3.
     #[error("{message}")]
     NotFound {
         /// What is missing.
@@ -129,10 +129,9 @@ impl Diagnostic for Error {
         match self {
             Error::Core(e) => e.category(),
             Error::Http(e) => e.category(),
-            Error::Usage(_)
-            | Error::Input { .. }
-            | Error::NotFound { .. }
-            | Error::BadFile { .. } => Category::Usage,
+            Error::Usage(_) | Error::Input { .. } | Error::BadFile { .. } => Category::Usage,
+            // The help's "3 registry or network failure": the registry does not have it.
+            Error::NotFound { .. } => Category::External,
             Error::Refused { .. } => Category::Refused,
             Error::Registry { .. } => Category::External,
             Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {

@@ -53,16 +53,19 @@ pub fn run(args: Args) -> Result<u8> {
             }
             session.set_home(&dst_ref.location);
             let src = session.store(&src_ref.location, false)?;
-            let dst = session.store(&dst_ref.location, true)?;
+            // The source first: a source that cannot be read leaves no destination behind.
             let root = src.fetch(&src_ref)?;
-            let report = copy::copy(
-                &src,
-                &src_ref.to_string(),
-                &root,
-                &dst,
-                dst_ref.tag.as_deref(),
-                &options,
-            )?;
+            let report = into_new_layout(&dst_ref.location, || {
+                let dst = session.store(&dst_ref.location, true)?;
+                copy::copy(
+                    &src,
+                    &src_ref.to_string(),
+                    &root,
+                    &dst,
+                    dst_ref.tag.as_deref(),
+                    &options,
+                )
+            })?;
             if let Some(ledger) = &args.ledger
                 && !report.dry_run
             {
@@ -83,6 +86,23 @@ pub fn run(args: Args) -> Result<u8> {
         Command::History(h) => policy::history(&session, &args, h),
         Command::Rollback(r) => policy::rollback(&session, &sink, &args, r),
     }
+}
+
+/// Run `write`, which writes into `location`; when that is an `oci:` layout this run creates
+/// and the write fails, the directory is removed again rather than left empty or half-made.
+pub(crate) fn into_new_layout<T>(
+    location: &reference::Location,
+    write: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    let created = match location {
+        reference::Location::Layout(dir) if !dir.exists() => Some(dir.clone()),
+        _ => None,
+    };
+    let result = write();
+    if let (Err(_), Some(dir)) = (&result, created) {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    result
 }
 
 pub(crate) fn copy_options(t: &TransferArgs, config_jobs: Option<usize>) -> CopyOptions {

@@ -41,6 +41,16 @@ fn environment<'c>(
     config: &'c PromoteConfig,
     name: &str,
 ) -> Result<(usize, &'c EnvironmentConfig)> {
+    if config.environments.is_empty() {
+        return Err(Error::Input {
+            message: format!(
+                "no environments are configured (`[promote] environments` in paved.toml), so `{name}` is unknown"
+            ),
+            hint: format!(
+                "add to paved.toml (or pass `--config FILE`):\n  [promote]\n  environments = [\"staging\", \"{name}\"]\n  [promote.env.staging]\n  repository = \"registry.example.com/app-staging\"\n  [promote.env.{name}]\n  repository = \"registry.example.com/app\"\n  current-tag = \"{name}\""
+            ),
+        });
+    }
     let i = config
         .environments
         .iter()
@@ -96,6 +106,38 @@ pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
         ));
     }
     Ok(Duration::from_secs(total))
+}
+
+/// `1d`, `23h 59m 59s`, `1m 40s`, `0s`: as paved-change writes durations, with days.
+pub fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    let parts = [
+        (s / 86_400, 'd'),
+        (s % 86_400 / 3600, 'h'),
+        (s % 3600 / 60, 'm'),
+        (s % 60, 's'),
+    ];
+    let text: Vec<String> = parts
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, u)| format!("{n}{u}"))
+        .collect();
+    if text.is_empty() {
+        "0s".into()
+    } else {
+        text.join(" ")
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn human_durations_name_days_hours_minutes_and_seconds() {
+    let d = |s| human_duration(Duration::from_secs(s));
+    assert_eq!(d(86_400), "1d");
+    assert_eq!(d(86_399), "23h 59m 59s");
+    assert_eq!(d(100), "1m 40s");
+    assert_eq!(d(0), "0s");
+    assert_eq!(d(90_061), "1d 1h 1m 1s");
 }
 
 fn render_tag(
@@ -203,16 +245,20 @@ pub fn promote(session: &Session, sink: &CiSink, args: &Args, p: &PromoteArgs) -
                 return Err(refuse(
                     "soak",
                     &format!(
-                        "`{}` has been in `{prev}` for {}s; `{}` requires {}s",
+                        "`{}` has been in `{prev}` for {}; `{}` requires {}",
                         root.digest,
-                        aged.as_secs(),
+                        human_duration(aged),
                         p.env,
-                        soak.as_secs()
+                        human_duration(soak)
                     ),
-                    &format!("wait {}s and promote again", (soak - aged).as_secs()),
+                    &format!("wait {} and promote again", human_duration(soak - aged)),
                 ));
             }
-            checks.push(format!("soak: {}s >= {}s", aged.as_secs(), soak.as_secs()));
+            checks.push(format!(
+                "soak: {} >= {}",
+                human_duration(aged),
+                human_duration(soak)
+            ));
         }
     }
     if !env.require.is_empty() {
@@ -237,11 +283,14 @@ pub fn promote(session: &Session, sink: &CiSink, args: &Args, p: &PromoteArgs) -
     }
 
     let dst_location = env_location(&p.env, env)?;
-    let dst = session.store(&dst_location, true)?;
     let tag = render_tag(env.tag.as_deref(), &source, &p.env, &root.digest)?;
     checks.push("immutable-tag".to_owned());
     let options = crate::copy_options(&p.transfer, config.jobs);
-    let report = copy::copy(&src, &source.to_string(), &root, &dst, Some(&tag), &options)?;
+    let (dst, report) = crate::into_new_layout(&dst_location, || {
+        let dst = session.store(&dst_location, true)?;
+        let report = copy::copy(&src, &source.to_string(), &root, &dst, Some(&tag), &options)?;
+        Ok((dst, report))
+    })?;
     if report.dry_run {
         info(crate::summary(&report).trim_end());
         info(&format!("checks passed: {}", checks.join("; ")));
@@ -450,7 +499,7 @@ pub fn rollback(session: &Session, sink: &CiSink, args: &Args, r: &RollbackArgs)
     let records = records_for_env(session, ledger_path.as_deref(), &r.env, &location, None)?;
     let stack = deployed_stack(&records);
     let Some(current) = stack.last().copied() else {
-        return Err(Error::NotFound {
+        return Err(Error::Refused {
             message: format!(
                 "environment `{}` has no promotion records; there is nothing to roll back",
                 r.env

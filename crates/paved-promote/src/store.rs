@@ -263,7 +263,7 @@ impl Store {
     pub fn tags(&self) -> Result<Vec<String>> {
         match self {
             Store::Registry(r) => r.tags(),
-            Store::Layout(_) => Ok(Vec::new()),
+            Store::Layout(l) => l.tags(),
         }
     }
 }
@@ -273,12 +273,16 @@ impl Store {
 pub struct TempDir(PathBuf);
 
 impl TempDir {
-    /// Create one under the system temp directory.
+    /// Create one under the system temp directory, named after this process
+    /// (`paved-promote-<pid>-<random>`), first removing those of processes that are gone (a
+    /// run killed while it staged blobs).
     pub fn new() -> Result<TempDir> {
+        let base = std::env::temp_dir();
+        remove_stale_temp_dirs(&base);
         let mut r = [0u8; 8];
         let _ = getrandom::fill(&mut r);
         let name: String = r.iter().map(|b| format!("{b:02x}")).collect();
-        let path = std::env::temp_dir().join(format!("paved-promote-{name}"));
+        let path = base.join(format!("paved-promote-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&path).map_err(|e| Error::io("create", &path, e))?;
         Ok(TempDir(path))
     }
@@ -286,6 +290,29 @@ impl TempDir {
     /// The directory.
     pub fn path(&self) -> &std::path::Path {
         &self.0
+    }
+}
+
+/// Remove `paved-promote-<pid>-…` dirs under `base` whose process is no longer running. Only
+/// where `/proc` tells which processes run; elsewhere nothing is removed.
+fn remove_stale_temp_dirs(base: &std::path::Path) {
+    if !std::path::Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("paved-promote-")) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 

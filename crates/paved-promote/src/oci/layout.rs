@@ -28,12 +28,12 @@ impl Layout {
     /// Open `dir` for reading; it must be a layout.
     pub fn open(dir: &Path) -> Result<Layout> {
         if !dir.join("index.json").is_file() {
-            return Err(Error::NotFound {
+            return Err(Error::Input {
                 message: format!(
                     "`{}` is not an OCI image layout (no `index.json`)",
                     dir.display()
                 ),
-                hint: Some("check the path after `oci:`".into()),
+                hint: "check the path after `oci:`".into(),
             });
         }
         Ok(Layout {
@@ -89,6 +89,15 @@ impl Layout {
                 format!("invalid `manifests` list: {e}"),
             )
         })
+    }
+
+    /// Every tag in `index.json`.
+    pub fn tags(&self) -> Result<Vec<String>> {
+        Ok(self
+            .entries()?
+            .into_iter()
+            .filter_map(|d| d.annotations.and_then(|mut a| a.remove(REF_NAME)))
+            .collect())
     }
 
     /// The digest tag `tag` points at.

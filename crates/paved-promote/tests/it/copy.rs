@@ -253,9 +253,10 @@ fn oci_layouts_are_read_and_written() {
         work.path(),
         &[],
     );
+    // Not there: exit 3, as the help defines it.
     assert_eq!(
         missing.status.code(),
-        Some(2),
+        Some(3),
         "the dry run pushed something: {}",
         stderr(&missing)
     );

@@ -5,5 +5,6 @@ mod copy;
 mod credentials;
 mod faults;
 mod hostile;
+mod minor;
 mod promote;
 mod snapshots;
