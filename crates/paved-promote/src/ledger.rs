@@ -3,7 +3,9 @@
 //! - In the registry, as an OCI artifact (`artifactType`
 //!   `application/vnd.paved.promotion.v1+json`) whose `subject` is the promoted image, so the
 //!   destination repository itself holds the trail (referrers API, or the `sha256-<hex>` tag
-//!   schema on registries without it).
+//!   schema on registries without it). Without the referrers API, each record is also tagged
+//!   `sha256-<hex>.paved-<record>` (its own tag, written by no one else), so a record survives
+//!   even when concurrent writers of the shared `sha256-<hex>` index overwrite one another.
 //! - Optionally in a JSON-lines file (`--ledger FILE`): each record is one line written with a
 //!   single `write` on a file opened for appending, then fsynced, so concurrent writers on a
 //!   local file system never interleave or truncate each other's lines.
@@ -124,25 +126,75 @@ pub fn push_record(dst: &Store, record: &PromotionRecord, subject: &Manifest) ->
     );
     let outcome = dst.put_manifest(&manifest, IndexEntry::Untagged)?;
     if !outcome.subject_indexed {
+        let own = format!(
+            "{}{RECORD_TAG_INFIX}{}",
+            subject.digest.fallback_tag(),
+            &manifest.digest.hex()[..16]
+        );
+        dst.put_manifest(&manifest, IndexEntry::Tag(&own))?;
         add_to_fallback_index(dst, &subject.digest, &[manifest.descriptor()])?;
     }
     Ok(manifest.digest)
 }
 
+/// Between `sha256-<hex>` and the record's digest in a record's own tag.
+const RECORD_TAG_INFIX: &str = ".paved-";
+
+/// The records about `digest` that `tags` (of the repository) hold under their own tags.
+fn tagged_records(store: &Store, digest: &Digest, tags: &[String]) -> Result<Vec<Digest>> {
+    let prefix = format!("{}{RECORD_TAG_INFIX}", digest.fallback_tag());
+    let mut out = Vec::new();
+    for tag in tags.iter().filter(|t| t.starts_with(&prefix)) {
+        if let Some(d) = store.resolve(tag)? {
+            out.push(d);
+        }
+    }
+    Ok(out)
+}
+
 /// The records stored in `store` about `digest`.
 pub fn registry_records(store: &Store, digest: &Digest) -> Result<Vec<PromotionRecord>> {
-    let (list, _) = store.referrers(digest)?;
-    let mut out = Vec::new();
-    for d in list {
-        if d.artifact_type.as_deref() != Some(PROMOTION_ARTIFACT_TYPE) {
-            continue;
+    records_with_tags(store, digest, None)
+}
+
+/// [`registry_records`], with the repository's tags when already listed.
+fn records_with_tags(
+    store: &Store,
+    digest: &Digest,
+    tags: Option<&[String]>,
+) -> Result<Vec<PromotionRecord>> {
+    let (list, from_api) = store.referrers(digest)?;
+    let mut manifests: Vec<(Digest, Option<String>)> = list
+        .into_iter()
+        .filter(|d| d.artifact_type.as_deref() == Some(PROMOTION_ARTIFACT_TYPE))
+        .map(|d| (d.digest, Some(d.media_type)))
+        .collect();
+    if !from_api {
+        let listed;
+        let tags = match tags {
+            Some(t) => t,
+            None => {
+                listed = store.tags()?;
+                &listed
+            }
+        };
+        for d in tagged_records(store, digest, tags)? {
+            if !manifests.iter().any(|(x, _)| x == &d) {
+                manifests.push((d, None));
+            }
         }
-        let Some(m) = store.get_manifest(&d.digest, Some(&d.media_type))? else {
+    }
+    let mut out = Vec::new();
+    for (d, media_type) in manifests {
+        let Some(m) = store.get_manifest(&d, media_type.as_deref())? else {
             continue;
         };
         let Ok(view) = ManifestView::parse(&m.bytes) else {
             continue;
         };
+        if view.artifact_type.as_deref() != Some(PROMOTION_ARTIFACT_TYPE) {
+            continue;
+        }
         for layer in view
             .layers
             .iter()
@@ -159,12 +211,13 @@ pub fn registry_records(store: &Store, digest: &Digest) -> Result<Vec<PromotionR
 
 /// Every record in `store`: each tag's digest, then its records (for rollback without a file).
 pub fn scan_repository(store: &Store) -> Result<Vec<PromotionRecord>> {
+    let tags = store.tags()?;
     let mut digests = Vec::new();
-    for tag in store.tags()? {
+    for tag in &tags {
         if tag.starts_with("sha256-") {
             continue;
         }
-        if let Some(d) = store.resolve(&tag)?
+        if let Some(d) = store.resolve(tag)?
             && !digests.contains(&d)
         {
             digests.push(d);
@@ -172,7 +225,7 @@ pub fn scan_repository(store: &Store) -> Result<Vec<PromotionRecord>> {
     }
     let mut out = Vec::new();
     for d in digests {
-        out.extend(registry_records(store, &d)?);
+        out.extend(records_with_tags(store, &d, Some(&tags))?);
     }
     Ok(out)
 }
