@@ -85,6 +85,22 @@ impl Session {
                     return Ok(Store::Layout(Arc::clone(l)));
                 }
                 let layout = if create {
+                    if !dir.exists()
+                        && let Some((head, tail)) = dir.to_str().and_then(|d| d.rsplit_once(':'))
+                    {
+                        // `oci:x:a/b`: `a/b` is no tag, so the text names a directory `x:a/b`;
+                        // creating it would hide the typo.
+                        return Err(Error::Input {
+                            message: format!(
+                                "`oci:{}` names a directory that does not exist, and `{tail}` after the last `:` is not a valid tag",
+                                dir.display()
+                            ),
+                            hint: format!(
+                                "write a tag of letters, digits, `_`, `.` and `-` (`oci:{head}:v1`), or create the directory `{}` first if that is really its name",
+                                dir.display()
+                            ),
+                        });
+                    }
                     Layout::create(dir)?
                 } else {
                     Layout::open(dir)?

@@ -166,3 +166,23 @@ fn staged_blobs_of_a_killed_run_are_cleaned_by_the_next() {
     let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
     assert_eq!(left.len(), 1, "{left:?}");
 }
+
+/// `oci:DIR:a/b` has no valid tag, so it would name a directory `DIR:a/b`: refused rather than
+/// made.
+#[test]
+fn a_layout_destination_with_a_bad_tag_is_refused() {
+    let work = tempfile::tempdir().unwrap();
+    let fx = make_image(&work.path().join("src"), "v1", 74, 1, 300, false);
+    let out = promote(
+        &["copy", &format!("oci:{}:v1", fx.dir.display()), "oci:x:a/b"],
+        work.path(),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`a/b` after the last `:` is not a valid tag"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!work.path().join("x:a").exists());
+}
