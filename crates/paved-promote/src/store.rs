@@ -294,7 +294,7 @@ impl TempDir {
     /// run killed while it staged blobs).
     pub fn new() -> Result<TempDir> {
         let base = std::env::temp_dir();
-        remove_stale_temp_dirs(&base);
+        remove_stale(&base, "paved-promote-");
         let mut r = [0u8; 8];
         let _ = getrandom::fill(&mut r);
         let name: String = r.iter().map(|b| format!("{b:02x}")).collect();
@@ -309,9 +309,10 @@ impl TempDir {
     }
 }
 
-/// Remove `paved-promote-<pid>-…` dirs under `base` whose process is no longer running. Only
-/// where `/proc` tells which processes run; elsewhere nothing is removed.
-fn remove_stale_temp_dirs(base: &std::path::Path) {
+/// Remove `<prefix><pid>-…` files and dirs under `base` whose process is no longer running
+/// (staged blobs of a killed run). Only where `/proc` tells which processes run; elsewhere
+/// nothing is removed.
+pub(crate) fn remove_stale(base: &std::path::Path, prefix: &str) {
     if !std::path::Path::new("/proc/self").exists() {
         return;
     }
@@ -320,14 +321,19 @@ fn remove_stale_temp_dirs(base: &std::path::Path) {
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("paved-promote-")) else {
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(prefix)) else {
             continue;
         };
         let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
             continue;
         };
         if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = std::fs::remove_dir_all(entry.path());
+            let path = entry.path();
+            let _ = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
         }
     }
 }

@@ -46,6 +46,7 @@ impl Layout {
     pub fn create(dir: &Path) -> Result<Layout> {
         let blobs = dir.join("blobs").join("sha256");
         std::fs::create_dir_all(&blobs).map_err(|e| Error::io("create", &blobs, e))?;
+        crate::store::remove_stale(&blobs, ".tmp-");
         let marker = dir.join("oci-layout");
         if !marker.exists() {
             paved_core::fs::write_atomic(&marker, br#"{"imageLayoutVersion":"1.0.0"}"#)?;
@@ -171,10 +172,11 @@ impl Layout {
         let mut r = [0u8; 6];
         let _ = getrandom::fill(&mut r);
         let suffix: String = r.iter().map(|b| format!("{b:02x}")).collect();
-        self.dir
-            .join("blobs")
-            .join("sha256")
-            .join(format!(".tmp-{}-{suffix}", digest.short()))
+        self.dir.join("blobs").join("sha256").join(format!(
+            ".tmp-{}-{}-{suffix}",
+            std::process::id(),
+            digest.short()
+        ))
     }
 
     /// Record manifest `manifest` in `index.json`, under `tag` if given (moving the tag), or

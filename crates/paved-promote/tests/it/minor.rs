@@ -165,6 +165,20 @@ fn staged_blobs_of_a_killed_run_are_cleaned_by_the_next() {
     assert!(alive.exists(), "a running process's dir was removed");
     let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
     assert_eq!(left.len(), 1, "{left:?}");
+
+    // A blob staged inside a layout destination by the killed run goes too.
+    let staged = work
+        .path()
+        .join("out/blobs/sha256")
+        .join(format!(".tmp-{dead}-0123456789ab-001122334455"));
+    std::fs::write(&staged, b"half a layer").unwrap();
+    let out = promote(
+        &["copy", &format!("{}/app:v1", src.host()), "oci:out:v2"],
+        work.path(),
+        &[("TMPDIR", tmp.to_str().unwrap())],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!staged.exists(), "the layout's staged blob is still there");
 }
 
 /// `oci:DIR:a/b` has no valid tag, so it would name a directory `DIR:a/b`: refused rather than
