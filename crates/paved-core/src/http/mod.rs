@@ -14,7 +14,9 @@
 //! - **Timeouts** for connecting and for each read or write ([`HttpConfig`]), and
 //!   `User-Agent: paved/<version>`.
 //! - **Retries** with exponential backoff and full jitter on connection and I/O errors, `408`,
-//!   `429` and `5xx` (except `501 Not Implemented`, which never gets better). A `Retry-After`
+//!   `429` and `5xx` (except `501 Not Implemented`, which never gets better; and a host name
+//!   that does not resolve, which is a typo or no network, unless the resolver said "try
+//!   again"). A `Retry-After`
 //!   header (seconds or an HTTP date) is honoured, and so are rate limits: a `403` or `429` with
 //!   `x-ratelimit-remaining: 0` waits until `x-ratelimit-reset` (GitHub; GitLab's `RateLimit-*`
 //!   headers too), and GitHub's secondary-limit `403` waits a minute, as GitHub documents. A

@@ -525,9 +525,21 @@ impl<'a> RequestBuilder<'a> {
             })
         };
         match err {
+            // A name that does not resolve is a typo or no network, not a blip: no retries. The
+            // resolver's "try again" answer (EAI_AGAIN) is transient and is retried.
+            E::Io(e)
+                if e.to_string()
+                    .contains("failed to lookup address information")
+                    && !e.to_string().contains("Temporary failure") =>
+            {
+                fatal(format!(
+                    "the host name could not be resolved ({})",
+                    self.scrub(&e.to_string())
+                ))
+            }
+            E::HostNotFound => fatal("the host name could not be resolved".into()),
             E::Io(e) => Failure::Transport(self.scrub(&e.to_string())),
             E::Timeout(t) => Failure::Transport(format!("timed out ({t})")),
-            E::HostNotFound => Failure::Transport("the host name could not be resolved".into()),
             E::ConnectionFailed => Failure::Transport("the connection failed".into()),
             E::Protocol(e) => Failure::Transport(self.scrub(&format!("protocol error: {e}"))),
             E::Decompress(what, e) => {

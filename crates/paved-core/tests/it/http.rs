@@ -763,3 +763,24 @@ fn credentials_bound_to_an_origin_stay_there() {
         "another port is another origin"
     );
 }
+
+/// A host name that does not resolve is a typo or a missing network, not a blip: one attempt,
+/// no backoff, and the error says so.
+#[test]
+fn a_host_that_does_not_resolve_is_not_retried() {
+    let (client, clock) = test_client();
+    let err = client
+        .get("http://paved-no-such-host.invalid/v2/")
+        .send()
+        .unwrap_err();
+    match &err {
+        HttpError::Transport {
+            attempts, message, ..
+        } => {
+            assert_eq!(*attempts, 1, "{err}");
+            assert!(message.contains("could not be resolved"), "{err}");
+        }
+        other => panic!("not a transport error: {other:?}"),
+    }
+    assert!(clock.sleeps().is_empty(), "{:?}", clock.sleeps());
+}
