@@ -907,6 +907,40 @@ mod tests {
         }
     }
 
+    /// Over plain http, a token realm on another origin (which anyone on the path could have
+    /// named) is asked for a token without the registry's credentials.
+    #[test]
+    fn a_plain_http_realm_elsewhere_gets_no_credentials() {
+        let home = FakeServer::start();
+        let tokens = FakeServer::start();
+        let realm = format!("{}/token", tokens.url());
+        home.route("GET", "/v2/").respond(
+            FakeResponse::text(401, "unauthorized")
+                .header("WWW-Authenticate", format!(r#"Bearer realm="{realm}""#)),
+        );
+        tokens
+            .route("GET", "/token")
+            .respond(FakeResponse::json(200, serde_json::json!({"token": "t"})));
+        home.route("HEAD", &format!("/v2/team/app/blobs/{}", Digest::of(b"{}")))
+            .respond(FakeResponse::new(200));
+        let (http, _) = test_client();
+        let host = home.url().trim_start_matches("http://").to_owned();
+        let registry = Registry::new(http, &host, &[], None);
+        registry
+            .creds
+            .set(Some(Credentials {
+                username: "robot".into(),
+                password: paved_core::http::Secret::new("s3cret-pw"),
+                source: "test".into(),
+            }))
+            .unwrap();
+        let repo = Arc::new(registry).repo("team/app");
+        assert!(repo.has_blob(&Digest::of(b"{}")).unwrap());
+        let asked = tokens.requests_to("GET", "/token");
+        assert_eq!(asked.len(), 1);
+        assert_eq!(asked[0].header("authorization"), None);
+    }
+
     /// A blob read redirected to another port of the same host (storage behind the registry)
     /// follows the redirect without the credentials.
     #[test]
