@@ -13,7 +13,8 @@
 //!    a credential helper named for the host in `credHelpers`, else `auths.<host>` (`auth`,
 //!    base64 `user:password`, or `username`/`password`), else the `credsStore` helper. A helper
 //!    `docker-credential-<name>` is run as docker runs it: `get`, the registry on stdin, JSON
-//!    `{"Username", "Secret"}` on stdout.
+//!    `{"Username", "Secret"}` on stdout. An identity token (`identitytoken`, or a helper's
+//!    `<token>` user name) is exchanged at the token realm with an OAuth2 refresh-token request.
 //!
 //! With none, requests are anonymous (public images and anonymous tokens still work).
 
@@ -244,6 +245,7 @@ struct DockerConfig {
 #[derive(serde::Deserialize)]
 struct DockerAuth {
     auth: Option<String>,
+    identitytoken: Option<String>,
     username: Option<String>,
     password: Option<String>,
 }
@@ -262,6 +264,14 @@ fn from_config(config: &DockerConfig, registry: &str, source: &str) -> Option<Cr
         .iter()
         .find(|(k, _)| normalise_host(k) == wanted)
         .map(|(_, v)| v)?;
+    if let Some(token) = entry.identitytoken.as_ref().filter(|t| !t.is_empty()) {
+        // `docker login` with an identity token: exchanged at the token realm, not sent as Basic.
+        return Some(Credentials {
+            username: "<token>".into(),
+            password: Secret::new(token.clone()),
+            source: source.to_owned(),
+        });
+    }
     let (username, password) = match (&entry.auth, &entry.username, &entry.password) {
         (Some(auth), _, _) if !auth.is_empty() => {
             let decoded = base64_decode(auth.trim())?;
@@ -394,6 +404,12 @@ mod tests {
         let c = from_docker_config(config, "127.0.0.1:5000", "cfg").unwrap();
         assert_eq!(c.username, "a");
         assert!(from_docker_config(config, "ghcr.io", "cfg").is_none());
+        let with_token = r#"{"auths": {"acr.example.io": {"auth": "", "identitytoken": "rt-1"}}}"#;
+        let c = from_docker_config(with_token, "acr.example.io", "cfg").unwrap();
+        assert_eq!(
+            (c.username.as_str(), c.password.expose()),
+            ("<token>", "rt-1")
+        );
 
         let env = |k: &str| match k {
             "PAVED_REGISTRY_GHCR_IO_USERNAME" => Some("bot".to_owned()),

@@ -35,6 +35,9 @@ use crate::error::{Error, Result};
 
 /// How many fresh upload sessions one blob gets before the copy fails.
 const UPLOAD_SESSIONS: u32 = 3;
+/// The user name docker (and credential helpers) give an identity token, which is exchanged at
+/// the token realm with an OAuth2 `refresh_token` request instead of sent as Basic.
+const IDENTITY_TOKEN_USER: &str = "<token>";
 /// Tokens are refreshed this long before they expire.
 const TOKEN_SLACK: Duration = Duration::from_secs(10);
 
@@ -209,22 +212,52 @@ impl Registry {
         service: Option<&str>,
         scopes: &[String],
     ) -> Result<(Auth, Instant)> {
-        let mut request = self.http.get(realm);
-        if let Some(service) = service {
-            request = request.query("service", service);
-        }
-        for scope in scopes {
-            request = request.query("scope", scope);
-        }
-        let basic = self
-            .creds()?
-            .map(|c| Auth::basic(c.username.clone(), c.password.clone()));
+        let creds = self.creds()?;
+        let probe = self.http.get(realm);
         // The realm came from this registry's challenge: it is trusted with the credentials when
         // it is the registry's own origin, or when that challenge arrived over https.
-        let realm_trusted = request.is_same_origin(&self.base)
+        let realm_trusted = probe.is_same_origin(&self.base)
             || self.base.starts_with("https://") && realm.starts_with("https://");
+        let creds = creds.filter(|_| realm_trusted);
+        let mut request = match creds {
+            // An identity token (docker's `<token>` user name, a helper's refresh token): the
+            // OAuth2 form of the token request, as docker sends it.
+            Some(c) if c.username == IDENTITY_TOKEN_USER => {
+                let mut form = format!(
+                    "grant_type=refresh_token&client_id=paved&refresh_token={}",
+                    paved_core::http::encode_component(c.password.expose())
+                );
+                if let Some(service) = service {
+                    form.push_str(&format!(
+                        "&service={}",
+                        paved_core::http::encode_component(service)
+                    ));
+                }
+                form.push_str(&format!(
+                    "&scope={}",
+                    paved_core::http::encode_component(&scopes.join(" "))
+                ));
+                let form: Arc<[u8]> = form.into_bytes().into();
+                self.http
+                    .post(realm)
+                    .bytes(form, "application/x-www-form-urlencoded")
+            }
+            _ => {
+                let mut request = probe;
+                if let Some(service) = service {
+                    request = request.query("service", service);
+                }
+                for scope in scopes {
+                    request = request.query("scope", scope);
+                }
+                request
+            }
+        };
+        let basic = creds
+            .filter(|c| c.username != IDENTITY_TOKEN_USER)
+            .map(|c| Auth::basic(c.username.clone(), c.password.clone()));
+        request = request.auth_opt(basic.as_ref());
         let response = request
-            .auth_opt(basic.as_ref().filter(|_| realm_trusted))
             .auth_hint(format!(
                 "check the credentials for `{}` (PAVED_REGISTRY_USERNAME/PASSWORD or docker config.json) and that they may {}",
                 self.host,
@@ -939,6 +972,54 @@ mod tests {
         let asked = tokens.requests_to("GET", "/token");
         assert_eq!(asked.len(), 1);
         assert_eq!(asked[0].header("authorization"), None);
+    }
+
+    /// A credential helper's identity token (user `<token>`) is exchanged at the realm with the
+    /// OAuth2 refresh-token form, never sent as Basic.
+    #[test]
+    fn an_identity_token_is_exchanged_with_the_oauth2_form() {
+        let home = FakeServer::start();
+        let realm = format!("{}/token", home.url());
+        home.route("GET", "/v2/")
+            .respond(FakeResponse::text(401, "unauthorized").header(
+                "WWW-Authenticate",
+                format!(r#"Bearer realm="{realm}",service="reg""#),
+            ));
+        home.route("POST", "/token").respond(FakeResponse::json(
+            200,
+            serde_json::json!({"access_token": "acc-1", "expires_in": 300}),
+        ));
+        let blob = format!("/v2/team/app/blobs/{}", Digest::of(b"{}"));
+        home.route("HEAD", &blob).respond(FakeResponse::new(200));
+        let (http, _) = test_client();
+        let host = home.url().trim_start_matches("http://").to_owned();
+        let registry = Registry::new(http, &host, &[], None);
+        registry
+            .creds
+            .set(Some(Credentials {
+                username: IDENTITY_TOKEN_USER.into(),
+                password: paved_core::http::Secret::new("refresh/tok+1"),
+                source: "test".into(),
+            }))
+            .unwrap();
+        let repo = Arc::new(registry).repo("team/app");
+        assert!(repo.has_blob(&Digest::of(b"{}")).unwrap());
+        let posted = home.requests_to("POST", "/token");
+        assert_eq!(posted.len(), 1);
+        assert_eq!(posted[0].header("authorization"), None);
+        let form = String::from_utf8(posted[0].body.clone()).unwrap();
+        assert!(form.contains("grant_type=refresh_token"), "{form}");
+        assert!(form.contains("refresh_token=refresh%2Ftok%2B1"), "{form}");
+        assert!(form.contains("service=reg"), "{form}");
+        assert!(
+            form.contains("scope=repository%3Ateam%2Fapp%3Apull%2Cpush"),
+            "{form}"
+        );
+        assert!(home.requests_to("GET", "/token").is_empty());
+        assert_eq!(
+            home.requests_to("HEAD", &blob)[0].header("authorization"),
+            Some("Bearer acc-1")
+        );
     }
 
     /// A blob read redirected to another port of the same host (storage behind the registry)
