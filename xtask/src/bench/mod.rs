@@ -10,8 +10,11 @@
 //! - paved-quarantine: `ingest` of a generated 200 MB JUnit file into SQLite against
 //!   `grep -c '<testcase'` (see `bench/quarantine.rs`). Target: at least 1/3 of grep's speed.
 //!
-//! `cargo xtask bench version`, `cargo xtask bench changelog` or `cargo xtask bench quarantine`
-//! runs one.
+//! - paved-changelog `--all` on a 1,000,000-commit history where every commit is a release tag,
+//!   against paved-version on the same repository (`cargo xtask bench tags`). Target: at most 2x.
+//!
+//! `cargo xtask bench version`, `cargo xtask bench changelog`, `cargo xtask bench tags` or
+//! `cargo xtask bench quarantine` runs one.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -53,15 +56,27 @@ const CHANGELOG_REPO: History = History {
     tag_every: 500,
     after_last_tag: 300,
 };
+/// Every commit a release: a million tags, where a per-release scan of the tags is quadratic.
+const TAGS_REPO: History = History {
+    name: "tags-1m",
+    commits: 1_000_000,
+    tag_every: 1,
+    after_last_tag: 0,
+};
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let which = args.first().map(String::as_str);
     if which == Some("promote") {
         return promote::run();
     }
-    if args.len() > 1 || !matches!(which, None | Some("version" | "changelog" | "quarantine")) {
+    if args.len() > 1
+        || !matches!(
+            which,
+            None | Some("version" | "changelog" | "tags" | "quarantine")
+        )
+    {
         return Err(format!(
-            "usage: cargo xtask bench [version|changelog|quarantine] (got `{}`)",
+            "usage: cargo xtask bench [version|changelog|tags|quarantine] (got `{}`)",
             args.join(" ")
         ));
     }
@@ -84,6 +99,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     if matches!(which, None | Some("changelog")) {
         bench_changelog()?;
+    }
+    if matches!(which, None | Some("changelog" | "tags")) {
+        bench_tags()?;
     }
     if matches!(which, None | Some("quarantine")) {
         quarantine::run()?;
@@ -167,6 +185,36 @@ fn bench_changelog() -> Result<(), String> {
     println!(
         "  ratio                             {ratio:>8.2}x  (target <= 1.50x) {}",
         verdict(ratio, 1.5)
+    );
+    Ok(())
+}
+
+/// `paved-changelog --all` against `paved-version` on a history where every commit is a release:
+/// both read every tag once; the changelog then follows the chain of releases through an index.
+fn bench_tags() -> Result<(), String> {
+    const RUNS: usize = 3;
+    let h = &TAGS_REPO;
+    let repo = build_history(h)?.0;
+    let version = root().join("target/release/paved-version");
+    let changelog = root().join("target/release/paved-changelog");
+    let paved_version = median(RUNS, || run_quiet(&mut tool(&version, &repo)))?;
+    let paved_changelog = median(RUNS, || run_quiet(tool(&changelog, &repo).arg("--all")))?;
+    let ratio = paved_changelog.as_secs_f64() / paved_version.as_secs_f64();
+    println!(
+        "\npaved-changelog --all against paved-version on {} commits, each one tagged; median of {RUNS} runs",
+        h.commits
+    );
+    println!(
+        "  paved-version                     {:>8.0} ms",
+        ms(paved_version)
+    );
+    println!(
+        "  paved-changelog --all             {:>8.0} ms",
+        ms(paved_changelog)
+    );
+    println!(
+        "  ratio                             {ratio:>8.2}x  (target <= 2.00x) {}",
+        verdict(ratio, 2.0)
     );
     Ok(())
 }
@@ -315,6 +363,12 @@ fn build_history(h: &History) -> Result<(PathBuf, String), String> {
     if !status.success() {
         return Err(format!("git fast-import failed: {status}"));
     }
+    step(
+        "pack refs",
+        Command::new("git")
+            .current_dir(&repo)
+            .args(["pack-refs", "--all"]),
+    )?;
     step(
         "checkout",
         Command::new("git")
