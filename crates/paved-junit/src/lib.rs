@@ -34,6 +34,12 @@
 //!   in one suite is one test with several attempts, in document order.
 //! - **pytest**: a call failure followed by a duplicate test case whose `<error>` says
 //!   `failed on teardown with …` is one failed attempt, not two.
+//! - **pytest-rerunfailures** (`--reruns N`): with pytest 9 each rerun attempt is an empty
+//!   `<testcase/>` before the final one (the plugin's "rerun" outcome is neither a pass nor a
+//!   failure to pytest's junitxml), in both junit families and interleaved under xdist; older
+//!   pytest (7, 8) writes one test case with the final attempt only. Either way the last
+//!   attempt decides ([`TestResult::final_outcome`]); the empty reruns are kept as attempts but
+//!   are no evidence of a failure, so a test that passed on a rerun looks like a plain pass.
 //! - **jest-junit, go-junit-report, Playwright, Gradle, rspec_junit_formatter, .NET
 //!   JunitXml.TestLogger**: the common shape (`<failure>`, `<error>`, `<skipped>`); `file` on the
 //!   test case or its suite is kept.

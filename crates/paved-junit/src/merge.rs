@@ -147,3 +147,94 @@ where
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::Outcome;
+    use crate::{merge_reports, parse_bytes};
+
+    fn outcomes(xml: &str) -> Vec<(String, Outcome, bool, usize)> {
+        let report = parse_bytes("mem.xml", "", xml.as_bytes()).unwrap();
+        report
+            .results
+            .iter()
+            .map(|r| {
+                (
+                    r.id.name.clone(),
+                    r.final_outcome(),
+                    r.passed_on_retry(),
+                    r.attempts.len(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn duplicates_in_any_order_never_turn_a_final_failure_into_a_pass() {
+        // pytest 9 + pytest-rerunfailures under xdist: reruns of two tests interleaved, each
+        // rerun an empty test case, the final attempt last.
+        let xml = r#"<testsuite name="pytest">
+            <testcase classname="m" name="always"/>
+            <testcase classname="m" name="flaky"/>
+            <testcase classname="m" name="flaky"/>
+            <testcase classname="m" name="always"/>
+            <testcase classname="m" name="always"><failure message="boom"/></testcase>
+        </testsuite>"#;
+        assert_eq!(
+            outcomes(xml),
+            [
+                ("always".into(), Outcome::Failed, false, 3),
+                ("flaky".into(), Outcome::Passed, false, 2),
+            ]
+        );
+        // gotestsum: the failure first, the rerun's pass after it: a retry-pass.
+        let xml = r#"<testsuite name="pkg">
+            <testcase classname="pkg" name="TestA"><failure message="timeout"/></testcase>
+            <testcase classname="pkg" name="TestB"><failure message="500"/></testcase>
+            <testcase classname="pkg" name="TestA"/>
+            <testcase classname="pkg" name="TestB"/>
+            <testcase classname="pkg" name="TestB"><error message="500"/></testcase>
+        </testsuite>"#;
+        assert_eq!(
+            outcomes(xml),
+            [
+                ("TestA".into(), Outcome::Passed, true, 2),
+                ("TestB".into(), Outcome::Error, false, 3),
+            ]
+        );
+        // The same test split across two suites of one file (a rerun pass written in a later
+        // suite), and a skip after a failure: the failure is not hidden.
+        let xml = r#"<testsuites>
+            <testsuite name="s"><testcase classname="c" name="t"/></testsuite>
+            <testsuite name="s"><testcase classname="c" name="t"><failure/></testcase>
+              <testcase classname="c" name="u"><failure/></testcase>
+              <testcase classname="c" name="u"><skipped/></testcase></testsuite>
+        </testsuites>"#;
+        assert_eq!(
+            outcomes(xml),
+            [
+                ("t".into(), Outcome::Failed, false, 2),
+                ("u".into(), Outcome::Failed, false, 2),
+            ]
+        );
+    }
+
+    #[test]
+    fn across_files_the_later_report_decides() {
+        let first = parse_bytes(
+            "a.xml",
+            "",
+            br#"<testsuite name="s"><testcase classname="c" name="t"/></testsuite>"#,
+        )
+        .unwrap();
+        let rerun = parse_bytes(
+            "b.xml",
+            "",
+            br#"<testsuite name="s"><testcase classname="c" name="t"><failure/></testcase></testsuite>"#,
+        )
+        .unwrap();
+        let merged = merge_reports([first, rerun]);
+        assert_eq!(merged.results[0].final_outcome(), Outcome::Failed);
+        assert!(!merged.results[0].passed_on_retry());
+    }
+}

@@ -64,18 +64,27 @@ pub struct TestResult {
 }
 
 impl TestResult {
-    /// The last attempt's outcome: what the run finally reported.
+    /// What the run finally decided: the outcome of the last attempt that ran (a skip after a
+    /// failed attempt does not hide the failure), or skipped when no attempt ran. Attempts are in
+    /// the order the runner made them, so a pass written before a failure (pytest-rerunfailures
+    /// writes each rerun as an empty test case before the final one) never decides.
     pub fn final_outcome(&self) -> Outcome {
-        self.attempts.last().map_or(Outcome::Skipped, |a| a.outcome)
+        self.attempts
+            .iter()
+            .rev()
+            .map(|a| a.outcome)
+            .find(|o| *o != Outcome::Skipped)
+            .unwrap_or(Outcome::Skipped)
     }
 
-    /// Failed at least once and then passed: a retry-pass.
+    /// A pass that follows a failed attempt, and decides: a retry-pass.
     pub fn passed_on_retry(&self) -> bool {
         self.final_outcome() == Outcome::Passed
             && self.attempts.iter().any(|a| a.outcome.is_failure())
     }
 
-    /// Failed on every attempt it made (a real failure unless quarantined).
+    /// Failed on every attempt it made. Not what decides a run: a test whose final attempt failed
+    /// failed, whatever came before (see [`TestResult::final_outcome`]).
     pub fn failed_every_attempt(&self) -> bool {
         !self.attempts.is_empty() && self.attempts.iter().all(|a| a.outcome.is_failure())
     }

@@ -3,8 +3,10 @@
 //! Reads this run's JUnit files (every attempt of every test, across files) and the reviewed
 //! `quarantine.toml`, then:
 //!
-//! - a test that is not quarantined and failed on every attempt is a **failure**: exit 1;
-//! - a test that failed and then passed on a retry is reported as **flaky**, not failed;
+//! - the last attempt decides: a test that is not quarantined and whose final attempt failed is
+//!   a **failure** (exit 1), whatever earlier attempts said (pytest-rerunfailures writes its
+//!   reruns as empty test cases before the final one, so an earlier "pass" may be a rerun);
+//! - a test whose final pass follows a failed attempt is reported as **flaky**, not failed;
 //! - a quarantined test that failed is reported and does not count;
 //! - an expired quarantine entry warns (or fails the gate with `fail-on-expired`); it still
 //!   shields its test, because the list, not the gate, is where quarantine is decided.
@@ -94,7 +96,7 @@ pub struct Expired {
 pub struct Decision {
     pub passed: bool,
     pub summary: Summary,
-    /// Not quarantined, failed on every attempt: these fail the gate.
+    /// Not quarantined, failed on the final attempt: these fail the gate.
     pub failed: Vec<Finding>,
     /// Passed on a retry.
     pub flaky: Vec<Finding>,
@@ -134,13 +136,13 @@ pub fn decide(
     let mut quarantined = Vec::new();
     for r in results {
         let is_quarantined = list.matches(&r.id).is_some();
-        if r.failed_every_attempt() {
+        if r.final_outcome().is_failure() {
             if is_quarantined {
                 quarantined.push(finding(r, list));
             } else {
                 failed.push(finding(r, list));
             }
-        } else if r.attempts.iter().any(|a| a.outcome.is_failure()) {
+        } else if r.passed_on_retry() {
             flaky.push(finding(r, list));
         }
     }

@@ -8,6 +8,7 @@ mod ingest;
 mod junit;
 mod list;
 mod report;
+mod reruns;
 mod store;
 mod update;
 mod update_store;
