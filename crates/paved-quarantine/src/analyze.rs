@@ -10,13 +10,24 @@
 //!   (final failures plus retry-passes) over runs;
 //! - `clean_streak`: runs in a row at the end of the window without any failed attempt.
 //!
-//! Verdicts, in this order:
+//! Verdicts, in this order (the README's "Verdicts" section says the same with examples):
 //!
-//! 1. **broken**: it failed (finally) in every run of the window. That is a real break, not a
-//!    flake, and quarantining it would hide it.
-//! 2. **flaky**: a same-commit flake or a retry-pass (direct evidence that the code did not
-//!    change between a pass and a fail), or, with at least `min-runs` runs, a Wilson lower bound
-//!    above `flaky-threshold`.
+//! 1. **broken since `<commit>`**: the test failed (finally) on every run from some run on to the
+//!    end of the window, and that streak is a change point, not bad luck:
+//!    - it failed on every run of the window (it broke before the window began); or
+//!    - the streak is at least [`BROKEN_MIN_RUNS`] runs long, and a streak that long has less than [`BREAK_CHANCE`] (1%) chance at the highest failure
+//!      rate the runs before it allow (the upper 95% Wilson bound of their final failures).
+//!      With 40 clean runs before it (upper bound 8.8%) two failing runs are a break; after 10
+//!      clean runs (27.8%) it takes four; a test failing 4 of 40 runs before (23%) needs four.
+//!
+//!    A break is never quarantined: that would hide it. Its first failing commit and the last
+//!    good one are named; when they are the same commit (a re-run of the last good commit
+//!    failed, and everything after), the break came from outside the code, and is one still.
+//! 2. **flaky**: evidence of nondeterminism: a pass and a fail at the same commit, a pass on a
+//!    retry, or flips that one change point cannot explain (at least two changes between
+//!    failing and passing, at least `min-runs` runs, and a Wilson lower bound on the flaky-run
+//!    rate above `flaky-threshold`). A test that failed for a while and was fixed (one flip) is
+//!    not flaky.
 //! 3. **stable** otherwise.
 //!
 //! Only tests that failed at least once in the window are analysed one by one (plus, for
@@ -35,11 +46,19 @@ use paved_core::config::QuarantineConfig;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::model::{History, Outcome, TestStats, Verdict};
+use crate::model::{Break, History, Outcome, TestStats, Verdict};
 use crate::store::{HistoryQuery, Store};
 
 /// The z value for a two-sided 95% interval.
 const Z95: f64 = 1.959_963_984_540_054;
+
+/// The fewest failing runs at the end of the window that make a break, when the test passed
+/// earlier in the window.
+pub const BROKEN_MIN_RUNS: u32 = 2;
+
+/// A failing streak is a break when a streak that long had less than this chance at the highest
+/// failure rate the runs before it allow.
+pub const BREAK_CHANCE: f64 = 0.01;
 
 /// The thresholds `analyze` applies, from `[quarantine]` and flags.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -223,11 +242,12 @@ fn stats_of(
     )
     .unwrap_or(0);
     let (wilson_lower, wilson_upper) = wilson(flaky_runs, runs);
-    let verdict = if failures == runs {
+    let broken = change_point(history, outcomes);
+    let verdict = if broken.is_some() {
         Verdict::Broken
     } else if same_commit_flakes > 0
         || retry_passes > 0
-        || (runs >= t.min_runs && wilson_lower > t.flaky_threshold)
+        || (flips >= 2 && runs >= t.min_runs && wilson_lower > t.flaky_threshold)
     {
         Verdict::Flaky
     } else {
@@ -245,7 +265,45 @@ fn stats_of(
         wilson_upper,
         clean_streak,
         verdict,
+        broken,
     }
+}
+
+/// The break at the end of `outcomes` (one test's runs, oldest first), if the failing runs
+/// there are one (see the module docs).
+fn change_point(history: &History, outcomes: &[&crate::model::RunOutcome]) -> Option<Break> {
+    let failed = |o: &crate::model::RunOutcome| o.outcome.is_failure();
+    let commit = |o: &crate::model::RunOutcome| history.runs[o.run].commit.as_str();
+    let streak = outcomes.iter().rev().take_while(|o| failed(o)).count();
+    if streak == 0 {
+        return None;
+    }
+    let (before, failing) = outcomes.split_at(outcomes.len() - streak);
+    let failing_runs = u32::try_from(streak).unwrap_or(u32::MAX);
+    let since = commit(failing[0]).to_owned();
+    let Some(last) = before.last() else {
+        return Some(Break {
+            since,
+            last_good: None,
+            failing_runs,
+        });
+    };
+    if failing_runs < BROKEN_MIN_RUNS {
+        return None;
+    }
+    let earlier_failures = before.iter().filter(|o| failed(o)).count();
+    let (_, rate) = wilson(
+        u32::try_from(earlier_failures).unwrap_or(u32::MAX),
+        u32::try_from(before.len()).unwrap_or(u32::MAX),
+    );
+    if rate.powi(i32::try_from(streak).unwrap_or(i32::MAX)) >= BREAK_CHANCE {
+        return None;
+    }
+    Some(Break {
+        since,
+        last_good: Some(commit(last).to_owned()),
+        failing_runs,
+    })
 }
 
 /// Arguments of `analyze`.
@@ -370,8 +428,34 @@ pub fn table(analysis: &Analysis, all: bool) -> String {
             t.clean_streak,
             display_id(&t.id)
         );
+        if let Some(b) = &t.broken {
+            let _ = writeln!(out, "        {}", break_text(b, short));
+        }
     }
     out
+}
+
+/// A commit as shown in tables: the first 12 characters of a hash.
+fn short(commit: &str) -> &str {
+    commit.get(..12).unwrap_or(commit)
+}
+
+/// `broken since <commit> (N failing runs; last good <commit>)`, with commits through `show`.
+pub fn break_text(b: &Break, show: impl Fn(&str) -> &str) -> String {
+    let runs = if b.failing_runs == 1 { "run" } else { "runs" };
+    match &b.last_good {
+        Some(good) => format!(
+            "broken since {}: failed on all {} {runs} from there on; last good {}",
+            show(&b.since),
+            b.failing_runs,
+            show(good)
+        ),
+        None => format!(
+            "broken since {} or earlier: failed on all {} {runs} of the window",
+            show(&b.since),
+            b.failing_runs
+        ),
+    }
 }
 
 fn verdict_name(v: Verdict) -> &'static str {
@@ -420,6 +504,20 @@ pub fn markdown(analysis: &Analysis) -> String {
             t.wilson_upper * 100.0
         );
     }
+    let broken: Vec<&TestStats> = analysis.with(Verdict::Broken).collect();
+    if !broken.is_empty() {
+        out.push_str("\n### Broken: real breaks, never quarantined\n\n");
+        for t in broken {
+            if let Some(b) = &t.broken {
+                let _ = writeln!(
+                    out,
+                    "- `{}`: {}",
+                    display_id(&t.id).replace('`', "'"),
+                    break_text(b, short)
+                );
+            }
+        }
+    }
     out
 }
 
@@ -450,6 +548,17 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
         &focus,
     )?;
     let sink = paved_core::ci::CiSink::from_env(None);
+    for t in analysis.with(Verdict::Broken) {
+        if let Some(b) = &t.broken {
+            sink.annotate(&paved_core::ci::Annotation {
+                level: Some(paved_core::ci::Level::Error),
+                title: Some("test broken (not flaky)".into()),
+                file: t.file.clone(),
+                line: None,
+                message: format!("{}: {}", display_id(&t.id), break_text(b, |c| c)),
+            });
+        }
+    }
     sink.write_summary(&markdown(&analysis))?;
     let mut outputs = paved_core::ci::Outputs::new();
     outputs

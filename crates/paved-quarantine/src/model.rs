@@ -102,8 +102,22 @@ pub enum Verdict {
     Stable,
     /// Fails some of the time with the code unchanged: a quarantine candidate.
     Flaky,
-    /// Failed on every run of its recent window: a real break, not a flake.
+    /// Fails on every run from a change point on (see [`Break`]): a real break, not a flake.
     Broken,
+}
+
+/// Where a broken test broke: the runs at the end of the window that all failed, and the
+/// commits either side of the change point.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Break {
+    /// The commit of the first run of the failing streak.
+    pub since: String,
+    /// The commit of the last run before it that did not fail; `None` when the test failed on
+    /// every run of the window (it broke before the window began).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_good: Option<String>,
+    /// Runs in the failing streak.
+    pub failing_runs: u32,
 }
 
 /// Per-test figures over the analysed window.
@@ -127,4 +141,7 @@ pub struct TestStats {
     /// Consecutive clean runs at the end of the window.
     pub clean_streak: u32,
     pub verdict: Verdict,
+    /// For a broken test: since when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broken: Option<Break>,
 }

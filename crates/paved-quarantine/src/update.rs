@@ -239,8 +239,19 @@ pub struct Release {
 pub struct Plan {
     pub added: Vec<QuarantineEntry>,
     pub released: Vec<Release>,
-    /// Quarantined tests that fail every run now: still quarantined, but a real break.
+    /// Quarantined tests that are broken now: still quarantined, but a real break.
     pub broken: Vec<String>,
+    /// Every broken test in the analysis (quarantined or not), with where it broke: never added.
+    pub breaks: Vec<BrokenTest>,
+}
+
+/// A broken test `update` did not (and never does) quarantine.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BrokenTest {
+    /// The list id (`suite|classname|name`), with the variant when there is one.
+    pub id: String,
+    #[serde(flatten)]
+    pub at: crate::model::Break,
 }
 
 /// Decide what to add and release. `today` dates new entries.
@@ -256,6 +267,14 @@ pub fn plan(
     let mut covered: Vec<Vec<&TestStats>> = vec![Vec::new(); list.len()];
     let mut seen_new = std::collections::HashSet::new();
     for s in stats {
+        if let Some(b) = &s.broken
+            && s.verdict == Verdict::Broken
+        {
+            plan.breaks.push(BrokenTest {
+                id: crate::analyze::display_id(&s.id),
+                at: b.clone(),
+            });
+        }
         if let Some(i) = list.position(&s.id) {
             covered[i].push(s);
             continue;
@@ -549,6 +568,16 @@ pub fn summary_markdown(plan: &Plan, path: &Path, dry_run: bool) -> String {
             out.push_str(&format!("| `{}` | {} |\n", cell(&r.entry.id), cell(&r.why)));
         }
     }
+    if !plan.breaks.is_empty() {
+        out.push_str("\n| broken: not quarantined, needs a fix | where it broke |\n|---|---|\n");
+        for b in &plan.breaks {
+            out.push_str(&format!(
+                "| `{}` | {} |\n",
+                cell(&b.id),
+                cell(&crate::analyze::break_text(&b.at, |c| c))
+            ));
+        }
+    }
     out
 }
 
@@ -622,9 +651,16 @@ pub fn run(args: &UpdateArgs) -> crate::error::Result<u8> {
     for r in &plan.released {
         paved_core::cli::info(&format!("released `{}`: {}", r.entry.id, r.why));
     }
+    for b in &plan.breaks {
+        paved_core::cli::warn(&format!(
+            "`{}` is {}: a real break, not a flake, so it is not quarantined; fix it",
+            b.id,
+            crate::analyze::break_text(&b.at, |c| c)
+        ));
+    }
     for b in &plan.broken {
         paved_core::cli::warn(&format!(
-            "`{b}` is quarantined but failed every recent run: it is broken, not flaky; fix it or remove it"
+            "`{b}` is quarantined but broken: it fails on every run from a change point on (see `analyze`), which is not a flake; fix it or remove it"
         ));
     }
     paved_core::cli::info(&format!(
@@ -659,6 +695,7 @@ pub fn run(args: &UpdateArgs) -> crate::error::Result<u8> {
             "added": plan.added,
             "released": plan.released,
             "broken": plan.broken,
+            "breaks": plan.breaks,
             "diff": diff(&before, &after, &name),
         });
         paved_core::cli::print_stdout(&format!(

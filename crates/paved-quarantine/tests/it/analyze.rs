@@ -121,23 +121,99 @@ fn figures_per_test() {
         (4, 0, 6)
     );
     assert!(close(x.flip_rate, 1.0 / 9.0));
-    // 4/10: Wilson lower 0.1682 > 0.02 and 10 >= min-runs: the rate alone calls it flaky.
+    // 4/10: Wilson lower 0.1682 > 0.02, but one flip (broken, then fixed) is one change point,
+    // no evidence of nondeterminism: not flaky.
     assert!(close(x.wilson_lower, 0.1682), "{}", x.wilson_lower);
-    assert_eq!(x.verdict, Verdict::Flaky);
-    // With a stricter threshold it is stable.
-    let strict = Thresholds {
-        flaky_threshold: 0.2,
-        ..Thresholds::default()
-    };
-    let a = analyze(&h, &strict);
-    assert_eq!(
-        a.tests
-            .iter()
-            .find(|t| t.id.name == "fixed")
-            .unwrap()
-            .verdict,
-        Verdict::Stable
+    assert_eq!(x.verdict, Verdict::Stable);
+    assert_eq!(x.broken, None);
+}
+
+/// Commits `c0..c{n}`, one run each.
+fn commits(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("c{i}")).collect()
+}
+
+#[test]
+fn a_regression_is_broken_since_its_commit_not_flaky() {
+    // Green for 40 commits, red on every run from c40 on (10 runs): one change point.
+    let c = commits(50);
+    let c: Vec<&str> = c.iter().map(String::as_str).collect();
+    let regressed = format!("{}{}", "P".repeat(40), "F".repeat(10));
+    // Issue 14's numbers: 47 green, then 3 red.
+    let late = format!("{}{}", "P".repeat(47), "F".repeat(3));
+    // Flaky at about 10% (failures on distinct commits), with a pass at the end.
+    let flaky = "PPPPFPPPPPPPPPFPPPPPPPPFPPPPPPPPPFPPPPPPPPFPPPPPPP";
+    // The same flaky test, failing on its last two runs: at its rate (upper bound 23%) two
+    // failures in a row are no change point.
+    let flaky_tail = "PPPPFPPPPPPPPPFPPPPPPPPFPPPPPPPPPFPPPPPPPPFPPPPPFF";
+    // One failure on the last run only: too early to tell, not a break.
+    let once = format!("{}F", "P".repeat(49));
+    let h = history(
+        &c,
+        &[
+            ("regressed", &regressed),
+            ("late", &late),
+            ("flaky", flaky),
+            ("flaky_tail", flaky_tail),
+            ("once", &once),
+        ],
     );
+    let a = analyze(&h, &Thresholds::default());
+    let get = |n: &str| a.tests.iter().find(|t| t.id.name == n).unwrap();
+
+    let r = get("regressed");
+    // Under the old rule 10/50 (Wilson lower 0.112 > 0.02) was "flaky" and quarantined.
+    assert_eq!(r.verdict, Verdict::Broken);
+    let b = r.broken.as_ref().unwrap();
+    assert_eq!(
+        (b.since.as_str(), b.last_good.as_deref(), b.failing_runs),
+        ("c40", Some("c39"), 10)
+    );
+    let l = get("late");
+    assert_eq!(l.verdict, Verdict::Broken);
+    let b = l.broken.as_ref().unwrap();
+    assert_eq!(
+        (b.since.as_str(), b.last_good.as_deref()),
+        ("c47", Some("c46"))
+    );
+
+    let f = get("flaky");
+    assert_eq!(
+        (f.failures, f.same_commit_flakes, f.retry_passes),
+        (5, 0, 0)
+    );
+    // 10 flips, 5/50: Wilson lower 0.0435 > 0.02: flaky.
+    assert_eq!(f.verdict, Verdict::Flaky);
+    assert_eq!(get("flaky_tail").verdict, Verdict::Flaky);
+    assert_eq!(get("flaky_tail").broken, None);
+    assert_eq!(get("once").verdict, Verdict::Stable);
+
+    // A streak whose first commit also passed (a re-run of c39 failed, and everything after):
+    // the break came from outside the code, and is one still, not a flake to hide.
+    let mut c2 = c.clone();
+    c2[40] = "c39";
+    let h = history(&c2, &[("rerun", &regressed)]);
+    let a = analyze(&h, &Thresholds::default());
+    assert_eq!(a.tests[0].same_commit_flakes, 1);
+    assert_eq!(a.tests[0].verdict, Verdict::Broken);
+    let b = a.tests[0].broken.as_ref().unwrap();
+    assert_eq!(
+        (b.since.as_str(), b.last_good.as_deref()),
+        ("c39", Some("c39"))
+    );
+
+    // Failing on every run of the window: broken since before it, no last good commit.
+    let h = history(&c, &[("always", &"F".repeat(50))]);
+    let a = analyze(&h, &Thresholds::default());
+    let b = a.tests[0].broken.as_ref().unwrap();
+    assert_eq!((b.since.as_str(), b.last_good.as_deref()), ("c0", None));
+
+    // The JSON names both commits.
+    let h = history(&c, &[("regressed", &regressed)]);
+    let json = serde_json::to_value(analyze(&h, &Thresholds::default())).unwrap();
+    assert_eq!(json["tests"][0]["verdict"], "broken");
+    assert_eq!(json["tests"][0]["broken"]["since"], "c40");
+    assert_eq!(json["tests"][0]["broken"]["last_good"], "c39");
 }
 
 #[test]

@@ -49,6 +49,7 @@ fn stats(suite: &str, classname: &str, name: &str, file: Option<&str>) -> TestSt
         wilson_upper: 0.088,
         clean_streak: 40,
         verdict: Verdict::Stable,
+        broken: None,
     }
 }
 

@@ -46,6 +46,11 @@ fn junit(flaky_fails: bool) -> String {
 
 /// Write run `run`'s report (the cart test failing or not) and ingest it at commit `commit`.
 fn ingest_run(dir: &Path, run: u32, flaky_fails: bool, commit: u32) {
+    ingest_on(dir, "main", run, flaky_fails, commit);
+}
+
+/// [`ingest_run`] on branch `branch`.
+fn ingest_on(dir: &Path, branch: &str, run: u32, flaky_fails: bool, commit: u32) {
     let file = dir.join(format!("run{run}.xml"));
     std::fs::write(&file, junit(flaky_fails)).unwrap();
     ok(&bin(
@@ -56,7 +61,7 @@ fn ingest_run(dir: &Path, run: u32, flaky_fails: bool, commit: u32) {
             "--commit",
             &format!("{commit:040x}"),
             "--branch",
-            "main",
+            branch,
             "--run-id",
             &format!("{}", 500 + run),
             "--attempt",
@@ -148,4 +153,49 @@ fn a_quarantined_test_with_only_clean_runs_in_the_window_is_released() {
         "36 clean runs should release it:\n{text}"
     );
     assert!(text.contains("# Reviewed list."), "{text}");
+}
+
+/// Issue 14, problem 2: green for 40 commits, then red on every run from one commit on. Under the
+/// old rule the Wilson bound (10 of 50) called it flaky and `update` quarantined it.
+#[test]
+fn a_regression_is_broken_since_its_commit_and_never_quarantined() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for run in 0..50u32 {
+        ingest_run(d, run, run >= 40, run + 1);
+    }
+    let out = bin(d, &["update", "--today", "2026-11-22", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(json["added"].as_array().unwrap().len(), 0, "{json}");
+    let first_bad = format!("{:040x}", 41);
+    let last_good = format!("{:040x}", 40);
+    assert_eq!(
+        json["breaks"][0]["id"],
+        "pytest|tests.test_cart|test_total[EUR]"
+    );
+    assert_eq!(json["breaks"][0]["since"], first_bad.as_str());
+    assert_eq!(json["breaks"][0]["last_good"], last_good.as_str());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("is broken since {first_bad}"))
+            && stderr.contains("not quarantined"),
+        "{stderr}"
+    );
+    assert!(
+        !d.join("quarantine.toml").exists()
+            || !std::fs::read_to_string(d.join("quarantine.toml"))
+                .unwrap()
+                .contains("test_total")
+    );
+
+    let out = ok(&bin(d, &["analyze", "--json"]));
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["tests"][0]["verdict"], "broken");
+    assert_eq!(json["tests"][0]["broken"]["since"], first_bad.as_str());
+    assert_eq!(json["tests"][0]["broken"]["failing_runs"], 10);
+    let table = ok(&bin(d, &["analyze"]));
+    assert!(
+        table.contains(&format!("broken since {}", &first_bad[..12])),
+        "{table}"
+    );
 }
