@@ -98,6 +98,9 @@ impl Thresholds {
 pub struct Analysis {
     /// Runs in the history.
     pub runs: usize,
+    /// The branches (names or `*` patterns) whose runs were analysed; empty for every branch.
+    /// An empty name stands for runs ingested without a branch.
+    pub branches: Vec<String>,
     /// Indices into `History::runs` of runs discarded as infrastructure failures.
     pub discarded_runs: Vec<usize>,
     /// The most tests any analysed run had (every test, not only those below).
@@ -187,6 +190,7 @@ pub fn analyze(history: &History, t: &Thresholds) -> Analysis {
         .max()
         .unwrap_or(0);
     Analysis {
+        branches: Vec::new(),
         tests_per_run,
         runs: history.runs.len(),
         discarded_runs: discarded,
@@ -317,7 +321,7 @@ pub struct AnalyzeArgs {
     #[arg(long, env = "PAVED_WINDOW", value_name = "N")]
     pub window: Option<u32>,
 
-    /// Only runs of this branch [default: `[quarantine] branch`, else every branch].
+    /// Only runs of this one branch [default: the verdict branches: `[quarantine] branches`, else main, master and their merge queues].
     #[arg(long, env = "PAVED_BRANCH", value_name = "B")]
     pub branch: Option<String>,
 
@@ -364,7 +368,7 @@ pub fn load(
                 .or(q.window)
                 .unwrap_or(QuarantineConfig::DEFAULT_WINDOW),
         ),
-        branch: branch.map(str::to_owned).or_else(|| q.branch.clone()),
+        branches: verdict_branches(branch, &q),
         variant: variant.map(str::to_owned),
         focus: focus.to_vec(),
     };
@@ -374,8 +378,38 @@ pub fn load(
         ));
     }
     let history = store.history(&query)?;
-    let analysis = analyze(&history, &Thresholds::from_config(&q));
+    let mut analysis = analyze(&history, &Thresholds::from_config(&q));
+    analysis.branches = query.branches;
     Ok((q, history, analysis))
+}
+
+/// The branches whose runs decide: `--branch` alone when given, else `[quarantine] branches`
+/// (or the older `branch`), else the default branches, their merge queues, and runs ingested
+/// without a branch.
+pub fn verdict_branches(flag: Option<&str>, q: &QuarantineConfig) -> Vec<String> {
+    if let Some(b) = flag {
+        return vec![b.to_owned()];
+    }
+    if let Some(b) = &q.branches {
+        return b.clone();
+    }
+    if let Some(b) = &q.branch {
+        return vec![b.clone()];
+    }
+    let mut names = vec!["main".to_owned(), "master".to_owned()];
+    if let Ok(b) = std::env::var("CI_DEFAULT_BRANCH")
+        && !b.is_empty()
+        && !names.contains(&b)
+    {
+        names.push(b);
+    }
+    let queues: Vec<String> = names
+        .iter()
+        .map(|b| format!("gh-readonly-queue/{b}/*"))
+        .collect();
+    names.extend(queues);
+    names.push(String::new());
+    names
 }
 
 /// The list id and variant of a test, as shown to people.
@@ -406,6 +440,13 @@ pub fn table(analysis: &Analysis, all: bool) -> String {
         analysis.with(Verdict::Broken).count(),
         analysis.with(Verdict::Stable).count(),
     );
+    if !analysis.branches.is_empty() {
+        let _ = writeln!(
+            out,
+            "verdicts from the runs of {}",
+            branch_list(&analysis.branches)
+        );
+    }
     if rows.is_empty() {
         return out;
     }
@@ -433,6 +474,19 @@ pub fn table(analysis: &Analysis, all: bool) -> String {
         }
     }
     out
+}
+
+/// `main`, `master` and runs without a branch: the branch rule as people read it.
+fn branch_list(branches: &[String]) -> String {
+    let mut names: Vec<String> = branches
+        .iter()
+        .filter(|b| !b.is_empty())
+        .map(|b| format!("`{}`", b.replace('`', "'")))
+        .collect();
+    if branches.iter().any(String::is_empty) {
+        names.push("runs ingested without a branch".into());
+    }
+    names.join(", ")
 }
 
 /// A commit as shown in tables: the first 12 characters of a hash.
@@ -479,6 +533,13 @@ pub fn markdown(analysis: &Analysis) -> String {
         analysis.with(Verdict::Broken).count(),
         analysis.with(Verdict::Stable).count(),
     );
+    if !analysis.branches.is_empty() {
+        let _ = writeln!(
+            out,
+            "Verdicts from the runs of {}; failures seen only on other branches never quarantine a test.\n",
+            branch_list(&analysis.branches)
+        );
+    }
     let rows: Vec<&TestStats> = analysis
         .tests
         .iter()

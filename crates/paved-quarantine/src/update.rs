@@ -96,7 +96,7 @@ pub struct HistorySource {
     #[arg(long, env = "PAVED_WINDOW", value_name = "N")]
     pub window: Option<u32>,
 
-    /// Only runs of this branch [default: `[quarantine] branch`, else every branch].
+    /// Only runs of this one branch [default: the verdict branches: `[quarantine] branches`, else main, master and their merge queues].
     #[arg(long, env = "PAVED_BRANCH", value_name = "B")]
     pub branch: Option<String>,
 }

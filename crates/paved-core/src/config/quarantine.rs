@@ -5,6 +5,7 @@
 //! store = ".paved/quarantine.db"   # or "postgres://user@host/db"
 //! list = "quarantine.toml"
 //! window = 50                      # analyse the 50 most recent runs
+//! branches = ["main", "gh-readonly-queue/main/*"]   # the runs verdicts come from
 //! min-runs = 5
 //! flaky-threshold = 0.02
 //! infra-failure-ratio = 0.8
@@ -30,8 +31,13 @@ pub struct QuarantineConfig {
     pub list: Option<String>,
     /// How many of the most recent runs `analyze`, `update` and `report` look at (default 50).
     pub window: Option<u32>,
-    /// Only runs of this branch are analysed (default: every branch).
+    /// Only runs of this one branch are analysed (the older spelling of `branches = [B]`).
     pub branch: Option<String>,
+    /// The branches whose runs verdicts come from: names, or patterns where `*` matches any
+    /// characters (default: `main`, `master`, `$CI_DEFAULT_BRANCH` when set, their merge-queue
+    /// branches `gh-readonly-queue/<branch>/*`, and runs ingested without a branch). Failures
+    /// seen only on other branches (pull requests) never quarantine a test.
+    pub branches: Option<Vec<String>>,
     /// Runs a test needs in the window before its failure rate alone can make it flaky
     /// (default 5). Same-commit flakes and retry-passes count from the first run.
     pub min_runs: Option<u32>,
@@ -93,6 +99,17 @@ impl QuarantineConfig {
                 ));
             }
         }
+        if self.branch.is_some() && self.branches.is_some() {
+            return Err(
+                "`[quarantine] branch` and `branches` are both set; keep `branches` (a list) only"
+                    .into(),
+            );
+        }
+        if self.branches.as_ref().is_some_and(Vec::is_empty) {
+            return Err(
+                "`[quarantine] branches` is empty, so no run would count; name at least one branch (e.g. `[\"main\"]`)".into(),
+            );
+        }
         if self.window == Some(0) {
             return Err("`[quarantine] window` is 0; analyse at least one run".into());
         }
@@ -115,6 +132,22 @@ mod tests {
         assert!(c.quarantine.validate().is_ok());
         let err = PavedConfig::parse("[quarantine]\nflaky-treshold = 0.05\n").unwrap_err();
         assert!(err.contains("flaky-treshold"), "{err}");
+        let c = PavedConfig::parse(
+            "[quarantine]\nbranches = [\"main\", \"gh-readonly-queue/main/*\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.quarantine.branches.as_deref().map(<[String]>::len),
+            Some(2)
+        );
+        assert!(c.quarantine.validate().is_ok());
+        let c = PavedConfig::parse("[quarantine]\nbranches = []\n").unwrap();
+        assert!(
+            c.quarantine
+                .validate()
+                .unwrap_err()
+                .contains("`[quarantine] branches` is empty")
+        );
         let c = PavedConfig::parse("[quarantine]\nrelease-threshold = 2.0\n").unwrap();
         assert!(
             c.quarantine

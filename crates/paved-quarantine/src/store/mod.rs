@@ -50,8 +50,9 @@ pub enum Ingested {
 pub struct HistoryQuery {
     /// The most recent this many runs (all runs when `None`).
     pub window: Option<u32>,
-    /// Only runs of this branch.
-    pub branch: Option<String>,
+    /// Only runs of these branches (names or `*` patterns, see [`branch_matches`]); empty
+    /// means every branch. The window counts only these runs.
+    pub branches: Vec<String>,
     /// Only runs of this variant.
     pub variant: Option<String>,
     /// Tests to follow even if they never failed in the window (quarantined ones, to judge their
@@ -102,6 +103,34 @@ impl Store {
             Store::Postgres(s) => s.history(q),
         }
     }
+}
+
+impl HistoryQuery {
+    /// Whether runs of `branch` are in this query.
+    pub fn takes_branch(&self, branch: &str) -> bool {
+        self.branches.is_empty() || self.branches.iter().any(|p| branch_matches(p, branch))
+    }
+}
+
+/// `pattern` against a branch name: `*` matches any run of characters (`/` included), anything
+/// else itself.
+pub fn branch_matches(pattern: &str, branch: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or("");
+    let Some(mut rest) = branch.strip_prefix(first) else {
+        return false;
+    };
+    let tail: Vec<&str> = parts.collect();
+    let Some((last, middle)) = tail.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
 }
 
 /// The stable key of a test identity, as the store keeps it (defined in paved-junit, next to the
@@ -334,4 +363,31 @@ impl HistoryBuilder {
 /// The current time, seconds since the epoch.
 pub fn now() -> i64 {
     jiff::Timestamp::now().as_second()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::branch_matches;
+
+    #[test]
+    fn branch_patterns() {
+        assert!(branch_matches("main", "main"));
+        assert!(!branch_matches("main", "main2"));
+        assert!(!branch_matches("main", "feature/main"));
+        assert!(branch_matches(
+            "gh-readonly-queue/main/*",
+            "gh-readonly-queue/main/pr-7-abc"
+        ));
+        assert!(!branch_matches(
+            "gh-readonly-queue/main/*",
+            "gh-readonly-queue/master/pr-7"
+        ));
+        assert!(branch_matches("release/*", "release/1.4/hotfix"));
+        assert!(branch_matches("*-stable", "1.4-stable"));
+        assert!(branch_matches("a*b*c", "a-b-b-c"));
+        assert!(!branch_matches("a*bc", "abc-x"));
+        assert!(!branch_matches("ab*ba", "aba"));
+        assert!(branch_matches("", ""));
+        assert!(!branch_matches("", "main"));
+    }
 }

@@ -208,21 +208,29 @@ impl PgStore {
     pub fn history(&mut self, q: &HistoryQuery) -> Result<History> {
         let name = self.name.clone();
         let err = |e: postgres::Error| Error::store(&name, e);
-        let limit: Option<i64> = q.window.map(i64::from);
+        let limit = q.window.map(|w| usize::try_from(w).unwrap_or(usize::MAX));
         let mut b = HistoryBuilder::default();
         let rows = self
             .client
             .query(
-                "SELECT id, commit_sha, branch, run_id, attempt, variant, time FROM (
-                   SELECT * FROM runs
-                   WHERE ($1::TEXT IS NULL OR branch = $1) AND ($2::TEXT IS NULL OR variant = $2)
-                   ORDER BY time DESC, id DESC LIMIT $3
-                 ) w ORDER BY time, id",
-                &[&q.branch, &q.variant, &limit],
+                "SELECT id, commit_sha, branch, run_id, attempt, variant, time FROM runs
+                 WHERE ($1::TEXT IS NULL OR variant = $1) ORDER BY time DESC, id DESC",
+                &[&q.variant],
             )
             .map_err(err)?;
-        let mut ids: Vec<i64> = Vec::new();
+        // Newest first, the branch rule applied before the window counts.
+        let mut window = Vec::new();
         for r in rows {
+            if limit.is_some_and(|l| window.len() >= l) {
+                break;
+            }
+            let branch: String = r.get(2);
+            if q.takes_branch(&branch) {
+                window.push(r);
+            }
+        }
+        let mut ids: Vec<i64> = Vec::new();
+        for r in window.into_iter().rev() {
             let id: i64 = r.get(0);
             let attempt: i64 = r.get(4);
             ids.push(id);

@@ -230,15 +230,12 @@ impl SqliteStore {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT id, commit_sha, branch, run_id, attempt, variant, time FROM (
-                   SELECT * FROM runs
-                   WHERE (?1 IS NULL OR branch = ?1) AND (?2 IS NULL OR variant = ?2)
-                   ORDER BY time DESC, id DESC LIMIT ?3
-                 ) ORDER BY time, id",
+                "SELECT id, commit_sha, branch, run_id, attempt, variant, time FROM runs
+                 WHERE (?1 IS NULL OR variant = ?1) ORDER BY time DESC, id DESC",
             )
             .map_err(&err)?;
         let rows = stmt
-            .query_map(params![q.branch, q.variant, limit], |r| {
+            .query_map(params![q.variant], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     RunMeta {
@@ -252,9 +249,19 @@ impl SqliteStore {
                 ))
             })
             .map_err(&err)?;
-        let mut run_ids = Vec::new();
+        // Newest first, the branch rule applied before the window counts.
+        let mut window = Vec::new();
         for row in rows {
+            if usize::try_from(limit).is_ok_and(|l| window.len() >= l) {
+                break;
+            }
             let (id, meta) = row.map_err(&err)?;
+            if q.takes_branch(&meta.branch) {
+                window.push((id, meta));
+            }
+        }
+        let mut run_ids = Vec::new();
+        for (id, meta) in window.into_iter().rev() {
             run_ids.push(id);
             b.run(id, meta);
         }

@@ -199,3 +199,69 @@ fn a_regression_is_broken_since_its_commit_and_never_quarantined() {
         "{table}"
     );
 }
+
+/// Issue 14, problem 3: a pull request that breaks a test (three failing runs on its branch,
+/// never passing there) next to 47 green runs on main. By default only the default branch (and
+/// its merge queue) decides: the test is not quarantined. `analyze --branch` still shows the
+/// feature branch alone.
+#[test]
+fn failures_only_on_a_feature_branch_never_quarantine_a_test() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for run in 0..47u32 {
+        ingest_on(d, "main", run, false, run + 1);
+    }
+    for run in 47..50u32 {
+        ingest_on(d, "feature/cart-rounding", run, true, run + 1);
+    }
+    // A merge-queue run on main's queue counts as main (it passed here).
+    ingest_on(d, "gh-readonly-queue/main/pr-7-abc", 50, false, 51);
+
+    let out = bin(d, &["update", "--today", "2026-11-22", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(json["added"].as_array().unwrap().len(), 0, "{json}");
+    assert_eq!(json["breaks"].as_array().unwrap().len(), 0, "{json}");
+
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&bin(d, &["analyze", "--json"]))).unwrap();
+    assert_eq!(
+        json["runs"], 48,
+        "47 on main and 1 in its merge queue: {json}"
+    );
+    assert_eq!(json["tests"].as_array().unwrap().len(), 0, "{json}");
+
+    // One branch on request: there the test fails on every run.
+    let json: serde_json::Value = serde_json::from_str(&ok(&bin(
+        d,
+        &["analyze", "--json", "--branch", "feature/cart-rounding"],
+    )))
+    .unwrap();
+    assert_eq!(json["runs"], 3);
+    assert_eq!(json["tests"][0]["verdict"], "broken");
+
+    // `[quarantine] branches` names the branches that decide; with the feature branch in them,
+    // its failures count (a break at the end of the window, still never quarantined).
+    std::fs::write(
+        d.join("paved.toml"),
+        "[quarantine]\nbranches = [\"main\", \"feature/*\"]\n",
+    )
+    .unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&bin(d, &["analyze", "--json"]))).unwrap();
+    assert_eq!(json["runs"], 50, "{json}");
+    assert_eq!(json["tests"][0]["verdict"], "broken");
+    assert_eq!(json["tests"][0]["broken"]["failing_runs"], 3);
+    // The old single key and the list together are ambiguous: refused, naming both.
+    std::fs::write(
+        d.join("paved.toml"),
+        "[quarantine]\nbranch = \"main\"\nbranches = [\"main\"]\n",
+    )
+    .unwrap();
+    let out = bin(d, &["analyze"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("`[quarantine] branch`") && stderr.contains("`branches`"),
+        "{stderr}"
+    );
+}
