@@ -103,3 +103,66 @@ fn pytest_rerunfailures_always_failing_test_fails_the_gate() {
         assert_eq!(json["summary"]["passed"], 2);
     }
 }
+
+/// jest `retryTimes` with jest-junit writes one test case per test, with its final attempt only:
+/// an always-failing test fails the gate, a test that passed on its retry is a plain pass there.
+#[test]
+fn jest_retry_times_always_failing_test_fails_the_gate() {
+    let jest = paved_testkit::tool("jest");
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("package.json"),
+        "{\"name\": \"t\", \"private\": true}\n",
+    );
+    write(&dir.path().join("jest.setup.js"), "jest.retryTimes(2);\n");
+    write(
+        &dir.path().join("app.test.js"),
+        r#"let attempts = 0;
+test('always fails', () => { expect(1).toBe(2); });
+test('flaky', () => { attempts += 1; expect(attempts).toBeGreaterThan(1); });
+test('ok', () => {});
+"#,
+    );
+    let report = dir.path().join("jest.xml");
+    // jest resolves reporters from the project; this one lives next to jest in the tools.
+    let reporter = paved_testkit::tools_dir().join("npm/node_modules/jest-junit");
+    assert!(
+        reporter.join("package.json").is_file(),
+        "jest-junit is not installed at {}; run `cargo xtask tools`",
+        reporter.display()
+    );
+    let out = Command::new(&jest)
+        .current_dir(dir.path())
+        .env("PATH", paved_testkit::path_with_tools())
+        .env("JEST_JUNIT_OUTPUT_FILE", &report)
+        .args([
+            "--ci",
+            "--rootDir",
+            ".",
+            "--setupFilesAfterEnv",
+            "./jest.setup.js",
+            "--reporters=default",
+        ])
+        .arg(format!("--reporters={}", reporter.display()))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "jest itself fails: {stderr}");
+    assert!(
+        report.is_file(),
+        "jest-junit wrote no report (is it installed next to jest? run `cargo xtask tools`): {stderr}"
+    );
+    let xml = std::fs::read_to_string(&report).unwrap();
+    assert_eq!(xml.matches("<testcase").count(), 3, "{xml}");
+
+    let (code, json, stderr) = gate(dir.path(), &[&report]);
+    assert_eq!(code, Some(1), "{stderr}");
+    // jest-junit names the suite of top-level tests after their (missing) describe block.
+    assert_eq!(
+        ids(&json["failed"]),
+        ["undefined|always fails|always fails"]
+    );
+    assert_eq!(json["failed"][0]["attempts"], 1);
+    assert_eq!(ids(&json["flaky"]), Vec::<String>::new());
+    assert_eq!(json["summary"]["passed"], 2);
+}
