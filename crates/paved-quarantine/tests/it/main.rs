@@ -9,6 +9,7 @@ mod junit;
 mod list;
 mod report;
 mod reruns;
+mod simulator;
 mod store;
 mod update;
 mod update_store;
