@@ -274,7 +274,10 @@ pub fn run(args: &Args) -> Result<u8> {
         remote: args.remote.clone(),
         ..ReleaseOptions::default()
     };
-    let settings = Settings::resolve(&next, &config.version, in_ci)?;
+    let mut settings = Settings::resolve(&next, &config.version, in_ci)?;
+    let tags = settings.adopt_tag_scheme(&repo)?;
+    tags.notes.iter().for_each(|n| paved_core::cli::info(n));
+    tags.warnings.iter().for_each(|w| paved_core::cli::warn(w));
     if settings.scopes.len() > 1 {
         let names: Vec<String> = settings
             .scopes

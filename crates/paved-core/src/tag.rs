@@ -75,6 +75,52 @@ impl TagTemplate {
     }
 }
 
+/// The tag schemes tried, in order of preference, when a repository configures none.
+pub const REPOSITORY_SCHEMES: [&str; 2] = ["v{version}", "{version}"];
+/// The tag schemes tried, in order of preference, for a package that configures none.
+pub const PACKAGE_SCHEMES: [&str; 6] = [
+    "{name}-v{version}",
+    "{name}@{version}",
+    "{name}/v{version}",
+    "{name}-{version}",
+    "{name}/{version}",
+    "{name}_v{version}",
+];
+
+/// Whether `tag` looks like a release of some version: a semver version at its end after a
+/// prefix that does not end in a digit or a dot (`6.5.0`, `v1.2.3`, `api@1.0.0`). Returns the
+/// prefix and the version.
+pub fn version_in(tag: &str) -> Option<(&str, Version)> {
+    let bytes = tag.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if b.is_ascii_digit()
+            && (i == 0 || !(bytes[i - 1].is_ascii_digit() || bytes[i - 1] == b'.'))
+            && let Ok(v) = Version::parse(&tag[i..])
+        {
+            return Some((&tag[..i], v));
+        }
+    }
+    None
+}
+
+/// The scheme of `schemes` (bound to `package`) that names most of `tags`, and how many; the
+/// earlier scheme wins a tie. `None` when no scheme names any tag.
+pub fn best_scheme(
+    tags: &[&str],
+    schemes: &[&str],
+    package: Option<&str>,
+) -> Result<Option<(TagTemplate, usize)>> {
+    let mut best: Option<(TagTemplate, usize)> = None;
+    for scheme in schemes {
+        let t = TagTemplate::new(scheme, package)?;
+        let n = tags.iter().filter(|name| t.parse(name).is_some()).count();
+        if n > 0 && best.as_ref().is_none_or(|(_, m)| n > *m) {
+            best = Some((t, n));
+        }
+    }
+    Ok(best)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,6 +142,31 @@ mod tests {
         assert_eq!(t.parse("1.0.0"), None);
         assert_eq!(t.parse("v1.0"), None);
         assert_eq!(t.parse("release-1"), None);
+    }
+
+    #[test]
+    fn version_shaped_tags() {
+        assert_eq!(version_in("6.5.0"), Some(("", Version::new(6, 5, 0))));
+        assert_eq!(
+            version_in("web-v1.2.3"),
+            Some(("web-v", Version::new(1, 2, 3)))
+        );
+        assert_eq!(
+            version_in("python3-1.0.0"),
+            Some(("python3-", Version::new(1, 0, 0)))
+        );
+        assert_eq!(version_in("v3.0"), None);
+        assert_eq!(version_in("nightly"), None);
+        let tags = ["api@1.0.0", "api@1.1.0", "api-v0.1.0", "web@2.0.0"];
+        let (t, n) = best_scheme(&tags, &PACKAGE_SCHEMES, Some("api"))
+            .unwrap()
+            .unwrap();
+        assert_eq!((t.as_str(), n), ("{name}@{version}", 2));
+        assert!(
+            best_scheme(&tags, &REPOSITORY_SCHEMES, None)
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]

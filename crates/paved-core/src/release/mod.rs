@@ -70,6 +70,28 @@ pub struct Settings {
     pub remote: String,
     /// Extra files for `--write`, repository-wide.
     pub files: Vec<String>,
+    /// The tag scheme of every configured package (selected or not) or of the repository, for
+    /// [`Settings::adopt_tag_scheme`].
+    schemes: Vec<SchemeChoice>,
+}
+
+/// One tag template and whether the user chose it (a default may be replaced by the scheme the
+/// repository's tags use).
+#[derive(Debug, Clone)]
+struct SchemeChoice {
+    package: Option<String>,
+    template: TagTemplate,
+    given: bool,
+}
+
+/// What [`Settings::adopt_tag_scheme`] found: a scheme it chose (notes) and tags that look like
+/// releases but that no template names (warnings).
+#[derive(Debug, Clone, Default)]
+pub struct TagReport {
+    /// Informational: which scheme was chosen, and why.
+    pub notes: Vec<String>,
+    /// Version-shaped tags no template matches.
+    pub warnings: Vec<String>,
 }
 
 impl Settings {
@@ -79,6 +101,7 @@ impl Settings {
             .tag_template
             .clone()
             .or_else(|| file.tag_template.clone());
+        let mut schemes = Vec::new();
         let scopes = if file.package.is_empty() {
             if let Some(name) = &args.package {
                 return Err(Error::UnknownPackage {
@@ -86,16 +109,31 @@ impl Settings {
                     known: String::new(),
                 });
             }
-            let t = template.as_deref().unwrap_or(DEFAULT_TAG_TEMPLATE);
+            let t = TagTemplate::new(template.as_deref().unwrap_or(DEFAULT_TAG_TEMPLATE), None)?;
+            schemes.push(SchemeChoice {
+                package: None,
+                template: t.clone(),
+                given: template.is_some(),
+            });
             vec![(
                 Scope {
                     name: None,
                     path: None,
-                    template: TagTemplate::new(t, None)?,
+                    template: t,
                 },
                 Vec::new(),
             )]
         } else {
+            for p in &file.package {
+                schemes.push(SchemeChoice {
+                    package: Some(p.name.clone()),
+                    template: TagTemplate::new(
+                        p.tag.as_deref().unwrap_or(DEFAULT_PACKAGE_TAG_TEMPLATE),
+                        Some(&p.name),
+                    )?,
+                    given: p.tag.is_some(),
+                });
+            }
             let selected: Vec<_> = match &args.package {
                 Some(name) => {
                     let found: Vec<_> = file.package.iter().filter(|p| &p.name == name).collect();
@@ -164,8 +202,130 @@ impl Settings {
             )?
             .to_owned(),
             files: file.files.clone(),
+            schemes,
         })
     }
+
+    /// Where no tag template is configured, use the scheme the repository's own tags follow
+    /// (`v1.2.3`, `1.2.3`, `name@1.2.3`, `name-v1.2.3`, `name/v1.2.3`…), so a repository with
+    /// releases never gets a first release proposed. Then name the tags that look like
+    /// versions but that no template matches.
+    pub fn adopt_tag_scheme(&mut self, repo: &Repo) -> Result<TagReport> {
+        let tags = repo.tags()?;
+        let names: Vec<&str> = tags.iter().map(|t| t.name.as_str()).collect();
+        let mut report = TagReport::default();
+        for choice in self.schemes.iter_mut().filter(|c| !c.given) {
+            let package = choice.package.as_deref();
+            let found = match package {
+                None => crate::tag::best_scheme(&names, &crate::tag::REPOSITORY_SCHEMES, None)?
+                    .or_else(|| only_prefix_scheme(&names)),
+                Some(name) => {
+                    crate::tag::best_scheme(&names, &crate::tag::PACKAGE_SCHEMES, Some(name))?
+                }
+            };
+            let Some((template, count)) = found else {
+                continue;
+            };
+            if template != choice.template {
+                let (who, key) = match package {
+                    None => (String::new(), "`tag-template` in `[version]`"),
+                    Some(name) => (
+                        format!("package `{name}`: "),
+                        "`tag` in its `[[version.package]]`",
+                    ),
+                };
+                report.notes.push(format!(
+                    "{who}no tag template is configured and {count} release tag(s) follow `{}`, so                      that is the scheme used; set {key} of paved.toml to choose another",
+                    template.as_str()
+                ));
+                choice.template = template;
+            }
+        }
+        for (scope, _) in &mut self.scopes {
+            if let Some(c) = self.schemes.iter().find(|c| c.package == scope.name) {
+                scope.template = c.template.clone();
+            }
+        }
+
+        let unmatched: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|name| crate::tag::version_in(name).is_some())
+            .filter(|name| {
+                !self
+                    .schemes
+                    .iter()
+                    .any(|c| c.template.parse(name).is_some())
+            })
+            .collect();
+        if unmatched.is_empty() {
+            return Ok(report);
+        }
+        let mut examples: Vec<String> =
+            unmatched.iter().take(5).map(|n| format!("`{n}`")).collect();
+        if unmatched.len() > examples.len() {
+            examples.push(format!("and {} more", unmatched.len() - examples.len()));
+        }
+        let templates: Vec<String> = self
+            .schemes
+            .iter()
+            .map(|c| format!("`{}`", c.template.as_str()))
+            .collect();
+        let none_matched = !names
+            .iter()
+            .any(|n| self.schemes.iter().any(|c| c.template.parse(n).is_some()));
+        let prefixes: std::collections::BTreeSet<&str> = unmatched
+            .iter()
+            .filter_map(|n| crate::tag::version_in(n).map(|(p, _)| p))
+            .collect();
+        let fix = match (self.schemes.as_slice(), prefixes.len()) {
+            ([c], 1) if c.package.is_none() => format!(
+                "if they are this repository's releases, set `tag-template = \"{}{{version}}\"` \
+                 in `[version]` of paved.toml (or pass `--tag-template`)",
+                prefixes.first().expect("one prefix")
+            ),
+            _ => "if they are releases, set `tag-template` in `[version]` of paved.toml, or list \
+                  each package in `[[version.package]]` with its `tag` (e.g. \
+                  `tag = \"{name}@{version}\"`)"
+                .to_owned(),
+        };
+        let consequence = if none_matched {
+            "no release tag was found, so the version is computed as a first release"
+        } else {
+            "they are not treated as releases"
+        };
+        report.warnings.push(format!(
+            "{} tag(s) look like versions but match no tag template ({}): {}; {consequence}; {fix}",
+            unmatched.len(),
+            templates.join(", "),
+            examples.join(", ")
+        ));
+        Ok(report)
+    }
+}
+
+/// When every version-shaped tag shares one prefix (`paved@1.0.0`, `paved@1.1.0`), that prefix
+/// is the repository's scheme. Several prefixes are several packages: nothing is guessed.
+fn only_prefix_scheme(names: &[&str]) -> Option<(TagTemplate, usize)> {
+    let mut prefix: Option<&str> = None;
+    let mut count = 0;
+    for name in names {
+        let Some((p, _)) = crate::tag::version_in(name) else {
+            continue;
+        };
+        match prefix {
+            Some(q) if q != p => return None,
+            _ => prefix = Some(p),
+        }
+        count += 1;
+    }
+    let p = prefix?;
+    if p.contains(['{', '}']) {
+        return None;
+    }
+    TagTemplate::new(&format!("{p}{{version}}"), None)
+        .ok()
+        .map(|t| (t, count))
 }
 
 /// One commit as reported in `--json` and `--verbose`.

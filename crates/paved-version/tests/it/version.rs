@@ -74,6 +74,94 @@ fn custom_tag_template() {
     );
 }
 
+/// Issue #16, item 1: a repository tagged `6.5.0` (no `v`) has releases; paved must build on
+/// them, not propose `0.1.0`, and say which scheme it picked.
+#[test]
+fn tags_without_a_prefix_are_found_when_no_template_is_set() {
+    let repo = TestRepo::new();
+    repo.commit("feat: start");
+    repo.tag("6.4.0");
+    repo.commit("fix: bug");
+    repo.git(&["tag", "6.5.0"]);
+    repo.commit("feat: more");
+    let run = repo.paved(&["--json"]);
+    let plan = run.json();
+    assert_eq!(plan["version"], "6.6.0", "{}", run.stderr);
+    assert_eq!(plan["previous_tag"], "6.5.0");
+    assert_eq!(plan["tag"], "6.6.0");
+    assert!(
+        run.stderr.contains("`{version}`") && run.stderr.contains("tag-template"),
+        "the chosen scheme is named: {}",
+        run.stderr
+    );
+    // When both schemes are present the one most releases use wins, and the others are named.
+    repo.git(&["tag", "v1.0.0", "HEAD~2"]);
+    let run = repo.paved(&[]);
+    assert_eq!(run.ok(), "6.6.0");
+    assert!(run.stderr.contains("`v1.0.0`"), "{}", run.stderr);
+}
+
+#[test]
+fn version_tags_that_match_no_template_are_named_in_a_warning() {
+    let repo = TestRepo::new();
+    repo.commit("feat: start");
+    repo.tag("6.5.0");
+    repo.commit("feat: more");
+    // A configured template is obeyed, but the releases it misses are named, with the fix.
+    repo.write("paved.toml", "[version]\ntag-template = \"v{version}\"\n");
+    let run = repo.paved(&[]);
+    assert_eq!(run.ok(), "0.1.0");
+    assert!(
+        run.stderr.contains("warning")
+            && run.stderr.contains("`6.5.0`")
+            && run.stderr.contains("tag-template = \"{version}\""),
+        "{}",
+        run.stderr
+    );
+
+    // Several packages' tags and no configuration: nothing is guessed, and the tags are named.
+    let mono = TestRepo::new();
+    mono.commit("feat: start");
+    mono.git(&["tag", "api@1.0.0"]);
+    mono.git(&["tag", "web@2.0.0"]);
+    mono.commit("feat: more");
+    let run = mono.paved(&[]);
+    assert_eq!(run.ok(), "0.1.0");
+    assert!(
+        run.stderr.contains("`api@1.0.0`")
+            && run.stderr.contains("`web@2.0.0`")
+            && run.stderr.contains("[[version.package]]"),
+        "{}",
+        run.stderr
+    );
+
+    // One package's tags only: that is the scheme.
+    let single = TestRepo::new();
+    single.commit("feat: start");
+    single.git(&["tag", "paved@1.2.0"]);
+    single.commit("fix: more");
+    let plan = single.paved(&["--json"]).json();
+    assert_eq!(plan["version"], "1.2.1");
+    assert_eq!(plan["tag"], "paved@1.2.1");
+}
+
+#[test]
+fn package_tag_scheme_is_detected_when_no_tag_is_set() {
+    let repo = TestRepo::new();
+    repo.write(
+        "paved.toml",
+        "[[version.package]]\nname = \"api\"\npath = \"api\"\n",
+    );
+    repo.commit_file("api/main.rs", "feat(api): start");
+    repo.git(&["tag", "api@1.2.0"]);
+    repo.commit_file("api/main.rs", "feat(api): more");
+    let run = repo.paved(&["--json"]);
+    let plan = &run.json()["packages"][0];
+    assert_eq!(plan["version"], "1.3.0", "{}", run.stderr);
+    assert_eq!(plan["tag"], "api@1.3.0");
+    assert!(run.stderr.contains("`{name}@{version}`"), "{}", run.stderr);
+}
+
 // ---- no tags, bump rules --------------------------------------------------------------------
 
 #[test]
