@@ -18,9 +18,14 @@ pub enum Key {
     Version(Version),
 }
 
-/// The key of a rendered section's first line, if it is a release heading.
+/// The key of a release heading: `## [1.2.3] - 2024-01-01`, `## v1.2.3`, `## [Unreleased]`, and
+/// the level-1 headings conventional-changelog and lerna give minor and major releases
+/// (`# [21.2.0](…) (2026-06-30)`). A title without a version (`# Changelog`) is not one.
 pub fn heading_key(line: &str) -> Option<Key> {
-    let rest = line.strip_prefix("## ")?.trim_start();
+    let rest = line
+        .strip_prefix("## ")
+        .or_else(|| line.strip_prefix("# "))?
+        .trim_start();
     let rest = rest.strip_prefix('[').unwrap_or(rest);
     let token: String = rest
         .chars()
@@ -42,10 +47,19 @@ pub fn heading_key(line: &str) -> Option<Key> {
     None
 }
 
+/// The file cut into pieces whose concatenation is exactly the original text: the header, one
+/// piece per release section (from its heading, or the anchor line above it, to the next one,
+/// blank lines included), and the link definitions at the end.
 struct Doc {
     header: String,
     sections: Vec<(Key, String)>,
     footer: String,
+}
+
+/// `<a name="1.0.0"></a>`: old conventional-changelog files put one above each heading.
+fn is_anchor(line: &str) -> bool {
+    let l = line.trim();
+    l.starts_with("<a name=") && l.ends_with("</a>")
 }
 
 fn parse(text: &str) -> Doc {
@@ -59,10 +73,24 @@ fn parse(text: &str) -> Doc {
         } else {
             heading_key(line.trim_end())
         };
-        match (key, sections.last_mut()) {
-            (Some(k), _) => sections.push((k, line.to_owned())),
-            (None, Some((_, body))) => body.push_str(line),
-            (None, None) => header.push_str(line),
+        let previous = match sections.last_mut() {
+            Some((_, body)) => body,
+            None => &mut header,
+        };
+        match key {
+            Some(k) => {
+                // The anchor line right above a heading moves with it.
+                let mut start = String::new();
+                if let Some(last) = previous.trim_end_matches(['\r', '\n']).rsplit('\n').next()
+                    && is_anchor(last)
+                {
+                    let cut = previous.trim_end_matches(['\r', '\n']).len() - last.len();
+                    start = previous.split_off(cut);
+                }
+                start.push_str(line);
+                sections.push((k, start));
+            }
+            None => previous.push_str(line),
         }
     }
     // Link reference definitions at the very end belong to the document, not the last section.
@@ -88,6 +116,17 @@ fn parse(text: &str) -> Doc {
         header,
         sections,
         footer,
+    }
+}
+
+/// The blank lines at the end of `piece` (the separation before whatever follows it).
+fn trailing_blank_lines(piece: &str) -> &str {
+    let content = piece.trim_end_matches([' ', '\t', '\r', '\n']);
+    let rest = &piece[content.len()..];
+    // Keep the end of the last content line with the content.
+    match rest.find('\n') {
+        Some(i) => &rest[i + 1..],
+        None => "",
     }
 }
 
@@ -137,6 +176,10 @@ fn order(k: &Key) -> (u8, Option<&Version>) {
 
 /// Insert or replace `sections` (each a rendered section starting with its `## ` heading) in
 /// `existing` (the current file, if any). Returns the new file text.
+///
+/// Every byte outside the sections written is kept: a replaced section keeps the blank lines
+/// that followed it, a new one is separated from the release below it as that release is from
+/// the one below it, and line endings follow the file's.
 pub fn upsert(existing: Option<&str>, sections: &[String], header: &str) -> String {
     let mut doc = match existing {
         Some(text) if !text.trim().is_empty() => parse(text),
@@ -146,21 +189,29 @@ pub fn upsert(existing: Option<&str>, sections: &[String], header: &str) -> Stri
             footer: String::new(),
         },
     };
+    let crlf = existing.is_some_and(|t| t.contains("\r\n"));
+    let eol = if crlf { "\r\n" } else { "\n" };
     // Oldest first, so each new one lands above the older ones.
     for text in sections.iter().rev() {
         let Some(key) = text.lines().next().and_then(heading_key) else {
             continue;
         };
-        let body = format!("{}\n", text.trim_end());
-        if let Some(slot) = doc.sections.iter_mut().find(|(k, _)| *k == key) {
-            slot.1 = body;
-            continue;
-        }
+        let mut body: String = text.trim_end().lines().collect::<Vec<_>>().join(eol);
+        body.push_str(eol);
         // A released version takes the place of the `Unreleased` section it came from.
-        if matches!(key, Key::Version(_))
-            && let Some(pos) = doc.sections.iter().position(|(k, _)| *k == Key::Unreleased)
-        {
-            doc.sections[pos] = (key, body);
+        let slot = doc
+            .sections
+            .iter()
+            .position(|(k, _)| *k == key)
+            .or_else(|| {
+                matches!(key, Key::Version(_))
+                    .then(|| doc.sections.iter().position(|(k, _)| *k == Key::Unreleased))
+                    .flatten()
+            });
+        if let Some(i) = slot {
+            let kept = trailing_blank_lines(&doc.sections[i].1).to_owned();
+            body.push_str(&kept);
+            doc.sections[i] = (key, body);
             continue;
         }
         let pos = doc
@@ -168,24 +219,39 @@ pub fn upsert(existing: Option<&str>, sections: &[String], header: &str) -> Stri
             .iter()
             .position(|(k, _)| order(k) < order(&key))
             .unwrap_or(doc.sections.len());
+        if pos < doc.sections.len() {
+            // Above an existing release: separated from it as it is from the next one.
+            let below = trailing_blank_lines(&doc.sections[pos].1);
+            body.push_str(if below.is_empty() { eol } else { below });
+        } else {
+            // Last (or first in a file without releases): what comes before must end with a
+            // blank line; the footer keeps its own separation.
+            let previous = match doc.sections.last_mut() {
+                Some((_, b)) => b,
+                None => &mut doc.header,
+            };
+            if !previous.is_empty() {
+                if !previous.ends_with('\n') {
+                    previous.push_str(eol);
+                }
+                if trailing_blank_lines(previous).is_empty() {
+                    previous.push_str(eol);
+                }
+            }
+            if !doc.footer.is_empty() && trailing_blank_lines(&body).is_empty() {
+                let footer_starts_blank = doc.footer.starts_with(['\n', '\r']);
+                if !footer_starts_blank {
+                    body.push_str(eol);
+                }
+            }
+        }
         doc.sections.insert(pos, (key, body));
     }
     let mut out = doc.header;
-    if !out.is_empty() && !out.ends_with("\n\n") {
-        out.push_str(if out.ends_with('\n') { "\n" } else { "\n\n" });
+    for (_, body) in doc.sections {
+        out.push_str(&body);
     }
-    let n = doc.sections.len();
-    for (i, (_, body)) in doc.sections.into_iter().enumerate() {
-        out.push_str(body.trim_end());
-        out.push('\n');
-        if i + 1 < n {
-            out.push('\n');
-        }
-    }
-    if !doc.footer.trim().is_empty() {
-        out.push('\n');
-        out.push_str(doc.footer.trim_start_matches('\n'));
-    }
+    out.push_str(&doc.footer);
     out
 }
 
@@ -292,6 +358,112 @@ mod tests {
             DEFAULT_HEADER,
         );
         assert!(kept.contains("```md\n## [0.1.0]\n```"), "{kept}");
+    }
+
+    /// Real files (`tests/fixtures/README.md` names their sources).
+    const COMMITLINT: &str = include_str!("../tests/fixtures/commitlint-CHANGELOG.md");
+    const GIT_CLIFF: &str = include_str!("../tests/fixtures/git-cliff-CHANGELOG.md");
+
+    /// `out` is `orig` with one run of whole lines replaced: returns (removed, added).
+    fn one_change(orig: &str, out: &str) -> (String, String) {
+        let a: Vec<&str> = orig.split_inclusive('\n').collect();
+        let b: Vec<&str> = out.split_inclusive('\n').collect();
+        let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+        let max_suffix = a.len().min(b.len()) - prefix;
+        let suffix = a
+            .iter()
+            .rev()
+            .zip(b.iter().rev())
+            .take(max_suffix)
+            .take_while(|(x, y)| x == y)
+            .count();
+        (
+            a[prefix..a.len() - suffix].concat(),
+            b[prefix..b.len() - suffix].concat(),
+        )
+    }
+
+    fn headings(text: &str) -> Vec<&str> {
+        text.lines()
+            .filter(|l| heading_key(l).is_some_and(|k| k != Key::Unreleased))
+            .collect()
+    }
+
+    /// Issue #16, item 4: a new release on a real file adds that section and changes no other
+    /// byte (no blank line removed anywhere else).
+    #[test]
+    fn inserting_into_real_files_changes_no_other_byte() {
+        for (name, orig) in [("commitlint", COMMITLINT), ("git-cliff", GIT_CLIFF)] {
+            let section = "## [99.0.0] - 2026-12-03\n\n### Features\n\n- new\n";
+            let out = upsert(Some(orig), &[section.to_owned()], DEFAULT_HEADER);
+            let (removed, added) = one_change(orig, &out);
+            let (removed, added) = (removed.as_str(), added.as_str());
+            assert!(
+                removed.is_empty(),
+                "{name}: bytes outside the new section changed: {removed:.300}"
+            );
+            assert!(added.contains(section.trim_end()), "{name}: {added:?}");
+            assert_eq!(headings(added), ["## [99.0.0] - 2026-12-03"], "{name}");
+            // Newest first: it lands above every other release.
+            let first = out.lines().find(|l| heading_key(l).is_some()).unwrap();
+            assert_eq!(first, "## [99.0.0] - 2026-12-03", "{name}");
+            assert_eq!(
+                upsert(Some(&out), &[section.to_owned()], DEFAULT_HEADER),
+                out
+            );
+        }
+    }
+
+    /// Issue #16, item 3: lerna and conventional-changelog write minor and major releases as
+    /// level-1 headings (`# [21.2.0]`); writing 21.2.0 again replaces that section instead of
+    /// adding a second one, and changes nothing around it.
+    #[test]
+    fn level_one_release_headings_are_sections() {
+        let section =
+            "## [21.2.0](https://example.com) (2026-06-30)\n\n### Features\n\n- rewritten\n";
+        let out = upsert(Some(COMMITLINT), &[section.to_owned()], DEFAULT_HEADER);
+        assert_eq!(out.matches("[21.2.0](").count(), 1, "duplicated");
+        let (removed, added) = one_change(COMMITLINT, &out);
+        let (removed, added) = (removed.as_str(), added.as_str());
+        assert_eq!(
+            headings(removed),
+            [
+                "# [21.2.0](https://github.com/conventional-changelog/commitlint/compare/v21.1.0...v21.2.0) (2026-06-30)"
+            ]
+        );
+        assert!(
+            added.contains("- rewritten") && headings(added).len() == 1,
+            "{added:?}"
+        );
+        // The blank lines that followed the old section still follow the new one.
+        assert!(
+            out.contains("- rewritten\n\n\n\n\n\n# [21.1.0]"),
+            "{out:.2000}"
+        );
+        // The document title is not a release.
+        assert!(out.starts_with("# Change Log\n"));
+        assert_eq!(heading_key("# Change Log"), None);
+        assert_eq!(
+            heading_key("# [21.2.0](https://x) (2026-06-30)"),
+            Some(Key::Version(Version::new(21, 2, 0)))
+        );
+    }
+
+    /// Old conventional-changelog files put an anchor line above each heading; it belongs to the
+    /// section below it, so a new release goes above the anchor.
+    #[test]
+    fn anchors_stay_with_their_heading() {
+        let existing =
+            "# Change Log\n\n<a name=\"1.0.0\"></a>\n# [1.0.0](https://x) (2017-01-01)\n\n- one\n";
+        let out = upsert(
+            Some(existing),
+            &["## [1.1.0]\n\n- two\n".into()],
+            DEFAULT_HEADER,
+        );
+        assert_eq!(
+            out,
+            "# Change Log\n\n## [1.1.0]\n\n- two\n\n<a name=\"1.0.0\"></a>\n# [1.0.0](https://x) (2017-01-01)\n\n- one\n"
+        );
     }
 
     /// Files as people leave them: a fence never closed, `~~~` fences, CRLF line endings, a
