@@ -41,6 +41,13 @@ impl fmt::Display for Bump {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BumpRules {
     types: BTreeMap<String, Bump>,
+    /// Types whose `none` is paved's default rather than the user's choice: `default` applies.
+    defaulted: std::collections::BTreeSet<String>,
+    /// The bump of a commit of an unlisted type, or of a message that is not conventional
+    /// (`default-bump`: `none`, or `patch` for "any commit releases a patch").
+    default: Bump,
+    /// What `feat` (a minor bump) does on 0.x (`zero-feat`: `minor`, or `patch` as release-plz).
+    zero_feat: Bump,
 }
 
 /// Types that are valid Conventional Commit types out of the box (the Angular convention).
@@ -60,7 +67,17 @@ impl Default for BumpRules {
         // A revert of something already released changes behaviour, so it is released as a fix.
         // A revert inside the unreleased range cancels its target instead and counts for nothing.
         types.insert("revert".into(), Bump::Patch);
-        BumpRules { types }
+        let defaulted = types
+            .iter()
+            .filter(|(_, b)| **b == Bump::None)
+            .map(|(k, _)| k.clone())
+            .collect();
+        BumpRules {
+            types,
+            defaulted,
+            default: Bump::None,
+            zero_feat: Bump::Minor,
+        }
     }
 }
 
@@ -69,17 +86,48 @@ impl BumpRules {
     pub fn with_overrides(overrides: &BTreeMap<String, Bump>) -> Self {
         let mut rules = BumpRules::default();
         for (k, v) in overrides {
-            rules.types.insert(k.to_ascii_lowercase(), *v);
+            let k = k.to_ascii_lowercase();
+            rules.defaulted.remove(&k);
+            rules.types.insert(k, *v);
         }
         rules
     }
 
-    /// The bump one commit causes: `major` when breaking, otherwise the type's entry (`none` if unknown).
+    /// The conventions: what an unlisted type or a non-conventional message releases, and what
+    /// `feat` does on 0.x.
+    pub fn with_conventions(mut self, default: Bump, zero_feat: Bump) -> Self {
+        self.default = default;
+        self.zero_feat = zero_feat;
+        self
+    }
+
+    /// The bump one commit causes: `major` when breaking, otherwise the type's entry (the
+    /// default bump if the type is unlisted or only paved's default says `none`).
     pub fn bump_for(&self, commit: &Conventional) -> Bump {
         if commit.breaking {
             return Bump::Major;
         }
-        self.types.get(&commit.kind).copied().unwrap_or(Bump::None)
+        match self.types.get(&commit.kind) {
+            Some(b) if !self.defaulted.contains(&commit.kind) => *b,
+            _ => self.default,
+        }
+    }
+
+    /// The bump of a commit whose message is not conventional.
+    pub fn bump_for_unparsed(&self) -> Bump {
+        self.default
+    }
+
+    /// Apply `bump` to a released `base`: the version, and the bump that really moved it (on 0.x
+    /// a breaking change moves the minor version, and `feat` the patch under `zero-feat = "patch"`).
+    pub fn apply(&self, base: &Version, bump: Bump) -> (Version, Bump) {
+        let effective = match bump {
+            _ if base.major > 0 => bump,
+            Bump::Major => Bump::Minor,
+            Bump::Minor => self.zero_feat,
+            other => other,
+        };
+        (apply(base, effective), effective)
     }
 
     /// Whether `kind` is a known type (a default one or one named in the config).

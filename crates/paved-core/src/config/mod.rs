@@ -70,12 +70,55 @@ pub struct VersionConfig {
     pub fetch: Option<FetchMode>,
     /// The remote to fetch from and push tags to (default `origin`).
     pub remote: Option<String>,
+    /// What a commit of an unlisted type, or one that is not conventional, releases: `none`
+    /// (default) or `patch` ("any commit releases a patch", as git-cliff and lerna).
+    pub default_bump: Option<DefaultBump>,
+    /// What `feat` releases on 0.x: `minor` (default) or `patch` (as release-plz).
+    pub zero_feat: Option<ZeroFeat>,
     /// Extra files whose version `--write` updates, relative to the repository root.
     #[serde(default)]
     pub files: Vec<String>,
     /// Monorepo packages, each versioned from the commits that touch its path.
     #[serde(default)]
     pub package: Vec<PackageConfig>,
+}
+
+/// `default-bump` in `[version]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DefaultBump {
+    /// Commits of unlisted types release nothing.
+    None,
+    /// Any commit releases at least a patch.
+    Patch,
+}
+
+/// `zero-feat` in `[version]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ZeroFeat {
+    /// `feat` on 0.x moves the minor version.
+    Minor,
+    /// `feat` on 0.x moves the patch version.
+    Patch,
+}
+
+impl From<DefaultBump> for Bump {
+    fn from(b: DefaultBump) -> Bump {
+        match b {
+            DefaultBump::None => Bump::None,
+            DefaultBump::Patch => Bump::Patch,
+        }
+    }
+}
+
+impl From<ZeroFeat> for Bump {
+    fn from(b: ZeroFeat) -> Bump {
+        match b {
+            ZeroFeat::Minor => Bump::Minor,
+            ZeroFeat::Patch => Bump::Patch,
+        }
+    }
 }
 
 /// `[[version.package]]`

@@ -184,7 +184,10 @@ impl Settings {
         });
         Ok(Settings {
             scopes,
-            rules: BumpRules::with_overrides(&file.types),
+            rules: BumpRules::with_overrides(&file.types).with_conventions(
+                file.default_bump.map_or(Bump::None, Bump::from),
+                file.zero_feat.map_or(Bump::Minor, Bump::from),
+            ),
             initial_version: args
                 .initial_version
                 .clone()
@@ -396,6 +399,7 @@ fn report(range: &CommitRange, rules: &BumpRules) -> Vec<CommitReport> {
             };
             let bump = match (&c.cancelled_by, c.conventional()) {
                 (None, Some(conv)) => rules.bump_for(conv),
+                (None, None) => rules.bump_for_unparsed(),
                 _ => Bump::None,
             };
             CommitReport {
@@ -497,7 +501,7 @@ pub fn analyze_scope(
     } else if bump == Bump::None {
         (current.clone(), false, Bump::None)
     } else {
-        let core = semver_rules::apply(&stable_base, bump);
+        let (core, bump) = settings.rules.apply(&stable_base, bump);
         match &settings.pre {
             // Nothing new since the latest pre-release: that one stands.
             Some(_)

@@ -408,8 +408,10 @@ pub fn bump_of(range: &CommitRange, rules: &BumpRules) -> Bump {
         .commits
         .iter()
         .filter(|c| c.cancelled_by.is_none())
-        .filter_map(RangeCommit::conventional)
-        .map(|c| rules.bump_for(c))
+        .map(|c| match c.conventional() {
+            Some(conv) => rules.bump_for(conv),
+            None => rules.bump_for_unparsed(),
+        })
         .max()
         .unwrap_or(Bump::None)
 }

@@ -267,6 +267,63 @@ fn zero_major_breaking_is_minor_and_release_as_overrides() {
     assert_eq!(bad.code, 2, "{}", bad.stderr);
 }
 
+/// Issue #16, item 2: "any commit releases a patch" (git-cliff, lerna) and "feat is a patch on
+/// 0.x" (release-plz) are settings.
+#[test]
+fn conventions_default_bump_and_zero_feat() {
+    let repo = TestRepo::new();
+    repo.commit("feat: start");
+    repo.tag("v0.3.0");
+    repo.commit("docs: readme");
+    repo.commit("Update the build script");
+    assert_eq!(version(&repo, &[]), "0.3.0");
+    repo.write("paved.toml", "[version]\ndefault-bump = \"patch\"\n");
+    assert_eq!(version(&repo, &[]), "0.3.1");
+    let changes = field(&repo, &[], "changes");
+    assert_eq!(
+        changes[0]["bump"], "patch",
+        "an unparsed commit counts: {changes}"
+    );
+    assert_eq!(changes[1]["bump"], "patch", "docs counts: {changes}");
+    // A type set to "none" on purpose stays none.
+    repo.write(
+        "paved.toml",
+        "[version]\ndefault-bump = \"patch\"\n[version.types]\ndocs = \"none\"\n",
+    );
+    assert_eq!(field(&repo, &[], "changes")[1]["bump"], "none");
+
+    repo.commit("feat: new");
+    repo.write("paved.toml", "[version]\nzero-feat = \"patch\"\n");
+    assert_eq!(version(&repo, &[]), "0.3.1");
+    assert_eq!(field(&repo, &[], "bump"), "patch");
+    repo.write("paved.toml", "[version]\nzero-feat = \"minor\"\n");
+    assert_eq!(version(&repo, &[]), "0.4.0");
+    // From 1.0 on, feat is minor whatever zero-feat says.
+    repo.tag("v1.0.0");
+    repo.commit("feat: later");
+    repo.write("paved.toml", "[version]\nzero-feat = \"patch\"\n");
+    assert_eq!(version(&repo, &[]), "1.1.0");
+
+    for bad in ["zero-feat = \"major\"", "default-bump = \"minor\""] {
+        repo.write("paved.toml", &format!("[version]\n{bad}\n"));
+        let run = repo.paved(&[]);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        let key = bad.split(' ').next().unwrap();
+        assert!(run.stderr.contains(key), "{}", run.stderr);
+    }
+}
+
+/// Issue #16, item 7: on 0.x a breaking change moves the minor version, and says so.
+#[test]
+fn zero_major_breaking_is_reported_as_the_bump_applied() {
+    let repo = TestRepo::new();
+    repo.commit("feat: base");
+    repo.tag("v0.3.1");
+    repo.commit("feat!: break it");
+    assert_eq!(field(&repo, &[], "version"), "0.4.0");
+    assert_eq!(field(&repo, &[], "bump"), "minor");
+}
+
 // ---- pre-releases and build metadata -------------------------------------------------------
 
 #[test]
