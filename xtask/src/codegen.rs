@@ -515,7 +515,7 @@ mod tests {
         let tool = &TOOLS[0];
         let inputs = inputs(tool).unwrap();
         let find = |n: &str| inputs.iter().find(|i| i.name == n).unwrap();
-        assert_eq!(find("tag").via, Via::Env("PAVED_TAG".into()));
+        assert_eq!(find("tag").via, Via::Env("PAVED_VERSION_TAG".into()));
         assert!(find("tag").boolean);
         assert_eq!(find("repo").default.as_deref(), Some(""));
         assert!(find("repo").description.ends_with("[default: .]"));
@@ -526,6 +526,70 @@ mod tests {
         let changelog = inputs_of("changelog");
         let tag = changelog.iter().find(|i| i.name == "tag").unwrap();
         assert!(!tag.boolean);
+    }
+
+    /// Every flag of every tool (subcommands included) with its env twin.
+    fn env_twins() -> Vec<(&'static str, String, String, bool, String)> {
+        fn walk(
+            bin: &'static str,
+            cmd: &clap::Command,
+            out: &mut Vec<(&'static str, String, String, bool, String)>,
+        ) {
+            for arg in cmd.get_arguments() {
+                let (Some(env), Some(long)) = (arg.get_env(), arg.get_long()) else {
+                    continue;
+                };
+                let boolean = matches!(arg.get_action(), ArgAction::SetTrue);
+                let values = arg
+                    .get_value_names()
+                    .map(|v| v.join(" "))
+                    .unwrap_or_default();
+                out.push((
+                    bin,
+                    env.to_string_lossy().into_owned(),
+                    long.to_owned(),
+                    boolean,
+                    values,
+                ));
+            }
+            for sub in cmd.get_subcommands() {
+                walk(bin, sub, out);
+            }
+        }
+        let mut out = Vec::new();
+        for tool in TOOLS {
+            walk(tool.bin, &(tool.command)(), &mut out);
+        }
+        out
+    }
+
+    /// One meaning per environment variable (issue #16): a variable two tools read means the same
+    /// flag, taking the same kind of value, in both; and every twin is `PAVED_<FLAG>`, or
+    /// `PAVED_<TOOL>_<FLAG>` for a flag whose meaning is the tool's own.
+    #[test]
+    fn every_env_twin_has_one_meaning_and_follows_the_naming_rule() {
+        let twins = env_twins();
+        let mut problems = Vec::new();
+        for (bin, env, long, boolean, values) in &twins {
+            let flag = long.to_uppercase().replace('-', "_");
+            let tool = bin.trim_start_matches("paved-").to_uppercase();
+            if *env != format!("PAVED_{flag}") && *env != format!("PAVED_{tool}_{flag}") {
+                problems.push(format!(
+                    "{bin} --{long} reads `{env}`: name it `PAVED_{flag}` (or `PAVED_{tool}_{flag}` if its meaning is {bin}'s own)"
+                ));
+            }
+            // The value's placeholder (`<DATE>`, `<YYYY-MM-DD>`) is wording, not meaning.
+            for (other_bin, other_env, other_long, other_boolean, other_values) in &twins {
+                if other_env == env && (other_long != long || other_boolean != boolean) {
+                    problems.push(format!(
+                        "`{env}` means {bin} --{long} <{values}> (switch: {boolean}) and {other_bin} --{other_long} <{other_values}> (switch: {other_boolean}): give one of them a tool-specific name"
+                    ));
+                }
+            }
+        }
+        problems.sort();
+        problems.dedup();
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 
     fn inputs_of(dir: &str) -> Vec<Input> {

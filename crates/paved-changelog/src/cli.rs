@@ -25,7 +25,12 @@ pub struct Args {
     pub config: paved_core::flags::ConfigArg,
 
     /// Notes for this release tag: from the previous release to it.
-    #[arg(long, env = "PAVED_TAG", value_name = "TAG", conflicts_with = "all")]
+    #[arg(
+        long,
+        env = "PAVED_CHANGELOG_TAG",
+        value_name = "TAG",
+        conflicts_with = "all"
+    )]
     pub tag: Option<String>,
 
     /// Every release in history, newest first (plus unreleased changes).
@@ -55,7 +60,7 @@ pub struct Args {
     /// Attach this file to the published release (repeatable; replaces an asset of the same name).
     #[arg(
         long = "asset",
-        env = "PAVED_ASSETS",
+        env = "PAVED_ASSET",
         value_name = "FILE",
         requires = "publish",
         value_delimiter = ','
@@ -88,6 +93,38 @@ pub struct Args {
 
     #[command(flatten)]
     pub result: paved_core::flags::OutputArgs,
+}
+
+impl Args {
+    /// Environment names from before each flag had one meaning: `PAVED_TAG` (also
+    /// paved-version's `--tag` switch) and `PAVED_ASSETS`. A tag name in `PAVED_TAG` still
+    /// selects the release, and `PAVED_ASSETS` still lists assets, each with a warning; a switch
+    /// value in `PAVED_TAG` was meant for paved-version and is left alone.
+    pub fn apply_deprecated_env(&mut self) {
+        let old = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        if self.tag.is_none()
+            && !self.all
+            && std::env::var_os("PAVED_CHANGELOG_TAG").is_none()
+            && let Some(tag) = old("PAVED_TAG")
+            && !matches!(
+                tag.to_ascii_lowercase().as_str(),
+                "y" | "yes" | "t" | "true" | "on" | "1" | "n" | "no" | "f" | "false" | "off" | "0"
+            )
+        {
+            paved_core::cli::warn(
+                "`PAVED_TAG` is deprecated for paved-changelog (paved-version reads a switch \
+                 from it); set `PAVED_CHANGELOG_TAG` instead",
+            );
+            self.tag = Some(tag);
+        }
+        if self.assets.is_empty()
+            && std::env::var_os("PAVED_ASSET").is_none()
+            && let Some(list) = old("PAVED_ASSETS")
+        {
+            paved_core::cli::warn("`PAVED_ASSETS` is deprecated; set `PAVED_ASSET` instead");
+            self.assets = list.split(',').map(PathBuf::from).collect();
+        }
+    }
 }
 
 /// `--publish` targets.

@@ -471,7 +471,10 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    paved_core::cli::main(argv, |args: Args| run(&args))
+    paved_core::cli::main(argv, |mut args: Args| {
+        args.apply_deprecated_env();
+        run(&args)
+    })
 }
 
 /// What is kept of a release once it is rendered: outputs and the stderr summary.

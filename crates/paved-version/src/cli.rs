@@ -71,7 +71,7 @@ pub struct NextArgs {
     pub remote: Option<String>,
 
     /// Create an annotated tag for the new version on HEAD (no-op if it is already there).
-    #[arg(long, env = "PAVED_TAG", value_parser = BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    #[arg(long, env = "PAVED_VERSION_TAG", value_parser = BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
     pub tag: bool,
 
     /// Push the tag to the remote (implies --tag).
@@ -103,6 +103,30 @@ impl NextArgs {
             fetch: self.fetch,
             remote: self.remote.clone(),
         }
+    }
+}
+
+impl Args {
+    /// `PAVED_TAG` was `--tag`'s twin until paved-changelog's `--tag` (a tag name) was found to
+    /// read it too. A switch value in it still turns `--tag` on, with a warning; a tag name,
+    /// meant for paved-changelog, is left alone.
+    pub fn apply_deprecated_env(&mut self) {
+        if self.next.tag || std::env::var_os("PAVED_VERSION_TAG").is_some() {
+            return;
+        }
+        let Some(value) = std::env::var("PAVED_TAG").ok().filter(|v| !v.is_empty()) else {
+            return;
+        };
+        let on = match value.to_ascii_lowercase().as_str() {
+            "y" | "yes" | "t" | "true" | "on" | "1" => true,
+            "n" | "no" | "f" | "false" | "off" | "0" => false,
+            _ => return,
+        };
+        paved_core::cli::warn(
+            "`PAVED_TAG` is deprecated for paved-version (paved-changelog reads a tag name from \
+             it); set `PAVED_VERSION_TAG` instead",
+        );
+        self.next.tag = on;
     }
 }
 

@@ -272,7 +272,10 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    paved_core::cli::main(argv, run)
+    paved_core::cli::main(argv, |mut args: Args| {
+        args.apply_deprecated_env();
+        run(args)
+    })
 }
 
 /// The path of a version file relative to `root`, as shown to people.

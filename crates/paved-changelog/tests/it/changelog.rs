@@ -78,6 +78,34 @@ fn context_json() {
     insta::assert_snapshot!("context", run.ok());
 }
 
+/// Issue #16, item 5: the release to describe is `PAVED_CHANGELOG_TAG`; `PAVED_TAG` (also
+/// paved-version's switch) still works for a tag name, with a warning, and a switch value in it
+/// is ignored.
+#[test]
+fn tag_name_has_its_own_env_name() {
+    let repo = TestRepo::new();
+    repo.commit("feat: one");
+    repo.tag("v1.0.0");
+    repo.commit("feat: two");
+    let title = |env: &[(&str, &str)]| -> (String, String) {
+        let run = repo.paved_env(&["--context"], env);
+        let ctx: serde_json::Value = serde_json::from_str(run.ok()).unwrap();
+        (
+            ctx["releases"][0]["title"].as_str().unwrap().to_owned(),
+            run.stderr.clone(),
+        )
+    };
+    assert_eq!(title(&[("PAVED_CHANGELOG_TAG", "v1.0.0")]).0, "1.0.0");
+    let (t, stderr) = title(&[("PAVED_TAG", "v1.0.0")]);
+    assert_eq!(t, "1.0.0");
+    assert!(
+        stderr.contains("`PAVED_TAG`") && stderr.contains("`PAVED_CHANGELOG_TAG`"),
+        "{stderr}"
+    );
+    // paved-version's switch, set for the whole job, means the unreleased notes here.
+    assert_eq!(title(&[("PAVED_TAG", "true")]).0, "1.1.0");
+}
+
 #[test]
 fn tag_range_rules() {
     let repo = TestRepo::new();

@@ -721,6 +721,37 @@ fn tag_is_annotated_and_idempotent() {
     assert_eq!(again.ok(), "1.1.0");
 }
 
+/// Issue #16, item 5: `PAVED_TAG` was a switch here and a tag name for paved-changelog, so a
+/// job-level variable for one broke the other. The switch is `PAVED_VERSION_TAG`; the old name
+/// still works as a switch, with a warning, and a tag name in it is ignored.
+#[test]
+fn tag_switch_has_its_own_env_name() {
+    let repo = TestRepo::new();
+    repo.commit("feat: base");
+    repo.tag("v1.0.0");
+    repo.commit("feat: x");
+    // A tag name meant for paved-changelog does not break paved-version, nor tag.
+    let run = repo.paved_env(&[], &[("PAVED_TAG", "v1.0.0")]);
+    assert_eq!(run.ok(), "1.1.0");
+    assert_eq!(
+        repo.git_output(&["rev-parse", "-q", "--verify", "refs/tags/v1.1.0"])
+            .status
+            .code(),
+        Some(1)
+    );
+    let run = repo.paved_env(&[], &[("PAVED_TAG", "true")]);
+    assert_eq!(run.ok(), "1.1.0");
+    assert!(
+        run.stderr.contains("`PAVED_TAG`") && run.stderr.contains("`PAVED_VERSION_TAG`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(repo.git(&["cat-file", "-t", "v1.1.0"]), "tag");
+    repo.commit("feat: y");
+    repo.paved_env(&[], &[("PAVED_VERSION_TAG", "1")]).ok();
+    assert_eq!(repo.git(&["cat-file", "-t", "v1.2.0"]), "tag");
+}
+
 #[test]
 fn tag_on_another_commit_is_refused_with_exit_1() {
     let repo = TestRepo::new();
