@@ -356,7 +356,21 @@ pub fn run(args: &Args) -> Result<u8> {
     )?;
     let notes = rendered.join("\n");
 
-    if let Some(path) = &args.output {
+    // Nothing released and nothing shown since the last release: no empty section is written.
+    let nothing_new = mode == Mode::Unreleased
+        && summaries
+            .first()
+            .is_some_and(|s| s.version.is_none() && s.entries == 0);
+    if let (Some(path), true) = (&args.output, nothing_new) {
+        let since = summaries
+            .first()
+            .and_then(|s| s.previous_tag.as_deref())
+            .map_or_else(|| "in history".to_owned(), |t| format!("since `{t}`"));
+        paved_core::cli::info(&format!(
+            "nothing new to note {since}: `{}` is left as it is",
+            path.display()
+        ));
+    } else if let Some(path) = &args.output {
         let existing = paved_core::fs::read_for_rewrite(path)?;
         if rendered
             .iter()

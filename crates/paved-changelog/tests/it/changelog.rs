@@ -225,6 +225,26 @@ fn split_squash_is_opt_in() {
     assert!(!out.contains("big change"), "{out}");
 }
 
+/// Issue #16, item 7: with nothing new since the last release, `--output` leaves the file alone
+/// and says so, instead of adding an empty "Unreleased" section.
+#[test]
+fn output_with_nothing_new_writes_nothing() {
+    let repo = TestRepo::new();
+    repo.commit("feat: one");
+    repo.tag("v1.0.0");
+    let before = "# Changelog\n\n## [1.0.0] - 2026-01-01\n\n- one\n";
+    repo.write("CHANGELOG.md", before);
+    for extra in [None, Some("chore: tidy")] {
+        if let Some(message) = extra {
+            repo.commit(message);
+        }
+        let run = repo.paved(&["--output", "CHANGELOG.md"]);
+        run.ok();
+        assert_eq!(repo.read("CHANGELOG.md"), before, "{}", run.stderr);
+        assert!(run.stderr.contains("nothing new"), "{}", run.stderr);
+    }
+}
+
 #[test]
 fn gitlab_references_offline() {
     let repo = TestRepo::new();
