@@ -275,6 +275,7 @@ pub fn run(args: &Args) -> Result<u8> {
         ..ReleaseOptions::default()
     };
     let mut settings = Settings::resolve(&next, &config.version, in_ci)?;
+    settings.check_package_paths(&repo)?;
     let tags = settings.adopt_tag_scheme(&repo)?;
     tags.notes.iter().for_each(|n| paved_core::cli::info(n));
     tags.warnings.iter().for_each(|w| paved_core::cli::warn(w));

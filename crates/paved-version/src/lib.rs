@@ -201,6 +201,7 @@ pub fn run(args: Args) -> Result<u8> {
 
 fn run_next(repo: &mut Repo, file: &VersionConfig, args: &NextArgs, in_ci: bool) -> Result<u8> {
     let mut settings = Settings::resolve(&args.release_options(), file, in_ci)?;
+    settings.check_package_paths(repo)?;
     let tags = settings.adopt_tag_scheme(repo)?;
     tags.notes.iter().for_each(|n| paved_core::cli::info(n));
     tags.warnings.iter().for_each(|w| paved_core::cli::warn(w));

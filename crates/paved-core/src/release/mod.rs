@@ -209,6 +209,23 @@ impl Settings {
         })
     }
 
+    /// Every selected package's `path` must exist: a typo would otherwise read as "nothing to
+    /// release", forever.
+    pub fn check_package_paths(&self, repo: &Repo) -> Result<()> {
+        for (scope, _) in &self.scopes {
+            let (Some(name), Some(path)) = (&scope.name, &scope.path) else {
+                continue;
+            };
+            if !path.is_empty() && !repo.root().join(path).exists() {
+                return Err(Error::Usage(format!(
+                    "package `{name}` has path `{path}`, which does not exist in the repository; \
+                     fix `path` in its `[[version.package]]` entry of paved.toml"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Where no tag template is configured, use the scheme the repository's own tags follow
     /// (`v1.2.3`, `1.2.3`, `name@1.2.3`, `name-v1.2.3`, `name/v1.2.3`…), so a repository with
     /// releases never gets a first release proposed. Then name the tags that look like

@@ -548,6 +548,25 @@ fn monorepo_packages_count_only_their_paths() {
     );
 }
 
+/// Issue #16, item 7: a package path that does not exist is a config error, not a silent
+/// "nothing to release".
+#[test]
+fn package_path_that_does_not_exist_is_an_error() {
+    let repo = TestRepo::new();
+    repo.write(
+        "paved.toml",
+        "[[version.package]]\nname = \"api\"\npath = \"srvices/api\"\n",
+    );
+    repo.commit_file("services/api/main.rs", "feat(api): start");
+    let run = repo.paved(&[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("`api`") && run.stderr.contains("`srvices/api`"),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn monorepo_package_without_changes_is_not_released() {
     let repo = TestRepo::new();
