@@ -75,9 +75,28 @@ impl Renderer {
             )
             .map_err(|e| Error::Template {
                 template: self.name.clone(),
-                message: e.to_string(),
+                message: render_message(&e),
             })?;
         Ok(tidy(&text))
+    }
+}
+
+/// A render error as a person reads it: where, and the field named as written in the template
+/// (handlebars' own text shows `Some("field")`).
+fn render_message(e: &handlebars::RenderError) -> String {
+    let place = match (e.line_no, e.column_no) {
+        (Some(l), Some(c)) => format!("line {l}, column {c}: "),
+        (Some(l), None) => format!("line {l}: "),
+        _ => String::new(),
+    };
+    match e.reason() {
+        handlebars::RenderErrorReason::MissingVariable(Some(field)) => {
+            format!("{place}no field `{field}` in this release")
+        }
+        handlebars::RenderErrorReason::MissingVariable(None) => {
+            format!("{place}a field the template reads does not exist in this release")
+        }
+        other => format!("{place}{other}"),
     }
 }
 

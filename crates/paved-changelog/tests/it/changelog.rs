@@ -352,6 +352,13 @@ fn template_errors_exit_2_and_name_the_template() {
     let typo = repo.paved(&["--template", "typo.hbs"]);
     assert_eq!(typo.code, 2, "{typo:?}");
     assert!(typo.stderr.contains("titel"), "{}", typo.stderr);
+    // Issue #16, item 7: the field is named as written, not as a Rust value.
+    assert!(
+        typo.stderr.contains("`titel`") && !typo.stderr.contains("Some("),
+        "{}",
+        typo.stderr
+    );
+    assert!(typo.stderr.contains("line 1"), "{}", typo.stderr);
     let missing = repo.paved(&["--template", "nope"]);
     assert_eq!(missing.code, 2);
     assert!(
