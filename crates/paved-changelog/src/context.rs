@@ -287,6 +287,12 @@ fn entries_of(
         paved_forge::links::split_pr(&conv.description, conv.body.as_deref(), opts.links);
     let sha = c.id.to_string();
     let make = |conv: &Conventional, description: String, pr: Option<PrRef>| Entry {
+        // For `feat!:` the breaking text is the header's description: the one without its
+        // trailing `(#123)`, which the templates link as `pr`.
+        breaking_description: match &conv.breaking_description {
+            Some(text) if *text == conv.description => Some(description.clone()),
+            other => other.clone(),
+        },
         sha: sha.clone(),
         short_sha: c.short_id(),
         url: opts.links.commit(&sha),
@@ -294,7 +300,6 @@ fn entries_of(
         scope: conv.scope.clone(),
         description,
         breaking: conv.breaking,
-        breaking_description: conv.breaking_description.clone(),
         body: conv.body.clone(),
         pr,
         author: author.clone(),

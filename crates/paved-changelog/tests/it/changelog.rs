@@ -245,6 +245,45 @@ fn output_with_nothing_new_writes_nothing() {
     }
 }
 
+/// Issue #16, item 7: the breaking-changes list shows the description without its PR reference,
+/// and links the PR as the other lists do.
+#[test]
+fn breaking_list_links_the_pr_instead_of_repeating_it_raw() {
+    let repo = TestRepo::new();
+    repo.git(&[
+        "remote",
+        "add",
+        "origin",
+        "https://github.com/acme/rocket.git",
+    ]);
+    repo.commit("feat!: drop the v1 API (#1319)");
+    // Forge release bodies link `#1319` / `!1319` themselves, as their other lists say it.
+    for (template, pr) in [
+        (
+            "markdown",
+            "[#1319](https://github.com/acme/rocket/pull/1319)",
+        ),
+        ("github", " in #1319"),
+        ("gitlab", " in !1319"),
+    ] {
+        let out = repo.paved(&["--template", template]).ok().to_owned();
+        let breaking: Vec<&str> = out
+            .lines()
+            .skip_while(|l| !l.contains("Breaking"))
+            .skip(1)
+            .skip_while(|l| l.trim().is_empty())
+            .take_while(|l| !l.trim().is_empty())
+            .collect();
+        assert_eq!(breaking.len(), 1, "{template}: {out}");
+        assert!(
+            !breaking[0].contains("(#1319)"),
+            "{template}: {}",
+            breaking[0]
+        );
+        assert!(breaking[0].contains(pr), "{template}: {}", breaking[0]);
+    }
+}
+
 #[test]
 fn gitlab_references_offline() {
     let repo = TestRepo::new();
