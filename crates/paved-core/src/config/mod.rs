@@ -131,6 +131,10 @@ pub struct PackageConfig {
     pub path: String,
     /// Tag template (default `{name}-v{version}`).
     pub tag: Option<String>,
+    /// `default-bump` for this package (default: the `[version]` one).
+    pub default_bump: Option<DefaultBump>,
+    /// `zero-feat` for this package (default: the `[version]` one).
+    pub zero_feat: Option<ZeroFeat>,
     /// Extra files for `--write`, relative to the repository root.
     #[serde(default)]
     pub files: Vec<String>,

@@ -70,6 +70,8 @@ pub struct Settings {
     pub remote: String,
     /// Extra files for `--write`, repository-wide.
     pub files: Vec<String>,
+    /// Bump rules of packages whose conventions differ from `[version]`'s.
+    package_rules: std::collections::BTreeMap<String, BumpRules>,
     /// The tag scheme of every configured package (selected or not) or of the repository, for
     /// [`Settings::adopt_tag_scheme`].
     schemes: Vec<SchemeChoice>,
@@ -206,7 +208,32 @@ impl Settings {
             .to_owned(),
             files: file.files.clone(),
             schemes,
+            package_rules: file
+                .package
+                .iter()
+                .filter(|p| p.default_bump.is_some() || p.zero_feat.is_some())
+                .map(|p| {
+                    let rules = BumpRules::with_overrides(&file.types).with_conventions(
+                        p.default_bump
+                            .or(file.default_bump)
+                            .map_or(Bump::None, Bump::from),
+                        p.zero_feat
+                            .or(file.zero_feat)
+                            .map_or(Bump::Minor, Bump::from),
+                    );
+                    (p.name.clone(), rules)
+                })
+                .collect(),
         })
+    }
+
+    /// The bump rules of `scope`: its package's conventions, else `[version]`'s.
+    pub fn rules_for(&self, scope: &Scope) -> &BumpRules {
+        scope
+            .name
+            .as_ref()
+            .and_then(|n| self.package_rules.get(n))
+            .unwrap_or(&self.rules)
     }
 
     /// Every selected package's `path` must exist: a typo would otherwise read as "nothing to
@@ -498,7 +525,8 @@ pub fn analyze_scope(
         .latest
         .as_ref()
         .map_or_else(|| settings.initial_version.clone(), |t| t.version.clone());
-    let bump = range::bump_of(&since_stable, &settings.rules);
+    let rules = settings.rules_for(scope);
+    let bump = range::bump_of(&since_stable, rules);
     let all_versions: Vec<Version> = candidates.iter().map(|t| t.version.clone()).collect();
 
     let (mut version, released, bump) = if let Some(forced) = &settings.release_as {
@@ -518,7 +546,7 @@ pub fn analyze_scope(
     } else if bump == Bump::None {
         (current.clone(), false, Bump::None)
     } else {
-        let (core, bump) = settings.rules.apply(&stable_base, bump);
+        let (core, bump) = rules.apply(&stable_base, bump);
         match &settings.pre {
             // Nothing new since the latest pre-release: that one stands.
             Some(_)
@@ -538,7 +566,7 @@ pub fn analyze_scope(
     if let Some(b) = &settings.build {
         version.build = b.clone();
     }
-    let changes = report(&since_latest, &settings.rules);
+    let changes = report(&since_latest, rules);
     let unparsed = changes.iter().filter(|c| c.unparsed.is_some()).count();
     let plan = VersionPlan {
         package: scope.name.clone(),

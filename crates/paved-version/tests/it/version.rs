@@ -313,6 +313,26 @@ fn conventions_default_bump_and_zero_feat() {
     }
 }
 
+/// The conventions can differ per package, over the `[version]` ones.
+#[test]
+fn conventions_per_package() {
+    let repo = TestRepo::new();
+    repo.write(
+        "paved.toml",
+        "[version]\nzero-feat = \"patch\"\n\n[[version.package]]\nname = \"api\"\npath = \"api\"\n\n[[version.package]]\nname = \"web\"\npath = \"web\"\nzero-feat = \"minor\"\ndefault-bump = \"patch\"\n",
+    );
+    repo.commit_file("api/a.rs", "feat: api");
+    repo.commit_file("web/a.js", "feat: web");
+    repo.git(&["tag", "api-v0.3.0"]);
+    repo.git(&["tag", "web-v0.3.0"]);
+    repo.commit_file("api/a.rs", "feat: more api");
+    repo.commit_file("web/a.js", "feat: more web");
+    repo.commit_file("web/b.js", "chore: tidy web");
+    assert_eq!(repo.paved(&[]).ok(), "api 0.3.1\nweb 0.4.0");
+    let web = repo.paved(&["--json", "--package", "web"]).json();
+    assert_eq!(web["changes"][0]["bump"], "patch", "{web}");
+}
+
 /// Issue #16, item 7: on 0.x a breaking change moves the minor version, and says so.
 #[test]
 fn zero_major_breaking_is_reported_as_the_bump_applied() {
