@@ -225,6 +225,38 @@ fn split_squash_is_opt_in() {
     assert!(!out.contains("big change"), "{out}");
 }
 
+/// Issue #16, items 3 and 4, end to end on commitlint's real CHANGELOG.md (see
+/// `tests/fixtures/README.md`): the new release goes on top and every other byte stays; writing
+/// a level-1 release (`# [21.2.0]`) again replaces it rather than adding a second one.
+#[test]
+fn output_on_a_real_lerna_changelog_touches_only_its_section() {
+    let original = include_str!("../fixtures/commitlint-CHANGELOG.md");
+    let repo = TestRepo::new();
+    repo.commit("feat: resolve pure-ESM presets");
+    repo.tag("v21.2.0");
+    repo.commit("fix: a");
+    repo.tag("v21.2.2");
+    repo.commit("feat: a new rule");
+    repo.write("CHANGELOG.md", original);
+    let run = repo.paved(&["--output", "CHANGELOG.md"]);
+    run.ok();
+    let out = repo.read("CHANGELOG.md");
+    let first = original.find("## [21.2.2]").unwrap();
+    assert!(out.starts_with(&original[..first]), "header changed");
+    assert!(out.ends_with(&original[first..]), "older releases changed");
+    let added = &out[first..out.len() - (original.len() - first)];
+    assert!(
+        added.starts_with("## [21.3.0]") && added.contains("a new rule"),
+        "{added}"
+    );
+
+    let run = repo.paved(&["--tag", "v21.2.0", "--output", "CHANGELOG.md"]);
+    run.ok();
+    let again = repo.read("CHANGELOG.md");
+    assert_eq!(again.matches("[21.2.0]").count(), 1, "duplicated 21.2.0");
+    assert!(again.contains("resolve pure-ESM presets"));
+}
+
 /// Issue #16, item 7: with nothing new since the last release, `--output` leaves the file alone
 /// and says so, instead of adding an empty "Unreleased" section.
 #[test]
