@@ -282,7 +282,7 @@ impl Settings {
                     ),
                 };
                 report.notes.push(format!(
-                    "{who}no tag template is configured and {count} release tag(s) follow `{}`, so                      that is the scheme used; set {key} of paved.toml to choose another",
+                    "{who}no tag template is configured and {count} release tag(s) follow `{}`, so that is the scheme used; set {key} of paved.toml to choose another",
                     template.as_str()
                 ));
                 choice.template = template;
@@ -326,7 +326,7 @@ impl Settings {
             .filter_map(|n| crate::tag::version_in(n).map(|(p, _)| p))
             .collect();
         let fix = match (self.schemes.as_slice(), prefixes.len()) {
-            ([c], 1) if c.package.is_none() => format!(
+            ([c], 1) if c.package.is_none() && none_matched => format!(
                 "if they are this repository's releases, set `tag-template = \"{}{{version}}\"` \
                  in `[version]` of paved.toml (or pass `--tag-template`)",
                 prefixes.first().expect("one prefix")

@@ -94,11 +94,22 @@ fn tags_without_a_prefix_are_found_when_no_template_is_set() {
         "the chosen scheme is named: {}",
         run.stderr
     );
+    assert!(
+        !run.stderr.contains("  "),
+        "one line, no runs of spaces: {}",
+        run.stderr
+    );
     // When both schemes are present the one most releases use wins, and the others are named.
     repo.git(&["tag", "v1.0.0", "HEAD~2"]);
     let run = repo.paved(&[]);
     assert_eq!(run.ok(), "6.6.0");
     assert!(run.stderr.contains("`v1.0.0`"), "{}", run.stderr);
+    // The releases were found, so the hint is not to switch the template to the stray tags.
+    assert!(
+        !run.stderr.contains("tag-template = \"v{version}\""),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
