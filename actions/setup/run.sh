@@ -1,8 +1,8 @@
 #!/bin/sh
 # Run one paved tool with a step's inputs. They arrive only through the environment: each tool's
 # PAVED_* env twins, PAVED_ACTION_BIN (the binary), PAVED_ACTION_COMMAND (its subcommand),
-# PAVED_ACTION_ARGS_1..9 (positional values, one per line) and PAVED_ACTION_FLAGS (the names of the
-# boolean flags). Nothing is evaluated by the shell.
+# PAVED_ACTION_ARGS_1..9 (positional values, one per line, passed after `--`) and
+# PAVED_ACTION_FLAGS (the names of the boolean flags). Nothing is evaluated by the shell.
 set -eu
 
 # A flag input left `false` means "not given" (clap would count it as given).
@@ -20,14 +20,27 @@ done
 
 set --
 if [ -n "${PAVED_ACTION_COMMAND:-}" ]; then
+  case "$PAVED_ACTION_COMMAND" in
+    -*)
+      echo "paved: error: the command input '$PAVED_ACTION_COMMAND' is not a subcommand; give a subcommand name such as lint or gate" >&2
+      exit 2
+      ;;
+  esac
   set -- "$PAVED_ACTION_COMMAND"
 fi
 paved_ifs=$IFS
 IFS='
 '
 set -f
+# Positional values follow `--`, so a value that looks like a flag (a PR titled `--help`) stays a
+# value.
+paved_sep=
 for paved_i in 1 2 3 4 5 6 7 8 9; do
   for paved_arg in $(printenv "PAVED_ACTION_ARGS_$paved_i" || true); do
+    if [ -z "$paved_sep" ]; then
+      set -- "$@" --
+      paved_sep=1
+    fi
     set -- "$@" "$paved_arg"
   done
 done

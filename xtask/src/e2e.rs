@@ -577,4 +577,85 @@ mod tests {
         assert!(stderr.contains("pins no sha256"), "{stderr}");
         assert!(stderr.contains("PAVED_BIN_DIR"), "{stderr}");
     }
+
+    /// The argument vector actions/setup/run.sh hands to the tool for these step inputs: a
+    /// recorder stands in for the binary and writes each argument on a line of its own.
+    fn run_sh_argv(env: &[(&str, &str)]) -> (std::process::Output, Vec<String>) {
+        let dir = tempfile::tempdir().unwrap();
+        let recorder = dir.path().join("record");
+        let log = dir.path().join("argv");
+        write(
+            &recorder,
+            "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done >\"$PAVED_TEST_ARGV\"\n",
+        )
+        .unwrap();
+        let ok = Command::new("chmod")
+            .arg("+x")
+            .arg(&recorder)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let mut cmd = Command::new("sh");
+        cmd.arg(root().join("actions/setup/run.sh"))
+            .env("PAVED_ACTION_BIN", &recorder)
+            .env("PAVED_TEST_ARGV", &log);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        let argv = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        (out, argv)
+    }
+
+    #[test]
+    fn a_value_that_looks_like_a_flag_stays_a_value() {
+        // A merge request titled `--help`: the title is the message to lint, not a flag.
+        let (out, argv) = run_sh_argv(&[
+            ("PAVED_ACTION_COMMAND", "lint"),
+            ("PAVED_ACTION_ARGS_1", "--help"),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(argv, ["lint", "--", "--help"]);
+        // And clap reads it so: the message `--help`, not a request for help.
+        use clap::Parser as _;
+        let mut full = vec!["paved-version".to_owned()];
+        full.extend(argv);
+        let args = paved_version::cli::Args::try_parse_from(&full).unwrap();
+        match args.command {
+            Some(paved_version::cli::Command::Lint(lint)) => {
+                assert_eq!(lint.messages, ["--help"]);
+            }
+            other => panic!("expected lint, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn positional_values_of_several_inputs_follow_one_separator() {
+        let (out, argv) = run_sh_argv(&[
+            ("PAVED_ACTION_COMMAND", "gate"),
+            ("PAVED_ACTION_ARGS_1", "-a.xml\nb.xml"),
+            ("PAVED_ACTION_ARGS_2", "--c.xml"),
+        ]);
+        assert!(out.status.success());
+        assert_eq!(argv, ["gate", "--", "-a.xml", "b.xml", "--c.xml"]);
+        let (_, argv) = run_sh_argv(&[("PAVED_ACTION_COMMAND", "lint")]);
+        assert_eq!(argv, ["lint"], "no separator without positional values");
+    }
+
+    #[test]
+    fn a_command_input_that_is_a_flag_is_refused() {
+        let (out, argv) = run_sh_argv(&[("PAVED_ACTION_COMMAND", "--help")]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(argv.is_empty(), "the tool must not run: {argv:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("not a subcommand"), "{stderr}");
+    }
 }
