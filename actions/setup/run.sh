@@ -18,6 +18,26 @@ for paved_name in $(env | sed -n 's/^\(PAVED_[A-Z0-9_]*\)=.*/\1/p'); do
   fi
 done
 
+# PAVED_ACTION_GIT_TOKEN (set in `env:` of the one step that pushes): git authenticates to the
+# forge with it for this process only; nothing is written to disk or to GITHUB_ENV.
+if [ -n "${PAVED_ACTION_GIT_TOKEN:-}" ]; then
+  paved_server=${GITHUB_SERVER_URL:-${CI_SERVER_URL:-}}
+  if [ -z "$paved_server" ]; then
+    echo "paved: error: PAVED_ACTION_GIT_TOKEN is set but neither GITHUB_SERVER_URL nor CI_SERVER_URL names the server to use it for" >&2
+    exit 2
+  fi
+  paved_auth=$(printf '%s:%s' "${PAVED_ACTION_GIT_USER:-x-access-token}" "$PAVED_ACTION_GIT_TOKEN" | base64 | tr -d '\n')
+  if [ "${GITHUB_ACTIONS:-}" = true ]; then
+    echo "::add-mask::$paved_auth"
+  fi
+  paved_n=${GIT_CONFIG_COUNT:-0}
+  export "GIT_CONFIG_KEY_$paved_n=http.$paved_server/.extraheader"
+  export "GIT_CONFIG_VALUE_$paved_n=AUTHORIZATION: basic $paved_auth"
+  GIT_CONFIG_COUNT=$((paved_n + 1))
+  export GIT_CONFIG_COUNT
+  unset PAVED_ACTION_GIT_TOKEN paved_auth
+fi
+
 set --
 if [ -n "${PAVED_ACTION_COMMAND:-}" ]; then
   case "$PAVED_ACTION_COMMAND" in

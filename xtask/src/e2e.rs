@@ -658,4 +658,61 @@ mod tests {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("not a subcommand"), "{stderr}");
     }
+
+    #[test]
+    fn a_push_token_is_git_auth_for_the_one_run_only() {
+        // The tool stands in as a script that asks the real git what it would send, and dumps
+        // its environment.
+        let dir = tempfile::tempdir().unwrap();
+        let tool = dir.path().join("tool");
+        let out_file = dir.path().join("out");
+        write(
+            &tool,
+            "#!/bin/sh\n{ git config --get-all http.https://github.example/.extraheader; git config --get user.keep; env; } >\"$PAVED_TEST_OUT\"\n",
+        )
+        .unwrap();
+        assert!(
+            Command::new("chmod")
+                .arg("+x")
+                .arg(&tool)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let out = Command::new("sh")
+            .arg(root().join("actions/setup/run.sh"))
+            .env("PAVED_ACTION_BIN", &tool)
+            .env("PAVED_TEST_OUT", &out_file)
+            .env("GITHUB_SERVER_URL", "https://github.example")
+            .env("GITHUB_ACTIONS", "true")
+            .env("PAVED_ACTION_GIT_TOKEN", "ghs_s3cret")
+            // A config the runner already passes through the environment is kept.
+            .env("GIT_CONFIG_COUNT", "1")
+            .env("GIT_CONFIG_KEY_0", "user.keep")
+            .env("GIT_CONFIG_VALUE_0", "yes")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let seen = std::fs::read_to_string(&out_file).unwrap();
+        // base64("x-access-token:ghs_s3cret")
+        let auth = "eC1hY2Nlc3MtdG9rZW46Z2hzX3MzY3JldA==";
+        let mut lines = seen.lines();
+        assert_eq!(
+            lines.next(),
+            Some(format!("AUTHORIZATION: basic {auth}").as_str())
+        );
+        assert_eq!(lines.next(), Some("yes"));
+        assert!(
+            !seen.contains("ghs_s3cret"),
+            "the raw token reached the tool: {seen}"
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains(&format!("::add-mask::{auth}")), "{stdout}");
+    }
 }

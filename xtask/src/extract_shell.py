@@ -6,6 +6,7 @@ out, files = sys.argv[1], sys.argv[2:]
 yaml = YAML(typ="safe")
 bad = []
 n = 0
+SECRET = re.compile(r"\$\{\{[^}]*\b(secrets\.|github\.token)")
 def emit(src, where, shell, body):
     global n
     n += 1
@@ -35,12 +36,21 @@ for src in files:
     default_shell = ((doc.get("defaults") or {}).get("run") or {}).get("shell", "bash")
     steps = []
     if "runs" in doc:
-        steps = [("runs", s) for s in doc["runs"].get("steps") or []]
+        steps = [("runs", {}, s) for s in doc["runs"].get("steps") or []]
     for job, spec in (doc.get("jobs") or {}).items():
-        steps += [(job, s) for s in (spec.get("steps") or [])]
-    for i, (job, s) in enumerate(steps):
+        steps += [(job, spec.get("env") or {}, s) for s in (spec.get("steps") or [])]
+    for i, (job, job_env, s) in enumerate(steps):
         if "run" in s:
-            emit(src, f"{job}.step{i}.{s.get('name') or s.get('id') or ''}", s.get("shell", default_shell), s["run"])
+            where = f"{job}.step{i}.{s.get('name') or s.get('id') or ''}"
+            emit(src, where, s.get("shell", default_shell), s["run"])
+            # GITHUB_ENV reaches every later step of the job (and every action they run): a step
+            # that holds a secret must not write into it. Pass the secret in `env:` of the one
+            # step that needs it.
+            if "GITHUB_ENV" in s["run"]:
+                env = {**(doc.get("env") or {}), **job_env, **(s.get("env") or {})}
+                for key, value in env.items():
+                    if SECRET.search(str(value)):
+                        bad.append(f"{src}: {where}: writes into GITHUB_ENV while it holds the secret {key} ({value}); every later step could read it: pass the secret in `env:` of the step that needs it")
 for b in bad:
     print(b, file=sys.stderr)
 print(n)

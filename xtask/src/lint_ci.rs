@@ -7,7 +7,8 @@
 //!   nothing is downloaded), GitLab component files split at `---`;
 //! - `shellcheck` on every `run:` step and every GitLab `script:`, extracted to files (and on
 //!   `actions/setup/*.sh`). A `${{ }}` or `$[[ ]]` inside a shell step is an error of its own: inputs
-//!   reach shells only through the environment.
+//!   reach shells only through the environment; so is a step that holds a secret (`secrets.*`,
+//!   `github.token` in its, its job's or the workflow's `env:`) and writes into `GITHUB_ENV`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -226,6 +227,33 @@ mod tests {
             "spec:\n  inputs:\n    a: {}\n---\njob:\n  script:\n    - echo $[[ inputs.a ]]\n",
         );
         assert!(!out.status.success());
+    }
+
+    #[test]
+    fn a_secret_written_into_github_env_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        // The shape release.yml had: a step holding the token exports it to every later step.
+        let out = extract(
+            dir.path(),
+            ".github/workflows/w.yml",
+            "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - env:\n          TOKEN: ${{ secrets.token || github.token }}\n        run: echo \"AUTH=$TOKEN\" >>\"$GITHUB_ENV\"\n",
+        );
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("GITHUB_ENV"), "{stderr}");
+        assert!(stderr.contains("TOKEN"), "{stderr}");
+        // A step that writes GITHUB_ENV without a secret, and one that uses a secret without
+        // writing it, are fine.
+        let out = extract(
+            dir.path(),
+            ".github/workflows/v.yml",
+            "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo \"A=1\" >>\"$GITHUB_ENV\"\n      - env:\n          TOKEN: ${{ github.token }}\n        run: curl -H \"$TOKEN\" x\n",
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     #[test]
