@@ -152,7 +152,9 @@ fn add_args(
 ) -> Result<(), String> {
     for arg in cmd.get_arguments() {
         let id = arg.get_id().as_str();
-        if matches!(id, "help" | "version") || arg.is_hide_set() {
+        // clap's own `--help` and `-V/--version`, by what they do: a tool's `--version VERSION`
+        // (paved-change open) is an input like any other.
+        if is_clap_builtin(arg) || arg.is_hide_set() {
             continue;
         }
         let name = arg
@@ -243,6 +245,14 @@ fn add_args(
         });
     }
     Ok(())
+}
+
+/// clap's generated help and version flags, which a pipeline step has no use for.
+fn is_clap_builtin(arg: &clap::Arg) -> bool {
+    matches!(
+        arg.get_action(),
+        ArgAction::Help | ArgAction::HelpShort | ArgAction::HelpLong | ArgAction::Version
+    )
 }
 
 fn one_line(s: &clap::builder::StyledStr) -> String {
@@ -594,6 +604,78 @@ mod tests {
 
     fn inputs_of(dir: &str) -> Vec<Input> {
         inputs(TOOLS.iter().find(|t| t.dir == dir).unwrap()).unwrap()
+    }
+
+    /// Every argument of every tool and subcommand reaches the binary from the checked-in action
+    /// and component: its env twin is set from an input, or it is a positional input. Read from
+    /// the files, not from `inputs()`, so a flag codegen drops is caught here.
+    #[test]
+    fn every_flag_of_every_subcommand_has_an_input() {
+        let root = crate::util::root();
+        let mut missing = Vec::new();
+        for tool in TOOLS {
+            let action = read(&root, &format!("actions/{}/action.yml", tool.dir)).unwrap();
+            let template = read(&root, &format!("templates/{}/template.yml", tool.dir)).unwrap();
+            let mut cmd = (tool.command)();
+            cmd.build();
+            let mut cmds = vec![(None, cmd.clone())];
+            cmds.extend(
+                cmd.get_subcommands()
+                    .filter(|s| s.get_name() != "help")
+                    .map(|s| (Some(s.get_name().to_owned()), s.clone())),
+            );
+            for (sub, c) in &cmds {
+                for arg in c
+                    .get_arguments()
+                    .filter(|a| !is_clap_builtin(a) && !a.is_hide_set())
+                {
+                    let what = format!(
+                        "{} {}{}",
+                        tool.bin,
+                        sub.as_deref().map(|s| format!("{s} ")).unwrap_or_default(),
+                        arg.get_long()
+                            .map_or_else(|| arg.get_id().to_string(), |l| format!("--{l}"))
+                    );
+                    if let Some(env) = arg.get_env() {
+                        let env = env.to_string_lossy();
+                        if !action.contains(&format!("{env}: ${{{{ inputs.")) {
+                            missing.push(format!("{what}: actions/{}/action.yml", tool.dir));
+                        }
+                        if !GITLAB_SKIP.iter().any(|s| arg.get_long() == Some(*s))
+                            && !template.contains(&format!("{env}: $[[ inputs."))
+                            && !template.contains(&format!("{env}: '$[[ inputs."))
+                        {
+                            missing.push(format!("{what}: templates/{}/template.yml", tool.dir));
+                        }
+                    } else if arg.is_positional() {
+                        let name = arg.get_id().as_str().replace('_', "-");
+                        let names = [
+                            name.clone(),
+                            format!("{}-{name}", sub.as_deref().unwrap_or("")),
+                        ];
+                        let passed = |text: &str, open: &str| {
+                            text.lines().any(|l| {
+                                l.trim_start().starts_with("PAVED_ACTION_ARGS_")
+                                    && names
+                                        .iter()
+                                        .any(|n| l.contains(&format!("{open} inputs.{n} ")))
+                            })
+                        };
+                        if !passed(&action, "${{") {
+                            missing.push(format!("{what}: actions/{}/action.yml", tool.dir));
+                        }
+                        if !passed(&template, "$[[") {
+                            missing.push(format!("{what}: templates/{}/template.yml", tool.dir));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "these arguments cannot be given through the action or component (run `cargo xtask codegen`, and check why codegen skips them):\n  {}",
+            missing.join("\n  ")
+        );
     }
 
     #[test]
