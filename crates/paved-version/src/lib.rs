@@ -189,14 +189,18 @@ fn tag_and_push(repo: &Repo, plan: &VersionPlan, push: bool, remote: &str) -> Re
 /// Run the command line. Returns the exit code for non-error outcomes.
 pub fn run(args: Args) -> Result<u8> {
     let in_ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
+    // A message to lint needs no repository (a PR title check has no checkout).
+    if let Some(Command::Lint(lint_args)) = args.command {
+        return lint::run_at(
+            &args.repo.repo,
+            args.config.config.as_deref(),
+            &lint_args,
+            args.next.result.json,
+        );
+    }
     let mut repo = Repo::discover(&args.repo.repo)?;
     let (config, _) = PavedConfig::load(args.config.config.as_deref(), repo.root())?;
-    match args.command {
-        Some(Command::Lint(lint_args)) => {
-            lint::run(&repo, &config.version, &lint_args, args.next.result.json)
-        }
-        None => run_next(&mut repo, &config.version, &args.next, in_ci),
-    }
+    run_next(&mut repo, &config.version, &args.next, in_ci)
 }
 
 fn run_next(repo: &mut Repo, file: &VersionConfig, args: &NextArgs, in_ci: bool) -> Result<u8> {

@@ -2,9 +2,10 @@
 //! commit ranges. Each bad message gets an annotation; any bad message exits 1.
 
 use std::io::Read;
+use std::path::Path;
 
 use paved_core::ci::{Annotation, CiSink, Level};
-use paved_core::config::VersionConfig;
+use paved_core::config::{PavedConfig, VersionConfig};
 use paved_core::conventional::{self, Classification};
 use paved_core::git::Repo;
 use paved_core::semver_rules::BumpRules;
@@ -50,11 +51,31 @@ pub fn check(message: &str, rules: &BumpRules) -> Option<String> {
     }
 }
 
-/// Run `lint`. Returns exit 0 when every message passes, 1 otherwise.
-pub fn run(repo: &Repo, config: &VersionConfig, args: &LintArgs, json: bool) -> Result<u8> {
+/// Run `lint` from `dir` (`--repo`). A range is read from the repository there; messages (a PR
+/// title in a job with no checkout) need none: the config is read from the repository's root
+/// when there is one, else from `dir`, and it is optional.
+pub fn run_at(dir: &Path, config: Option<&Path>, args: &LintArgs, json: bool) -> Result<u8> {
+    let repo = match Repo::discover(dir) {
+        Ok(repo) => Some(repo),
+        Err(paved_core::Error::NotARepo { .. }) if args.range.is_none() => None,
+        Err(e) => return Err(e.into()),
+    };
+    let root = repo.as_ref().map_or(dir, Repo::root);
+    let (config, _) = PavedConfig::load(config, root)?;
+    run(repo.as_ref(), &config.version, args, json)
+}
+
+/// Run `lint`. Returns exit 0 when every message passes, 1 otherwise. `repo` is needed only for
+/// `--range`.
+pub fn run(repo: Option<&Repo>, config: &VersionConfig, args: &LintArgs, json: bool) -> Result<u8> {
     let rules = BumpRules::with_overrides(&config.types);
     let mut messages: Vec<(Option<String>, String)> = Vec::new();
     if let Some(range) = &args.range {
+        let repo = repo.ok_or_else(|| {
+            Error::Usage(format!(
+                "`--range {range}` reads commits, so it needs a git repository; run it in a checkout or pass `--repo DIR`"
+            ))
+        })?;
         let (from, to) = range.split_once("..").ok_or_else(|| {
             Error::Usage(format!(
                 "range `{range}` must look like `A..B`, e.g. `origin/main..HEAD`"

@@ -1006,6 +1006,57 @@ fn lint_messages_and_ranges() {
     assert_eq!(repo.paved(&["lint", "--range", "nope..HEAD"]).code, 2);
 }
 
+/// A PR title check runs in a job with no checkout (pr.yml): a message, from an argument or
+/// stdin, needs no repository, only the optional config.
+#[test]
+fn lint_of_a_message_needs_no_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing above the directory may be a repository either: git stops looking at its parent.
+    let ceiling = dir.path().parent().unwrap().display().to_string();
+    let env = [("GIT_CEILING_DIRECTORIES", ceiling.as_str())];
+    let ok = crate::common::run_in(dir.path(), &["lint", "feat(api): add endpoint"], &env);
+    assert_eq!(ok.code, 0, "{ok:?}");
+    let bad = crate::common::run_in(dir.path(), &["lint", "Add endpoint"], &env);
+    assert_eq!(bad.code, 1, "{bad:?}");
+
+    let mut stdin = std::process::Command::new(crate::common::bin());
+    stdin
+        .current_dir(dir.path())
+        .args(["lint", "-"])
+        .env("GIT_CEILING_DIRECTORIES", &ceiling)
+        .env_remove("PAVED_REPO")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = stdin.spawn().unwrap();
+    {
+        use std::io::Write as _;
+        let mut pipe = child.stdin.take().unwrap();
+        pipe.write_all(b"fix: handle an empty body\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The config in the directory still applies (here: a type of its own).
+    std::fs::write(
+        dir.path().join("paved.toml"),
+        "[version.types]\nwip = \"none\"\n",
+    )
+    .unwrap();
+    let custom = crate::common::run_in(dir.path(), &["lint", "wip: half done"], &env);
+    assert_eq!(custom.code, 0, "{custom:?}");
+
+    // A range does need one, and says so.
+    let range = crate::common::run_in(dir.path(), &["lint", "--range", "a..b"], &env);
+    assert_eq!(range.code, 2, "{range:?}");
+    assert!(range.stderr.contains("git repository"), "{}", range.stderr);
+}
+
 // ---- errors ---------------------------------------------------------------------------------
 
 #[test]
