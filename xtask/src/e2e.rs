@@ -1,13 +1,16 @@
 //! `cargo xtask e2e`: run the golden pipelines the way a consumer repository would.
 //!
 //! It builds the tools (a debug build: the pipelines are under test here, not the optimiser), makes
-//! a consumer git repository in a temporary directory, and runs
+//! a consumer git repository in a temporary directory outside this checkout and outside any git
+//! repository (HOME too, where act keeps its work trees), and runs
 //! - the reusable workflows and actions with act (`-P ubuntu-latest=-self-hosted`: on this host,
 //!   no containers). The consumer calls copies of `release.yml` and `pr.yml` by local path; their
 //!   `paved-dev/paved/actions/*@vX` steps resolve to a snapshot of this tree with
 //!   `--local-repository`, so nothing is fetched;
 //! - the GitLab components with gitlab-ci-local (`--force-shell-executor --shell-isolation`),
 //!   included by local path with `inputs:`.
+//!
+//! `cargo xtask e2e github` or `cargo xtask e2e gitlab` runs only one of the two.
 //!
 //! Both use `PAVED_BIN_DIR` pointing at the fresh binaries. Each must produce a version, release
 //! notes, and a quarantine-gate result from a JUnit report with one quarantined flaky failure.
@@ -16,7 +19,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use crate::lint_ci::tempdir;
 use crate::tools::{npm_bin, venv_bin};
 use crate::util::{cargo, describe, root, step};
 
@@ -141,6 +143,12 @@ include:
       stage: release
       tag: $CI_COMMIT_TAG
       template: gitlab
+  - local: paved/templates/version/template.yml
+    inputs:
+      job-name: mr-title
+      stage: test
+      command: lint
+      messages: $CI_MERGE_REQUEST_TITLE
 show:
   stage: test
   needs: [paved-version]
@@ -165,17 +173,51 @@ runs:
       run: echo "the download-artifact step should have been skipped" >&2; exit 1
 "#;
 
-pub fn run(args: &[String]) -> Result<(), String> {
-    if let Some(a) = args.first() {
-        return Err(format!("`e2e` takes no arguments (got `{a}`)"));
+/// A fresh temporary directory outside this checkout (and outside any git repository), as a
+/// consumer's runner has: a pipeline step that needs a repository it did not check out must fail
+/// here too, not find paved's own.
+fn consumer_tempdir() -> Result<PathBuf, String> {
+    let dir = std::env::temp_dir().join(format!("paved-e2e-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("could not create {}: {e}", dir.display()))?;
+    let dir = dir
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    let inside = Command::new("git")
+        .current_dir(&dir)
+        .args(["rev-parse", "--show-toplevel"])
+        .output()
+        .map_err(|e| format!("git: {e}"))?;
+    if dir.starts_with(root()) || inside.status.success() {
+        return Err(format!(
+            "the e2e temp dir {} is inside a git repository ({}); set TMPDIR to a directory outside any checkout",
+            dir.display(),
+            String::from_utf8_lossy(&inside.stdout).trim()
+        ));
     }
+    Ok(dir)
+}
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    let (run_github, run_gitlab) = match args {
+        [] => (true, true),
+        [a] if a == "github" => (true, false),
+        [a] if a == "gitlab" => (false, true),
+        _ => {
+            return Err(format!(
+                "`e2e` takes at most one of `github` (act) or `gitlab` (gitlab-ci-local) (got `{}`)",
+                args.join(" ")
+            ));
+        }
+    };
     let start = Instant::now();
     let mut build = cargo();
     // The workspace's test build (features unified as `nextest run --workspace` has them): in
     // `xtask ci` it comes straight from the cache the test suite just filled.
     build.args(["build", "--workspace", "--all-targets"]);
     step("build the tools (debug)", &mut build)?;
-    let tmp = tempdir("e2e")?;
+    let tmp = consumer_tempdir()?;
     let bin_dir = tmp.join("bin");
     std::fs::create_dir_all(&bin_dir).map_err(|e| e.to_string())?;
     for b in BINS {
@@ -188,10 +230,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
 
     let t = Instant::now();
-    github(&tmp, &paved, &bin_dir)?;
+    if run_github {
+        github(&tmp, &paved, &bin_dir)?;
+    }
     let github_secs = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    gitlab(&tmp, &paved, &bin_dir)?;
+    if run_gitlab {
+        gitlab(&tmp, &paved, &bin_dir)?;
+    }
     let gitlab_secs = t.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&tmp);
     eprintln!(
@@ -332,6 +378,31 @@ fn gitlab(tmp: &Path, paved: &Path, bin_dir: &Path) -> Result<(), String> {
         "E2E gate passed=true quarantined=1",
         "gitlab-ci-local gate",
     )?;
+    // The merge-request title lint: a conventional title passes; a title that is a flag
+    // (`--help`) is a message like any other, and fails the lint.
+    capture(
+        "gitlab-ci-local: MR title lint",
+        &mut gcl(
+            &["mr-title"],
+            &["CI_MERGE_REQUEST_TITLE=feat(api): add the thing"],
+        ),
+    )?;
+    for title in ["--help", "Add the thing"] {
+        let mut bad = gcl(&["mr-title"], &[&format!("CI_MERGE_REQUEST_TITLE={title}")]);
+        eprintln!(
+            "\n==> gitlab-ci-local: MR titled `{title}` (must fail)\n    $ {}",
+            describe(&bad)
+        );
+        let out = bad.output().map_err(|e| format!("gitlab-ci-local: {e}"))?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        if out.status.success() || !text.contains("not conventional") {
+            eprintln!("{text}");
+            return Err(format!(
+                "gitlab-ci-local: the MR title lint passed the title `{title}`"
+            ));
+        }
+    }
     // The tag pipeline of a repo that tags by hand: notes for that tag, and the release.
     git(&repo, &["tag", "-a", "v0.2.0", "-m", "v0.2.0"])?;
     let out = capture(
