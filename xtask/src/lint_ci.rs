@@ -1,6 +1,8 @@
 //! `cargo xtask lint-ci`: the golden pipelines pass a security audit and their schemas, and every
 //! shell step is clean.
 //!
+//! - every container image a workflow or component names is pinned by digest or by an exact
+//!   version tag (no `:latest`, no tag that moves);
 //! - `zizmor --offline` over the workflows and actions: 0 findings (config in `zizmor.yml`);
 //! - `check-jsonschema` with the schemas vendored in the pinned check-jsonschema package
 //!   (`--builtin-schema vendor.github-workflows`, `vendor.github-actions`, `vendor.gitlab-ci`;
@@ -72,6 +74,11 @@ pub fn lint(root: &Path) -> Result<(), String> {
     let actions = files(root, "actions", |n| n == "action.yml")?;
     let templates = files(root, "templates", |n| n.ends_with(".yml"))?;
     let scripts = files(root, "actions", |n| n.ends_with(".sh"))?;
+
+    eprintln!("\n==> images pinned by digest or exact version");
+    let mut yaml = workflows.clone();
+    yaml.extend(templates.iter().cloned());
+    check_images(root, &yaml)?;
 
     let mut zizmor = Command::new(tool("zizmor"));
     zizmor
@@ -168,6 +175,90 @@ pub fn lint(root: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// The container images a workflow or component names outside an expression or input
+/// reference, with their line numbers: `image: X`, and the `default:` (or `name:`) under an
+/// `image:` block (a component's `image` input, a job's `image: { name: }`).
+fn images(text: &str) -> Vec<(usize, String)> {
+    let unquote = |v: &str| v.trim().trim_matches(|c| c == '\'' || c == '"').to_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    for (n, line) in lines.iter().enumerate() {
+        let indent = line.len() - line.trim_start().len();
+        let Some(value) = line.trim_start().strip_prefix("image:") else {
+            continue;
+        };
+        let value = value.split(" #").next().unwrap_or("").trim();
+        if !value.is_empty() {
+            out.push((n + 1, unquote(value)));
+            continue;
+        }
+        for (m, inner) in lines.iter().enumerate().skip(n + 1) {
+            let i = inner.len() - inner.trim_start().len();
+            if inner.trim().is_empty() {
+                continue;
+            }
+            if i <= indent {
+                break;
+            }
+            for key in ["default:", "name:"] {
+                if let Some(v) = inner.trim_start().strip_prefix(key) {
+                    out.push((m + 1, unquote(v)));
+                }
+            }
+        }
+    }
+    out.retain(|(_, v)| {
+        !v.is_empty() && !v.contains("$[[") && !v.contains("${{") && !v.starts_with('$')
+    });
+    out
+}
+
+/// Why an image reference is not pinned, if it is not: it must carry a digest
+/// (`@sha256:<64 hex>`) or an exact version tag (`:1.2.3`, `:v1.2.3-…`).
+fn unpinned(image: &str) -> Option<&'static str> {
+    if let Some((_, digest)) = image.split_once("@sha256:") {
+        return (digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then_some("its digest is not a sha256 of 64 hex digits");
+    }
+    let name = image.rsplit('/').next().unwrap_or(image);
+    let Some((_, tag)) = name.split_once(':') else {
+        return Some("it has no tag, so it means `:latest`");
+    };
+    let version = tag.strip_prefix('v').unwrap_or(tag);
+    let core = version.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    if parts.len() >= 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        None
+    } else {
+        Some("its tag moves (`:latest`, a distribution or major-version tag)")
+    }
+}
+
+/// Every container image the golden pipelines name is pinned by digest or exact version.
+pub fn check_images(root: &Path, files: &[String]) -> Result<(), String> {
+    let mut bad = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(root.join(f)).map_err(|e| format!("{f}: {e}"))?;
+        for (line, image) in images(&text) {
+            if let Some(why) = unpinned(&image) {
+                bad.push(format!("{f}:{line}: image `{image}` is not pinned: {why}"));
+            }
+        }
+    }
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}\n  pin each image by digest (`name:tag@sha256:…`, from `skopeo inspect --format '{{{{.Digest}}}}' docker://name:tag`) or an exact version tag",
+            bad.join("\n")
+        ))
+    }
+}
+
 /// A fresh temporary directory under target/ (no tempfile dependency in the binary).
 pub fn tempdir(what: &str) -> Result<PathBuf, String> {
     let dir = root()
@@ -227,6 +318,55 @@ mod tests {
             "spec:\n  inputs:\n    a: {}\n---\njob:\n  script:\n    - echo $[[ inputs.a ]]\n",
         );
         assert!(!out.status.success());
+    }
+
+    #[test]
+    fn unpinned_images_are_refused() {
+        let component = "spec:\n  inputs:\n    image:\n      description: x\n      default: 'registry.gitlab.com/gitlab-org/release-cli:latest'\n---\njob:\n  image: $[[ inputs.image ]]\nother:\n  image: docker.io/library/buildpack-deps:bookworm-scm\nthird:\n  image:\n    name: alpine\n    entrypoint: ['']\n";
+        let found = images(component);
+        assert_eq!(
+            found,
+            [
+                (
+                    5,
+                    "registry.gitlab.com/gitlab-org/release-cli:latest".to_owned()
+                ),
+                (
+                    10,
+                    "docker.io/library/buildpack-deps:bookworm-scm".to_owned()
+                ),
+                (13, "alpine".to_owned()),
+            ]
+        );
+        for (_, image) in &found {
+            assert!(unpinned(image).is_some(), "{image}");
+        }
+        assert!(
+            unpinned("registry.example:5000/tools/git")
+                .unwrap()
+                .contains("latest")
+        );
+        assert!(unpinned("node:20").is_some());
+        assert!(unpinned("x@sha256:abc").unwrap().contains("64 hex"));
+        for ok in [
+            "docker.io/library/buildpack-deps:bookworm-scm@sha256:4274ea4975976f86239384ac206f98af5f0978fd8f054886eec1371fc7664025",
+            "registry.example:5000/tools/git:2.47.1",
+            "alpine/git:v2.47.2-r0",
+        ] {
+            assert_eq!(unpinned(ok), None, "{ok}");
+        }
+    }
+
+    #[test]
+    fn the_golden_pipelines_pin_their_images() {
+        let root = root();
+        let mut files = files(&root, "templates", |n| n.ends_with(".yml")).unwrap();
+        files.extend(files_of_workflows(&root));
+        check_images(&root, &files).unwrap();
+    }
+
+    fn files_of_workflows(root: &Path) -> Vec<String> {
+        files(root, ".github/workflows", |n| n.ends_with(".yml")).unwrap()
     }
 
     #[test]
