@@ -23,7 +23,12 @@ use crate::tools::{npm_bin, venv_bin};
 use crate::util::{cargo, describe, root, step};
 
 /// The tools the pipelines under test run.
-const BINS: &[&str] = &["paved-version", "paved-changelog", "paved-quarantine"];
+const BINS: &[&str] = &[
+    "paved-version",
+    "paved-changelog",
+    "paved-quarantine",
+    "paved-change",
+];
 
 const JUNIT: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <testsuites>
@@ -111,6 +116,88 @@ jobs:
           NOTES: ${{ needs.notes.outputs.notes }}
         run: |
           printf 'E2E tag notes: %s\n' "$NOTES"
+"#;
+
+/// A deployment between change.yml's open and close, as the README documents it. Open and close
+/// are separate jobs (fresh workspaces): the record reaches close only as the run's artifact.
+const GITHUB_CHANGE: &str = r#"name: deploy
+on: push
+permissions: {}
+jobs:
+  change:
+    uses: ./.github/workflows/paved-change.yml
+    permissions:
+      contents: read
+      deployments: write
+    with:
+      step: open
+      environment: prod
+      version: 0.2.0
+      junit: junit.xml
+  deploy:
+    needs: change
+    runs-on: ubuntu-latest
+    steps:
+      - env:
+          ID: ${{ needs.change.outputs.id }}
+        run: echo "E2E deploying change $ID"
+  close:
+    needs: [change, deploy]
+    if: always() && needs.change.result == 'success'
+    uses: ./.github/workflows/paved-change.yml
+    permissions:
+      contents: read
+      deployments: write
+    with:
+      step: close
+      environment: prod
+      id: ${{ needs.change.outputs.id }}
+      result: ${{ needs.deploy.result }}
+"#;
+
+/// The artifact pins in change.yml.
+const UPLOAD_SHA: &str = "ea165f8d65b6e75b540449e92b4886f43607fa02";
+
+/// Stand-ins for GitHub's artifact store (act cannot fetch the real actions offline): a
+/// directory shared by the jobs of a run, keyed by artifact name.
+const UPLOAD_STANDIN: &str = r#"name: stand-in for actions/upload-artifact
+description: e2e stand-in; keeps the files under PAVED_E2E_ARTIFACTS/<name>.
+inputs:
+  name: { required: true }
+  path: { required: true }
+  include-hidden-files: { default: 'false' }
+  if-no-files-found: { default: warn }
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      env:
+        NAME: ${{ inputs.name }}
+        FROM: ${{ inputs.path }}
+      run: |
+        set -eu
+        [ -e "$FROM" ] || { echo "upload-artifact: no files at $FROM" >&2; exit 1; }
+        mkdir -p "$PAVED_E2E_ARTIFACTS/$NAME"
+        cp -R "$FROM/." "$PAVED_E2E_ARTIFACTS/$NAME/"
+"#;
+
+const DOWNLOAD_WORKING: &str = r#"name: stand-in for actions/download-artifact
+description: e2e stand-in; restores PAVED_E2E_ARTIFACTS/<name>.
+inputs:
+  name: { required: true }
+  path: { default: . }
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      env:
+        NAME: ${{ inputs.name }}
+        TO: ${{ inputs.path }}
+      run: |
+        set -eu
+        [ -d "$PAVED_E2E_ARTIFACTS/$NAME" ] || { echo "download-artifact: no artifact $NAME" >&2; exit 1; }
+        mkdir -p "$TO"
+        cp -R "$PAVED_E2E_ARTIFACTS/$NAME/." "$TO/"
 "#;
 
 const PR_EVENT: &str = r#"{
@@ -256,6 +343,7 @@ fn github(tmp: &Path, paved: &Path, bin_dir: &Path) -> Result<(), String> {
         ("release.yml", "paved-release.yml"),
         ("release-notes.yml", "paved-release-notes.yml"),
         ("pr.yml", "paved-pr.yml"),
+        ("change.yml", "paved-change.yml"),
     ] {
         std::fs::copy(paved.join(".github/workflows").join(from), wf.join(to))
             .map_err(|e| format!("{from}: {e}"))?;
@@ -263,6 +351,7 @@ fn github(tmp: &Path, paved: &Path, bin_dir: &Path) -> Result<(), String> {
     write(&wf.join("release.yml"), GITHUB_RELEASE)?;
     write(&wf.join("pr.yml"), GITHUB_PR)?;
     write(&wf.join("notes.yml"), GITHUB_NOTES)?;
+    write(&wf.join("deploy.yml"), GITHUB_CHANGE)?;
     write(&repo.join("event.json"), PR_EVENT)?;
     git(&repo, &["add", "-A"])?;
     git(
@@ -275,7 +364,17 @@ fn github(tmp: &Path, paved: &Path, bin_dir: &Path) -> Result<(), String> {
     // here (no artifact to download) stands in as a local action that would fail if it ran.
     let download = tmp.join("download-artifact");
     write(&download.join("action.yml"), DOWNLOAD_STANDIN)?;
+    let upload = tmp.join("upload-artifact");
+    write(&upload.join("action.yml"), UPLOAD_STANDIN)?;
+    let download_working = tmp.join("download-artifact-working");
+    write(&download_working.join("action.yml"), DOWNLOAD_WORKING)?;
+    let artifacts = tmp.join("artifacts");
     let act = |event: &str, workflow: &str| {
+        let download = if workflow == "deploy.yml" {
+            &download_working
+        } else {
+            &download
+        };
         let mut c = Command::new(venv_bin().join("act"));
         c.current_dir(&repo)
             .args([event, "-W"])
@@ -287,8 +386,15 @@ fn github(tmp: &Path, paved: &Path, bin_dir: &Path) -> Result<(), String> {
                 "actions/download-artifact@{DOWNLOAD_SHA}={}",
                 download.display()
             ))
+            .arg("--local-repository")
+            .arg(format!(
+                "actions/upload-artifact@{UPLOAD_SHA}={}",
+                upload.display()
+            ))
             .arg("--env")
             .arg(format!("PAVED_BIN_DIR={}", bin_dir.display()))
+            .arg("--env")
+            .arg(format!("PAVED_E2E_ARTIFACTS={}", artifacts.display()))
             .env("HOME", tmp.join("home"));
         if event == "pull_request" {
             c.args(["-e", "event.json"]);
@@ -311,6 +417,24 @@ fn github(tmp: &Path, paved: &Path, bin_dir: &Path) -> Result<(), String> {
     )?;
     expect(&out, "E2E tag notes: ## Features", "act tag notes")?;
     expect(&out, "report test results", "act tag notes")?;
+    // change.yml: open (evidence, record, approval), a deploy job, close in a fresh job.
+    let out = capture(
+        "act: change.yml open, deploy, close",
+        &mut act("push", "deploy.yml"),
+    )?;
+    expect(&out, "E2E deploying change ", "act change open")?;
+    expect(&out, "Success - Main Run paved-change", "act change")?;
+    let closed = out
+        .lines()
+        .filter(|l| {
+            l.contains("Change close (prod)") && l.contains("Success - Main Run paved-change")
+        })
+        .count();
+    if closed == 0 {
+        return Err(
+            "act: change.yml's close job did not close the change (see the log above)".into(),
+        );
+    }
     let out = capture(
         "act: pr.yml on pull_request",
         &mut act("pull_request", "pr.yml"),
