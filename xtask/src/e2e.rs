@@ -236,6 +236,22 @@ include:
       stage: test
       command: lint
       messages: $CI_MERGE_REQUEST_TITLE
+  # A change opened before a deployment and closed after it, in a later job.
+  - local: paved/templates/change/template.yml
+    inputs:
+      job-name: change-open
+      stage: test
+      command: open
+      env: prod
+      version: 0.2.0
+      junit: junit.xml
+  - local: paved/templates/change/template.yml
+    inputs:
+      job-name: change-close
+      stage: release
+      command: close
+      id: $CHANGE_ID
+      result: success
 show:
   stage: test
   needs: [paved-version]
@@ -502,6 +518,13 @@ fn gitlab(tmp: &Path, paved: &Path, bin_dir: &Path) -> Result<(), String> {
         "E2E gate passed=true quarantined=1",
         "gitlab-ci-local gate",
     )?;
+    // change: open, then close in a job of its own (the record comes as open's artifact).
+    let out = capture(
+        "gitlab-ci-local: change open, then close",
+        &mut gcl(&["change-open", "change-close"], &[]),
+    )?;
+    expect(&out, "opened change chg-", "gitlab-ci-local change open")?;
+    expect(&out, "closed change chg-", "gitlab-ci-local change close")?;
     // The merge-request title lint: a conventional title passes; a title that is a flag
     // (`--help`) is a message like any other, and fails the lint.
     capture(
