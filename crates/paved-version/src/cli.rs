@@ -78,9 +78,13 @@ pub struct NextArgs {
     #[arg(long, env = "PAVED_PUSH", value_parser = BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
     pub push: bool,
 
-    /// Set the new version in Cargo.toml, package.json, pyproject.toml and configured files.
+    /// Set the new version in Cargo.toml, package.json, pyproject.toml and configured files. With --tag or --push, commit them first and tag that commit.
     #[arg(long, env = "PAVED_WRITE", value_parser = BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
     pub write: bool,
+
+    /// Message of the release commit that --write --tag makes; `{version}` and `{tag}` are replaced [default: chore(release): {version}].
+    #[arg(long, env = "PAVED_COMMIT_MESSAGE", value_name = "TEMPLATE")]
+    pub commit_message: Option<String>,
 
     #[command(flatten)]
     pub result: paved_core::flags::OutputArgs,

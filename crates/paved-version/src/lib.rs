@@ -126,6 +126,112 @@ fn tagger(repo: &Repo) -> Result<(String, String)> {
     ))
 }
 
+/// The release commit's message when neither `--commit-message` nor paved.toml sets one.
+const DEFAULT_COMMIT_MESSAGE: &str = "chore(release): {version}";
+
+/// `template` with `{version}` and `{tag}` replaced; several released packages are listed
+/// together, comma-separated.
+fn commit_message(template: &str, plans: &[VersionPlan]) -> String {
+    let released: Vec<&VersionPlan> = plans.iter().filter(|p| p.released).collect();
+    let join = |f: &dyn Fn(&VersionPlan) -> String| {
+        released.iter().map(|p| f(p)).collect::<Vec<_>>().join(", ")
+    };
+    let version = if released.len() == 1 {
+        released[0].version.to_string()
+    } else {
+        join(&|p| p.tag.clone())
+    };
+    template
+        .replace("{version}", &version)
+        .replace("{tag}", &join(&|p| p.tag.clone()))
+}
+
+/// Refuse to start a release commit on a tree with uncommitted changes to tracked files: they
+/// would be released without review, or the tag would not hold what the tree shows.
+fn refuse_dirty_tree(repo: &Repo) -> Result<()> {
+    let status = repo.run_git(&["status", "--porcelain=v1", "--untracked-files=no"])?;
+    let dirty: Vec<&str> = status
+        .lines()
+        .filter_map(|l| l.get(3..))
+        .filter(|f| !f.is_empty())
+        .collect();
+    if dirty.is_empty() {
+        return Ok(());
+    }
+    let shown = dirty
+        .iter()
+        .take(5)
+        .map(|f| format!("`{f}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let more = if dirty.len() > 5 {
+        format!(" and {} more", dirty.len() - 5)
+    } else {
+        String::new()
+    };
+    Err(paved_core::Error::Usage(format!(
+        "the working tree has uncommitted changes ({shown}{more}); `--write --tag` commits the \
+         version files and tags that commit, so commit or stash those changes first"
+    ))
+    .into())
+}
+
+/// Commit the version files paved wrote; returns the new HEAD.
+fn commit_release(repo: &mut Repo, files: &[String], message: &str) -> Result<String> {
+    let who = tagger(repo)?;
+    let mut add = vec!["add", "--"];
+    add.extend(files.iter().map(String::as_str));
+    repo.run_git(&add)?;
+    let name = format!("user.name={}", who.0);
+    let email = format!("user.email={}", who.1);
+    repo.run_git(&[
+        "-c",
+        &name,
+        "-c",
+        &email,
+        "commit",
+        "--quiet",
+        "--no-verify",
+        "-m",
+        message,
+    ])?;
+    repo.reopen()?;
+    let head = repo.head()?.to_string();
+    paved_core::cli::info(&format!("committed `{message}` as {}", &head[..7]));
+    Ok(head)
+}
+
+/// Push the release commit to the branch it was made on (a detached CI checkout names its
+/// branch through `GITHUB_REF_NAME` or `CI_COMMIT_BRANCH`).
+fn push_branch(repo: &Repo, remote: &str) -> Result<()> {
+    let from_git = repo
+        .run_git(&["symbolic-ref", "--quiet", "--short", "HEAD"])
+        .ok()
+        .map(|b| b.trim().to_owned())
+        .filter(|b| !b.is_empty());
+    let from_ci = || {
+        let github = (std::env::var("GITHUB_REF_TYPE").as_deref() == Ok("branch"))
+            .then(|| std::env::var("GITHUB_REF_NAME").ok())
+            .flatten();
+        github.or_else(|| std::env::var("CI_COMMIT_BRANCH").ok())
+    };
+    let Some(branch) = from_git.or_else(from_ci).filter(|b| !b.is_empty()) else {
+        return Err(paved_core::Error::Usage(
+            "the release commit cannot be pushed: HEAD is not on a branch; check out the branch \
+             to release from (or set GITHUB_REF_NAME / CI_COMMIT_BRANCH)"
+                .into(),
+        )
+        .into());
+    };
+    paved_core::git::check_tag_name(&branch, "the branch to push the release commit to")?;
+    let refspec = format!("HEAD:refs/heads/{branch}");
+    repo.run_git(&["push", "--quiet", "--end-of-options", remote, &refspec])?;
+    paved_core::cli::info(&format!(
+        "pushed the release commit to `{branch}` on `{remote}`"
+    ));
+    Ok(())
+}
+
 /// Create (and push) the tag of a released plan. Idempotent; a tag on another commit is refused.
 fn tag_and_push(repo: &Repo, plan: &VersionPlan, push: bool, remote: &str) -> Result<()> {
     let head = repo.head()?;
@@ -214,6 +320,13 @@ fn run_next(repo: &mut Repo, file: &VersionConfig, args: &NextArgs, in_ci: bool)
     let all_packages = settings.scopes.len() > 1
         || (args.package.is_none() && settings.scopes[0].0.name.is_some());
 
+    let mut plans = plans;
+    // With --tag or --push the version files are committed first, so the tag holds the bump.
+    let commit = args.write && (args.tag || args.push) && plans.iter().any(|p| p.released);
+    if commit {
+        refuse_dirty_tree(repo)?;
+    }
+    let mut written_files = Vec::new();
     if args.write {
         for (plan, (scope, extra)) in plans.iter().zip(&settings.scopes) {
             if plan.released {
@@ -229,8 +342,24 @@ fn run_next(repo: &mut Repo, file: &VersionConfig, args: &NextArgs, in_ci: bool)
                 )?;
                 for f in written {
                     paved_core::cli::info(&format!("set version {} in `{f}`", plan.version));
+                    written_files.push(f);
                 }
             }
+        }
+    }
+    if commit && !written_files.is_empty() {
+        let template = args
+            .commit_message
+            .as_deref()
+            .or(file.commit_message.as_deref())
+            .unwrap_or(DEFAULT_COMMIT_MESSAGE);
+        let message = commit_message(template, &plans);
+        let head = commit_release(repo, &written_files, &message)?;
+        for plan in plans.iter_mut().filter(|p| p.released) {
+            plan.head = head.clone();
+        }
+        if args.push {
+            push_branch(repo, &settings.remote)?;
         }
     }
     if args.tag || args.push {

@@ -75,6 +75,9 @@ pub struct VersionConfig {
     pub default_bump: Option<DefaultBump>,
     /// What `feat` releases on 0.x: `minor` (default) or `patch` (as release-plz).
     pub zero_feat: Option<ZeroFeat>,
+    /// The message of the release commit `--write --tag` makes; `{version}` and `{tag}` are
+    /// replaced (default `chore(release): {version}`).
+    pub commit_message: Option<String>,
     /// Extra files whose version `--write` updates, relative to the repository root.
     #[serde(default)]
     pub files: Vec<String>,

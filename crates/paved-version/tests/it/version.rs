@@ -1197,3 +1197,112 @@ fn a_tag_name_git_would_refuse_is_a_config_error_and_creates_nothing() {
         );
     }
 }
+
+// ---- --write --tag: commit, then tag that commit --------------------------------------------
+
+fn release_repo() -> TestRepo {
+    let repo = TestRepo::new();
+    repo.write(
+        "Cargo.toml",
+        "[package]\nname = \"demo\"\nversion = \"1.2.3\"\nedition = \"2021\"\n",
+    );
+    repo.git(&["add", "."]);
+    repo.git(&["commit", "-q", "-m", "feat: base"]);
+    repo.tag("v1.2.3");
+    repo.commit("feat: more");
+    repo
+}
+
+/// The tag must hold the bump: `--write --tag` commits the version files, then tags that commit,
+/// as cargo-release, release-please and semantic-release do.
+#[test]
+fn write_and_tag_commits_the_version_files_then_tags_that_commit() {
+    let repo = release_repo();
+    let before = repo.head();
+    repo.paved(&["--write", "--tag"]).ok();
+    let head = repo.head();
+    assert_ne!(head, before, "a release commit is made");
+    assert_eq!(
+        repo.git(&["log", "-1", "--format=%s"]).trim(),
+        "chore(release): 1.3.0"
+    );
+    assert_eq!(
+        repo.git(&["rev-parse", "v1.3.0^{commit}"]).trim(),
+        head,
+        "the tag is on the release commit"
+    );
+    assert!(
+        repo.git(&["show", "v1.3.0:Cargo.toml"])
+            .contains("version = \"1.3.0\""),
+        "the tagged tree holds the bump"
+    );
+    assert!(
+        repo.git(&["status", "--porcelain"]).trim().is_empty(),
+        "nothing is left uncommitted"
+    );
+    // A re-run has nothing to release and makes no second commit.
+    repo.paved(&["--write", "--tag"]).ok();
+    assert_eq!(repo.head(), head);
+}
+
+#[test]
+fn write_and_tag_refuse_a_dirty_tree_and_change_nothing() {
+    let repo = release_repo();
+    repo.write(
+        "Cargo.toml",
+        "[package]\nname = \"demo\"\nversion = \"1.2.3\"\nedition = \"2024\"\n",
+    );
+    let before = repo.head();
+    let run = repo.paved(&["--write", "--tag"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("Cargo.toml"), "{}", run.stderr);
+    assert!(run.stderr.contains("uncommitted"), "{}", run.stderr);
+    assert_eq!(repo.head(), before);
+    assert!(repo.git(&["tag", "-l", "v1.3.0"]).trim().is_empty());
+    assert!(
+        repo.read("Cargo.toml").contains("1.2.3"),
+        "the file is not rewritten"
+    );
+}
+
+#[test]
+fn write_and_push_push_the_release_commit_and_its_tag() {
+    let origin = tempfile::tempdir().unwrap();
+    crate::common::git_cmd(origin.path())
+        .args(["init", "-q", "--bare"])
+        .output()
+        .unwrap();
+    let repo = release_repo();
+    repo.write(
+        "paved.toml",
+        "[version]\ncommit-message = \"release: {tag} ({version})\"\n",
+    );
+    repo.git(&["add", "paved.toml"]);
+    repo.git(&["commit", "-q", "-m", "chore: config"]);
+    repo.git(&["remote", "add", "origin", origin.path().to_str().unwrap()]);
+    let branch = repo.git(&["symbolic-ref", "--short", "HEAD"]);
+    repo.git(&["push", "-q", "origin", branch.trim()]);
+    repo.paved(&["--write", "--push"]).ok();
+    let head = repo.head();
+    assert_eq!(
+        repo.git(&["log", "-1", "--format=%s"]).trim(),
+        "release: v1.3.0 (1.3.0)"
+    );
+    let remote = |args: &[&str]| {
+        let out = crate::common::git_cmd(origin.path())
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(
+        remote(&["rev-parse", branch.trim()]),
+        head,
+        "the branch is pushed"
+    );
+    assert_eq!(
+        remote(&["rev-parse", "v1.3.0^{commit}"]),
+        head,
+        "the tag is pushed"
+    );
+}
