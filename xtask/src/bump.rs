@@ -42,7 +42,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     bump_cargo(&root, &old, &version)?;
     let sums = match sums {
         Some(f) => std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?,
-        None => crate::dist::dist("release", &root.join("dist"))?,
+        None => crate::dist::dist("dist", &root.join("dist"))?,
     };
     let changed = bump_pins(&root, &old, &version, &sums)?;
     for c in changed {

@@ -18,7 +18,7 @@ use crate::util::{cargo, root, step};
 pub const TARGET: &str = "x86_64-unknown-linux-musl";
 
 pub fn run(args: &[String]) -> Result<(), String> {
-    let mut profile = "release".to_owned();
+    let mut profile = "dist".to_owned();
     let mut out = root().join("dist");
     let mut it = args.iter();
     while let Some(a) = it.next() {
