@@ -182,10 +182,28 @@ impl Repo {
 
     /// Resolve a revision (`HEAD`, a tag, a branch, a sha, `v1.0.0^`) to the commit it names.
     pub fn resolve(&self, rev: &str) -> Result<ObjectId> {
-        let id = self
-            .repo
-            .rev_parse_single(rev)
-            .map_err(|e| Error::Usage(format!("revision `{rev}` could not be resolved: {e}")))?;
+        let id = self.repo.rev_parse_single(rev).map_err(|_| {
+            // gix's own error names its parser's internals (`delegate.traverse(...)`), which
+            // tell a user nothing; say what is missing and what to do instead.
+            let ancestry = rev.contains('~') || rev.contains('^');
+            Error::Usage(if ancestry {
+                format!(
+                    "revision `{rev}` goes back further than this history: the commit it \
+                         names has fewer ancestors{} than it asks for; use a shorter range, or \
+                         fetch the full history (`git fetch --unshallow`, `fetch-depth: 0`)",
+                    if self.is_shallow() {
+                        " in this shallow clone"
+                    } else {
+                        ""
+                    }
+                )
+            } else {
+                format!(
+                    "revision `{rev}` does not exist in this repository; check the name, or \
+                         fetch it (`git fetch origin {rev}`)"
+                )
+            })
+        })?;
         let obj = id
             .object()
             .map_err(|e| Error::git(format!("read `{rev}`"), e))?;

@@ -1306,3 +1306,19 @@ fn write_and_push_push_the_release_commit_and_its_tag() {
         "the tag is pushed"
     );
 }
+
+/// `lint --range HEAD~42..HEAD` on a shorter history says what is wrong, not gix's internals.
+#[test]
+fn a_range_longer_than_the_history_is_a_clear_usage_error() {
+    let repo = TestRepo::new();
+    repo.commit("feat: one");
+    repo.commit("fix: two");
+    let run = repo.paved(&["lint", "--range", "HEAD~42..HEAD"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("`HEAD~42`"), "{}", run.stderr);
+    assert!(run.stderr.contains("shorter range"), "{}", run.stderr);
+    assert!(!run.stderr.contains("delegate"), "{}", run.stderr);
+    let run = repo.paved(&["lint", "--range", "no-such-branch..HEAD"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("does not exist"), "{}", run.stderr);
+}
