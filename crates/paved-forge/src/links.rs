@@ -127,6 +127,9 @@ pub fn web_url(remote: &str) -> Option<String> {
 
 /// Split a trailing `(#123)` or `(!123)` off a description; otherwise look for GitLab's
 /// `See merge request group/project!123` in the body.
+///
+/// On GitLab `#123` is an issue, not a merge request: it stays in the description (GitLab links
+/// it as an issue where the notes are shown) and the merge request comes from `!123` or the API.
 pub fn split_pr(description: &str, body: Option<&str>, links: &Links) -> (String, Option<PrRef>) {
     let d = description.trim_end();
     if let Some(open) = d.rfind('(')
@@ -134,7 +137,9 @@ pub fn split_pr(description: &str, body: Option<&str>, links: &Links) -> (String
     {
         let inner = &d[open + 1..d.len() - 1];
         let prefix = inner.chars().next();
+        let gitlab_issue = prefix == Some('#') && links.forge == Some(ForgeKind::GitLab);
         if let Some(p @ ('#' | '!')) = prefix
+            && !gitlab_issue
             && let Ok(n) = inner[1..].parse::<u64>()
         {
             return (d[..open].trim_end().to_owned(), Some(links.pr(n, p)));
@@ -188,6 +193,15 @@ mod tests {
         assert_eq!(
             pr.unwrap().url.as_deref(),
             Some("https://gitlab.com/acme/app/-/merge_requests/7")
+        );
+        // On GitLab `#12` is an issue: it stays in the text and is no merge request.
+        let (d, pr) = split_pr("handle empty config (#12)", None, &gl);
+        assert_eq!((d.as_str(), pr), ("handle empty config (#12)", None));
+        let (d, pr) = split_pr("handle empty config (!12)", None, &gl);
+        assert_eq!(d, "handle empty config");
+        assert_eq!(
+            pr.unwrap().url.as_deref(),
+            Some("https://gitlab.com/acme/app/-/merge_requests/12")
         );
         let (d, pr) = split_pr("call f(x)", None, &gh);
         assert_eq!((d.as_str(), pr), ("call f(x)", None));
