@@ -10,7 +10,7 @@ use paved_core::git::CommitInfo;
 use paved_core::release::range::CommitRange;
 use serde::Serialize;
 
-use paved_forge::links::{Links, PrRef};
+use paved_forge::links::{IssueRef, Links, PrRef};
 
 /// Everything `--context` prints.
 #[derive(Debug, Clone, Serialize)]
@@ -94,6 +94,8 @@ pub struct Entry {
     pub body: Option<String>,
     /// The PR/MR the change came from.
     pub pr: Option<PrRef>,
+    /// Issues its `Closes:` / `Fixes:` footers close.
+    pub closes: Vec<IssueRef>,
     /// Who wrote it.
     pub author: Author,
 }
@@ -302,6 +304,7 @@ fn entries_of(
         breaking: conv.breaking,
         body: conv.body.clone(),
         pr,
+        closes: paved_forge::links::closed_issues(&conv.footers, opts.links),
         author: author.clone(),
     };
     if opts.split_squash {

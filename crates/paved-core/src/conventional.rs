@@ -150,7 +150,16 @@ fn from_parsed(c: &git_conventional::Commit<'_>) -> Conventional {
         footers: c
             .footers()
             .iter()
-            .map(|f| (f.token().as_str().to_owned(), f.value().trim().to_owned()))
+            .map(|f| {
+                // `Closes #12` is a footer with the ` #` separator: keep the `#` in the value so
+                // it reads as the reference it is.
+                let value = f.value().trim();
+                let value = match f.separator() {
+                    git_conventional::FooterSeparator::Ref => format!("#{value}"),
+                    _ => value.to_owned(),
+                };
+                (f.token().as_str().to_owned(), value)
+            })
             .collect(),
         reverts: None,
     }

@@ -16,6 +16,15 @@ pub struct PrRef {
     pub url: Option<String>,
 }
 
+/// An issue a commit closes (`Closes: #12`, `Fixes #3`), with its link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IssueRef {
+    /// The number.
+    pub number: u64,
+    /// Web link, when the repository URL and forge are known.
+    pub url: Option<String>,
+}
+
 /// Builds links for one repository.
 #[derive(Debug, Clone, Default)]
 pub struct Links {
@@ -62,6 +71,15 @@ impl Links {
         let base = self.base.as_deref()?;
         self.forge
             .map(|_| format!("{base}{}/compare/{from}...{to}", self.sep()))
+    }
+
+    /// Link to an issue of this repository.
+    pub fn issue(&self, number: u64) -> IssueRef {
+        let url = self.base.as_deref().and_then(|base| {
+            self.forge
+                .map(|_| format!("{base}{}/issues/{number}", self.sep()))
+        });
+        IssueRef { number, url }
     }
 
     /// A PR/MR reference with its link.
@@ -123,6 +141,30 @@ pub fn web_url(remote: &str) -> Option<String> {
         "{scheme}://{host}/{}",
         path.trim_start_matches('/')
     ))
+}
+
+/// The issues of this repository that `footers` close: `Closes`, `Fixes` and `Resolves` (any
+/// case and tense GitHub and GitLab accept) with `#12`, `#12, #13` or `#12 #13`. References to
+/// other repositories (`acme/app#4`) and URLs are left out: they cannot be linked here.
+pub fn closed_issues(footers: &[(String, String)], links: &Links) -> Vec<IssueRef> {
+    const CLOSING: &[&str] = &[
+        "close", "closes", "closed", "fix", "fixes", "fixed", "resolve", "resolves", "resolved",
+    ];
+    let mut out: Vec<IssueRef> = Vec::new();
+    for (token, value) in footers {
+        if !CLOSING.contains(&token.trim().to_ascii_lowercase().as_str()) {
+            continue;
+        }
+        for word in value.split([',', ' ', '\t']).map(str::trim) {
+            let Some(n) = word.strip_prefix('#').and_then(|n| n.parse::<u64>().ok()) else {
+                continue;
+            };
+            if !out.iter().any(|i| i.number == n) {
+                out.push(links.issue(n));
+            }
+        }
+    }
+    out
 }
 
 /// Split a trailing `(#123)` or `(!123)` off a description; otherwise look for GitLab's
@@ -202,6 +244,28 @@ mod tests {
         assert_eq!(
             pr.unwrap().url.as_deref(),
             Some("https://gitlab.com/acme/app/-/merge_requests/12")
+        );
+        let footers = [
+            ("Closes".to_owned(), "#12, #13".to_owned()),
+            (
+                "fixes".to_owned(),
+                "#13 acme/other#4 https://x/issues/9".to_owned(),
+            ),
+            ("Refs".to_owned(), "#99".to_owned()),
+            ("Reviewed-by".to_owned(), "#1".to_owned()),
+        ];
+        let closed = closed_issues(&footers, &gh);
+        assert_eq!(
+            closed.iter().map(|i| i.number).collect::<Vec<_>>(),
+            vec![12, 13]
+        );
+        assert_eq!(
+            closed[0].url.as_deref(),
+            Some("https://github.com/acme/app/issues/12")
+        );
+        assert_eq!(
+            gl.issue(5).url.as_deref(),
+            Some("https://gitlab.com/acme/app/-/issues/5")
         );
         let (d, pr) = split_pr("call f(x)", None, &gh);
         assert_eq!((d.as_str(), pr), ("call f(x)", None));

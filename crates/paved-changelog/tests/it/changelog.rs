@@ -535,3 +535,30 @@ fn help() {
     let run = crate::common::run_in(std::env::temp_dir().as_path(), &["--help"], &[]);
     insta::assert_snapshot!("help", run.ok());
 }
+
+/// `Closes #N` / `Fixes #N` footers reach the notes, linked as issues of this repository.
+#[test]
+fn closing_footers_are_shown_with_their_issues() {
+    let repo = TestRepo::new();
+    repo.git(&["remote", "add", "origin", "git@github.com:acme/rocket.git"]);
+    repo.commit_file("a.txt", "feat: initial release");
+    repo.tag("v1.0.0");
+    repo.commit_file(
+        "b.txt",
+        "fix(cli): handle an empty config (#14)\n\nThe parser read past the end.\n\nCloses #3, #4\nRefs: #9",
+    );
+    let github = repo.paved(&["--template", "github"]).ok().to_owned();
+    assert!(
+        github.contains("handle an empty config in #14, closes #3, #4"),
+        "{github}"
+    );
+    assert!(
+        !github.contains("#9"),
+        "a reference is not a closing footer: {github}"
+    );
+    let markdown = repo.paved(&["--template", "markdown"]).ok().to_owned();
+    assert!(
+        markdown.contains("closes [#3](https://github.com/acme/rocket/issues/3), [#4](https://github.com/acme/rocket/issues/4)"),
+        "{markdown}"
+    );
+}
