@@ -236,7 +236,13 @@ fn open(args: &Args, o: &OpenArgs, sink: &CiSink) -> Result<u8> {
         package: o.package.clone(),
         ..ReleaseOptions::default()
     };
-    let settings = Settings::resolve(&next, &ctx.config.version, in_ci)?;
+    let mut settings = Settings::resolve(&next, &ctx.config.version, in_ci)?;
+    settings.check_package_paths(&repo)?;
+    // The tag scheme the repository uses (`6.5.0`, `v6.5.0`, `name@6.5.0`), as paved-version
+    // and paved-changelog find it, so all three agree on the last release.
+    let tags = settings.adopt_tag_scheme(&repo)?;
+    tags.notes.iter().for_each(|n| paved_core::cli::info(n));
+    tags.warnings.iter().for_each(|w| paved_core::cli::warn(w));
     let head = match &o.commit {
         Some(rev) => repo.resolve(rev)?,
         None => repo.head()?,

@@ -1369,3 +1369,20 @@ fn dora_over_a_missing_records_directory_is_an_input_error() {
     assert!(run.stderr.contains("nonexistent"), "{}", run.stderr);
     assert!(!run.stdout.contains("deployments"), "{}", run.stdout);
 }
+
+/// A repository tagged `6.5.0` (no `v`): the range starts at its last release tag, as
+/// paved-version and paved-changelog find it, not at the root.
+#[test]
+fn the_range_starts_at_a_release_tag_without_the_v_prefix() {
+    let repo = TestRepo::new();
+    repo.commit_file("a.txt", "feat: first");
+    let base = repo.commit_file("b.txt", "fix: second");
+    repo.tag("6.5.0");
+    let head = repo.commit_file("c.txt", "feat: third");
+    let run = repo.paved(&["open", "--env", "prod", "--version", "6.6.0", "--json"]);
+    let b = run.json();
+    assert_eq!(b["commits"]["base_source"], "tag", "{run:?}");
+    assert_eq!(b["commits"]["base_ref"], "6.5.0");
+    assert_eq!(b["commits"]["base"], base);
+    assert_eq!(b["commits"]["head"], head);
+}
