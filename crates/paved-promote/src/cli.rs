@@ -44,6 +44,12 @@ pub struct Args {
     #[arg(long, env = "PAVED_LEDGER", value_name = "FILE", global = true)]
     pub ledger: Option<PathBuf>,
 
+    /// Sign promotion records with this private key (PEM: PKCS#8 Ed25519 or ECDSA P-256, or SEC1
+    /// P-256). Required when the environment lists `trusted-keys`; the next environment trusts
+    /// only records signed by a key it lists.
+    #[arg(long, env = "PAVED_SIGNING_KEY", value_name = "FILE", global = true)]
+    pub signing_key: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }

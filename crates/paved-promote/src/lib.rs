@@ -77,7 +77,10 @@ pub fn run(args: Args) -> Result<u8> {
                     None,
                     Vec::new(),
                 );
-                ledger::append(ledger, &record)?;
+                let envelope = policy::signing_key(&args)?
+                    .map(|k| ledger::sign_record(&record, &k))
+                    .transpose()?;
+                ledger::append(ledger, &record, envelope.as_ref())?;
             }
             emit_copy(&sink, &args, &report)?;
             Ok(paved_core::exit::OK)

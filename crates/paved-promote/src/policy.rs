@@ -2,8 +2,12 @@
 //!
 //! Checks, in order, each named in a refusal (exit 1):
 //! - `previous-environment`: the digest has a promotion record in the environment before this one
-//!   (from the ledger file when given, and from the previous environment's registry records);
-//! - `soak`: that record is at least `soak` old;
+//!   (from the ledger file when given, and from the previous environment's registry records)
+//!   signed by a key that environment's `trusted-keys` lists, and the digest is in that
+//!   environment's repository. Unsigned and wrongly signed records are ignored, each with a
+//!   warning naming it and why; without `trusted-keys` there, the promotion is a config error
+//!   unless this environment sets `allow-unsigned-records = true`;
+//! - `soak`: the first trusted record is at least `soak` old;
 //! - `referrer:<type>`: the image carries a referrer of each required artifact type;
 //! - `immutable-tag`: the environment's tag does not already point at another digest.
 
@@ -11,30 +15,107 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use paved_core::ci::CiSink;
-use paved_core::cli::{info, print_stdout};
+use paved_core::cli::{info, print_stdout, warn};
 use paved_core::config::{EnvironmentConfig, PavedConfig, PromoteConfig};
+use paved_core::sign::{PrivateKey, PublicKey};
 
 use crate::cli::{Args, HistoryArgs, PromoteArgs, RollbackArgs};
 use crate::copy;
 use crate::error::{Error, Result};
-use crate::ledger::{self, PromotionRecord};
+use crate::ledger::{self, Found, PromotionRecord};
 use crate::reference::{Location, Reference};
 use crate::store::{IndexEntry, Session, Store};
 
-fn load(args: &Args) -> Result<(PromoteConfig, Option<PathBuf>)> {
+/// `[promote]`, the ledger file, and the config file's path (trusted keys are relative to it).
+fn load(args: &Args) -> Result<(PromoteConfig, Option<PathBuf>, PathBuf)> {
     let (config, path) = PavedConfig::load(args.config.config.as_deref(), Path::new("."))?;
+    let path = path.unwrap_or_else(|| "paved.toml".into());
     let promote = config.promote;
-    promote.validate().map_err(|message| {
-        Error::Core(paved_core::Error::Config {
-            path: path.clone().unwrap_or_else(|| "paved.toml".into()),
-            message,
-        })
-    })?;
+    promote
+        .validate()
+        .map_err(|message| config_error(&path, message))?;
     let ledger = args
         .ledger
         .clone()
         .or_else(|| promote.ledger.as_ref().map(PathBuf::from));
-    Ok((promote, ledger))
+    Ok((promote, ledger, path))
+}
+
+fn config_error(path: &Path, message: String) -> Error {
+    Error::Core(paved_core::Error::Config {
+        path: path.to_owned(),
+        message,
+    })
+}
+
+/// The public keys `[promote.env.<name>] trusted-keys` lists, read relative to the config file.
+/// A file that cannot be read or is not a public key is a config error naming it.
+fn trusted_keys(config_path: &Path, name: &str, env: &EnvironmentConfig) -> Result<Vec<PublicKey>> {
+    let base = config_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    env.trusted_keys
+        .iter()
+        .map(|k| {
+            PublicKey::load(&base.join(k)).map_err(|e| {
+                let cause = std::error::Error::source(&e)
+                    .map(|s| format!(" ({s})"))
+                    .unwrap_or_default();
+                config_error(
+                    config_path,
+                    format!("`[promote.env.{name}] trusted-keys`: `{k}`: {e}{cause}"),
+                )
+            })
+        })
+        .collect()
+}
+
+/// `--signing-key`, loaded.
+pub(crate) fn signing_key(args: &Args) -> Result<Option<PrivateKey>> {
+    args.signing_key
+        .as_deref()
+        .map(|p| PrivateKey::load(p).map_err(|e| Error::Core(e.into())))
+        .transpose()
+}
+
+/// An environment that lists `trusted-keys` gets only records signed by one of them: refuse
+/// (before anything moves) a promotion without a key, or with a key it does not list.
+fn check_signer(
+    name: &str,
+    env: &EnvironmentConfig,
+    own: &[PublicKey],
+    key: Option<&PrivateKey>,
+    args: &Args,
+) -> Result<()> {
+    if own.is_empty() {
+        return Ok(());
+    }
+    let listed = env.trusted_keys.join(", ");
+    match key {
+        None => Err(Error::Input {
+            message: format!(
+                "environment `{name}` lists `trusted-keys`, so its promotion records must be signed, but no signing key was given"
+            ),
+            hint: format!(
+                "pass `--signing-key FILE` (or set PAVED_SIGNING_KEY) with the private key of one of: {listed}"
+            ),
+        }),
+        Some(k) if !own.iter().any(|t| t.key_id() == k.key_id()) => Err(Error::Input {
+            message: format!(
+                "the signing key `{}` (key id {}) is not among `[promote.env.{name}] trusted-keys` ({listed}), so the next environment would not trust this record",
+                args.signing_key
+                    .as_deref()
+                    .unwrap_or(Path::new("?"))
+                    .display(),
+                k.key_id()
+            ),
+            hint: format!(
+                "sign with the private key of one of {listed}, or add this key's public key (`openssl pkey -in KEY -pubout`) to `trusted-keys`"
+            ),
+        }),
+        Some(_) => Ok(()),
+    }
 }
 
 fn environment<'c>(
@@ -171,27 +252,46 @@ fn records_for_env(
     digest: Option<&crate::digest::Digest>,
 ) -> Result<Vec<PromotionRecord>> {
     let mut out: Vec<PromotionRecord> = Vec::new();
+    for f in found_for_env(session, ledger, env, location, digest)? {
+        if !out.contains(&f.record) {
+            out.push(f.record);
+        }
+    }
+    Ok(out)
+}
+
+/// The records (with their envelopes, unverified) that name `env` (and `digest`), from the
+/// ledger file and the environment's repository, oldest first. The same record read from both
+/// places is kept once.
+fn found_for_env(
+    session: &Session,
+    ledger: Option<&Path>,
+    env: &str,
+    location: &Location,
+    digest: Option<&crate::digest::Digest>,
+) -> Result<Vec<Found>> {
+    let mut out: Vec<Found> = Vec::new();
     if let Some(path) = ledger {
-        out.extend(
-            ledger::read(path)?
-                .into_iter()
-                .filter(|r| r.environment.as_deref() == Some(env)),
-        );
+        out.extend(ledger::read_found(path)?);
     }
     let store = session.store(location, false)?;
     let from_registry = match digest {
-        Some(d) => ledger::registry_records(&store, d)?,
+        Some(d) => ledger::registry_found(&store, d)?,
         None => ledger::scan_repository(&store)?,
     };
-    for r in from_registry {
-        if r.environment.as_deref() == Some(env) && !out.contains(&r) {
-            out.push(r);
+    for f in from_registry {
+        if !out
+            .iter()
+            .any(|x| x.record == f.record && x.envelope == f.envelope)
+        {
+            out.push(f);
         }
     }
+    out.retain(|f| f.record.environment.as_deref() == Some(env));
     if let Some(d) = digest {
-        out.retain(|r| r.digest == d.as_str());
+        out.retain(|f| f.record.digest == d.as_str());
     }
-    out.sort_by(|a, b| a.time.cmp(&b.time));
+    out.sort_by(|a, b| a.record.time.cmp(&b.record.time));
     Ok(out)
 }
 
@@ -204,36 +304,101 @@ fn refuse(check: &str, message: &str, hint: &str) -> Error {
 
 /// `promote --env ENV REF`.
 pub fn promote(session: &Session, sink: &CiSink, args: &Args, p: &PromoteArgs) -> Result<u8> {
-    let (config, ledger_path) = load(args)?;
+    let (config, ledger_path, config_path) = load(args)?;
     let (index, env) = environment(&config, &p.env)?;
+    let key = signing_key(args)?;
+    let own = trusted_keys(&config_path, &p.env, env)?;
+    check_signer(&p.env, env, &own, key.as_ref(), args)?;
+    let previous = match index {
+        0 => None,
+        i => {
+            let prev = config.environments[i - 1].as_str();
+            let prev_env = &config.env[prev];
+            let trusted = trusted_keys(&config_path, prev, prev_env)?;
+            if trusted.is_empty() && !env.allow_unsigned_records {
+                return Err(config_error(
+                    &config_path,
+                    format!(
+                        "`{}` requires a promotion record from `{prev}`, but `[promote.env.{prev}]` lists no `trusted-keys`, so a forged record could not be told from a real one; \
+                         add `trusted-keys = [\"keys/{prev}.pub\"]` (the public key of whoever promotes into `{prev}`, who signs with `--signing-key`) to `[promote.env.{prev}]`, \
+                         or set `allow-unsigned-records = true` in `[promote.env.{}]` to trust unsigned records (anyone who can push to `{prev}` can forge them)",
+                        p.env, p.env
+                    ),
+                ));
+            }
+            Some((prev, env_location(prev, prev_env)?, trusted))
+        }
+    };
     let source = Reference::parse(&p.reference).map_err(Error::Usage)?;
     session.set_home(&env_location(&p.env, env)?);
     let src = session.store(&source.location, false)?;
     let root = src.fetch(&source)?;
     let mut checks = Vec::new();
 
-    if index > 0 {
-        let prev = &config.environments[index - 1];
-        let prev_location = env_location(prev, &config.env[prev])?;
-        let records = records_for_env(
+    if let Some((prev, prev_location, trusted)) = &previous {
+        let prev = *prev;
+        let found = found_for_env(
             session,
             ledger_path.as_deref(),
             prev,
-            &prev_location,
+            prev_location,
             Some(&root.digest),
         )?;
-        let Some(first) = records.first() else {
+        let mut accepted: Vec<(PromotionRecord, String)> = Vec::new();
+        let mut ignored = 0;
+        for f in found {
+            if trusted.is_empty() {
+                warn(&format!(
+                    "promotion record {} is unverified: `[promote.env.{prev}]` lists no `trusted-keys` and `[promote.env.{}]` sets `allow-unsigned-records = true`",
+                    f.origin, p.env
+                ));
+                accepted.push((f.record, "unverified".into()));
+                continue;
+            }
+            match f.verify(trusted, &root.digest, prev) {
+                Ok(k) => accepted.push((
+                    f.record,
+                    format!("signed by {}", &k.key_id().as_str()[..16]),
+                )),
+                Err(reason) => {
+                    ignored += 1;
+                    warn(&format!("ignored promotion record {}: {reason}", f.origin));
+                }
+            }
+        }
+        let Some((first, signer)) = accepted.first() else {
+            let why = if ignored > 0 {
+                format!(
+                    " ({ignored} record(s) ignored as not signed by a key `[promote.env.{prev}] trusted-keys` lists; see the warnings above)"
+                )
+            } else {
+                String::new()
+            };
             return Err(refuse(
                 "previous-environment",
                 &format!(
-                    "`{}` was never promoted to `{prev}`, the environment before `{}`",
+                    "`{}` was never promoted to `{prev}`, the environment before `{}`{why}",
                     root.digest, p.env
                 ),
-                &format!("promote it to `{prev}` first (`paved-promote promote --env {prev} …`)"),
+                &format!(
+                    "promote it to `{prev}` first (`paved-promote promote --env {prev} --signing-key KEY …`)"
+                ),
             ));
         };
+        let prev_store = session.store(prev_location, false)?;
+        if prev_store.get_manifest(&root.digest, None)?.is_none() {
+            return Err(refuse(
+                "previous-environment",
+                &format!(
+                    "`{}` is not in {}, the repository of `{prev}`, although a signed record says it was promoted there (deleted since, or the record was copied from elsewhere)",
+                    root.digest,
+                    prev_store.describe()
+                ),
+                &format!("promote it to `{prev}` again"),
+            ));
+        }
         checks.push(format!(
-            "previous-environment: in {prev} since {}",
+            "previous-environment: in {prev} since {}, {signer}",
             first.time
         ));
         if let Some(soak) = &env.soak {
@@ -350,23 +515,27 @@ pub fn promote(session: &Session, sink: &CiSink, args: &Args, p: &PromoteArgs) -
         &dst,
         &root,
         &record,
+        key.as_ref(),
         ledger_path.as_deref(),
         &report,
     )
 }
 
+#[allow(clippy::too_many_arguments)]
 fn finish(
     sink: &CiSink,
     args: &Args,
     dst: &Store,
     root: &crate::oci::Manifest,
     record: &PromotionRecord,
+    key: Option<&PrivateKey>,
     ledger_path: Option<&Path>,
     report: &copy::CopyReport,
 ) -> Result<u8> {
-    let record_digest = ledger::push_record(dst, record, root)?;
+    let envelope = key.map(|k| ledger::sign_record(record, k)).transpose()?;
+    let record_digest = ledger::push_record(dst, record, envelope.as_ref(), root)?;
     if let Some(path) = ledger_path {
-        ledger::append(path, record)?;
+        ledger::append(path, record, envelope.as_ref())?;
     }
     info(crate::summary(report).trim_end());
     info(&format!(
@@ -383,8 +552,12 @@ fn finish(
         paved_core::cli::warn(&w);
     }
     if args.result.json {
-        let value =
-            serde_json::json!({"copy": report, "record": record, "record_digest": record_digest});
+        let value = serde_json::json!({
+            "copy": report,
+            "record": record,
+            "record_digest": record_digest,
+            "signed_by": key.map(|k| k.key_id().as_str().to_owned()),
+        });
         print_stdout(&format!(
             "{}\n",
             serde_json::to_string_pretty(&value).unwrap_or_default()
@@ -399,7 +572,7 @@ fn finish(
 pub fn history(session: &Session, args: &Args, h: &HistoryArgs) -> Result<u8> {
     let mut records = Vec::new();
     if let Some(env) = &h.env {
-        let (config, ledger_path) = load(args)?;
+        let (config, ledger_path, _) = load(args)?;
         let (_, e) = environment(&config, env)?;
         let location = env_location(env, e)?;
         session.set_home(&location);
@@ -480,8 +653,11 @@ fn deployed_stack(records: &[PromotionRecord]) -> Vec<&PromotionRecord> {
 
 /// `rollback --env ENV [--to DIGEST]`: move the current tag back to an earlier digest.
 pub fn rollback(session: &Session, sink: &CiSink, args: &Args, r: &RollbackArgs) -> Result<u8> {
-    let (config, ledger_path) = load(args)?;
+    let (config, ledger_path, config_path) = load(args)?;
     let (_, env) = environment(&config, &r.env)?;
+    let key = signing_key(args)?;
+    let own = trusted_keys(&config_path, &r.env, env)?;
+    check_signer(&r.env, env, &own, key.as_ref(), args)?;
     let Some(current_tag) = env.current_tag.clone() else {
         return Err(Error::Input {
             message: format!(
@@ -590,6 +766,7 @@ pub fn rollback(session: &Session, sink: &CiSink, args: &Args, r: &RollbackArgs)
         &dst,
         &root,
         &record,
+        key.as_ref(),
         ledger_path.as_deref(),
         &report,
     )

@@ -11,6 +11,8 @@
 //! current-tag = "prod"                         # optional moving pointer, rewritten on rollback
 //! soak = "24h"                                 # time the digest must have spent in staging
 //! require = ["application/vnd.dev.sigstore.bundle.v0.3+json"]  # referrer artifact types
+//! trusted-keys = ["keys/prod.pub"]             # keys that sign the records of promotions into prod
+//! # allow-unsigned-records = true              # trust the previous environment's unsigned records
 //! ```
 
 use std::collections::BTreeMap;
@@ -51,6 +53,15 @@ pub struct EnvironmentConfig {
     /// Referrer artifact types the image must carry (signatures, SBOMs, attestations).
     #[serde(default)]
     pub require: Vec<String>,
+    /// Public key files (PEM; relative to the config file) of whoever promotes into this
+    /// environment. Promotions into it must be signed with one of them (`--signing-key`), and the
+    /// next environment trusts only this environment's records signed by one of them.
+    #[serde(default)]
+    pub trusted_keys: Vec<String>,
+    /// Trust the previous environment's records without a signature when that environment
+    /// lists no `trusted-keys` (anyone who can push there can forge them). Default: refused.
+    #[serde(default)]
+    pub allow_unsigned_records: bool,
 }
 
 impl PromoteConfig {
@@ -101,11 +112,16 @@ repository = "127.0.0.1:5000/prod/app"
 soak = "1h"
 require = ["application/spdx+json"]
 current-tag = "prod"
+trusted-keys = ["keys/prod.pub"]
+allow-unsigned-records = true
 "#,
         )
         .unwrap();
         c.promote.validate().unwrap();
         assert_eq!(c.promote.env["prod"].require, ["application/spdx+json"]);
+        assert_eq!(c.promote.env["prod"].trusted_keys, ["keys/prod.pub"]);
+        assert!(c.promote.env["prod"].allow_unsigned_records);
+        assert!(!c.promote.env["dev"].allow_unsigned_records);
 
         let err = PavedConfig::parse("[promote.env.dev]\nrepository = \"x/y\"\nsoke = \"1h\"\n")
             .unwrap_err();

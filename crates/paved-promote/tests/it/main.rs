@@ -7,4 +7,5 @@ mod faults;
 mod hostile;
 mod minor;
 mod promote;
+mod signed;
 mod snapshots;

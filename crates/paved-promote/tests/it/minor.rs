@@ -55,7 +55,7 @@ fn the_soak_refusal_uses_human_durations() {
     std::fs::write(
         work.path().join("paved.toml"),
         format!(
-            "[promote]\nenvironments = [\"staging\", \"prod\"]\n[promote.env.staging]\nrepository = \"oci:{}\"\n[promote.env.prod]\nrepository = \"oci:{}\"\nsoak = \"1d\"\n",
+            "[promote]\nenvironments = [\"staging\", \"prod\"]\n[promote.env.staging]\nrepository = \"oci:{}\"\n[promote.env.prod]\nrepository = \"oci:{}\"\nsoak = \"1d\"\nallow-unsigned-records = true\n",
             store("staging"),
             store("prod")
         ),

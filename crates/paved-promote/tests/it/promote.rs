@@ -15,11 +15,13 @@ repository = "{host}/dev/app"
 [promote.env.staging]
 repository = "{host}/staging/app"
 require = ["{SBOM_TYPE}"]
+allow-unsigned-records = true
 
 [promote.env.prod]
 repository = "{host}/prod/app"
 current-tag = "live"
 soak = "{soak}"
+allow-unsigned-records = true
 "#
     )
 }
