@@ -5,7 +5,9 @@
 //! - [`copy`]: the copy engine (plan, parallel blob transfer, children-first manifests,
 //!   referrers, immutable tag write).
 //! - [`policy`]: `promote`, `history` and `rollback` over `[promote]` in paved.toml.
-//! - [`ledger`]: promotion records, as OCI referrers and as a JSON-lines file.
+//! - [`ledger`]: promotion records (signed in-toto statements), as OCI referrers and as a
+//!   JSON-lines file.
+//! - [`verify`]: `require`: cosign signatures and in-toto attestations, verified.
 
 pub mod cli;
 pub mod copy;
@@ -16,6 +18,7 @@ pub mod oci;
 pub mod policy;
 pub mod reference;
 pub mod store;
+pub mod verify;
 
 use std::fmt::Write as _;
 

@@ -8,7 +8,8 @@
 //!   warning naming it and why; without `trusted-keys` there, the promotion is a config error
 //!   unless this environment sets `allow-unsigned-records = true`;
 //! - `soak`: the first trusted record is at least `soak` old;
-//! - `referrer:<type>`: the image carries a referrer of each required artifact type;
+//! - `require:<what>`: each of `require` (`signature`, `provenance`, `sbom`) is verified against
+//!   `signature-keys` (see [`crate::verify`]); what failed is named with its reason;
 //! - `immutable-tag`: the environment's tag does not already point at another digest.
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::ledger::{self, Found, PromotionRecord};
 use crate::reference::{Location, Reference};
 use crate::store::{IndexEntry, Session, Store};
+use crate::verify;
 
 /// `[promote]`, the ledger file, and the config file's path (trusted keys are relative to it).
 fn load(args: &Args) -> Result<(PromoteConfig, Option<PathBuf>, PathBuf)> {
@@ -51,21 +53,27 @@ fn config_error(path: &Path, message: String) -> Error {
 /// The public keys `[promote.env.<name>] trusted-keys` lists, read relative to the config file.
 /// A file that cannot be read or is not a public key is a config error naming it.
 fn trusted_keys(config_path: &Path, name: &str, env: &EnvironmentConfig) -> Result<Vec<PublicKey>> {
+    load_keys(
+        config_path,
+        &format!("[promote.env.{name}] trusted-keys"),
+        &env.trusted_keys,
+    )
+}
+
+/// Public key files named by the config setting `setting`, relative to the config file.
+fn load_keys(config_path: &Path, setting: &str, files: &[String]) -> Result<Vec<PublicKey>> {
     let base = config_path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    env.trusted_keys
+    files
         .iter()
         .map(|k| {
             PublicKey::load(&base.join(k)).map_err(|e| {
                 let cause = std::error::Error::source(&e)
                     .map(|s| format!(" ({s})"))
                     .unwrap_or_default();
-                config_error(
-                    config_path,
-                    format!("`[promote.env.{name}] trusted-keys`: `{k}`: {e}{cause}"),
-                )
+                config_error(config_path, format!("`{setting}`: `{k}`: {e}{cause}"))
             })
         })
         .collect()
@@ -309,6 +317,11 @@ pub fn promote(session: &Session, sink: &CiSink, args: &Args, p: &PromoteArgs) -
     let key = signing_key(args)?;
     let own = trusted_keys(&config_path, &p.env, env)?;
     check_signer(&p.env, env, &own, key.as_ref(), args)?;
+    let signature_keys = load_keys(
+        &config_path,
+        &format!("[promote.env.{}] signature-keys", p.env),
+        &env.signature_keys,
+    )?;
     let previous = match index {
         0 => None,
         i => {
@@ -386,7 +399,7 @@ pub fn promote(session: &Session, sink: &CiSink, args: &Args, p: &PromoteArgs) -
             ));
         };
         let prev_store = session.store(prev_location, false)?;
-        if prev_store.get_manifest(&root.digest, None)?.is_none() {
+        if !prev_store.has_manifest(&root.digest)? {
             return Err(refuse(
                 "previous-environment",
                 &format!(
@@ -427,23 +440,37 @@ pub fn promote(session: &Session, sink: &CiSink, args: &Args, p: &PromoteArgs) -
         }
     }
     if !env.require.is_empty() {
-        let (referrers, _) = src.referrers(&root.digest)?;
+        let evidence = verify::gather(&src, &root.digest)?;
+        let listed = env.signature_keys.join(", ");
         for required in &env.require {
-            if !referrers
-                .iter()
-                .any(|r| r.artifact_type.as_deref() == Some(required.as_str()))
-            {
-                return Err(refuse(
-                    &format!("referrer:{required}"),
-                    &format!(
-                        "`{}` has no referrer of artifact type `{required}` in {}",
-                        root.digest,
-                        src.describe()
-                    ),
-                    "attach it (sign the image, push the SBOM) before promoting",
-                ));
+            let Some(requirement) = verify::Requirement::parse(required) else {
+                continue; // The config's validation names the entry.
+            };
+            match verify::check(
+                requirement,
+                &evidence,
+                &root.digest,
+                &signature_keys,
+                env.provenance.as_ref(),
+            ) {
+                Ok(passed) => checks.push(format!("{required}: {passed}")),
+                Err(reasons) => {
+                    let why = if reasons.is_empty() {
+                        format!("{} in {}", requirement.missing(), src.describe())
+                    } else {
+                        format!(
+                            "nothing verified with `[promote.env.{}] signature-keys` ({listed}): {}",
+                            p.env,
+                            reasons.join("; ")
+                        )
+                    };
+                    return Err(refuse(
+                        &format!("require:{required}"),
+                        &format!("`{}`: {why}", root.digest),
+                        "sign or attest the image with a key `signature-keys` lists (e.g. `cosign sign --key`, `cosign attest --key`) before promoting",
+                    ));
+                }
             }
-            checks.push(format!("referrer: {required}"));
         }
     }
 

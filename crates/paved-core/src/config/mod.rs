@@ -17,7 +17,7 @@ mod promote;
 mod quarantine;
 
 pub use change::ChangeConfig;
-pub use promote::{EnvironmentConfig, PromoteConfig};
+pub use promote::{EnvironmentConfig, PromoteConfig, ProvenanceConfig};
 pub use quarantine::QuarantineConfig;
 
 /// The file name looked for at the repository root.

@@ -7,5 +7,6 @@ mod faults;
 mod hostile;
 mod minor;
 mod promote;
+mod require;
 mod signed;
 mod snapshots;
