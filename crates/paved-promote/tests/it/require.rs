@@ -575,3 +575,89 @@ fn a_missing_key_file_or_an_unknown_requirement_is_a_config_error() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("cannot verify"), "{}", stderr(&out));
 }
+
+fn cosign_vector() -> (Vec<u8>, String, std::path::PathBuf) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cosign");
+    (
+        std::fs::read(dir.join("busybox.payload.json")).unwrap(),
+        std::fs::read_to_string(dir.join("busybox.sig.b64")).unwrap(),
+        dir.join("cosign.pub"),
+    )
+}
+
+/// A signature made by cosign itself (sigstore-rs's test vector, see
+/// `tests/fixtures/cosign/README.md`) verifies for the digest it names.
+#[test]
+fn a_cosign_made_signature_verifies_for_its_digest() {
+    let (payload, signature, key) = cosign_vector();
+    let keys = [paved_core::sign::PublicKey::load(&key).unwrap()];
+    let evidence = [paved_promote::verify::Evidence::Simple {
+        origin: "busybox.sig".into(),
+        payload: payload.clone(),
+        signature: signature.clone(),
+    }];
+    let busybox =
+        Digest::parse("sha256:f3cfc9d0dbf931d3db4685ec659b7ac68e2a578219da4aae65427886e649b06b")
+            .unwrap();
+    let passed = paved_promote::verify::check(
+        paved_promote::verify::Requirement::Signature,
+        &evidence,
+        &busybox,
+        &keys,
+        None,
+    )
+    .unwrap();
+    assert!(passed.contains("cosign signature signed by"), "{passed}");
+    // One changed byte and it no longer verifies.
+    let mut changed = payload;
+    changed[10] ^= 1;
+    let evidence = [paved_promote::verify::Evidence::Simple {
+        origin: "busybox.sig".into(),
+        payload: changed,
+        signature,
+    }];
+    let reasons = paved_promote::verify::check(
+        paved_promote::verify::Requirement::Signature,
+        &evidence,
+        &busybox,
+        &keys,
+        None,
+    )
+    .unwrap_err();
+    assert!(reasons[0].contains("does not verify"), "{reasons:?}");
+}
+
+/// The same real signature replayed onto another image (copied into its `.sig` tag) is refused:
+/// it verifies with the listed key, but names another digest.
+#[test]
+fn a_cosign_signature_replayed_onto_another_image_is_refused() {
+    let s = setup(r#"["signature"]"#);
+    let (payload, signature, key) = cosign_vector();
+    std::fs::copy(key, s.work.path().join("keys/busybox.pub")).unwrap();
+    write_config(
+        s.work.path(),
+        &s.host,
+        r#"["signature"]"#,
+        "keys/busybox.pub",
+    );
+    let img = s.image(70);
+    push_tag(
+        &s.host,
+        "build/app",
+        &img,
+        ".sig",
+        &[(
+            SIMPLE_SIGNING,
+            payload,
+            json!({"dev.cosignproject.cosign/signature": signature.trim()}),
+        )],
+    );
+    refused(
+        &s.promote(&img),
+        "signature",
+        &[
+            "names sha256:f3cfc9d0dbf931d3db4685ec659b7ac68e2a578219da4aae65427886e649b06b",
+            img.digest.as_str(),
+        ],
+    );
+}
