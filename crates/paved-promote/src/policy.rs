@@ -489,18 +489,21 @@ pub fn promote(session: &Session, sink: &CiSink, args: &Args, p: &PromoteArgs) -
         return Ok(paved_core::exit::OK);
     }
     // A re-run of a promotion that is already in place (same digest and destination recorded,
-    // and the current tag still on it) records nothing new.
+    // and the current tag still on it) records nothing new. Where this environment lists
+    // `trusted-keys`, only a record signed by one of them counts: an unsigned or forged one must
+    // not keep the real, signed record from being written.
     let already_current = match &env.current_tag {
         Some(current) => dst.resolve(current)?.as_ref() == Some(&root.digest),
         None => true,
     };
     let rerun = report.tag == copy::TagOutcome::Unchanged
         && already_current
-        && ledger::registry_records(&dst, &root.digest)?
+        && ledger::registry_found(&dst, &root.digest)?
             .iter()
             .any(|x| {
-                x.environment.as_deref() == Some(p.env.as_str())
-                    && x.destination == report.destination
+                x.record.environment.as_deref() == Some(p.env.as_str())
+                    && x.record.destination == report.destination
+                    && (own.is_empty() || x.verify(&own, &root.digest, &p.env).is_ok())
             });
     if let Some(current) = &env.current_tag {
         // Deliberately mutable: the pointer a deploy tool follows.

@@ -418,3 +418,17 @@ fn promoting_into_a_keyed_environment_needs_its_key() {
     assert!(out.status.success(), "{}", stderr(&out));
     let _ = &s.dev;
 }
+
+/// A record already in staging that its keys do not verify (here an unsigned one, for the same
+/// destination) does not make the real, signed promotion a "re-run" that records nothing.
+#[test]
+fn an_unverified_record_does_not_turn_a_signed_promotion_into_a_rerun() {
+    let s = setup("0s");
+    s.forge_staging_record(None);
+    assert!(s.promote_signed("dev", "build/app", "dev").status.success());
+    let out = s.promote_signed("staging", "dev/app", "staging");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("no new record"), "{}", stderr(&out));
+    let out = s.prod();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
