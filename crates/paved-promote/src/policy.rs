@@ -498,13 +498,11 @@ pub fn promote(session: &Session, sink: &CiSink, args: &Args, p: &PromoteArgs) -
     };
     let rerun = report.tag == copy::TagOutcome::Unchanged
         && already_current
-        && ledger::registry_found(&dst, &root.digest)?
-            .iter()
-            .any(|x| {
-                x.record.environment.as_deref() == Some(p.env.as_str())
-                    && x.record.destination == report.destination
-                    && (own.is_empty() || x.verify(&own, &root.digest, &p.env).is_ok())
-            });
+        && ledger::registry_found(&dst, &root.digest)?.iter().any(|x| {
+            x.record.environment.as_deref() == Some(p.env.as_str())
+                && x.record.destination == report.destination
+                && (own.is_empty() || x.verify(&own, &root.digest, &p.env).is_ok())
+        });
     if let Some(current) = &env.current_tag {
         // Deliberately mutable: the pointer a deploy tool follows.
         dst.put_manifest(&root, IndexEntry::Tag(current))?;

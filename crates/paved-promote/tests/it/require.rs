@@ -661,3 +661,69 @@ fn a_cosign_signature_replayed_onto_another_image_is_refused() {
         ],
     );
 }
+
+/// cosign's newer bundle format as OCI 1.1 referrers: a sigstore bundle whose `dsseEnvelope`
+/// is a signed `https://sigstore.dev/cosign/sign/v1` statement counts as the signature, and one
+/// holding a SLSA provenance statement as the provenance; the same bundle about another digest
+/// does not.
+#[test]
+fn sigstore_bundles_with_a_signed_dsse_envelope_satisfy_signature_and_provenance() {
+    const BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+    let s = setup(r#"["signature", "provenance"]"#);
+    let bundle = |envelope: &Envelope| {
+        let dsse: Value = serde_json::from_str(&envelope.to_json()).unwrap();
+        serde_json::to_vec(&json!({
+            "mediaType": BUNDLE,
+            "verificationMaterial": {"publicKey": {"hint": s.key.key_id().as_str()}},
+            "dsseEnvelope": dsse,
+        }))
+        .unwrap()
+    };
+    let img = s.image(71);
+    let sign = attestation(
+        &img,
+        "https://sigstore.dev/cosign/sign/v1",
+        json!({}),
+        &s.key,
+    );
+    let prov = attestation(
+        &img,
+        "https://slsa.dev/provenance/v1",
+        slsa_v1(
+            BUILDER,
+            "git+https://github.com/acme/app.git",
+            "refs/heads/main",
+        ),
+        &s.key,
+    );
+    push_referrers(
+        &s.host,
+        "build/app",
+        &img,
+        &[
+            (BUNDLE, vec![(BUNDLE, bundle(&sign), Value::Null)]),
+            (BUNDLE, vec![(BUNDLE, bundle(&prov), Value::Null)]),
+        ],
+    );
+    let out = s.promote(&img);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("signature: https://sigstore.dev/cosign/sign/v1 signed by"),
+        "{err}"
+    );
+
+    // The same bundles on another image name the first image, not it.
+    let other = s.image(72);
+    push_referrers(
+        &s.host,
+        "build/app",
+        &other,
+        &[(BUNDLE, vec![(BUNDLE, bundle(&sign), Value::Null)])],
+    );
+    refused(
+        &s.promote(&other),
+        "signature",
+        &["subjects do not include", other.digest.as_str()],
+    );
+}
