@@ -333,17 +333,9 @@ fn verified_signature_provenance_and_sbom_pass() {
 fn a_signature_made_by_python_cryptography_verifies_as_a_referrer() {
     let s = setup(r#"["signature"]"#);
     let img = s.image(61);
-    let python = paved_testkit::tools_dir()
-        .join("venv")
-        .join("bin")
-        .join("python");
-    assert!(
-        python.is_file(),
-        "`{}` is missing: run `cargo xtask tools` (it installs `cryptography` into the venv)",
-        python.display()
-    );
+    let python = tools_python("cryptography");
     let out_dir = s.work.path().join("py");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cosign_sign.py");
+    let script = fixture("cosign_sign.py");
     let out = Command::new(&python)
         .arg(&script)
         .args([img.digest.as_str(), &format!("{}/build/app", s.host)])
@@ -726,4 +718,88 @@ fn sigstore_bundles_with_a_signed_dsse_envelope_satisfy_signature_and_provenance
         "signature",
         &["subjects do not include", other.digest.as_str()],
     );
+}
+
+/// Attestations made by securesystemslib (a real DSSE signer outside paved): SLSA provenance
+/// and an SPDX SBOM in the `.att` tag, verified with the attester's key and checked against
+/// `[promote.env.prod.provenance]`.
+#[test]
+fn attestations_made_by_securesystemslib_verify() {
+    let s = setup(r#"["provenance", "sbom"]"#);
+    let img = s.image(73);
+    let python = tools_python("securesystemslib.dsse");
+    let out_dir = s.work.path().join("sslib");
+    let out = Command::new(&python)
+        .arg(fixture("sslib_attest.py"))
+        .args([
+            img.digest.as_str(),
+            BUILDER,
+            "https://github.com/acme/app",
+            "refs/heads/main",
+        ])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::copy(
+        out_dir.join("attester.pub"),
+        s.work.path().join("keys/attester.pub"),
+    )
+    .unwrap();
+    write_config(
+        s.work.path(),
+        &s.host,
+        r#"["provenance", "sbom"]"#,
+        "keys/attester.pub",
+    );
+    let layer = |name: &str, predicate_type: &str| -> Layer {
+        (
+            DSSE,
+            std::fs::read(out_dir.join(name)).unwrap(),
+            json!({"predicateType": predicate_type}),
+        )
+    };
+    push_tag(
+        &s.host,
+        "build/app",
+        &img,
+        ".att",
+        &[
+            layer("provenance.json", "https://slsa.dev/provenance/v1"),
+            layer("sbom.json", "https://spdx.dev/Document"),
+        ],
+    );
+    let dry_run = || {
+        promote(
+            &[
+                "promote",
+                "--env",
+                "prod",
+                &format!("{}/build/app:{}", s.host, img.tag),
+                "--dry-run",
+            ],
+            s.work.path(),
+            &[],
+        )
+    };
+    let out = dry_run();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("sbom: https://spdx.dev/Document signed by"),
+        "{err}"
+    );
+
+    // With a builder the policy does not name, the same provenance is refused.
+    let config = std::fs::read_to_string(s.work.path().join("paved.toml")).unwrap();
+    std::fs::write(
+        s.work.path().join("paved.toml"),
+        config.replace(BUILDER, "https://builder.example/other"),
+    )
+    .unwrap();
+    refused(&dry_run(), "provenance", &["its builder.id is", BUILDER]);
 }

@@ -175,6 +175,31 @@ fn signed_records_pass_and_verify_with_the_environment_key() {
     assert_eq!(statement.predicate["environment"], "staging");
     assert_eq!(statement.predicate["digest"], s.image.digest.as_str());
 
+    // securesystemslib, a DSSE implementation outside paved, verifies the record with the
+    // staging public key (paved-core's reference script).
+    let envelope_file = s.work.path().join("staging-record.json");
+    std::fs::write(&envelope_file, lines[1]).unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../paved-core/tests/fixtures/sign/sslib.py");
+    let out = std::process::Command::new(tools_python("securesystemslib.dsse"))
+        .arg(script)
+        .arg("verify")
+        .arg(s.work.path().join("keys/staging.pub"))
+        .arg(&envelope_file)
+        .arg("application/vnd.in-toto+json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "securesystemslib refused the record: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        s.staging.key_id().as_str()
+    );
+
     // History still reads the records (from the registry, decoded from their envelopes).
     let out = s.run(&[
         "history",

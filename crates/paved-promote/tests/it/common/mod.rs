@@ -346,3 +346,34 @@ pub fn push_cosign_tag(host: &str, repo: &str, subject: &Digest, suffix: &str) -
         .unwrap();
     manifest
 }
+
+/// The tools venv's python, with `module` importable; fails naming `cargo xtask tools` when not.
+pub fn tools_python(module: &str) -> PathBuf {
+    let python = paved_testkit::tools_dir()
+        .join("venv")
+        .join("bin")
+        .join("python");
+    assert!(
+        python.is_file(),
+        "`{}` is missing: run `cargo xtask tools` (it installs securesystemslib and cryptography)",
+        python.display()
+    );
+    let probe = Command::new(&python)
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .expect("running the tools venv's python");
+    assert!(
+        probe.status.success(),
+        "`{module}` is not installed in `{}`: run `cargo xtask tools`\n{}",
+        python.display(),
+        String::from_utf8_lossy(&probe.stderr)
+    );
+    python
+}
+
+/// `tests/fixtures/NAME` of this crate.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
