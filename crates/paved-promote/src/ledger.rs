@@ -139,7 +139,7 @@ pub struct Found {
     pub record: PromotionRecord,
     /// The envelope, for signed records.
     pub envelope: Option<Envelope>,
-    /// Where it was read: `record sha256:… in REPO` or `FILE line N`.
+    /// Where it was read: `sha256:… in REPO` (the record manifest) or `FILE line N`.
     pub origin: String,
 }
 
@@ -322,7 +322,7 @@ fn records_with_tags(
         if view.artifact_type.as_deref() != Some(PROMOTION_ARTIFACT_TYPE) {
             continue;
         }
-        let origin = format!("record {d} in {}", store.describe());
+        let origin = format!("{d} in {}", store.describe());
         for layer in &view.layers {
             if layer.media_type == PROMOTION_ARTIFACT_TYPE {
                 let bytes = store.get_blob(&layer.digest)?;
