@@ -438,10 +438,18 @@ fn promoting_into_a_keyed_environment_needs_its_key() {
     // Nothing was copied: dev's repository does not have the image.
     let out = s.run(&["history", &format!("{}/dev/app:1.0.0", s.host)]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    // With dev's key it goes through.
-    let out = s.promote_signed("dev", "build/app", "dev");
+    // With dev's key it goes through, and says which key signed.
+    let out = s.run(&[
+        "promote",
+        "--env",
+        "dev",
+        &format!("{}/build/app:1.0.0", s.host),
+        "--signing-key",
+        "keys/dev.pem",
+        "--json",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let _ = &s.dev;
+    assert_eq!(json(&out)["signed_by"], s.dev.key_id().as_str());
 }
 
 /// A record already in staging that its keys do not verify (here an unsigned one, for the same
