@@ -178,7 +178,9 @@ impl Requirement {
                 "no SLSA provenance attestation (`https://slsa.dev/provenance/…`)"
             }
             Requirement::Sbom => {
-                "no CycloneDX or SPDX attestation (`https://cyclonedx.org/bom`, `https://spdx.dev/Document`)"
+                "no CycloneDX or SPDX attestation (`https://cyclonedx.org/bom`, `https://spdx.dev/Document`); \
+                 an SBOM merely attached (a `.sbom` tag) is signed by no one: attest it with \
+                 `cosign attest --key KEY --type cyclonedx` (or `spdxjson`)"
             }
         }
     }

@@ -481,7 +481,11 @@ fn a_missing_sbom_is_refused() {
         ".att",
         &[att_layer(&prov, "https://slsa.dev/provenance/v1")],
     );
-    refused(&s.promote(&img), "sbom", &["no CycloneDX or SPDX"]);
+    refused(
+        &s.promote(&img),
+        "sbom",
+        &["no CycloneDX or SPDX", "`.sbom` tag", "cosign attest"],
+    );
 }
 
 /// Provenance from another builder, or another source ref, or an SBOM signed by another key.
