@@ -450,6 +450,11 @@ fn promoting_into_a_keyed_environment_needs_its_key() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(json(&out)["signed_by"], s.dev.key_id().as_str());
+
+    // A rollback writes a record too, so it needs the key as well.
+    let out = s.run(&["rollback", "--env", "dev"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--signing-key"), "{}", stderr(&out));
 }
 
 /// A record already in staging that its keys do not verify (here an unsigned one, for the same
