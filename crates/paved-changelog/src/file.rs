@@ -191,20 +191,25 @@ pub fn upsert(existing: Option<&str>, sections: &[String], header: &str) -> Stri
     };
     let crlf = existing.is_some_and(|t| t.contains("\r\n"));
     let eol = if crlf { "\r\n" } else { "\n" };
+    // Whether an `Unreleased` section was written by this call: a release replaces only the
+    // file's own (the notes it came from), never one written alongside it.
+    let mut unreleased_written = false;
     // Oldest first, so each new one lands above the older ones.
     for text in sections.iter().rev() {
         let Some(key) = text.lines().next().and_then(heading_key) else {
             continue;
         };
+        unreleased_written |= key == Key::Unreleased;
         let mut body: String = text.trim_end().lines().collect::<Vec<_>>().join(eol);
         body.push_str(eol);
-        // A released version takes the place of the `Unreleased` section it came from.
+        // A released version takes the place of the `Unreleased` section it came from, unless
+        // this call wrote that `Unreleased` section itself.
         let slot = doc
             .sections
             .iter()
             .position(|(k, _)| *k == key)
             .or_else(|| {
-                matches!(key, Key::Version(_))
+                (matches!(key, Key::Version(_)) && !unreleased_written)
                     .then(|| doc.sections.iter().position(|(k, _)| *k == Key::Unreleased))
                     .flatten()
             });
@@ -341,6 +346,28 @@ mod tests {
         );
         let order: Vec<&str> = out.lines().filter(|l| l.starts_with("## ")).collect();
         assert_eq!(order, ["## [1.1.0]", "## [1.0.0]", "## [0.5.0]"]);
+    }
+
+    /// Found by `fuzz/`'s `changelog_upsert` target: an `Unreleased` section written in the same
+    /// call as a release is kept (a release only takes the place of an `Unreleased` section that
+    /// was already in the file), so writing the same sections again changes nothing.
+    #[test]
+    fn unreleased_written_with_a_release_is_kept_and_a_rerun_changes_nothing() {
+        let sections = [
+            "## v2.0.0\n\n- new\n".to_owned(),
+            "## [Unreleased]\n\n- wip\n".to_owned(),
+        ];
+        let once = upsert(None, &sections, DEFAULT_HEADER);
+        assert!(once.contains("- wip") && once.contains("- new"), "{once}");
+        assert_eq!(upsert(Some(&once), &sections, DEFAULT_HEADER), once);
+
+        // The file's own `Unreleased` is still replaced by the release.
+        let existing = "# Changelog\n\n## [Unreleased]\n\n- pending\n";
+        let out = upsert(Some(existing), &sections, DEFAULT_HEADER);
+        assert!(!out.contains("- pending"), "{out}");
+        let headings: Vec<&str> = out.lines().filter(|l| l.starts_with("## ")).collect();
+        assert_eq!(headings, ["## [Unreleased]", "## v2.0.0"]);
+        assert_eq!(upsert(Some(&out), &sections, DEFAULT_HEADER), out);
     }
 
     #[test]
