@@ -3,6 +3,7 @@
 //! - `ci`: every check CI runs (format, clippy, docs, the whole test suite), installing what is
 //!   missing and saying what it installs.
 //! - `bench`: the benchmarks, with figures printed as a table.
+//! - `fuzz`: the libFuzzer targets in `fuzz/`, each for a time budget, with executions per target.
 //! - `codegen`, `lint-ci`, `e2e`, `dist`, `bump`: the golden pipelines (actions, reusable
 //!   workflows, GitLab components) and releasing paved itself.
 //!
@@ -19,6 +20,7 @@ mod ci;
 mod codegen;
 mod dist;
 mod e2e;
+mod fuzz;
 mod leftovers;
 mod lint_ci;
 mod tools;
@@ -33,6 +35,7 @@ commands:
   codegen  regenerate action/component inputs from the CLIs (--check: fail on drift)
   lint-ci  zizmor, check-jsonschema and shellcheck over actions, workflows and components
   e2e      run the workflows with act and the components with gitlab-ci-local in a consumer repo
+  fuzz     build the libFuzzer targets in fuzz/ and run each (--seconds N, --build-only, TARGET…)
   dist     build static release binaries into dist/ with SHA256SUMS (--profile NAME)
   bump     bump X.Y.Z: move every version pin (actions, workflows, components, docs)
   tools    install the real parts tests start (Debian, PyPI and npm packages), saying what
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
         Some("codegen") => codegen::run(&args[1..]),
         Some("lint-ci") => lint_ci::run(&args[1..]),
         Some("e2e") => e2e::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
         Some("dist") => dist::run(&args[1..]),
         Some("bump") => bump::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {

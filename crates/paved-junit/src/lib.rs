@@ -131,3 +131,35 @@ pub fn parse_bytes(name: &str, variant: &str, bytes: &[u8]) -> paved_core::Resul
     Parser::new(bytes, &path).run(&mut collect)?;
     Ok(merger.finish())
 }
+
+/// Entry points for the fuzz targets in `fuzz/`: the parser with the knobs its own tests turn.
+/// Not part of the API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::io::BufReader;
+    use std::path::Path;
+
+    use crate::merge::Collect;
+    use crate::model::TestResult;
+    use crate::parse::Parser;
+
+    /// Parse `bytes` through a read buffer of `cap` bytes, with the fast path for plain passes
+    /// on or off. Returns the test results as the sink receives them and the number of
+    /// `<testcase>` elements read.
+    pub fn parse_with(
+        bytes: &[u8],
+        cap: usize,
+        plain_reads: bool,
+    ) -> paved_core::Result<(Vec<TestResult>, u64)> {
+        let mut out = Vec::new();
+        let mut collect = Collect::new("", |r| {
+            out.push(r);
+            Ok::<(), paved_core::Error>(())
+        });
+        let reader = BufReader::with_capacity(cap.max(1), bytes);
+        let mut parser = Parser::new(reader, Path::new("fuzz.xml"));
+        parser.plain_reads = plain_reads;
+        let end = parser.run(&mut collect)?;
+        Ok((out, end.cases))
+    }
+}

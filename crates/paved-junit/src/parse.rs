@@ -123,7 +123,7 @@ pub(crate) struct Parser<'p, R> {
     seen_root: bool,
     /// Plain passing test cases read straight from the buffer ([`Parser::plain_cases`]); off
     /// only in tests, to check that it changes nothing.
-    plain_reads: bool,
+    pub(crate) plain_reads: bool,
     /// How many were (for tests).
     plain_read: u64,
 }

@@ -86,3 +86,57 @@ pub use retry::{Clock, RetryHook, RetryNotice, SystemClock};
 pub use url::{decode_component, encode_component};
 
 pub use crate::redact::redact_url;
+
+/// Entry points for the fuzz targets in `fuzz/`: what the client reads out of a response it did
+/// not choose (headers and body). Not part of the API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::time::{Duration, SystemTime};
+
+    use super::method::Method;
+    use super::response::Response;
+
+    /// What the client made of one response.
+    #[derive(Debug)]
+    pub struct Reading {
+        /// The retry decision: the reason, the wait the server asked for, whether it was a
+        /// rate limit; `None` when the response is not worth another attempt.
+        pub retry: Option<(String, Option<Duration>, bool)>,
+        /// The next-page link.
+        pub next: Option<String>,
+        /// The error as printed.
+        pub printed: String,
+    }
+
+    /// What the client makes of one response: the retry decision, the next-page link, the
+    /// server's message and the printed error.
+    pub fn read_response(
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+        now: SystemTime,
+    ) -> Reading {
+        let response = Response {
+            method: Method::Get,
+            url: "https://api.example.test/items?page=2".into(),
+            status,
+            headers,
+            body,
+        };
+        let retry =
+            super::retry::retry_signal(&response, now).map(|s| (s.reason, s.wait, s.rate_limited));
+        let next = response.next_link();
+        let _ = response.error_message();
+        let printed = response.into_error(None).to_string();
+        Reading {
+            retry,
+            next,
+            printed,
+        }
+    }
+
+    /// `Retry-After` as the retry loop reads it.
+    pub fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+        super::date::parse_retry_after(value, now)
+    }
+}
