@@ -123,8 +123,9 @@ impl paved_junit::Sink for Pieces {
 
 impl paved_junit::parallel::PieceSink for Pieces {}
 
-/// JUnit: one file parsed by one thread and by several, cut into small pieces (at guesses
-/// that are often wrong), gives the same test cases in the same order, or the same error.
+/// JUnit: one file parsed whole on one thread and by three threads in small pieces (cut at
+/// guesses that are often wrong) gives the same test cases in the same order, or an error both
+/// times.
 pub fn junit_parallel(data: &[u8]) {
     let (min_piece, xml) = match data.split_first() {
         Some((&c, rest)) => (u64::from(c) % 64 + 1, rest),
@@ -134,7 +135,7 @@ pub fn junit_parallel(data: &[u8]) {
     std::io::Write::write_all(&mut file, xml).expect("write the temporary report");
     let path = file.path();
     let len = xml.len() as u64;
-    let run = |threads: usize| {
+    let run = |threads: usize, min_piece: u64| {
         paved_junit::parallel::parse_in_pieces(path, len, threads, min_piece, |_, _| {
             Pieces::default()
         })
@@ -143,8 +144,9 @@ pub fn junit_parallel(data: &[u8]) {
             (all, cases)
         })
     };
-    let one = run(1);
-    let many = run(3);
+    // The reference: the whole file as one piece, on this thread.
+    let one = run(1, u64::MAX);
+    let many = run(3, min_piece);
     match (&one, &many) {
         (Ok(a), Ok(b)) => assert_eq!(a, b, "pieces of at least {min_piece} bytes"),
         // The error's place may differ (a piece fails before the one that would), so only
