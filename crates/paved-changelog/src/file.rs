@@ -370,6 +370,16 @@ mod tests {
         assert_eq!(upsert(Some(&out), &sections, DEFAULT_HEADER), out);
     }
 
+    /// Found by `fuzz/`'s `changelog_upsert` target: a new file whose header holds a release
+    /// heading, and no section to write, reads the same when written again.
+    #[test]
+    fn a_header_with_a_heading_and_no_sections_is_stable() {
+        let header = "# Changelog\n\n## [Unreleased]\n";
+        let once = upsert(None, &["## not a version\n".to_owned()], header);
+        assert_eq!(once, header);
+        assert_eq!(upsert(Some(&once), &[], header), once);
+    }
+
     #[test]
     fn headings_in_code_fences_are_not_sections() {
         let existing = "# Changelog\n\n## [1.0.0]\n\n```md\n## [0.1.0]\n```\n";
