@@ -169,7 +169,8 @@ pub fn conventional(data: &[u8]) {
     if let paved_core::conventional::Classification::Conventional(c) =
         paved_core::conventional::classify(&message)
     {
-        assert_eq!(c.kind, c.kind.to_lowercase(), "the type is lower-cased");
+        // ASCII lower-casing is what keys the rules (`feat`, `fix`, …); other letters are kept.
+        assert_eq!(c.kind, c.kind.to_ascii_lowercase(), "the type is lower-cased");
     }
 }
 
