@@ -122,6 +122,16 @@ impl Reference {
             Some(_) => ("docker.io".to_owned(), name.to_owned()),
             None => ("docker.io".to_owned(), format!("library/{name}")),
         };
+        // `host:port`: a port that is not a number (`oci:` after `docker://`) would display as
+        // another kind of reference.
+        if let Some((host, port)) = registry.rsplit_once(':')
+            && !registry.ends_with(']')
+            && (host.is_empty() || port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(format!(
+                "`{text}` names the registry `{registry}`, whose port is not a number; write `host:port/repository`"
+            ));
+        }
         let valid_repo = !repository.is_empty()
             && repository.split('/').all(|c| {
                 !c.is_empty()
@@ -206,6 +216,18 @@ impl fmt::Display for Reference {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by `fuzz/`'s `oci_reference` target: `docker://oci:/o` read as registry `oci:`,
+    /// which displays as the layout `oci:/o`.
+    #[test]
+    fn a_registry_port_must_be_a_number() {
+        let err = Reference::parse("docker://oci:/o").unwrap_err();
+        assert!(err.contains("port is not a number"), "{err}");
+        assert!(Reference::parse("host:x/a").is_err());
+        let r = Reference::parse("localhost:5000/a/b:v1").unwrap();
+        assert_eq!(Reference::parse(&r.to_string()), Ok(r));
+        assert!(Reference::parse("[::1]/a").is_ok());
+    }
 
     #[test]
     fn parses_references() {
