@@ -170,7 +170,11 @@ pub fn conventional(data: &[u8]) {
         paved_core::conventional::classify(&message)
     {
         // ASCII lower-casing is what keys the rules (`feat`, `fix`, …); other letters are kept.
-        assert_eq!(c.kind, c.kind.to_ascii_lowercase(), "the type is lower-cased");
+        assert_eq!(
+            c.kind,
+            c.kind.to_ascii_lowercase(),
+            "the type is lower-cased"
+        );
     }
 }
 
