@@ -4,6 +4,8 @@
 //! - **Add**: a test whose verdict is [`Verdict::Flaky`] and that no entry covers gets an entry
 //!   for its variant, with the evidence as the reason, the owner from CODEOWNERS (by the test's
 //!   file; `[quarantine] default-owner` otherwise), and `expires = added + expiry-days`.
+//!   Subtests: a flaky parent whose failures its subtests explain (see
+//!   [`failed_through_subtests`]) is not added; the leaves that failed are.
 //! - **Release**: an entry is removed when every test it covers has had at least
 //!   `min-clean-runs` consecutive clean runs at the end of the window *and* the Wilson upper
 //!   bound on its flaky-run rate (runs with any failed attempt) is under `release-threshold`. An entry with no runs in the window
@@ -243,6 +245,31 @@ pub struct Plan {
     pub broken: Vec<String>,
     /// Every broken test in the analysis (quarantined or not), with where it broke: never added.
     pub breaks: Vec<BrokenTest>,
+    /// Flaky parents not added because their failures are those of their subtests (the
+    /// subtests are added instead), as display ids.
+    pub parents: Vec<String>,
+}
+
+/// Whether `s` failed only because its subtests did: its subtests (`name/…`, one level down,
+/// same suite, classname and variant) had at least as many runs with a failed attempt as it
+/// had. `go test` fails a parent whenever a subtest fails, so without this rule a flaky subtest
+/// would quarantine its whole parent. A parent that failed more often fails on its own too.
+pub fn failed_through_subtests(s: &TestStats, stats: &[TestStats]) -> bool {
+    let prefix = format!("{}/", s.id.name);
+    let child_failures: u32 = stats
+        .iter()
+        .filter(|c| {
+            c.id.suite == s.id.suite
+                && c.id.classname == s.id.classname
+                && c.id.variant == s.id.variant
+                && c.id
+                    .name
+                    .strip_prefix(&prefix)
+                    .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
+        })
+        .map(|c| c.failures + c.retry_passes)
+        .sum();
+    child_failures > 0 && s.failures + s.retry_passes <= child_failures
 }
 
 /// A broken test `update` did not (and never does) quarantine.
@@ -280,6 +307,10 @@ pub fn plan(
             continue;
         }
         if s.verdict != Verdict::Flaky {
+            continue;
+        }
+        if failed_through_subtests(s, stats) {
+            plan.parents.push(crate::analyze::display_id(&s.id));
             continue;
         }
         let id = format_id(&s.id);
@@ -658,6 +689,11 @@ pub fn run(args: &UpdateArgs) -> crate::error::Result<u8> {
             crate::analyze::break_text(&b.at, |c| c)
         ));
     }
+    for p in &plan.parents {
+        paved_core::cli::info(&format!(
+            "`{p}` is not quarantined: its failures are those of its subtests, which are quarantined instead"
+        ));
+    }
     for b in &plan.broken {
         paved_core::cli::warn(&format!(
             "`{b}` is quarantined but broken: it fails on every run from a change point on (see `analyze`), which is not a flake; fix it or remove it"
@@ -696,6 +732,7 @@ pub fn run(args: &UpdateArgs) -> crate::error::Result<u8> {
             "released": plan.released,
             "broken": plan.broken,
             "breaks": plan.breaks,
+            "parents": plan.parents,
             "diff": diff(&before, &after, &name),
         });
         paved_core::cli::print_stdout(&format!(

@@ -356,3 +356,62 @@ fn on_github_it_writes_outputs_and_a_job_summary() {
         assert!(outputs.contains(want), "{outputs}");
     }
 }
+
+/// A flaky Go subtest fails its parent in the same runs (gotestsum writes `TestTotal` failed next
+/// to `TestTotal/with_discount`): the subtest is quarantined, not the parent it dragged down. A
+/// parent that fails more often than its subtests together fails on its own, and is added.
+#[test]
+fn a_flaky_subtest_is_quarantined_without_the_parent_it_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let go = |name: &str, failures: u32| {
+        let mut s = flaky(stats(
+            "example.com/shop/cart",
+            "example.com/shop/cart",
+            name,
+            None,
+        ));
+        s.failures = failures;
+        s
+    };
+    let all = vec![
+        go("TestTotal", 6),
+        go("TestTotal/with_discount", 4),
+        go("TestTotal/with_discount/eur", 4),
+        go("TestTotal/rounding", 2),
+        // Fails 9 times, its only failing subtest 3: its own failures too.
+        go("TestCheckout", 9),
+        go("TestCheckout/card", 3),
+    ];
+    std::fs::write(
+        dir.path().join("stats.json"),
+        serde_json::to_string(&json!({ "tests": all })).unwrap(),
+    )
+    .unwrap();
+    let out = update(dir.path(), &["--json"], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let added: Vec<&str> = v["added"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        added,
+        [
+            "example.com/shop/cart|example.com/shop/cart|TestTotal/with_discount/eur",
+            "example.com/shop/cart|example.com/shop/cart|TestTotal/rounding",
+            "example.com/shop/cart|example.com/shop/cart|TestCheckout",
+            "example.com/shop/cart|example.com/shop/cart|TestCheckout/card",
+        ]
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("`example.com/shop/cart|example.com/shop/cart|TestTotal` is not quarantined: its failures are those of its subtests"),
+        "{stderr}"
+    );
+}
