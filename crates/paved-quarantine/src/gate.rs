@@ -7,9 +7,14 @@
 //!   a **failure** (exit 1), whatever earlier attempts said (pytest-rerunfailures writes its
 //!   reruns as empty test cases before the final one, so an earlier "pass" may be a rerun);
 //! - a test whose final pass follows a failed attempt is reported as **flaky**, not failed;
-//! - a quarantined test that failed is reported and does not count;
-//! - an expired quarantine entry warns (or fails the gate with `fail-on-expired`); it still
-//!   shields its test, because the list, not the gate, is where quarantine is decided.
+//! - a quarantined test that failed is reported and does not count (run-but-ignore: quarantined
+//!   tests keep running, so their results keep flowing into the history that releases them);
+//! - a parent that failed only because quarantined subtests failed (`go test` fails the parent
+//!   of a failing subtest) is counted as quarantined with them: at least one of its subtests
+//!   (`name/…`) failed in this run, and every one that failed is quarantined;
+//! - an expired quarantine entry no longer shields its test: the test's failure counts, with a
+//!   message naming the entry and its expiry. `--allow-expired` keeps the shield (with a
+//!   warning); `--fail-on-expired` fails the gate on any expired entry, even one whose test passed.
 //!
 //! Output: a line per finding on stderr (annotations on GitHub), a markdown job summary, outputs
 //! `failed`, `flaky`, `quarantined`, and `--json` on stdout.
@@ -43,9 +48,14 @@ pub struct GateArgs {
     #[arg(long, env = "PAVED_VARIANT", value_name = "V", default_value = "")]
     pub variant: String,
 
-    /// Fail the gate (exit 1) when the list has expired entries, instead of warning.
+    /// Fail the gate (exit 1) when the list has expired entries, even where their tests passed.
     #[arg(long, env = "PAVED_FAIL_ON_EXPIRED", value_parser = BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
     pub fail_on_expired: bool,
+
+    /// Let expired entries still shield their tests' failures (with a warning); by default an
+    /// expired entry no longer does, and its test's failure fails the gate.
+    #[arg(long, env = "PAVED_ALLOW_EXPIRED", value_parser = BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    pub allow_expired: bool,
 
     /// The date expiry is checked against [default: today, UTC].
     #[arg(long, env = "PAVED_TODAY", value_name = "YYYY-MM-DD")]
@@ -81,6 +91,14 @@ pub struct Finding {
     pub owner: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issue: Option<String>,
+    /// When its quarantine entry expired, if it has: an expired entry shields nothing unless
+    /// `--allow-expired`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expired: Option<Date>,
+    /// For a parent counted as quarantined: it failed only because these quarantined subtests
+    /// did.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub through: Vec<String>,
 }
 
 /// An expired quarantine entry.
@@ -89,6 +107,8 @@ pub struct Expired {
     pub id: String,
     pub owner: String,
     pub expires: Date,
+    /// Its test failed in this run, and the failure counts (the entry shields nothing).
+    pub counted: bool,
 }
 
 /// The gate's decision.
@@ -104,11 +124,14 @@ pub struct Decision {
     pub quarantined: Vec<Finding>,
     pub expired: Vec<Expired>,
     pub fail_on_expired: bool,
+    pub allow_expired: bool,
 }
 
-fn finding(r: &TestResult, list: &QuarantineList) -> Finding {
+fn finding(r: &TestResult, list: &QuarantineList, today: Date) -> Finding {
     let entry = list.matches(&r.id);
     Finding {
+        expired: entry.filter(|e| e.is_expired(today)).map(|e| e.expires),
+        through: Vec::new(),
         id: crate::list::format_id(&r.id),
         variant: r.id.variant.clone(),
         file: r.file.clone(),
@@ -124,39 +147,81 @@ fn finding(r: &TestResult, list: &QuarantineList) -> Finding {
     }
 }
 
+/// What the gate asks of the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Expiry is checked against this date.
+    pub today: Date,
+    /// Any expired entry fails the gate.
+    pub fail_on_expired: bool,
+    /// Expired entries still shield their tests.
+    pub allow_expired: bool,
+}
+
 /// Decide on `results` (all attempts merged) against `list`.
-pub fn decide(
-    results: &[TestResult],
-    list: &QuarantineList,
-    today: Date,
-    fail_on_expired: bool,
-) -> Decision {
+pub fn decide(results: &[TestResult], list: &QuarantineList, policy: Policy) -> Decision {
+    let today = policy.today;
+    let shields = |r: &TestResult| {
+        list.matches(&r.id)
+            .is_some_and(|e| policy.allow_expired || !e.is_expired(today))
+    };
+    let failed_finally = |r: &TestResult| r.final_outcome().is_failure();
+    // Failed subtests by parent (every ancestor level), for parents that `go test` failed
+    // through them.
+    let mut subtests: std::collections::HashMap<(&str, &str, &str, &str), Vec<&TestResult>> =
+        std::collections::HashMap::new();
+    for r in results.iter().filter(|r| failed_finally(r)) {
+        let name = r.id.name.as_str();
+        for (i, _) in name.match_indices('/') {
+            subtests
+                .entry((&r.id.suite, &r.id.classname, &r.id.variant, &name[..i]))
+                .or_default()
+                .push(r);
+        }
+    }
     let mut failed = Vec::new();
     let mut flaky = Vec::new();
     let mut quarantined = Vec::new();
+    let mut counted = std::collections::HashSet::new();
     for r in results {
-        let is_quarantined = list.matches(&r.id).is_some();
-        if r.final_outcome().is_failure() {
-            if is_quarantined {
-                quarantined.push(finding(r, list));
+        if failed_finally(r) {
+            let through = subtests
+                .get(&(
+                    r.id.suite.as_str(),
+                    r.id.classname.as_str(),
+                    r.id.variant.as_str(),
+                    r.id.name.as_str(),
+                ))
+                .filter(|subs| subs.iter().all(|s| shields(s)));
+            if shields(r) {
+                quarantined.push(finding(r, list, today));
+            } else if let Some(subs) = through {
+                let mut f = finding(r, list, today);
+                f.through = subs.iter().map(|s| crate::list::format_id(&s.id)).collect();
+                quarantined.push(f);
             } else {
-                failed.push(finding(r, list));
+                if let Some(i) = list.position(&r.id) {
+                    counted.insert(i);
+                }
+                failed.push(finding(r, list, today));
             }
         } else if r.passed_on_retry() {
-            flaky.push(finding(r, list));
+            flaky.push(finding(r, list, today));
         }
     }
     let expired: Vec<Expired> = list
         .entries()
         .iter()
-        .filter(|e| e.is_expired(today))
-        .map(|e| Expired {
+        .enumerate()
+        .filter(|(_, e)| e.is_expired(today))
+        .map(|(i, e)| Expired {
             id: e.id.clone(),
             owner: e.owner.clone(),
             expires: e.expires,
+            counted: counted.contains(&i),
         })
         .collect();
-    let passed = failed.is_empty() && (expired.is_empty() || !fail_on_expired);
+    let passed = failed.is_empty() && (expired.is_empty() || !policy.fail_on_expired);
     Decision {
         passed,
         summary: Summary::of(results),
@@ -164,7 +229,8 @@ pub fn decide(
         flaky,
         quarantined,
         expired,
-        fail_on_expired,
+        fail_on_expired: policy.fail_on_expired,
+        allow_expired: policy.allow_expired,
     }
 }
 
@@ -173,11 +239,18 @@ fn md_code(s: &str) -> String {
 }
 
 fn with_variant(f: &Finding) -> String {
-    if f.variant.is_empty() {
-        md_code(&f.id)
-    } else {
-        format!("{} ({})", md_code(&f.id), f.variant)
+    let mut out = md_code(&f.id);
+    if !f.variant.is_empty() {
+        out.push_str(&format!(" ({})", f.variant));
     }
+    if let Some(d) = f.expired {
+        out.push_str(&format!(" (quarantine expired {d})"));
+    }
+    if !f.through.is_empty() {
+        let subs: Vec<String> = f.through.iter().map(|s| md_code(s)).collect();
+        out.push_str(&format!(" (failed through {})", subs.join(", ")));
+    }
+    out
 }
 
 /// The job summary.
@@ -302,19 +375,40 @@ fn annotate(sink: &CiSink, d: &Decision) {
         );
     }
     for e in &d.expired {
+        let (level, message) = if e.counted {
+            (
+                Level::Error,
+                format!(
+                    "the quarantine of {} (owner {}) expired on {}, so its failure counts; fix the test, or extend `expires` in the list after review (`--allow-expired` keeps expired entries shielding)",
+                    e.id, e.owner, e.expires
+                ),
+            )
+        } else {
+            (
+                if d.fail_on_expired {
+                    Level::Error
+                } else {
+                    Level::Warning
+                },
+                format!(
+                    "the quarantine of {} (owner {}) expired on {}{}; fix the test, or extend `expires` in the list after review",
+                    e.id,
+                    e.owner,
+                    e.expires,
+                    if d.allow_expired {
+                        ", and `--allow-expired` still shields its failures"
+                    } else {
+                        ""
+                    }
+                ),
+            )
+        };
         sink.annotate(&Annotation {
-            level: Some(if d.fail_on_expired {
-                Level::Error
-            } else {
-                Level::Warning
-            }),
+            level: Some(level),
             title: Some("quarantine expired".into()),
             file: None,
             line: None,
-            message: format!(
-                "the quarantine of {} (owner {}) expired on {}; fix the test, or extend `expires` in the list after review",
-                e.id, e.owner, e.expires
-            ),
+            message,
         });
     }
 }
@@ -346,7 +440,15 @@ pub fn run(args: &GateArgs) -> Result<u8> {
             .date(),
     };
     let fail_on_expired = args.fail_on_expired || q.fail_on_expired.unwrap_or(false);
-    let decision = decide(&merged.results, &list, today, fail_on_expired);
+    let decision = decide(
+        &merged.results,
+        &list,
+        Policy {
+            today,
+            fail_on_expired,
+            allow_expired: args.allow_expired,
+        },
+    );
 
     let sink = CiSink::from_env(args.dotenv.clone());
     annotate(&sink, &decision);

@@ -229,3 +229,123 @@ fn help() {
         insta::assert_snapshot!(format!("help_{sub}"), String::from_utf8_lossy(&out.stdout));
     }
 }
+
+/// gotestsum's JUnit for one package where the subtest `TestTotal/with_discount` failed: `go
+/// test` fails the parent `TestTotal` with it (its output is the subtest's `--- FAIL`).
+const GO_SUBTEST_FAILED: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuites tests="5" failures="4" errors="0" time="0.012000">
+	<testsuite tests="5" failures="4" time="0.012000" name="example.com/shop/cart" timestamp="2026-11-20T10:00:00Z">
+		<testcase classname="example.com/shop/cart" name="TestTotal/with_discount" time="0.000000">
+			<failure message="Failed" type="">=== RUN   TestTotal/with_discount&#xA;    cart_test.go:12: got 9.99, want 10.00&#xA;--- FAIL: TestTotal/with_discount (0.00s)&#xA;</failure>
+		</testcase>
+		<testcase classname="example.com/shop/cart" name="TestTotal/rounding" time="0.000000"></testcase>
+		<testcase classname="example.com/shop/cart" name="TestTotal" time="0.000000">
+			<failure message="Failed" type="">=== RUN   TestTotal&#xA;--- FAIL: TestTotal (0.00s)&#xA;</failure>
+		</testcase>
+		<testcase classname="example.com/shop/cart" name="TestCheckout/card" time="0.000000">
+			<failure message="Failed" type="">=== RUN   TestCheckout/card&#xA;    cart_test.go:30: declined&#xA;--- FAIL: TestCheckout/card (0.00s)&#xA;</failure>
+		</testcase>
+		<testcase classname="example.com/shop/cart" name="TestCheckout" time="0.000000">
+			<failure message="Failed" type="">=== RUN   TestCheckout&#xA;--- FAIL: TestCheckout (0.00s)&#xA;</failure>
+		</testcase>
+	</testsuite>
+</testsuites>
+"#;
+
+fn set(items: &[&str]) -> std::collections::BTreeSet<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[test]
+fn a_parent_failed_only_by_quarantined_subtests_does_not_fail_the_gate() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("go.xml");
+    std::fs::write(&report, GO_SUBTEST_FAILED).unwrap();
+    let entry = |name: &str| {
+        format!(
+            "[[test]]\nid = \"example.com/shop/cart|example.com/shop/cart|{name}\"\nreason = \"flaky\"\nowner = \"@acme/shop\"\nadded = 2026-11-01\nexpires = 2026-12-01\n\n"
+        )
+    };
+    let run = |list: &str| {
+        std::fs::write(dir.path().join("quarantine.toml"), list).unwrap();
+        let out = bin()
+            .current_dir(dir.path())
+            .args(["gate", "--json", "--today", "2026-11-22"])
+            .arg(&report)
+            .output()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let ids = |key: &str| -> std::collections::BTreeSet<String> {
+            json[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| {
+                    f["id"]
+                        .as_str()
+                        .unwrap()
+                        .rsplit('|')
+                        .next()
+                        .unwrap()
+                        .to_owned()
+                })
+                .collect()
+        };
+        (out.status.code(), ids("failed"), ids("quarantined"))
+    };
+    // Both failing subtests quarantined: their parents failed through them only.
+    let (code, failed, quarantined) =
+        run(&(entry("TestTotal/with_discount") + &entry("TestCheckout/card")));
+    assert_eq!(code, Some(0), "failed: {failed:?}");
+    assert_eq!(
+        quarantined,
+        set(&[
+            "TestCheckout",
+            "TestCheckout/card",
+            "TestTotal",
+            "TestTotal/with_discount"
+        ])
+    );
+    // One of them not quarantined: it fails the gate, and so does its parent.
+    let (code, failed, quarantined) = run(&entry("TestTotal/with_discount"));
+    assert_eq!(code, Some(1));
+    assert_eq!(failed, set(&["TestCheckout", "TestCheckout/card"]));
+    assert_eq!(quarantined, set(&["TestTotal", "TestTotal/with_discount"]));
+}
+
+#[test]
+fn an_expired_entry_no_longer_shields_its_test_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("quarantine.toml"),
+        LIST.replace("expires = 2026-12-01", "expires = 2026-11-10"),
+    )
+    .unwrap();
+    let g = gate(dir.path(), &["nextest.xml"], &["--json"]);
+    let stderr = String::from_utf8_lossy(&g.out.stderr).into_owned();
+    assert_eq!(g.out.status.code(), Some(1), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&g.out.stdout).unwrap();
+    assert_eq!(json["failed"][0]["id"], "shop|shop|tests::always_fails");
+    assert_eq!(json["failed"][0]["expired"], "2026-11-10");
+    assert!(
+        stderr.contains("the quarantine of shop|shop|tests::always_fails (owner @acme/shop) expired on 2026-11-10, so its failure counts"),
+        "{stderr}"
+    );
+    assert!(g.summary.contains("expired 2026-11-10"), "{}", g.summary);
+
+    // Opting out keeps the shield, loudly.
+    let g = gate(dir.path(), &["nextest.xml"], &["--allow-expired"]);
+    let stderr = String::from_utf8_lossy(&g.out.stderr).into_owned();
+    assert_eq!(g.out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("::warning title=quarantine expired::the quarantine of shop|shop|tests::always_fails (owner @acme/shop) expired on 2026-11-10"),
+        "{stderr}"
+    );
+    // `--fail-on-expired` still fails on any expired entry, even with its test passing.
+    let g = gate(
+        dir.path(),
+        &["nextest.xml"],
+        &["--allow-expired", "--fail-on-expired"],
+    );
+    assert_eq!(g.out.status.code(), Some(1));
+}
