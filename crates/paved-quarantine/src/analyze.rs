@@ -107,6 +107,51 @@ pub struct Analysis {
     pub tests_per_run: u64,
     /// The tests that failed at least once (and those the query followed): flaky first, then broken, then stable; within each, highest upper bound first.
     pub tests: Vec<TestStats>,
+    /// Quarantine entries none of whose tests ran in the window (see [`not_observed`]).
+    pub not_observed: Vec<NotObserved>,
+}
+
+/// A quarantine entry none of whose tests ran (passed or failed) in the analysed runs: skipped
+/// by `filter`, renamed or deleted. No evidence either way, so it is neither released nor kept
+/// in silence: `analyze` and `update` name it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotObserved {
+    /// The list id, with ` (variant)` for a variant entry.
+    pub id: String,
+    pub owner: String,
+    pub expires: jiff::civil::Date,
+}
+
+/// The entries of `list` that no test of `tests` (the analysed ones, which include every
+/// quarantined test that ran) matches.
+pub fn not_observed(list: &crate::list::QuarantineList, tests: &[TestStats]) -> Vec<NotObserved> {
+    let mut seen = vec![false; list.len()];
+    for t in tests.iter().filter(|t| t.runs > 0) {
+        if let Some(i) = list.position(&t.id) {
+            seen[i] = true;
+        }
+    }
+    list.entries()
+        .iter()
+        .zip(seen)
+        .filter(|(_, seen)| !seen)
+        .map(|(e, _)| NotObserved {
+            id: match &e.variant {
+                Some(v) => format!("{} ({v})", e.id),
+                None => e.id.clone(),
+            },
+            owner: e.owner.clone(),
+            expires: e.expires,
+        })
+        .collect()
+}
+
+/// `not observed: `id` (owner o, expires d): …`, as `analyze` and `update` print it.
+pub fn not_observed_text(n: &NotObserved) -> String {
+    format!(
+        "not observed: `{}` (owner {}, expires {}): quarantined, but no run of the window ran it; run it (the gate ignores its failures) so its results can release it, or remove the entry",
+        n.id, n.owner, n.expires
+    )
 }
 
 impl Analysis {
@@ -195,6 +240,7 @@ pub fn analyze(history: &History, t: &Thresholds) -> Analysis {
         runs: history.runs.len(),
         discarded_runs: discarded,
         tests,
+        not_observed: Vec::new(),
     }
 }
 
@@ -447,6 +493,9 @@ pub fn table(analysis: &Analysis, all: bool) -> String {
             branch_list(&analysis.branches)
         );
     }
+    for n in &analysis.not_observed {
+        let _ = writeln!(out, "{}", not_observed_text(n));
+    }
     if rows.is_empty() {
         return out;
     }
@@ -566,6 +615,12 @@ pub fn markdown(analysis: &Analysis) -> String {
         );
     }
     let broken: Vec<&TestStats> = analysis.with(Verdict::Broken).collect();
+    if !analysis.not_observed.is_empty() {
+        out.push_str("\n### Quarantined but not observed\n\n");
+        for n in &analysis.not_observed {
+            let _ = writeln!(out, "- {}", not_observed_text(n).replace('|', "\\|"));
+        }
+    }
     if !broken.is_empty() {
         out.push_str("\n### Broken: real breaks, never quarantined\n\n");
         for t in broken {
@@ -595,12 +650,16 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
             .as_deref()
             .unwrap_or(QuarantineConfig::DEFAULT_LIST),
     );
-    let focus = if list_path.is_file() {
-        crate::list::QuarantineList::load(&list_path)?.focus()
+    let list = if list_path.is_file() {
+        Some(crate::list::QuarantineList::load(&list_path)?)
     } else {
-        Vec::new()
+        None
     };
-    let (_, _, analysis) = load(
+    let focus = list
+        .as_ref()
+        .map(crate::list::QuarantineList::focus)
+        .unwrap_or_default();
+    let (_, _, mut analysis) = load(
         args.config.as_deref(),
         args.store.as_deref(),
         args.window,
@@ -608,6 +667,9 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
         args.variant.as_deref(),
         &focus,
     )?;
+    if let Some(list) = &list {
+        analysis.not_observed = not_observed(list, &analysis.tests);
+    }
     let sink = paved_core::ci::CiSink::from_env(None);
     for t in analysis.with(Verdict::Broken) {
         if let Some(b) = &t.broken {

@@ -8,8 +8,9 @@
 //!   [`failed_through_subtests`]) is not added; the leaves that failed are.
 //! - **Release**: an entry is removed when every test it covers has had at least
 //!   `min-clean-runs` consecutive clean runs at the end of the window *and* the Wilson upper
-//!   bound on its flaky-run rate (runs with any failed attempt) is under `release-threshold`. An entry with no runs in the window
-//!   is kept: no evidence is not evidence of stability.
+//!   bound on its flaky-run rate (runs with any failed attempt) is under `release-threshold`. An
+//!   entry with no runs in the window is kept (no evidence is not evidence of stability) and
+//!   reported as **not observed**: quarantined tests are meant to keep running under the gate.
 //! - `--open-issues` opens an issue per added test (recording its URL in the entry) and closes
 //!   the entry's issue with a comment when it is released.
 //!
@@ -245,6 +246,8 @@ pub struct Plan {
     pub broken: Vec<String>,
     /// Every broken test in the analysis (quarantined or not), with where it broke: never added.
     pub breaks: Vec<BrokenTest>,
+    /// Entries none of whose tests ran in the window: kept, and named.
+    pub not_observed: Vec<crate::analyze::NotObserved>,
     /// Flaky parents not added because their failures are those of their subtests (the
     /// subtests are added instead), as display ids.
     pub parents: Vec<String>,
@@ -289,7 +292,10 @@ pub fn plan(
     policy: &Policy,
     today: Date,
 ) -> Result<Plan> {
-    let mut plan = Plan::default();
+    let mut plan = Plan {
+        not_observed: crate::analyze::not_observed(list, stats),
+        ..Plan::default()
+    };
     // Which stats each entry covers.
     let mut covered: Vec<Vec<&TestStats>> = vec![Vec::new(); list.len()];
     let mut seen_new = std::collections::HashSet::new();
@@ -689,6 +695,9 @@ pub fn run(args: &UpdateArgs) -> crate::error::Result<u8> {
             crate::analyze::break_text(&b.at, |c| c)
         ));
     }
+    for n in &plan.not_observed {
+        paved_core::cli::warn(&crate::analyze::not_observed_text(n));
+    }
     for p in &plan.parents {
         paved_core::cli::info(&format!(
             "`{p}` is not quarantined: its failures are those of its subtests, which are quarantined instead"
@@ -733,6 +742,7 @@ pub fn run(args: &UpdateArgs) -> crate::error::Result<u8> {
             "broken": plan.broken,
             "breaks": plan.breaks,
             "parents": plan.parents,
+            "not_observed": plan.not_observed,
             "diff": diff(&before, &after, &name),
         });
         paved_core::cli::print_stdout(&format!(

@@ -349,3 +349,53 @@ fn an_expired_entry_no_longer_shields_its_test_unless_allowed() {
     );
     assert_eq!(g.out.status.code(), Some(1));
 }
+
+/// A quarantined test with no runs in the window (skipped by `filter`, renamed, deleted) is
+/// reported as not observed, not kept in silence.
+#[test]
+fn analyze_reports_quarantined_tests_that_were_not_observed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("quarantine.toml"), LIST).unwrap();
+    let store = dir.path().join("q.db");
+    for run in ["1", "2"] {
+        let out = bin()
+            .current_dir(dir.path())
+            .args(["ingest", "--commit", "c1", "--run-id", run, "--store"])
+            .arg(&store)
+            .arg(fixture("nextest.xml"))
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+    }
+    let out = bin()
+        .current_dir(dir.path())
+        .args(["analyze", "--json", "--store"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json["not_observed"],
+        serde_json::json!([{
+            "id": "pytest|test_app|test_gone",
+            "owner": "@acme/py",
+            "expires": "2026-11-01"
+        }])
+    );
+    let out = bin()
+        .current_dir(dir.path())
+        .args(["analyze", "--store"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("not observed: `pytest|test_app|test_gone` (owner @acme/py, expires 2026-11-01): quarantined, but no run of the window ran it"),
+        "{table}"
+    );
+}

@@ -415,3 +415,33 @@ fn a_flaky_subtest_is_quarantined_without_the_parent_it_fails() {
         "{stderr}"
     );
 }
+
+#[test]
+fn update_reports_quarantined_tests_that_were_not_observed() {
+    let dir = repo();
+    // Only the cart test ran in the window: the session test was not observed.
+    let all = vec![flaky(stats(
+        "pytest",
+        "tests.test_cart",
+        "test_total[EUR]",
+        None,
+    ))];
+    std::fs::write(
+        dir.path().join("stats.json"),
+        serde_json::to_string(&json!({ "tests": all })).unwrap(),
+    )
+    .unwrap();
+    let out = update(dir.path(), &["--json"], &[]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["not_observed"][0]["id"],
+        "pytest|tests.test_session|test_refresh"
+    );
+    assert_eq!(v["released"], json!([]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("not observed: `pytest|tests.test_session|test_refresh` (owner @acme/auth, expires 2026-10-31): quarantined, but no run of the window ran it"),
+        "{stderr}"
+    );
+}
