@@ -93,6 +93,11 @@ pub struct FilterArgs {
     #[arg(long, env = "PAVED_VARIANT", value_name = "VARIANT")]
     pub variant: Option<String>,
 
+    /// Keep skipping tests whose quarantine expired (with a warning); by default an expired entry
+    /// is not skipped, so its test runs again and the gate counts its failures.
+    #[arg(long, env = "PAVED_ALLOW_EXPIRED", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    pub allow_expired: bool,
+
     /// Output format (gradle and rspec always print a script).
     #[arg(long, env = "PAVED_FORMAT", value_enum, default_value = "args")]
     pub format: Format,
@@ -543,27 +548,36 @@ pub fn run(args: &FilterArgs) -> Result<u8> {
     let (_, path) = args.location.resolve()?;
     let list = QuarantineList::load_or_empty(&path)?;
     let variant = args.variant.as_deref().map(crate::list::normalize);
-    let tests: Vec<IdParts> = list
-        .entries()
-        .iter()
-        .zip(list.parts())
-        .filter(|(e, _)| match (&variant, &e.variant) {
-            (Some(want), Some(v)) => want == v,
-            _ => true,
-        })
-        .map(|(_, p)| p.clone())
-        .collect();
     let today = jiff::Timestamp::now()
         .to_zoned(jiff::tz::TimeZone::UTC)
         .date();
-    for e in list.entries().iter().filter(|e| e.is_expired(today)) {
-        paved_core::cli::warn(&format!(
-            "the quarantine of `{}` expired on {} (owner {}); it is still skipped: fix the test, or extend `expires` in {}",
-            e.id,
-            e.expires,
-            e.owner,
-            path.display()
-        ));
+    let mut tests: Vec<IdParts> = Vec::new();
+    for (e, p) in list.entries().iter().zip(list.parts()) {
+        if let (Some(want), Some(v)) = (&variant, &e.variant)
+            && want != v
+        {
+            continue;
+        }
+        if e.is_expired(today) {
+            if !args.allow_expired {
+                paved_core::cli::warn(&format!(
+                    "the quarantine of `{}` (owner {}) expired on {}, so it is no longer skipped: fix the test, or extend `expires` in {} after review",
+                    e.id,
+                    e.owner,
+                    e.expires,
+                    path.display()
+                ));
+                continue;
+            }
+            paved_core::cli::warn(&format!(
+                "the quarantine of `{}` (owner {}) expired on {}; `--allow-expired` still skips it: fix the test, or extend `expires` in {}",
+                e.id,
+                e.owner,
+                e.expires,
+                path.display()
+            ));
+        }
+        tests.push(p.clone());
     }
     if args.format == Format::Script
         && !matches!(args.runner, Runner::Pytest | Runner::Gradle | Runner::Rspec)

@@ -18,7 +18,7 @@ fn list(dir: &Path, ids: &[&str]) {
     let mut text = String::from("# test list\n");
     for id in ids {
         text.push_str(&format!(
-            "\n[[test]]\nid = {}\nreason = \"flaky\"\nowner = \"@o\"\nadded = 2026-11-01\nexpires = 2026-12-01\n",
+            "\n[[test]]\nid = {}\nreason = \"flaky\"\nowner = \"@o\"\nadded = 2026-11-01\nexpires = 2099-12-01\n",
             toml_edit::Value::from(*id)
         ));
     }
@@ -940,10 +940,21 @@ fn variant_selects_its_entries_and_entries_for_every_variant() {
         args,
         ["--exact", "--skip", "tests::all", "--skip", "tests::linux"]
     );
+    // Every entry without --variant, except the expired one: expiry is enforced, so it runs
+    // again (and the gate counts its failures).
     let (args, stderr) = run(&[]);
-    assert_eq!(args.len(), 7, "every entry without --variant: {args:?}");
+    assert_eq!(
+        args,
+        ["--exact", "--skip", "tests::all", "--skip", "tests::linux"]
+    );
     assert!(
-        stderr.contains("the quarantine of `s|c|tests::mac` expired on 2026-01-02"),
+        stderr.contains("the quarantine of `s|c|tests::mac` (owner o) expired on 2026-01-02, so it is no longer skipped"),
+        "{stderr}"
+    );
+    let (args, stderr) = run(&["--allow-expired"]);
+    assert_eq!(args.len(), 7, "--allow-expired keeps skipping it: {args:?}");
+    assert!(
+        stderr.contains("the quarantine of `s|c|tests::mac` (owner o) expired on 2026-01-02; `--allow-expired` still skips it"),
         "{stderr}"
     );
 }
