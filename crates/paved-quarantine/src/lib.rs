@@ -16,6 +16,7 @@ pub mod ingest;
 pub mod list;
 pub mod model;
 pub mod report;
+pub mod source;
 pub mod store;
 pub mod update;
 

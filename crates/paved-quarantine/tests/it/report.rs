@@ -1,11 +1,14 @@
 //! `paved-quarantine report`: the markdown (snapshot) and the HTML page opened in headless
-//! Chromium: a screenshot, and a DOM check that each test's timeline has one cell per run.
+//! Chromium: a screenshot, and a DOM check that each test's timeline has one cell per run and
+//! that the page tells what `analyze` tells: the same verdicts over the same runs (an
+//! infrastructure-failure run discarded), quarantine state, owner, expiry, and where a broken
+//! test broke.
 
 use std::process::Command;
 
 use paved_quarantine::model::{History, Outcome, RunMeta, RunOutcome, TestId};
 
-const RUNS: usize = 12;
+const RUNS: usize = 16;
 
 fn history() -> History {
     let tid = |c: &str, n: &str, v: &str| TestId {
@@ -18,6 +21,9 @@ fn history() -> History {
         tid("tests.test_cart", "test_total[<EUR> & \"$\"]", "linux"),
         tid("tests.test_login", "test_login", ""),
         tid("tests.test_ok", "test_ok", ""),
+        tid("tests.test_db", "test_migrate", ""),
+        tid("tests.test_ok", "test_ok_2", ""),
+        tid("tests.test_ok", "test_ok_3", ""),
     ];
     let runs: Vec<RunMeta> = (0..RUNS)
         .map(|i| RunMeta {
@@ -33,6 +39,10 @@ fn history() -> History {
     for run in 0..RUNS {
         for test in 0..tests.len() {
             let (outcome, any_failure, attempts) = match (test, run % 4) {
+                // Run 9: the database was down, every test failed (discarded by analyze).
+                _ if run == 9 => (Outcome::Failed, true, 1),
+                // Broken from run 10 (commit 5) on.
+                (3, _) if run >= 10 => (Outcome::Failed, true, 1),
                 (0, 1) => (Outcome::Failed, true, 1),
                 (0, 3) => (Outcome::Passed, true, 2),
                 (1, 2) if run > 6 => (Outcome::Error, true, 1),
@@ -65,6 +75,24 @@ fn report_writes_markdown_and_html_that_renders_in_chromium() {
     std::fs::write(
         dir.path().join("history.json"),
         serde_json::to_string(&history()).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("quarantine.toml"),
+        "[[test]]\nid = 'pytest|tests.test_cart|test_total[<EUR> & \"$\"]'\nreason = \"flaky\"\nowner = \"@acme/shop\"\nadded = 2026-11-01\nexpires = 2099-01-01\n\n\
+         [[test]]\nid = 'pytest|tests.test_gone|test_gone'\nreason = \"flaky\"\nowner = \"@acme/py\"\nadded = 2026-11-01\nexpires = 2099-02-01\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join(".github")).unwrap();
+    std::fs::write(
+        dir.path().join(".github/CODEOWNERS"),
+        "* @acme/everyone\n/tests/test_db.py @acme/data\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("tests")).unwrap();
+    std::fs::write(
+        dir.path().join("tests/test_db.py"),
+        "def test_migrate(): pass\n",
     )
     .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_paved-quarantine"))
@@ -114,12 +142,41 @@ fn report_writes_markdown_and_html_that_renders_in_chromium() {
         String::from_utf8_lossy(&dom.stderr)
     );
     let dom = String::from_utf8(dom.stdout).unwrap();
-    // Two tests failed in the window; each row has one cell per run shown.
+    // The tests `analyze` does not call stable (the infrastructure run made every test fail:
+    // discarded, so the stable ones are not listed); each row has one cell per run shown, the
+    // discarded run marked as such.
     let rows: Vec<&str> = dom.split("<tr class=\"test\">").skip(1).collect();
-    assert_eq!(rows.len(), 2, "{dom}");
+    assert_eq!(rows.len(), 3, "{dom}");
     for row in &rows {
         assert_eq!(row.matches("class=\"cell ").count(), 10, "{row}");
+        assert_eq!(row.matches("class=\"cell discarded\"").count(), 1, "{row}");
     }
+    let cell = |row: &str, class: &str| {
+        let start = row
+            .find(&format!("<td class=\"{class}\">"))
+            .unwrap_or_else(|| panic!("no {class} in {row}"));
+        let rest = &row[start + class.len() + 13..];
+        rest[..rest.find("</td>").unwrap()].to_owned()
+    };
+    assert_eq!(cell(rows[0], "verdict"), "flaky");
+    assert_eq!(cell(rows[0], "quarantine"), "quarantined until 2099-01-01");
+    assert_eq!(cell(rows[0], "owner"), "@acme/shop");
+    let broken = rows.iter().find(|r| r.contains("test_migrate")).unwrap();
+    assert_eq!(cell(broken, "verdict"), "broken");
+    assert_eq!(cell(broken, "quarantine"), "not quarantined");
+    assert_eq!(
+        cell(broken, "owner"),
+        "@acme/data",
+        "CODEOWNERS through the module path"
+    );
+    assert_eq!(
+        cell(broken, "since"),
+        format!("{:040x} (last good {:040x})", 5, 4)
+    );
+    assert!(
+        dom.contains("pytest|tests.test_gone|test_gone") && dom.contains("not observed"),
+        "{dom}"
+    );
     assert!(
         rows[0].contains("test_total[&lt;EUR&gt; &amp;"),
         "escaped in the DOM: {}",
