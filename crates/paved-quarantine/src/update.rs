@@ -3,7 +3,8 @@
 //!
 //! - **Add**: a test whose verdict is [`Verdict::Flaky`] and that no entry covers gets an entry
 //!   for its variant, with the evidence as the reason, the owner from CODEOWNERS (by the test's
-//!   file; `[quarantine] default-owner` otherwise), and `expires = added + expiry-days`.
+//!   file: the report's `file` attribute, else the file [`crate::source`] finds in the
+//!   repository; `[quarantine] default-owner` otherwise), and `expires = added + expiry-days`.
 //!   Subtests: a flaky parent whose failures its subtests explain (see
 //!   [`failed_through_subtests`]) is not added; the leaves that failed are.
 //! - **Release**: an entry is removed when every test it covers has had at least
@@ -284,11 +285,13 @@ pub struct BrokenTest {
     pub at: crate::model::Break,
 }
 
-/// Decide what to add and release. `today` dates new entries.
+/// Decide what to add and release. `today` dates new entries; owners come from CODEOWNERS by
+/// each test's source file, found in `repo` when the report named none (see [`crate::source`]).
 pub fn plan(
     list: &QuarantineList,
     stats: &[TestStats],
     owners: &CodeOwners,
+    repo: &Path,
     policy: &Policy,
     today: Date,
 ) -> Result<Plan> {
@@ -324,10 +327,8 @@ pub fn plan(
         if !seen_new.insert((IdParts::of(&s.id), variant.clone())) {
             continue;
         }
-        let owner = s
-            .file
-            .as_deref()
-            .and_then(|f| owners.owners_of(f))
+        let owner = crate::source::source_file(&s.id, s.file.as_deref(), repo)
+            .and_then(|f| owners.owners_of(&f))
             .map_or_else(|| policy.default_owner.clone(), |o| o.join(" "));
         let expires = today
             .checked_add(jiff::Span::new().days(i64::from(policy.expiry_days)))
@@ -644,7 +645,7 @@ pub fn run(args: &UpdateArgs) -> crate::error::Result<u8> {
         }
     };
     let owners = CodeOwners::discover(&args.location.repo)?;
-    let mut plan = plan(&list, &stats, &owners, &policy, today)?;
+    let mut plan = plan(&list, &stats, &owners, &args.location.repo, &policy, today)?;
     // With no failures in n runs the 95% Wilson upper bound is z²/(n+z²): a threshold under it
     // for the largest window seen can never release anything, which should not pass silently.
     let most_runs = stats.iter().map(|s| s.runs).max().unwrap_or(0);

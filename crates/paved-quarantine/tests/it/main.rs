@@ -10,6 +10,7 @@ mod list;
 mod report;
 mod reruns;
 mod simulator;
+mod source;
 mod store;
 mod update;
 mod update_store;

@@ -445,3 +445,36 @@ fn update_reports_quarantined_tests_that_were_not_observed() {
         "{stderr}"
     );
 }
+
+/// pytest's default xunit2, gotestsum, nextest and jest-junit write no `file` attribute: the
+/// owner comes from the file the repository maps the id to (see `source`), not "unassigned".
+#[test]
+fn update_finds_owners_for_tests_without_a_file_attribute() {
+    let dir = repo();
+    std::fs::create_dir_all(dir.path().join("tests/ui")).unwrap();
+    std::fs::write(
+        dir.path().join("tests/ui/test_menu.py"),
+        "def test_open(): pass\n",
+    )
+    .unwrap();
+    let all = vec![flaky(stats(
+        "pytest",
+        "tests.ui.test_menu",
+        "test_open",
+        None,
+    ))];
+    std::fs::write(
+        dir.path().join("stats.json"),
+        serde_json::to_string(&json!({ "tests": all })).unwrap(),
+    )
+    .unwrap();
+    let out = update(dir.path(), &["--json"], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["added"][0]["id"], "pytest|tests.ui.test_menu|test_open");
+    assert_eq!(v["added"][0]["owner"], "@acme/web");
+}
