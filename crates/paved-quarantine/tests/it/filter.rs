@@ -504,6 +504,39 @@ fn maven_excludes_class_and_method() {
     );
 }
 
+/// An entry Surefire's `-Dtest` cannot express is named and left out; the others are still
+/// skipped (the list is not refused). Parameters do not matter: `-Dtest` selects the method.
+#[test]
+fn maven_leaves_out_only_the_entries_it_cannot_express() {
+    let case = Case::new(
+        "s",
+        &[
+            ("com.acme.CartTest", "addsItem"),
+            ("com.acme.MathTest", "sums(int, int)[1]"),
+            ("com.acme.Weird*Test", "x"),
+        ],
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_paved-quarantine"))
+        .current_dir(case.dir.path())
+        .args(["filter", "--runner", "maven", "--format", "lines"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let args: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+    assert_eq!(
+        args,
+        [
+            "-Dtest=!com.acme.CartTest#addsItem,!com.acme.MathTest#sums",
+            "-Dsurefire.failIfNoSpecifiedTests=false"
+        ]
+    );
+    assert!(
+        stderr.contains("`s|com.acme.Weird*Test|x` is not skipped: Surefire's `-Dtest` cannot express `com.acme.Weird*Test#x` exactly"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn gradle_init_script_excludes_each_method() {
     let case = Case::new(
