@@ -245,10 +245,12 @@ fn quarantine_text(r: &Row) -> String {
     }
 }
 
+/// Where a broken test broke, commits shortened to 12 characters.
 fn since_text(b: &Break) -> String {
+    let short = |c: &str| c.chars().take(12).collect::<String>();
     match &b.last_good {
-        Some(good) => format!("{} (last good {good})", b.since),
-        None => format!("{} or earlier", b.since),
+        Some(good) => format!("{} (last good {})", short(&b.since), short(good)),
+        None => format!("{} or earlier", short(&b.since)),
     }
 }
 
@@ -370,7 +372,7 @@ pub fn html(history: &History, s: &Summary) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Flaky tests</title>\n<style>\n\
          body{font:14px system-ui,sans-serif;margin:2em;color:#222}\n\
          table{border-collapse:collapse;margin:1em 0}th,td{padding:2px 6px;text-align:left}\n\
-         .num{text-align:right}.id{font-family:monospace;max-width:40em;overflow-wrap:anywhere}\n\
+         .num{text-align:right}.id{font-family:monospace;min-width:18em;max-width:40em;overflow-wrap:anywhere}.since{font-family:monospace}\n\
          .timeline td.cell{width:12px;height:16px;padding:0;border:1px solid #fff}\n\
          .pass{background:#2da44e}.flaky{background:#d4a72c}.fail{background:#cf222e}.skip{background:#afb8c1}.none{background:#eaeef2}.discarded{background:repeating-linear-gradient(45deg,#eaeef2 0 3px,#8c959f 3px 5px)}\n\
          .legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}\n\
@@ -409,12 +411,16 @@ pub fn html(history: &History, s: &Summary) -> String {
     for r in &s.rows {
         let _ = write!(
             out,
-            "<tr class=\"test\"><td class=\"verdict\">{}</td><td class=\"id\">{}</td><td>{}</td><td class=\"quarantine\">{}</td><td class=\"owner\">{}</td><td class=\"since\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td><table><tr>",
+            "<tr class=\"test\"><td class=\"verdict\">{}</td><td class=\"id\">{}</td><td>{}</td><td class=\"quarantine\">{}</td><td class=\"owner\">{}</td><td class=\"since\" title=\"{}\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td><table><tr>",
             verdict_name(r.verdict),
             html_escape(&r.id),
             html_escape(&r.variant),
             html_escape(&quarantine_text(r)),
             html_escape(r.owner.as_deref().unwrap_or("-")),
+            r.broken
+                .as_ref()
+                .map(|b| html_escape(&crate::analyze::break_text(b, |c| c)))
+                .unwrap_or_default(),
             r.broken
                 .as_ref()
                 .map(|b| html_escape(&since_text(b)))

@@ -27,7 +27,7 @@ fn history() -> History {
     ];
     let runs: Vec<RunMeta> = (0..RUNS)
         .map(|i| RunMeta {
-            commit: format!("{:040x}", i / 2),
+            commit: format!("c{:02}{:037x}", i / 2, 0),
             branch: "main".into(),
             run_id: format!("{}", 1000 + i),
             attempt: 1,
@@ -153,9 +153,10 @@ fn report_writes_markdown_and_html_that_renders_in_chromium() {
     }
     let cell = |row: &str, class: &str| {
         let start = row
-            .find(&format!("<td class=\"{class}\">"))
+            .find(&format!("<td class=\"{class}\""))
             .unwrap_or_else(|| panic!("no {class} in {row}"));
-        let rest = &row[start + class.len() + 13..];
+        let rest = &row[start..];
+        let rest = &rest[rest.find('>').unwrap() + 1..];
         rest[..rest.find("</td>").unwrap()].to_owned()
     };
     assert_eq!(cell(rows[0], "verdict"), "flaky");
@@ -169,9 +170,17 @@ fn report_writes_markdown_and_html_that_renders_in_chromium() {
         "@acme/data",
         "CODEOWNERS through the module path"
     );
+    // Short commits in the cell, the full sentence in its title.
     assert_eq!(
         cell(broken, "since"),
-        format!("{:040x} (last good {:040x})", 5, 4)
+        "c05000000000 (last good c04000000000)"
+    );
+    assert!(
+        broken.contains(&format!(
+            "title=\"broken since c05{z}: failed on all 6 runs from there on; last good c04{z}\"",
+            z = "0".repeat(37)
+        )),
+        "{broken}"
     );
     assert!(
         dom.contains("pytest|tests.test_gone|test_gone") && dom.contains("not observed"),
@@ -199,6 +208,10 @@ fn report_writes_markdown_and_html_that_renders_in_chromium() {
         String::from_utf8_lossy(&status.stderr)
     );
     let png = std::fs::read(&shot).unwrap();
+    // To look at it: PAVED_KEEP_SCREENSHOT=/tmp/report.png cargo nextest run -p paved-quarantine report
+    if let Some(keep) = std::env::var_os("PAVED_KEEP_SCREENSHOT") {
+        std::fs::copy(&shot, keep).unwrap();
+    }
     assert!(
         png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 2000,
         "a real screenshot"
