@@ -6,7 +6,8 @@
 //!   file: the report's `file` attribute, else the file [`crate::source`] finds in the
 //!   repository; `[quarantine] default-owner` otherwise), and `expires = added + expiry-days`.
 //!   Subtests: a flaky parent whose failures its subtests explain (see
-//!   [`failed_through_subtests`]) is not added; the leaves that failed are.
+//!   [`failed_through_subtests`]) is not added; the leaves that failed are. A parent already
+//!   listed next to its failing subtests (all quarantined) is released for the same reason.
 //! - **Release**: an entry is removed when every test it covers has had at least
 //!   `min-clean-runs` consecutive clean runs at the end of the window *and* the Wilson upper
 //!   bound on its flaky-run rate (runs with any failed attempt) is under `release-threshold`. An
@@ -259,21 +260,24 @@ pub struct Plan {
 /// had. `go test` fails a parent whenever a subtest fails, so without this rule a flaky subtest
 /// would quarantine its whole parent. A parent that failed more often fails on its own too.
 pub fn failed_through_subtests(s: &TestStats, stats: &[TestStats]) -> bool {
-    let prefix = format!("{}/", s.id.name);
-    let child_failures: u32 = stats
-        .iter()
-        .filter(|c| {
-            c.id.suite == s.id.suite
-                && c.id.classname == s.id.classname
-                && c.id.variant == s.id.variant
-                && c.id
-                    .name
-                    .strip_prefix(&prefix)
-                    .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
-        })
+    let child_failures: u32 = subtests(s, stats)
         .map(|c| c.failures + c.retry_passes)
         .sum();
     child_failures > 0 && s.failures + s.retry_passes <= child_failures
+}
+
+/// The subtests of `s` one level down (`name/x`, same suite, classname and variant).
+fn subtests<'a>(s: &'a TestStats, stats: &'a [TestStats]) -> impl Iterator<Item = &'a TestStats> {
+    let prefix = format!("{}/", s.id.name);
+    stats.iter().filter(move |c| {
+        c.id.suite == s.id.suite
+            && c.id.classname == s.id.classname
+            && c.id.variant == s.id.variant
+            && c.id
+                .name
+                .strip_prefix(&prefix)
+                .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
+    })
 }
 
 /// A broken test `update` did not (and never does) quarantine.
@@ -355,6 +359,22 @@ pub fn plan(
                 && s.clean_streak >= policy.min_clean_runs
                 && s.wilson_upper < policy.release_threshold
         });
+        if !stable
+            && tests.iter().all(|s| {
+                s.verdict != Verdict::Broken
+                    && failed_through_subtests(s, stats)
+                    && subtests(s, stats)
+                        .filter(|c| c.failures + c.retry_passes > 0)
+                        .all(|c| list.position(&c.id).is_some_and(|j| j != i))
+            })
+        {
+            plan.released.push(Release {
+                index: i,
+                entry: entry.clone(),
+                why: "its failures are those of its quarantined subtests, which stay quarantined (the gate ignores a parent failed only by them)".into(),
+            });
+            continue;
+        }
         if stable {
             let runs: u32 = tests.iter().map(|s| s.runs).sum();
             let streak = tests.iter().map(|s| s.clean_streak).min().unwrap_or(0);

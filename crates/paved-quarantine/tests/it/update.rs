@@ -478,3 +478,51 @@ fn update_finds_owners_for_tests_without_a_file_attribute() {
     assert_eq!(v["added"][0]["id"], "pytest|tests.ui.test_menu|test_open");
     assert_eq!(v["added"][0]["owner"], "@acme/web");
 }
+
+/// A list written before subtests were understood holds the parent and its subtest: the parent
+/// is released (its failures are the quarantined subtest's, which the gate ignores with it).
+#[test]
+fn a_parent_quarantined_next_to_its_failing_subtest_is_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let entry = |name: &str| {
+        format!(
+            "[[test]]\nid = \"example.com/shop/cart|example.com/shop/cart|{name}\"\nreason = \"flaky\"\nowner = \"@acme/shop\"\nadded = 2026-11-01\nexpires = 2026-12-30\n\n"
+        )
+    };
+    std::fs::write(
+        dir.path().join("quarantine.toml"),
+        entry("TestTotal") + &entry("TestTotal/with_discount"),
+    )
+    .unwrap();
+    let go = |name: &str| {
+        flaky(stats(
+            "example.com/shop/cart",
+            "example.com/shop/cart",
+            name,
+            None,
+        ))
+    };
+    let all = vec![go("TestTotal"), go("TestTotal/with_discount")];
+    std::fs::write(
+        dir.path().join("stats.json"),
+        serde_json::to_string(&json!({ "tests": all })).unwrap(),
+    )
+    .unwrap();
+    let out = update(dir.path(), &["--json"], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["added"], json!([]));
+    assert_eq!(v["released"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(
+        v["released"][0]["entry"]["id"],
+        "example.com/shop/cart|example.com/shop/cart|TestTotal"
+    );
+    assert_eq!(
+        v["released"][0]["why"],
+        "its failures are those of its quarantined subtests, which stay quarantined (the gate ignores a parent failed only by them)"
+    );
+}
