@@ -626,6 +626,25 @@ pub fn summary_markdown(plan: &Plan, path: &Path, dry_run: bool) -> String {
             out.push_str(&format!("| `{}` | {} |\n", cell(&r.entry.id), cell(&r.why)));
         }
     }
+    if !plan.not_observed.is_empty() {
+        out.push_str(
+            "\n| quarantined, not observed in the window | owner | expires |\n|---|---|---|\n",
+        );
+        for n in &plan.not_observed {
+            out.push_str(&format!(
+                "| `{}` | {} | {} |\n",
+                cell(&n.id),
+                cell(&n.owner),
+                n.expires
+            ));
+        }
+    }
+    if !plan.parents.is_empty() {
+        out.push_str("\n| not quarantined: failed only through its subtests |\n|---|\n");
+        for p in &plan.parents {
+            out.push_str(&format!("| `{}` |\n", cell(p)));
+        }
+    }
     if !plan.breaks.is_empty() {
         out.push_str("\n| broken: not quarantined, needs a fix | where it broke |\n|---|---|\n");
         for b in &plan.breaks {
