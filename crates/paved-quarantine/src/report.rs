@@ -6,7 +6,8 @@
 //! marked), and a flake-rate trend chart over the runs kept.
 //!
 //! The history comes from the store (`--store`, `--window`, `--branch`, as for `analyze`), or
-//! from `--history FILE` (a history as JSON), analysed with the `[quarantine]` thresholds.
+//! from `--history FILE` (a history as JSON: every run in it is analysed, as given), analysed
+//! with the `[quarantine]` thresholds.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
