@@ -38,7 +38,8 @@
 //!   subtest skips neither its parent nor its siblings (see `go_skip`).
 //! - maven: `-Dtest` patterns have no escape, so an entry whose class or method holds `,` `*` `?`
 //!   `#` `!` is left out with a warning naming it (see [`inexpressible`]); the rest are skipped.
-//! - gradle patterns treat `*` as a wildcard and have no escape; dotnet and gradle select by
+//! - gradle patterns treat `*` as a wildcard and have no escape: such an entry is left out with a
+//!   warning, like maven's; dotnet and gradle select by
 //!   method, so every case of a parametrised method is skipped.
 //! - rspec: the suite (`rspec` plus `TEST_ENV_NUMBER`) is not compared. An example without a
 //!   description (`it { is_expected.to … }`) is named by rspec only after it ran, so it cannot be
@@ -210,6 +211,14 @@ pub fn inexpressible(runner: Runner, t: &IdParts) -> Option<String> {
                 format!(
                     "Surefire's `-Dtest` cannot express `{}#{method}` exactly (`,` `*` `?` `#` `!` are pattern syntax without an escape)",
                     t.classname
+                )
+            })
+        }
+        Runner::Gradle => {
+            let pattern = format!("{}.{}", t.classname, method_name(&t.name));
+            pattern.contains('*').then(|| {
+                format!(
+                    "Gradle's `excludeTestsMatching` takes `*` as a wildcard and has no escape, so `{pattern}` would exclude other tests too"
                 )
             })
         }

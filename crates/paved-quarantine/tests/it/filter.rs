@@ -537,6 +537,36 @@ fn maven_leaves_out_only_the_entries_it_cannot_express() {
     );
 }
 
+/// Gradle's `excludeTestsMatching` takes `*` as a wildcard with no escape: an entry holding one
+/// is left out and named, the others are still excluded.
+#[test]
+fn gradle_leaves_out_entries_with_a_wildcard_character() {
+    let case = Case::new(
+        "s",
+        &[
+            ("com.acme.CartTest", "addsItem()"),
+            ("com.acme.CartTest", "sums*()"),
+        ],
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_paved-quarantine"))
+        .current_dir(case.dir.path())
+        .args(["filter", "--runner", "gradle"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let script = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        script.contains("excludeTestsMatching 'com.acme.CartTest.addsItem'"),
+        "{script}"
+    );
+    assert!(!script.contains("sums"), "{script}");
+    assert!(
+        stderr.contains("`s|com.acme.CartTest|sums*()` is not skipped: Gradle's `excludeTestsMatching` takes `*` as a wildcard"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn gradle_init_script_excludes_each_method() {
     let case = Case::new(
