@@ -293,6 +293,12 @@ pub struct Record {
     pub result: Option<String>,
     /// Closing notes.
     pub notes: Option<String>,
+    /// The evidence digest `open` wrote into the backend's record: `sha256:` of the bundle
+    /// without `record`, `approved_at` and `closed_at` (see docs/change-bundle.md). Added after
+    /// the first release of version 1: a bundle without it reads as `null`.
+    #[serde(default)]
+    #[schemars(with = "Option<Digest>")]
+    pub evidence_digest: Option<String>,
 }
 
 /// A full commit sha (SHA-1, or SHA-256 in a SHA-256 repository), as the schema describes it.

@@ -115,6 +115,23 @@ pub struct OpenArgs {
     /// Also write the bundle here (the record in --records is always written).
     #[arg(long, env = "PAVED_BUNDLE", value_name = "FILE")]
     pub bundle: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub signing: SigningArg,
+}
+
+/// The key that signs the bundle (`open`, `wait`, `close`).
+#[derive(Debug, Clone, ClapArgs)]
+pub struct SigningArg {
+    /// Sign the bundle with this private key (PEM, Ed25519 or ECDSA P-256): an in-toto statement
+    /// in a DSSE envelope, written next to it as `<id>.intoto.jsonl`.
+    #[arg(
+        long,
+        env = "PAVED_SIGNING_KEY",
+        value_name = "FILE",
+        help_heading = "Signing"
+    )]
+    pub signing_key: Option<PathBuf>,
 }
 
 /// `wait`
@@ -130,6 +147,9 @@ pub struct WaitArgs {
     /// Poll this often, e.g. 30s [default: 30s].
     #[arg(long, env = "PAVED_INTERVAL", value_name = "DURATION")]
     pub interval: Option<String>,
+
+    #[command(flatten)]
+    pub signing: SigningArg,
 }
 
 /// `close`
@@ -145,6 +165,9 @@ pub struct CloseArgs {
     /// Closing notes.
     #[arg(long, env = "PAVED_NOTES", value_name = "TEXT")]
     pub notes: Option<String>,
+
+    #[command(flatten)]
+    pub signing: SigningArg,
 }
 
 /// `verify`
@@ -152,6 +175,18 @@ pub struct CloseArgs {
 pub struct VerifyArgs {
     /// The bundle file.
     pub bundle: PathBuf,
+
+    /// A public key (PEM) the bundle's signature must verify with (repeatable, or
+    /// comma-separated). With it, an unsigned bundle, a signature no listed key made, and every
+    /// field changed since signing are refused.
+    #[arg(
+        long = "trusted-key",
+        env = "PAVED_TRUSTED_KEYS",
+        value_name = "FILE",
+        value_delimiter = ',',
+        help_heading = "Signing"
+    )]
+    pub trusted_keys: Vec<PathBuf>,
 }
 
 /// `dora`

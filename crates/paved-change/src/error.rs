@@ -60,6 +60,12 @@ impl Error {
     }
 }
 
+impl From<paved_core::sign::SignError> for Error {
+    fn from(e: paved_core::sign::SignError) -> Self {
+        Error::Core(e.into())
+    }
+}
+
 impl From<paved_core::http::HttpError> for Error {
     fn from(e: paved_core::http::HttpError) -> Self {
         Error::Core(e.into())

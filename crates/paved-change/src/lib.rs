@@ -15,6 +15,7 @@ pub mod cli;
 pub mod dora;
 pub mod error;
 pub mod evidence;
+pub mod signed;
 pub mod text;
 pub mod validate;
 pub mod wait;
@@ -231,6 +232,7 @@ fn open(args: &Args, o: &OpenArgs, sink: &CiSink) -> Result<u8> {
             "pass the environment and the version deployed, e.g. `--env prod --version 1.4.0`",
         ));
     }
+    let key = signed::load_key(o.signing.signing_key.as_deref())?;
     let mut repo = Repo::discover(&args.repo.repo)?;
     let next = ReleaseOptions {
         package: o.package.clone(),
@@ -321,10 +323,13 @@ fn open(args: &Args, o: &OpenArgs, sink: &CiSink) -> Result<u8> {
             ..Record::default()
         },
     };
+    // The digest of the evidence the backend's record is opened with (it leaves out the record).
+    let digest = signed::evidence_digest(&b);
+    b.record.evidence_digest = Some(digest.clone());
     // The evidence is on disk before any backend is asked, so a failing backend never loses it;
     // the record part is filled in below.
     if existing.is_none() {
-        b.save(&record_path)?;
+        signed::save(&b, &record_path, key.as_ref())?;
     }
     // A record this job attempt already made: PagerDuty events and file records are not made
     // twice; the other backends look their record up themselves.
@@ -336,6 +341,7 @@ fn open(args: &Args, o: &OpenArgs, sink: &CiSink) -> Result<u8> {
     let (created, approval) = match reuse {
         Some(e) => {
             b.record = e.record.clone();
+            b.record.evidence_digest = Some(digest);
             (false, None)
         }
         None => {
@@ -352,9 +358,9 @@ fn open(args: &Args, o: &OpenArgs, sink: &CiSink) -> Result<u8> {
             b.timestamps.approved_at = Some(now());
         }
     }
-    b.save(&record_path)?;
+    signed::save(&b, &record_path, key.as_ref())?;
     if let Some(extra) = &o.bundle {
-        b.save(extra)?;
+        signed::save(&b, extra, key.as_ref())?;
     }
 
     let display = evidence::display_name(
@@ -440,6 +446,7 @@ fn wait_cmd(args: &Args, w: &WaitArgs, sink: &CiSink) -> Result<u8> {
             .or(ctx.config.change.interval.as_deref())
             .unwrap_or("30s"),
     )?;
+    let key = signed::load_key(w.signing.signing_key.as_deref())?;
     let backend = make_backend(args, &ctx, None, sink)?;
     let local = find_local(&ctx.records, ctx.kind, &w.id)?;
     let id = backend_id(local.as_ref(), ctx.kind, &w.id);
@@ -459,7 +466,7 @@ fn wait_cmd(args: &Args, w: &WaitArgs, sink: &CiSink) -> Result<u8> {
         if decision.approval == Approval::Approved && b.timestamps.approved_at.is_none() {
             b.timestamps.approved_at = Some(now());
         }
-        b.save(&path)?;
+        signed::save(&b, &path, key.as_ref())?;
     }
     let mut outputs = Outputs::new();
     outputs.set("state", decision.approval.as_str());
@@ -491,6 +498,7 @@ fn wait_cmd(args: &Args, w: &WaitArgs, sink: &CiSink) -> Result<u8> {
 
 fn close(args: &Args, c: &CloseArgs, sink: &CiSink) -> Result<u8> {
     let ctx = Context::new(args)?;
+    let key = signed::load_key(c.signing.signing_key.as_deref())?;
     let backend = make_backend(args, &ctx, None, sink)?;
     let local = find_local(&ctx.records, ctx.kind, &c.id)?;
     let id = backend_id(local.as_ref(), ctx.kind, &c.id);
@@ -506,7 +514,7 @@ fn close(args: &Args, c: &CloseArgs, sink: &CiSink) -> Result<u8> {
         if b.timestamps.closed_at.is_none() {
             b.timestamps.closed_at = Some(now());
         }
-        b.save(&path)?;
+        signed::save(&b, &path, key.as_ref())?;
     } else {
         paved_core::cli::warn(&format!(
             "no local record of change `{}` in `{}`; the backend record is closed, but `dora` will not count it",
@@ -528,10 +536,26 @@ fn close(args: &Args, c: &CloseArgs, sink: &CiSink) -> Result<u8> {
 }
 
 fn verify(args: &Args, v: &VerifyArgs, sink: &CiSink) -> Result<u8> {
+    let trusted = signed::load_trusted(&v.trusted_keys)?;
     let value = bundle::read_json(&v.bundle)?;
     let report = bundle::Verification::of(&value);
+    let mut integrity = signed::check(&value, &v.bundle, &trusted);
+    let backend_digest = recorded_digest(args, &value, sink);
+    if let BackendDigest::Recorded { digest, record } = &backend_digest {
+        let actual = signed::evidence_digest_of(&value);
+        if *digest != actual {
+            integrity.problems.push(validate::Problem {
+                field: "record".into(),
+                message: format!(
+                    "the backend's record {record} holds the evidence digest `{digest}`, the bundle's evidence is `{actual}`"
+                ),
+            });
+        }
+    }
+    let intact = integrity.problems.is_empty();
     let (present, complete, valid) = (report.present(), report.complete(), report.valid());
     paved_core::cli::info(text::verify_report(&value, &report).trim_end());
+    paved_core::cli::info(text::integrity_report(&integrity, &backend_digest).trim_end());
     let file = Some(v.bundle.display().to_string());
     if !valid {
         sink.annotate(&paved_core::ci::Annotation {
@@ -541,6 +565,22 @@ fn verify(args: &Args, v: &VerifyArgs, sink: &CiSink) -> Result<u8> {
                 "invalid: {}",
                 report
                     .invalid
+                    .iter()
+                    .map(|p| p.field.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            ..Default::default()
+        });
+    }
+    if !intact {
+        sink.annotate(&paved_core::ci::Annotation {
+            title: Some("change evidence changed or not signed by a trusted key".into()),
+            file: file.clone(),
+            message: format!(
+                "integrity: {}",
+                integrity
+                    .problems
                     .iter()
                     .map(|p| p.field.as_str())
                     .collect::<Vec<_>>()
@@ -569,7 +609,9 @@ fn verify(args: &Args, v: &VerifyArgs, sink: &CiSink) -> Result<u8> {
         .set("valid", valid)
         .set("evidence-present", present)
         .set("evidence-total", total)
-        .set("invalid-fields", report.invalid.len());
+        .set("invalid-fields", report.invalid.len())
+        .set("signature", integrity.signature.status())
+        .set("intact", intact);
     write_outputs(sink, &outputs)?;
     if args.result.json {
         paved_core::cli::print_stdout(&format!(
@@ -581,20 +623,79 @@ fn verify(args: &Args, v: &VerifyArgs, sink: &CiSink) -> Result<u8> {
                 "total": total,
                 "checks": report.checks.as_deref().unwrap_or_default(),
                 "invalid": report.invalid,
+                "intact": intact,
+                "signature": integrity.signature,
+                "integrity": integrity.problems,
+                "backend_digest": backend_digest,
             })
         ))?;
     } else {
-        paved_core::cli::print_stdout(match (valid, complete) {
-            (false, _) => "invalid\n",
-            (true, false) => "incomplete\n",
-            (true, true) => "complete\n",
+        paved_core::cli::print_stdout(match (valid, intact, complete) {
+            (false, _, _) => "invalid\n",
+            (true, false, _) => "tampered\n",
+            (true, true, false) => "incomplete\n",
+            (true, true, true) => "complete\n",
         })?;
     }
-    Ok(if complete && valid {
+    Ok(if complete && valid && intact {
         paved_core::exit::OK
     } else {
         paved_core::exit::REFUSED
     })
+}
+
+/// What the backend's own record says the evidence digest is.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case", tag = "status")]
+pub enum BackendDigest {
+    /// The record itself is the bundle (`file`): `record.evidence_digest` is checked.
+    Local,
+    /// Read from the backend's record.
+    Recorded {
+        /// The digest it holds.
+        digest: String,
+        /// Which record, as people name it.
+        record: String,
+    },
+    /// Not checked, and why (no configuration here, unreachable, or a write-only backend).
+    NotChecked {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Ask the bundle's backend for the digest its record holds, when it can be reached from here.
+fn recorded_digest(args: &Args, value: &serde_json::Value, sink: &CiSink) -> BackendDigest {
+    let not = |reason: String| BackendDigest::NotChecked { reason };
+    let backend = value["record"]["backend"].as_str().unwrap_or_default();
+    let id = value["record"]["id"].as_str().unwrap_or_default();
+    let number = value["record"]["number"].as_str().unwrap_or(id);
+    let kind = match Kind::parse(backend) {
+        Ok(Kind::File) => return BackendDigest::Local,
+        Ok(k) => k,
+        Err(_) => return not(format!("`record.backend` `{backend}` is not a backend")),
+    };
+    if id.is_empty() {
+        return not("the bundle names no backend record".into());
+    }
+    let made = Context::new(args).and_then(|mut ctx| {
+        ctx.kind = kind;
+        make_backend(args, &ctx, None, sink)
+    });
+    let backend = match made {
+        Ok(b) => b,
+        Err(e) => return not(format!("the {kind} backend is not configured here: {e}")),
+    };
+    match backend.recorded_digest(id) {
+        Ok(Some(digest)) => BackendDigest::Recorded {
+            digest,
+            record: format!("{kind} {number}"),
+        },
+        Ok(None) => not(format!(
+            "the {kind} record {number} holds no evidence digest paved can read back"
+        )),
+        Err(e) => not(format!("the {kind} record {number} could not be read: {e}")),
+    }
 }
 
 fn dora(args: &Args, d: &DoraArgs, sink: &CiSink) -> Result<u8> {

@@ -249,3 +249,58 @@ pub fn verify_report(bundle: &serde_json::Value, v: &crate::bundle::Verification
     }
     s
 }
+
+/// `verify`'s integrity lines: the signature, the backend's digest, and each field refused.
+pub fn integrity_report(i: &crate::signed::Integrity, backend: &crate::BackendDigest) -> String {
+    use crate::signed::Signature;
+    let mut s = String::new();
+    let _ = match &i.signature {
+        Signature::Unsigned => writeln!(
+            s,
+            "  {:<8} {:<14} unsigned (no {})",
+            "-", "signature", i.envelope
+        ),
+        Signature::NotChecked { keyids } => writeln!(
+            s,
+            "  {:<8} {:<14} signed by {}; not checked (pass --trusted-key)",
+            "-",
+            "signature",
+            if keyids.is_empty() {
+                "an unnamed key".to_owned()
+            } else {
+                keyids.join(", ")
+            }
+        ),
+        Signature::Verified { keyid } => {
+            writeln!(
+                s,
+                "  {:<8} {:<14} verified with trusted key {keyid}",
+                "ok", "signature"
+            )
+        }
+        Signature::Refused => writeln!(s, "  {:<8} {:<14} refused", "REFUSED", "signature"),
+    };
+    let _ = match backend {
+        crate::BackendDigest::Local => writeln!(
+            s,
+            "  {:<8} {:<14} the file record holds its own evidence digest",
+            "-", "backend-digest"
+        ),
+        crate::BackendDigest::Recorded { digest, record } => writeln!(
+            s,
+            "  {:<8} {:<14} {record} holds {digest}",
+            "-", "backend-digest"
+        ),
+        crate::BackendDigest::NotChecked { reason } => {
+            writeln!(
+                s,
+                "  {:<8} {:<14} not checked: {reason}",
+                "-", "backend-digest"
+            )
+        }
+    };
+    for p in &i.problems {
+        let _ = writeln!(s, "  {:<8} {}: {}", "TAMPERED", p.field, p.message);
+    }
+    s
+}

@@ -169,6 +169,24 @@ pub trait Backend: fmt::Debug {
     fn secret(&self) -> Option<&Secret> {
         None
     }
+
+    /// The evidence digest the backend's record `id` holds (`Ok(None)`: this backend keeps none
+    /// that can be read back).
+    fn recorded_digest(&self, _id: &str) -> Result<Option<String>> {
+        Ok(None)
+    }
+}
+
+/// The line a record's text carries the evidence digest in.
+pub const DIGEST_LABEL: &str = "paved evidence digest:";
+
+/// The digest on a [`DIGEST_LABEL`] line of `text` (the last one: a re-run appends).
+pub fn digest_in(text: &str) -> Option<String> {
+    text.lines()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix(DIGEST_LABEL))
+        .map(|d| d.trim().to_owned())
+        .filter(|d| !d.is_empty())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -271,6 +289,7 @@ fn spec(bundle: &Bundle, production: bool) -> DeploymentSpec {
             "paved_change_id": bundle.id,
             "version": bundle.version,
             "digests": bundle.artifacts.iter().map(|a| a.digest.clone()).collect::<Vec<_>>(),
+            "evidence_digest": bundle.record.evidence_digest,
         }),
         production,
     }

@@ -93,6 +93,7 @@ impl Backend for PagerDuty {
                 "digests": bundle.artifacts.iter().map(|a| a.digest.clone()).collect::<Vec<_>>(),
                 "correlation_id": bundle.correlation_id,
                 "actor": bundle.ci.actor,
+                "evidence_digest": bundle.record.evidence_digest,
             }),
             &Value::Array(links),
         )?;

@@ -4,7 +4,9 @@
 use paved_core::http::{Auth, Client, Method, RequestBuilder, Secret};
 use serde_json::{Value, json};
 
-use super::{Api, Approval, Backend, Kind, Opened, Outcome, State, excerpt};
+use super::{
+    Api, Approval, Backend, DIGEST_LABEL, Kind, Opened, Outcome, State, digest_in, excerpt,
+};
 use crate::bundle::Bundle;
 use crate::error::{Error, Result};
 
@@ -91,7 +93,7 @@ pub struct ServiceNow {
     config: ServiceNowConfig,
 }
 
-const SNOW_FIELDS: &str = "sys_id,number,state,approval";
+const SNOW_FIELDS: &str = "sys_id,number,state,approval,description";
 
 impl ServiceNow {
     /// A client for the instance in `config`.
@@ -148,6 +150,7 @@ impl ServiceNow {
             number: text("number").unwrap_or_default(),
             state: text("state").and_then(|s| s.trim().parse().ok()),
             approval: text("approval").unwrap_or_default(),
+            description: text("description").unwrap_or_default(),
         })
     }
 
@@ -243,6 +246,34 @@ struct SnowRecord {
     number: String,
     state: Option<i64>,
     approval: String,
+    description: String,
+}
+
+/// The record's description: the evidence, and the evidence digest on a line of its own (what
+/// `verify` reads back; `work_notes` keeps each digest in the journal too).
+fn description_with_digest(bundle: &Bundle) -> String {
+    let mut text = crate::text::description(bundle);
+    if let Some(d) = &bundle.record.evidence_digest {
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&format!("\n{DIGEST_LABEL} {d}\n"));
+    }
+    text
+}
+
+fn digest_note(bundle: &Bundle) -> String {
+    bundle
+        .record
+        .evidence_digest
+        .as_ref()
+        .map(|d| {
+            format!(
+                "{DIGEST_LABEL} {d} (paved-change open, {})",
+                bundle.correlation_id
+            )
+        })
+        .unwrap_or_default()
 }
 
 fn snow_state(r: &SnowRecord) -> State {
@@ -282,11 +313,23 @@ impl Backend for ServiceNow {
 
     fn open(&self, bundle: &Bundle) -> Result<Opened> {
         let (record, created) = match self.find(&bundle.correlation_id)? {
+            // A re-run whose evidence differs records the new digest.
+            Some(r)
+                if bundle.record.evidence_digest.is_some()
+                    && digest_in(&r.description) != bundle.record.evidence_digest =>
+            {
+                let body = json!({
+                    "description": description_with_digest(bundle),
+                    "work_notes": digest_note(bundle),
+                });
+                (self.patch(&r.sys_id, &body)?, false)
+            }
             Some(r) => (r, false),
             None => {
                 let mut body = json!({
                     "short_description": crate::text::short_description(bundle),
-                    "description": crate::text::description(bundle),
+                    "description": description_with_digest(bundle),
+                    "work_notes": digest_note(bundle),
                     "implementation_plan": crate::text::implementation_plan(bundle),
                     "backout_plan": crate::text::backout_plan(bundle),
                     "test_plan": crate::text::test_plan(bundle),
@@ -326,6 +369,10 @@ impl Backend for ServiceNow {
 
     fn state(&self, id: &str) -> Result<State> {
         Ok(snow_state(&self.get(id)?))
+    }
+
+    fn recorded_digest(&self, id: &str) -> Result<Option<String>> {
+        Ok(digest_in(&self.get(id)?.description))
     }
 
     fn start(&self, id: &str) -> Result<()> {

@@ -589,6 +589,8 @@ fn verify_says_what_is_missing() {
     full["artifacts"] = json!([{ "name": null, "digest": DIGEST1 }]);
     full["ci"]["run_url"] = json!("https://ci/run/1");
     full["ci"]["actor"] = json!("ada");
+    // As `open` would have recorded it had it gathered this evidence.
+    full["record"]["evidence_digest"] = json!(paved_change::signed::evidence_digest_of(&full));
     let full_path = repo.path().join("full.json");
     std::fs::write(&full_path, full.to_string()).unwrap();
     let ok = repo.paved(&["verify", full_path.to_str().unwrap()]);

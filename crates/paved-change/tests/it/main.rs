@@ -5,5 +5,6 @@ paved_testkit::tool_tests!(env!("CARGO_BIN_EXE_paved-change"));
 mod backends;
 mod change;
 mod hostile;
+mod signed;
 mod support;
 mod verify;

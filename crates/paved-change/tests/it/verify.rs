@@ -76,6 +76,8 @@ fn valid_bundle() -> (TestRepo, Value) {
         "digests": ["sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"],
         "deployed_at": "2025-12-18T14:02:11Z",
     });
+    // The digest `open` would have recorded had it gathered this evidence itself.
+    b["record"]["evidence_digest"] = json!(paved_change::signed::evidence_digest_of(&b));
     (repo, b)
 }
 
