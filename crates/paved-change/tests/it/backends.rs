@@ -70,6 +70,7 @@ fn bundle() -> Bundle {
         record: Record {
             backend: "servicenow".into(),
             state: "pending".into(),
+            evidence_digest: Some(format!("sha256:{}", "e".repeat(64))),
             ..Record::default()
         },
     }
@@ -273,6 +274,13 @@ fn servicenow_429_waits_for_retry_after_and_5xx_is_retried() {
         FakeResponse::json(503, json!({"error": {"message": "down"}})),
         FakeResponse::json(200, json!({ "result": [snow_record("-4", "requested")] })),
     ]);
+    // The record found holds no evidence digest yet: the re-run records it.
+    server
+        .route("PATCH", &format!("{TABLE}/{SYS_ID}"))
+        .respond(FakeResponse::json(
+            200,
+            json!({ "result": snow_record("-4", "requested") }),
+        ));
     let (sn, clock) = snow(&server);
     let opened = sn.open(&bundle()).unwrap();
     assert!(!opened.created);

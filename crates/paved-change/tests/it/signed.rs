@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::common::{Run, TestRepo};
+use crate::support::{SYS_ID, TABLE, stateful_snow};
 use paved_core::sign::{Algorithm, Envelope, PrivateKey, PublicKey, Statement};
+use paved_testkit::http::{FakeResponse, FakeServer};
 use serde_json::{Value, json};
 
 const DIGEST1: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
@@ -81,6 +83,15 @@ fn signed_change(repo: &TestRepo, key: &Path) -> (String, PathBuf, PathBuf) {
 }
 
 fn verify(repo: &TestRepo, bundle: &Path, keys: &[&Path]) -> (Run, Value) {
+    verify_env(repo, bundle, keys, &[])
+}
+
+fn verify_env(
+    repo: &TestRepo,
+    bundle: &Path,
+    keys: &[&Path],
+    env: &[(&str, &str)],
+) -> (Run, Value) {
     let mut args = vec![
         "verify".to_owned(),
         bundle.to_str().unwrap().to_owned(),
@@ -91,7 +102,7 @@ fn verify(repo: &TestRepo, bundle: &Path, keys: &[&Path]) -> (Run, Value) {
         args.push(k.to_str().unwrap().into());
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let run = repo.paved_env(&args, &[]);
+    let run = repo.paved_env(&args, env);
     let value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| {
         panic!(
             "verify --json printed no JSON ({e}):\n{}\n{}",
@@ -405,4 +416,214 @@ fn a_signing_key_that_is_not_a_key_is_an_input_error() {
     let missing = repo.paved(&["verify", "x.json", "--trusted-key", "nope.pem"]);
     assert_eq!(missing.code, 2, "{}", missing.stderr);
     assert!(missing.stderr.contains("nope.pem"), "{}", missing.stderr);
+}
+
+/// ServiceNow: the digest rides in the description (read back by `verify`) and the work notes;
+/// a re-run with other evidence records the new one; a record that holds another digest is
+/// refused; an unreachable instance is reported, not refused.
+#[test]
+fn servicenow_records_the_evidence_digest_and_verify_reads_it_back() {
+    let repo = history();
+    let server = FakeServer::start();
+    let store = stateful_snow(&server);
+    let url = server.url();
+    let (key, public) = key_pair(repo.path(), "signer", Algorithm::Ed25519);
+    let mut env = github_env();
+    env.extend([
+        ("SERVICENOW_TOKEN", "sn-token-0123456789"),
+        ("PAVED_SERVICENOW_URL", url.as_str()),
+        ("PAVED_SIGNING_KEY", key.to_str().unwrap()),
+    ]);
+    let open = |digest: &str| {
+        repo.paved_env(
+            &[
+                "--backend",
+                "servicenow",
+                "open",
+                "--env",
+                "prod",
+                "--version",
+                "1.1.0",
+                "--digest",
+                digest,
+                "--json",
+            ],
+            &env,
+        )
+        .json()
+    };
+    let b = open(DIGEST1);
+    let digest = b["record"]["evidence_digest"].as_str().unwrap().to_owned();
+    assert!(
+        digest.starts_with("sha256:") && digest.len() == 71,
+        "{digest}"
+    );
+    let created = server.requests_to("POST", TABLE)[0].json();
+    let line = format!("paved evidence digest: {digest}");
+    assert!(
+        created["description"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("{line}\n")),
+        "{created}"
+    );
+    assert!(
+        created["work_notes"].as_str().unwrap().starts_with(&line),
+        "{created}"
+    );
+
+    let bundle = repo
+        .path()
+        .join(format!(".paved/changes/{}.json", b["id"].as_str().unwrap()));
+    let (run, v) = verify_env(&repo, &bundle, &[&public], &env);
+    assert_eq!(v["backend_digest"]["status"], "recorded", "{}", run.stderr);
+    assert_eq!(v["backend_digest"]["digest"], digest.as_str());
+    assert_eq!(v["intact"], true, "{v}");
+    assert!(
+        run.stderr
+            .contains(&format!("servicenow CHG0030001 holds {digest}")),
+        "{}",
+        run.stderr
+    );
+
+    // A re-run whose evidence changed records the new digest on the same record.
+    let other = format!("sha256:{}", "3".repeat(64));
+    let again = open(&other);
+    let new_digest = again["record"]["evidence_digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(new_digest, digest);
+    assert_eq!(server.requests_to("POST", TABLE).len(), 1, "one record");
+    let patched = server.requests_to("PATCH", &format!("{TABLE}/{SYS_ID}"));
+    assert!(
+        patched.iter().any(|r| r.json()["work_notes"]
+            .as_str()
+            .is_some_and(|n| n.contains(&new_digest))),
+        "the re-run notes the new digest"
+    );
+    let (_, v) = verify_env(&repo, &bundle, &[&public], &env);
+    assert_eq!(v["intact"], true, "{v}");
+
+    // The record holds another digest than the (validly signed) bundle: refused, naming it.
+    {
+        let mut guard = store.lock().unwrap();
+        let rec = guard.as_mut().unwrap();
+        let text = rec["description"]
+            .as_str()
+            .unwrap()
+            .replace(&new_digest, &digest);
+        rec["description"] = json!(text);
+    }
+    let (run, v) = verify_env(&repo, &bundle, &[&public], &env);
+    assert_eq!(run.code, 1);
+    assert_eq!(v["signature"]["status"], "verified");
+    assert_eq!(integrity_fields(&v), ["record"], "{v}");
+    assert!(run.stderr.contains(&format!("TAMPERED record: the backend's record servicenow CHG0030001 holds the evidence digest `{digest}`")), "{}", run.stderr);
+
+    // Not configured here: said, not refused.
+    let (run, v) = verify(&repo, &bundle, &[&public]);
+    assert_eq!(
+        v["backend_digest"]["status"], "not-checked",
+        "{}",
+        run.stderr
+    );
+    assert_eq!(v["intact"], true, "{v}");
+    assert!(
+        run.stderr
+            .contains("backend-digest not checked: the servicenow backend is not configured here"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// GitHub: the deployment payload carries the digest; PagerDuty: the change event's custom
+/// details. Neither can be read back (a deployment's payload is not returned by the forge client
+/// paved uses yet; PagerDuty's Events API is write-only), which `verify` says.
+#[test]
+fn github_and_pagerduty_records_carry_the_evidence_digest() {
+    let repo = history();
+    let server = FakeServer::start();
+    let deployments = "/repos/acme/rocket/deployments";
+    server
+        .route("GET", deployments)
+        .respond(FakeResponse::json(200, json!([])));
+    server.route("POST", deployments).respond(FakeResponse::json(
+        201,
+        json!({ "id": 31, "sha": "f".repeat(40), "environment": "prod", "created_at": "2026-01-01T00:00:00Z" }),
+    ));
+    server
+        .route("GET", &format!("{deployments}/31/statuses"))
+        .respond(FakeResponse::json(200, json!([])));
+    server
+        .route("POST", &format!("{deployments}/31/statuses"))
+        .respond(FakeResponse::json(201, json!({ "state": "queued" })));
+    server
+        .route("POST", "/v2/change/enqueue")
+        .respond(FakeResponse::json(202, json!({ "status": "success" })));
+    let url = server.url();
+    let mut env = github_env();
+    env.extend([
+        ("GITHUB_API_URL", url.as_str()),
+        ("GITHUB_TOKEN", "ghs_deploytoken123"),
+        ("PAGERDUTY_ROUTING_KEY", "pdRoutingKey0123456789abcdefABCD"),
+        ("PAVED_PAGERDUTY_URL", url.as_str()),
+    ]);
+    let gh = repo
+        .paved_env(
+            &[
+                "--backend",
+                "github",
+                "open",
+                "--env",
+                "prod",
+                "--version",
+                "1.1.0",
+                "--json",
+            ],
+            &env,
+        )
+        .json();
+    let post = server.requests_to("POST", deployments)[0].json();
+    assert_eq!(
+        post["payload"]["evidence_digest"], gh["record"]["evidence_digest"],
+        "{post}"
+    );
+    assert!(
+        gh["record"]["evidence_digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    let bundle = repo.path().join(format!(
+        ".paved/changes/{}.json",
+        gh["id"].as_str().unwrap()
+    ));
+    let (run, v) = verify_env(&repo, &bundle, &[], &env);
+    assert_eq!(
+        v["backend_digest"]["status"], "not-checked",
+        "{}",
+        run.stderr
+    );
+
+    let pd = repo
+        .paved_env(
+            &[
+                "--backend",
+                "pagerduty",
+                "open",
+                "--env",
+                "staging",
+                "--version",
+                "1.1.0",
+                "--json",
+            ],
+            &env,
+        )
+        .json();
+    let event = server.requests_to("POST", "/v2/change/enqueue")[0].json();
+    assert_eq!(
+        event["payload"]["custom_details"]["evidence_digest"], pd["record"]["evidence_digest"],
+        "{event}"
+    );
 }

@@ -36,6 +36,23 @@ pub fn stateful_snow(server: &FakeServer) -> Arc<Mutex<Option<Value>>> {
         .route("POST", TABLE)
         .respond_with(move |r: &RecordedRequest| {
             let mut v = r.json();
+            // paved writes the evidence digest into the description and the work notes: a
+            // create without it is refused, so every test that opens a record checks it arrives.
+            let digest = v["description"]
+                .as_str()
+                .and_then(paved_change::backend::digest_in)
+                .filter(|d| d.len() == 71 && d.starts_with("sha256:"));
+            let noted = digest.as_ref().is_some_and(|d| {
+                v["work_notes"]
+                    .as_str()
+                    .is_some_and(|n| n.contains(d.as_str()))
+            });
+            if !noted {
+                return FakeResponse::json(
+                    400,
+                    json!({"error": {"message": "test fake: no evidence digest in description and work_notes"}, "status": "failure"}),
+                );
+            }
             v["sys_id"] = json!(SYS_ID);
             v["number"] = json!("CHG0030001");
             v["state"] = json!("-5");
