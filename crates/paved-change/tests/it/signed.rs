@@ -4,6 +4,7 @@
 //! securesystemslib both ways.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use crate::common::{Run, TestRepo};
 use crate::support::{SYS_ID, TABLE, stateful_snow};
@@ -626,4 +627,147 @@ fn github_and_pagerduty_records_carry_the_evidence_digest() {
         event["payload"]["custom_details"]["evidence_digest"], pd["record"]["evidence_digest"],
         "{event}"
     );
+}
+
+fn sslib_python() -> PathBuf {
+    let python = paved_testkit::tools_dir()
+        .join("venv")
+        .join("bin")
+        .join("python");
+    assert!(
+        python.is_file(),
+        "`{}` is missing: run `cargo xtask tools`, which installs securesystemslib into it",
+        python.display()
+    );
+    let probe = Command::new(&python)
+        .args(["-c", "import securesystemslib.dsse, cryptography"])
+        .output()
+        .expect("running the tools venv's python");
+    assert!(
+        probe.status.success(),
+        "securesystemslib is not installed in `{}`: run `cargo xtask tools`\n{}",
+        python.display(),
+        String::from_utf8_lossy(&probe.stderr)
+    );
+    python
+}
+
+/// Run `sslib_change.py` with `args`: (success, stdout, stderr).
+fn sslib(python: &Path, args: &[&str]) -> (bool, String, String) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sslib_change.py");
+    let out = Command::new(python)
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("running sslib_change.py");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A bundle paved signed verifies in securesystemslib (its predicate is the bundle, its subjects
+/// the ones the format names), and one securesystemslib signed verifies in paved: for both
+/// algorithms, with keys securesystemslib made (paved loads its PKCS#8 keys).
+#[test]
+fn signed_bundles_cross_check_with_securesystemslib() {
+    let python = sslib_python();
+    for (algorithm, name) in [
+        (Algorithm::Ed25519, "ed25519"),
+        (Algorithm::EcdsaP256, "ecdsa-p256"),
+    ] {
+        // paved signs (with a key securesystemslib made), securesystemslib verifies.
+        let repo = history();
+        let prefix = repo.path().join(format!("sslib-{name}"));
+        let (ok, out, err) = sslib(&python, &["keygen", name, prefix.to_str().unwrap()]);
+        assert!(ok, "keygen {name}: {out}{err}");
+        let key = prefix.with_extension("pem");
+        let public = repo.path().join(format!("sslib-{name}.pub.pem"));
+        let (_, bundle, envelope) = signed_change(&repo, &key);
+        let (ok, out, err) = sslib(
+            &python,
+            &[
+                "verify",
+                public.to_str().unwrap(),
+                envelope.to_str().unwrap(),
+            ],
+        );
+        assert!(
+            ok,
+            "{name}: securesystemslib refused paved's envelope: {out}{err}"
+        );
+        let predicate: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(predicate, read_json(&bundle), "{name}");
+        // A key securesystemslib does not trust: it refuses too.
+        let (_, other) = key_pair(repo.path(), "other", algorithm);
+        let (ok, out, _) = sslib(
+            &python,
+            &[
+                "verify",
+                other.to_str().unwrap(),
+                envelope.to_str().unwrap(),
+            ],
+        );
+        assert!(
+            !ok,
+            "{name}: securesystemslib accepted the wrong key: {out}"
+        );
+
+        // securesystemslib signs (with a key it made: `cryptography` does not read the PKCS#8 v2
+        // Ed25519 keys `ring` generates), paved verifies.
+        let repo = history();
+        let prefix = repo.path().join(format!("signer-{name}"));
+        let (ok, out, err) = sslib(&python, &["keygen", name, prefix.to_str().unwrap()]);
+        assert!(ok, "keygen {name}: {out}{err}");
+        let key = prefix.with_extension("pem");
+        let public = repo.path().join(format!("signer-{name}.pub.pem"));
+        let b = repo
+            .paved_env(
+                &[
+                    "open",
+                    "--env",
+                    "prod",
+                    "--version",
+                    "1.1.0",
+                    "--digest",
+                    &format!("ghcr.io/acme/rocket@{DIGEST1}"),
+                    "--json",
+                ],
+                &github_env(),
+            )
+            .json();
+        let bundle = repo
+            .path()
+            .join(format!(".paved/changes/{}.json", b["id"].as_str().unwrap()));
+        let envelope = repo.path().join(format!(
+            ".paved/changes/{}.intoto.jsonl",
+            b["id"].as_str().unwrap()
+        ));
+        let (ok, out, err) = sslib(
+            &python,
+            &[
+                "sign",
+                key.to_str().unwrap(),
+                bundle.to_str().unwrap(),
+                envelope.to_str().unwrap(),
+            ],
+        );
+        assert!(ok, "{name}: {out}{err}");
+        let (run, v) = verify(&repo, &bundle, &[&public]);
+        assert_eq!(
+            v["signature"]["status"], "verified",
+            "{name}: {}",
+            run.stderr
+        );
+        assert_eq!(v["intact"], true, "{name}: {v}");
+        // And an edit after securesystemslib signed is named.
+        let mut edited = read_json(&bundle);
+        edited["ci"]["actor"] = json!("mallory");
+        std::fs::write(&bundle, edited.to_string()).unwrap();
+        let (_, v) = verify(&repo, &bundle, &[&public]);
+        let mut named = integrity_fields(&v);
+        named.sort();
+        assert_eq!(named, ["ci.actor", "record.evidence_digest"], "{name}: {v}");
+    }
 }
