@@ -173,7 +173,7 @@ pub struct CloseArgs {
 /// `verify`
 #[derive(Debug, Clone, ClapArgs)]
 pub struct VerifyArgs {
-    /// The bundle file.
+    /// The bundle file (or its signed envelope, `<id>.intoto.jsonl`: the bundle next to it is checked).
     pub bundle: PathBuf,
 
     /// A public key (PEM) the bundle's signature must verify with (repeatable, or

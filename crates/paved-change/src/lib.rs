@@ -537,9 +537,11 @@ fn close(args: &Args, c: &CloseArgs, sink: &CiSink) -> Result<u8> {
 
 fn verify(args: &Args, v: &VerifyArgs, sink: &CiSink) -> Result<u8> {
     let trusted = signed::load_trusted(&v.trusted_keys)?;
-    let value = bundle::read_json(&v.bundle)?;
+    // Given the envelope, check the bundle it signs.
+    let path = signed::bundle_of_envelope(&v.bundle).unwrap_or_else(|| v.bundle.clone());
+    let value = bundle::read_json(&path)?;
     let report = bundle::Verification::of(&value);
-    let mut integrity = signed::check(&value, &v.bundle, &trusted);
+    let mut integrity = signed::check(&value, &path, &trusted);
     let backend_digest = recorded_digest(args, &value, sink);
     if let BackendDigest::Recorded { digest, record } = &backend_digest {
         let actual = signed::evidence_digest_of(&value);
@@ -556,7 +558,7 @@ fn verify(args: &Args, v: &VerifyArgs, sink: &CiSink) -> Result<u8> {
     let (present, complete, valid) = (report.present(), report.complete(), report.valid());
     paved_core::cli::info(text::verify_report(&value, &report).trim_end());
     paved_core::cli::info(text::integrity_report(&integrity, &backend_digest).trim_end());
-    let file = Some(v.bundle.display().to_string());
+    let file = Some(path.display().to_string());
     if !valid {
         sink.annotate(&paved_core::ci::Annotation {
             title: Some("invalid change evidence".into()),

@@ -31,6 +31,14 @@ pub fn envelope_path(bundle: &Path) -> PathBuf {
     bundle.with_file_name(format!("{stem}.intoto.jsonl"))
 }
 
+/// The bundle an envelope file belongs to (`X.intoto.jsonl` → `X.json`), or `None` when `path`
+/// is not an envelope's name.
+pub fn bundle_of_envelope(path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?.to_str()?;
+    let stem = name.strip_suffix(".intoto.jsonl")?;
+    Some(path.with_file_name(format!("{stem}.json")))
+}
+
 /// The signing key of `--signing-key`, loaded (exit 2 naming the file when it is not a key).
 pub fn load_key(path: Option<&Path>) -> Result<Option<PrivateKey>> {
     path.map(|p| PrivateKey::load(p).map_err(Error::from))

@@ -161,6 +161,10 @@ fn open_and_close_sign_the_bundle_as_an_in_toto_statement() {
         "{}",
         run.stderr
     );
+    // Given the envelope, `verify` checks the bundle next to it.
+    let (run, v) = verify(&repo, &envelope, &[&public]);
+    assert_eq!(v["intact"], true, "{v} {}", run.stderr);
+    assert!(run.stderr.contains(&format!("{id}.json")), "{}", run.stderr);
     let dora = repo.paved(&["dora", "--json"]);
     assert_eq!(dora.json()["deployments"], 1, "{}", dora.stderr);
     assert!(
@@ -184,6 +188,58 @@ fn open_and_close_sign_the_bundle_as_an_in_toto_statement() {
         &github_env(),
     );
     assert_eq!(again.ok(), id);
+}
+
+/// `wait` rewrites the bundle (the approval) and re-signs it; `--bundle FILE` gets its own
+/// envelope next to it.
+#[test]
+fn wait_re_signs_and_the_bundle_copy_is_signed_too() {
+    let repo = history();
+    let (key, public) = key_pair(repo.path(), "signer", Algorithm::Ed25519);
+    let copy = repo.path().join("out/evidence.json");
+    let mut env = github_env();
+    env.push(("PAVED_SIGNING_KEY", key.to_str().unwrap()));
+    let b = repo
+        .paved_env(
+            &[
+                "open",
+                "--env",
+                "prod",
+                "--version",
+                "1.1.0",
+                "--bundle",
+                copy.to_str().unwrap(),
+                "--json",
+            ],
+            &env,
+        )
+        .json();
+    let id = b["id"].as_str().unwrap();
+    let copy_envelope = repo.path().join("out/evidence.intoto.jsonl");
+    assert!(copy_envelope.is_file());
+    let (run, v) = verify(&repo, &copy, &[&public]);
+    assert_eq!(v["intact"], true, "{v} {}", run.stderr);
+
+    let bundle = repo.path().join(format!(".paved/changes/{id}.json"));
+    let mut pending = read_json(&bundle);
+    pending["record"]["state"] = json!("pending");
+    pending["timestamps"]["approved_at"] = Value::Null;
+    std::fs::write(&bundle, pending.to_string()).unwrap();
+    // Edited by hand: the state is named.
+    let (_, v) = verify(&repo, &bundle, &[&public]);
+    assert_eq!(
+        integrity_fields(&v),
+        ["timestamps.approved_at", "record.state"],
+        "{v}"
+    );
+    pending["record"]["state"] = json!("approved");
+    std::fs::write(&bundle, pending.to_string()).unwrap();
+    repo.paved_env(&["wait", id, "--timeout", "1s", "--interval", "1s"], &env)
+        .ok();
+    let after = read_json(&bundle);
+    assert!(after["timestamps"]["approved_at"].is_string(), "{after}");
+    let (run, v) = verify(&repo, &bundle, &[&public]);
+    assert_eq!(v["intact"], true, "wait re-signed: {v} {}", run.stderr);
 }
 
 #[test]
