@@ -341,3 +341,63 @@ pub fn check(file: &Value, path: &Path, trusted: &[PublicKey]) -> Integrity {
         problems,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_envelope_sits_next_to_the_bundle_and_back() {
+        assert_eq!(
+            envelope_path(Path::new("r/chg-1.json")),
+            Path::new("r/chg-1.intoto.jsonl")
+        );
+        assert_eq!(
+            envelope_path(Path::new("evidence")),
+            Path::new("evidence.intoto.jsonl")
+        );
+        assert_eq!(
+            bundle_of_envelope(Path::new("r/chg-1.intoto.jsonl")).as_deref(),
+            Some(Path::new("r/chg-1.json"))
+        );
+        assert_eq!(bundle_of_envelope(Path::new("r/chg-1.json")), None);
+    }
+
+    #[test]
+    fn the_evidence_digest_ignores_key_order_and_the_record_but_not_the_evidence() {
+        let a = json!({ "version": "1", "timestamps": { "opened_at": "t", "closed_at": null },
+                        "record": { "state": "pending" } });
+        let b = json!({ "record": { "state": "closed" },
+                        "timestamps": { "closed_at": "later", "opened_at": "t" }, "version": "1" });
+        assert_eq!(evidence_digest_of(&a), evidence_digest_of(&b));
+        let c = json!({ "version": "2", "timestamps": { "opened_at": "t" } });
+        assert_ne!(evidence_digest_of(&a), evidence_digest_of(&c));
+        // The bytes hashed: sorted keys, compact, without the record and the later times.
+        let expected = ring::digest::digest(
+            &ring::digest::SHA256,
+            br#"{"timestamps":{"opened_at":"t"},"version":"1"}"#,
+        );
+        let hex: String = expected
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(evidence_digest_of(&a), format!("sha256:{hex}"));
+    }
+
+    #[test]
+    fn every_difference_is_named_by_path() {
+        let signed =
+            json!({ "a": 1, "list": [{ "x": "s" }, { "x": "t" }], "gone": true, "n": [1] });
+        let file = json!({ "a": 2, "list": [{ "x": "s" }, { "x": "u" }], "new": 0, "n": [1, 2] });
+        let mut out = Vec::new();
+        diff(&signed, &file, "", &mut out);
+        let fields: Vec<&str> = out.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, ["a", "list[1].x", "gone", "n", "new"]);
+        assert_eq!(out[0].message, "signed as `1`, the file has `2`");
+        assert_eq!(out[2].message, "signed as `true`, removed from the file");
+        assert_eq!(out[4].message, "not signed, added to the file as `0`");
+    }
+}
