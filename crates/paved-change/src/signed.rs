@@ -196,15 +196,17 @@ pub struct Integrity {
     pub problems: Vec<Problem>,
 }
 
-fn shown(v: Option<&Value>) -> String {
-    match v {
-        None => "nothing".into(),
-        Some(Value::String(s)) => format!("`{}`", s.chars().take(72).collect::<String>()),
-        Some(other) => format!(
-            "`{}`",
-            other.to_string().chars().take(72).collect::<String>()
-        ),
+/// A value as a message shows it: short, in backticks, control characters escaped.
+fn shown(v: &Value) -> String {
+    let text = match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut short: String = text.chars().take(72).collect();
+    if short.len() < text.len() {
+        short.push('…');
     }
+    format!("`{}`", short.escape_debug())
 }
 
 /// Every path where `signed` and `file` differ, each with both values.
@@ -223,7 +225,7 @@ fn diff(signed: &Value, file: &Value, at: &str, out: &mut Vec<Problem>) {
                     Some(fv) => diff(sv, fv, &join(k), out),
                     None => out.push(Problem {
                         field: join(k),
-                        message: format!("signed as {}, removed from the file", shown(Some(sv))),
+                        message: format!("signed as {}, removed from the file", shown(sv)),
                     }),
                 }
             }
@@ -231,7 +233,7 @@ fn diff(signed: &Value, file: &Value, at: &str, out: &mut Vec<Problem>) {
                 if !s.contains_key(k) {
                     out.push(Problem {
                         field: join(k),
-                        message: format!("not signed, added to the file as {}", shown(Some(fv))),
+                        message: format!("not signed, added to the file as {}", shown(fv)),
                     });
                 }
             }
@@ -247,11 +249,7 @@ fn diff(signed: &Value, file: &Value, at: &str, out: &mut Vec<Problem>) {
             } else {
                 at.to_owned()
             },
-            message: format!(
-                "signed as {}, the file has {}",
-                shown(Some(s)),
-                shown(Some(f))
-            ),
+            message: format!("signed as {}, the file has {}", shown(s), shown(f)),
         }),
         _ => {}
     }
@@ -390,13 +388,14 @@ mod tests {
     #[test]
     fn every_difference_is_named_by_path() {
         let signed =
-            json!({ "a": 1, "list": [{ "x": "s" }, { "x": "t" }], "gone": true, "n": [1] });
+            json!({ "a": 1, "list": [{ "x": "s" }, { "x": "t\nv" }], "gone": true, "n": [1] });
         let file = json!({ "a": 2, "list": [{ "x": "s" }, { "x": "u" }], "new": 0, "n": [1, 2] });
         let mut out = Vec::new();
         diff(&signed, &file, "", &mut out);
         let fields: Vec<&str> = out.iter().map(|p| p.field.as_str()).collect();
         assert_eq!(fields, ["a", "list[1].x", "gone", "n", "new"]);
         assert_eq!(out[0].message, "signed as `1`, the file has `2`");
+        assert_eq!(out[1].message, "signed as `t\\nv`, the file has `u`");
         assert_eq!(out[2].message, "signed as `true`, removed from the file");
         assert_eq!(out[4].message, "not signed, added to the file as `0`");
     }
