@@ -651,7 +651,10 @@ fn verify(args: &Args, v: &VerifyArgs, sink: &CiSink) -> Result<u8> {
 #[serde(rename_all = "kebab-case", tag = "status")]
 pub enum BackendDigest {
     /// The record itself is the bundle (`file`): `record.evidence_digest` is checked.
-    Local,
+    Local {
+        /// `record.evidence_digest` (`None` in a bundle from before paved recorded it).
+        digest: Option<String>,
+    },
     /// Read from the backend's record.
     Recorded {
         /// The digest it holds.
@@ -673,7 +676,13 @@ fn recorded_digest(args: &Args, value: &serde_json::Value, sink: &CiSink) -> Bac
     let id = value["record"]["id"].as_str().unwrap_or_default();
     let number = value["record"]["number"].as_str().unwrap_or(id);
     let kind = match Kind::parse(backend) {
-        Ok(Kind::File) => return BackendDigest::Local,
+        Ok(Kind::File) => {
+            return BackendDigest::Local {
+                digest: value["record"]["evidence_digest"]
+                    .as_str()
+                    .map(str::to_owned),
+            };
+        }
         Ok(k) => k,
         Err(_) => return not(format!("`record.backend` `{backend}` is not a backend")),
     };

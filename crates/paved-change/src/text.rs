@@ -281,9 +281,14 @@ pub fn integrity_report(i: &crate::signed::Integrity, backend: &crate::BackendDi
         Signature::Refused => writeln!(s, "  {:<8} {:<14} refused", "REFUSED", "signature"),
     };
     let _ = match backend {
-        crate::BackendDigest::Local => writeln!(
+        crate::BackendDigest::Local { digest: Some(d) } => writeln!(
             s,
-            "  {:<8} {:<14} the file record holds its own evidence digest",
+            "  {:<8} {:<14} the file record holds {d}",
+            "-", "backend-digest"
+        ),
+        crate::BackendDigest::Local { digest: None } => writeln!(
+            s,
+            "  {:<8} {:<14} the file record holds no evidence digest (made before paved recorded one)",
             "-", "backend-digest"
         ),
         crate::BackendDigest::Recorded { digest, record } => writeln!(

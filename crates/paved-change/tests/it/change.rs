@@ -560,7 +560,12 @@ fn verify_says_what_is_missing() {
     let stderr = run
         .stderr
         .replace(id, "[ID]")
-        .replace(repo.path().to_str().unwrap(), "[REPO]");
+        .replace(repo.path().to_str().unwrap(), "[REPO]")
+        // The evidence digest covers the time `open` ran.
+        .replace(
+            b["record"]["evidence_digest"].as_str().unwrap(),
+            "sha256:[DIGEST]",
+        );
     let stderr = stderr
         .lines()
         .map(|l| {
