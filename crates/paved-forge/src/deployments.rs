@@ -73,6 +73,9 @@ pub struct Deployment {
     pub approvals: Vec<String>,
     /// Whether this call created it (`false`: a re-run found it).
     pub created: bool,
+    /// GitHub's `payload` as the API returns it (an object, or a string); `null` on GitLab,
+    /// whose deployments have none.
+    pub payload: Value,
 }
 
 const GITHUB_TOKEN_VAR: &str = "GITHUB_TOKEN";
@@ -149,6 +152,7 @@ impl GitHubDeployments {
             created_at: d.created_at,
             approvals: Vec::new(),
             created,
+            payload: d.payload,
         })
     }
 
@@ -386,6 +390,7 @@ impl GitLabDeployments {
             url: d.deployable.and_then(|j| j.web_url),
             approvals: d.approvals.into_iter().map(|a| a.status).collect(),
             created,
+            payload: Value::Null,
         }
     }
 

@@ -113,4 +113,14 @@ impl Backend for GitHubBackend {
     fn secret(&self) -> Option<&Secret> {
         self.token.as_ref()
     }
+
+    fn recorded_digest(&self, id: &str) -> Result<Option<String>> {
+        let d = self.deployments.get(parse_id(id)?).map_err(forge_err)?;
+        // GitHub returns the payload as it was given: an object, or a string holding JSON.
+        let payload = match d.payload {
+            serde_json::Value::String(s) => serde_json::from_str(&s).unwrap_or_default(),
+            other => other,
+        };
+        Ok(payload["evidence_digest"].as_str().map(str::to_owned))
+    }
 }

@@ -594,11 +594,10 @@ fn servicenow_records_the_evidence_digest_and_verify_reads_it_back() {
     );
 }
 
-/// GitHub: the deployment payload carries the digest; PagerDuty: the change event's custom
-/// details. Neither can be read back (a deployment's payload is not returned by the forge client
-/// paved uses yet; PagerDuty's Events API is write-only), which `verify` says.
+/// GitHub: the deployment payload carries the digest and `verify` reads it back; PagerDuty: the
+/// change event's custom details (write-only: the Events API cannot be read).
 #[test]
-fn github_and_pagerduty_records_carry_the_evidence_digest() {
+fn github_and_pagerduty_records_carry_the_evidence_digest_and_github_is_read_back() {
     let repo = history();
     let server = FakeServer::start();
     let deployments = "/repos/acme/rocket/deployments";
@@ -642,26 +641,51 @@ fn github_and_pagerduty_records_carry_the_evidence_digest() {
         )
         .json();
     let post = server.requests_to("POST", deployments)[0].json();
+    let digest = gh["record"]["evidence_digest"].as_str().unwrap().to_owned();
     assert_eq!(
-        post["payload"]["evidence_digest"], gh["record"]["evidence_digest"],
+        post["payload"]["evidence_digest"],
+        digest.as_str(),
         "{post}"
     );
-    assert!(
-        gh["record"]["evidence_digest"]
-            .as_str()
-            .unwrap()
-            .starts_with("sha256:")
-    );
+    assert!(digest.starts_with("sha256:"));
+
+    // `verify` reads the deployment back (GitHub returns the payload as it was sent).
+    let stored = std::sync::Arc::new(std::sync::Mutex::new(post["payload"].clone()));
+    let served = std::sync::Arc::clone(&stored);
+    server
+        .route("GET", &format!("{deployments}/31"))
+        .respond_with(move |_| {
+            FakeResponse::json(
+                200,
+                json!({ "id": 31, "sha": "f".repeat(40), "environment": "prod",
+                        "created_at": "2026-01-01T00:00:00Z", "payload": served.lock().unwrap().clone() }),
+            )
+        });
     let bundle = repo.path().join(format!(
         ".paved/changes/{}.json",
         gh["id"].as_str().unwrap()
     ));
     let (run, v) = verify_env(&repo, &bundle, &[], &env);
-    assert_eq!(
-        v["backend_digest"]["status"], "not-checked",
+    assert_eq!(v["backend_digest"]["status"], "recorded", "{}", run.stderr);
+    assert_eq!(v["backend_digest"]["digest"], digest.as_str());
+    assert_eq!(v["intact"], true, "{v}");
+    // A payload sent as a JSON string is read too; another digest there is refused.
+    let other = format!("sha256:{}", "7".repeat(64));
+    *stored.lock().unwrap() = json!(json!({ "evidence_digest": other }).to_string());
+    let (run, v) = verify_env(&repo, &bundle, &[], &env);
+    assert_eq!(run.code, 1);
+    assert_eq!(integrity_fields(&v), ["record"], "{v}");
+    assert!(
+        run.stderr
+            .contains(&format!("github 31 holds the evidence digest `{other}`")),
         "{}",
         run.stderr
     );
+    // A deployment without one (made by an older paved): not checked, not refused.
+    *stored.lock().unwrap() = json!({ "correlation_id": "x" });
+    let (_, v) = verify_env(&repo, &bundle, &[], &env);
+    assert_eq!(v["backend_digest"]["status"], "not-checked", "{v}");
+    assert_eq!(v["intact"], true, "{v}");
 
     let pd = repo
         .paved_env(
