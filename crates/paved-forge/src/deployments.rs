@@ -103,6 +103,17 @@ struct GhDeployment {
 #[derive(Debug, Deserialize)]
 struct GhStatus {
     state: String,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+/// One status of a GitHub deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentStatus {
+    /// `queued`, `in_progress`, `success`, …
+    pub state: String,
+    /// Its description (empty when it has none).
+    pub description: String,
 }
 
 impl GitHubDeployments {
@@ -171,6 +182,26 @@ impl GitHubDeployments {
             .into_iter()
             .next()
             .map_or_else(|| "none".to_owned(), |s| s.state))
+    }
+
+    /// The statuses of deployment `id`, newest first (the latest 100).
+    pub fn statuses(&self, id: u64) -> Result<Vec<DeploymentStatus>> {
+        let statuses: Vec<GhStatus> = self
+            .request(
+                Method::Get,
+                self.url(&format!("/deployments/{id}/statuses")),
+                "reading a GitHub deployment",
+            )?
+            .query("per_page", "100")
+            .send()?
+            .json()?;
+        Ok(statuses
+            .into_iter()
+            .map(|s| DeploymentStatus {
+                state: s.state,
+                description: s.description.unwrap_or_default(),
+            })
+            .collect())
     }
 
     /// The deployment made for `correlation_id` to `environment`, if a run made one.

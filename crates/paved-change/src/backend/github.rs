@@ -4,7 +4,10 @@ use paved_core::http::{Client, Secret};
 use paved_forge::GitHubConfig;
 use paved_forge::deployments::GitHubDeployments;
 
-use super::{Approval, Backend, Kind, Opened, Outcome, State, forge_err, parse_id, previous, spec};
+use super::{
+    Approval, Backend, DIGEST_LABEL, Kind, Opened, Outcome, State, forge_err, parse_id, previous,
+    spec,
+};
 use crate::bundle::{Bundle, Previous};
 use crate::error::Result;
 
@@ -27,6 +30,32 @@ impl GitHubBackend {
             production,
         }
     }
+}
+
+impl GitHubBackend {
+    /// The evidence digest deployment `id` records: the newest status that names one (a re-run
+    /// whose evidence changed adds one), else the payload's `evidence_digest`.
+    fn digest_of(&self, id: u64, payload: &serde_json::Value) -> Result<Option<String>> {
+        let statuses = self.deployments.statuses(id).map_err(forge_err)?;
+        if let Some(d) = statuses
+            .iter()
+            .find_map(|s| digest_after_label(&s.description))
+        {
+            return Ok(Some(d));
+        }
+        // GitHub returns the payload as it was given: an object, or a string holding JSON.
+        let payload = match payload {
+            serde_json::Value::String(s) => serde_json::from_str(s).unwrap_or_default(),
+            other => other.clone(),
+        };
+        Ok(payload["evidence_digest"].as_str().map(str::to_owned))
+    }
+}
+
+/// The word after [`DIGEST_LABEL`] in a status description.
+fn digest_after_label(text: &str) -> Option<String> {
+    let (_, rest) = text.split_once(DIGEST_LABEL)?;
+    rest.split_whitespace().next().map(str::to_owned)
 }
 
 fn gh_state(status: &str) -> Approval {
@@ -57,16 +86,29 @@ impl Backend for GitHubBackend {
             .create(&spec(bundle, self.production))
             .map_err(forge_err)?;
         let mut status = d.status.clone();
+        let note = |digest: &str| format!("paved-change {} {DIGEST_LABEL} {digest}", bundle.id);
         if status == "none" {
             self.deployments
                 .set_status(
                     d.id,
                     "queued",
-                    &format!("paved-change {}", bundle.id),
+                    &bundle
+                        .record
+                        .evidence_digest
+                        .as_deref()
+                        .map_or_else(|| format!("paved-change {}", bundle.id), note),
                     bundle.ci.run_url.as_deref(),
                 )
                 .map_err(forge_err)?;
             status = "queued".into();
+        } else if let Some(digest) = &bundle.record.evidence_digest
+            && self.digest_of(d.id, &d.payload)?.as_ref() != Some(digest)
+        {
+            // A re-run whose evidence changed: a deployment's payload cannot be changed, so the
+            // new digest goes into a status of the state the deployment is in.
+            self.deployments
+                .set_status(d.id, &status, &note(digest), bundle.ci.run_url.as_deref())
+                .map_err(forge_err)?;
         }
         Ok(Opened {
             id: d.id.to_string(),
@@ -116,11 +158,6 @@ impl Backend for GitHubBackend {
 
     fn recorded_digest(&self, id: &str) -> Result<Option<String>> {
         let d = self.deployments.get(parse_id(id)?).map_err(forge_err)?;
-        // GitHub returns the payload as it was given: an object, or a string holding JSON.
-        let payload = match d.payload {
-            serde_json::Value::String(s) => serde_json::from_str(&s).unwrap_or_default(),
-            other => other,
-        };
-        Ok(payload["evidence_digest"].as_str().map(str::to_owned))
+        self.digest_of(d.id, &d.payload)
     }
 }

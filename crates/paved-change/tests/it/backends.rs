@@ -478,9 +478,20 @@ fn github_creates_a_deployment_with_a_queued_status_and_finds_it_on_rerun() {
         200,
         json!([{ "id": 77, "sha": b.commits.head, "environment": "prod", "payload": {"correlation_id": b.correlation_id} }]),
     ));
+    // The status the first run posted, which names the evidence digest.
+    assert!(
+        status["description"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("paved evidence digest: sha256:{}", "e".repeat(64))),
+        "{status}"
+    );
     server
         .route("GET", &format!("{GH_DEPLOYMENTS}/77/statuses"))
-        .respond(FakeResponse::json(200, json!([{ "state": "queued" }])));
+        .respond(FakeResponse::json(
+            200,
+            json!([{ "state": "queued", "description": status["description"] }]),
+        ));
     let again = gh.open(&b).unwrap();
     assert!(!again.created);
     assert_eq!(again.id, "77");

@@ -5,11 +5,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 
 use crate::common::{Run, TestRepo};
 use crate::support::{SYS_ID, TABLE, stateful_snow};
 use paved_core::sign::{Algorithm, Envelope, PrivateKey, PublicKey, Statement};
-use paved_testkit::http::{FakeResponse, FakeServer};
+use paved_testkit::http::{FakeResponse, FakeServer, RecordedRequest};
 use serde_json::{Value, json};
 
 const DIGEST1: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
@@ -594,26 +595,75 @@ fn servicenow_records_the_evidence_digest_and_verify_reads_it_back() {
     );
 }
 
-/// GitHub: the deployment payload carries the digest and `verify` reads it back; PagerDuty: the
+/// A GitHub repository's deployments, following the REST API: list (by environment), create
+/// (the payload kept as sent), read one, and statuses (newest first) that record what is posted.
+struct GitHubFake {
+    payload: Arc<Mutex<Value>>,
+    statuses: Arc<Mutex<Vec<Value>>>,
+    created: Arc<Mutex<bool>>,
+}
+
+const DEPLOYMENTS: &str = "/repos/acme/rocket/deployments";
+
+fn github_fake(server: &FakeServer) -> GitHubFake {
+    let fake = GitHubFake {
+        payload: Arc::new(Mutex::new(Value::Null)),
+        statuses: Arc::new(Mutex::new(Vec::new())),
+        created: Arc::new(Mutex::new(false)),
+    };
+    let deployment = |payload: &Arc<Mutex<Value>>| {
+        json!({ "id": 31, "sha": "f".repeat(40), "environment": "prod",
+                "created_at": "2026-01-01T00:00:00Z", "payload": payload.lock().unwrap().clone() })
+    };
+    let (p, c) = (Arc::clone(&fake.payload), Arc::clone(&fake.created));
+    server.route("GET", DEPLOYMENTS).respond_with(move |_| {
+        let list = if *c.lock().unwrap() {
+            vec![deployment(&p)]
+        } else {
+            vec![]
+        };
+        FakeResponse::json(200, json!(list))
+    });
+    let (p, c) = (Arc::clone(&fake.payload), Arc::clone(&fake.created));
+    server
+        .route("POST", DEPLOYMENTS)
+        .respond_with(move |r: &RecordedRequest| {
+            *p.lock().unwrap() = r.json()["payload"].clone();
+            *c.lock().unwrap() = true;
+            FakeResponse::json(201, deployment(&p))
+        });
+    let p = Arc::clone(&fake.payload);
+    server
+        .route("GET", &format!("{DEPLOYMENTS}/31"))
+        .respond_with(move |_| FakeResponse::json(200, deployment(&p)));
+    let st = Arc::clone(&fake.statuses);
+    server
+        .route("GET", &format!("{DEPLOYMENTS}/31/statuses"))
+        .respond_with(move |_| {
+            let mut list = st.lock().unwrap().clone();
+            list.reverse();
+            FakeResponse::json(200, json!(list))
+        });
+    let st = Arc::clone(&fake.statuses);
+    server
+        .route("POST", &format!("{DEPLOYMENTS}/31/statuses"))
+        .respond_with(move |r: &RecordedRequest| {
+            let body = r.json();
+            let status = json!({ "state": body["state"], "description": body["description"] });
+            st.lock().unwrap().push(status.clone());
+            FakeResponse::json(201, status)
+        });
+    fake
+}
+
+/// GitHub: the deployment's payload and its first status carry the digest, a re-run whose
+/// evidence changed adds a status with the new one, and `verify` reads it back. PagerDuty: the
 /// change event's custom details (write-only: the Events API cannot be read).
 #[test]
 fn github_and_pagerduty_records_carry_the_evidence_digest_and_github_is_read_back() {
     let repo = history();
     let server = FakeServer::start();
-    let deployments = "/repos/acme/rocket/deployments";
-    server
-        .route("GET", deployments)
-        .respond(FakeResponse::json(200, json!([])));
-    server.route("POST", deployments).respond(FakeResponse::json(
-        201,
-        json!({ "id": 31, "sha": "f".repeat(40), "environment": "prod", "created_at": "2026-01-01T00:00:00Z" }),
-    ));
-    server
-        .route("GET", &format!("{deployments}/31/statuses"))
-        .respond(FakeResponse::json(200, json!([])));
-    server
-        .route("POST", &format!("{deployments}/31/statuses"))
-        .respond(FakeResponse::json(201, json!({ "state": "queued" })));
+    let fake = github_fake(&server);
     server
         .route("POST", "/v2/change/enqueue")
         .respond(FakeResponse::json(202, json!({ "status": "success" })));
@@ -625,8 +675,8 @@ fn github_and_pagerduty_records_carry_the_evidence_digest_and_github_is_read_bac
         ("PAGERDUTY_ROUTING_KEY", "pdRoutingKey0123456789abcdefABCD"),
         ("PAVED_PAGERDUTY_URL", url.as_str()),
     ]);
-    let gh = repo
-        .paved_env(
+    let open_gh = |digest: &str| {
+        repo.paved_env(
             &[
                 "--backend",
                 "github",
@@ -635,32 +685,34 @@ fn github_and_pagerduty_records_carry_the_evidence_digest_and_github_is_read_bac
                 "prod",
                 "--version",
                 "1.1.0",
+                "--digest",
+                digest,
                 "--json",
             ],
             &env,
         )
-        .json();
-    let post = server.requests_to("POST", deployments)[0].json();
+        .json()
+    };
+    let gh = open_gh(DIGEST1);
     let digest = gh["record"]["evidence_digest"].as_str().unwrap().to_owned();
+    assert!(digest.starts_with("sha256:"));
+    let post = server.requests_to("POST", DEPLOYMENTS)[0].json();
     assert_eq!(
         post["payload"]["evidence_digest"],
         digest.as_str(),
         "{post}"
     );
-    assert!(digest.starts_with("sha256:"));
+    let first = fake.statuses.lock().unwrap()[0].clone();
+    assert_eq!(first["state"], "queued");
+    assert!(
+        first["description"].as_str().unwrap().contains(&digest),
+        "{first}"
+    );
+    assert!(
+        first["description"].as_str().unwrap().len() <= 140,
+        "{first}"
+    );
 
-    // `verify` reads the deployment back (GitHub returns the payload as it was sent).
-    let stored = std::sync::Arc::new(std::sync::Mutex::new(post["payload"].clone()));
-    let served = std::sync::Arc::clone(&stored);
-    server
-        .route("GET", &format!("{deployments}/31"))
-        .respond_with(move |_| {
-            FakeResponse::json(
-                200,
-                json!({ "id": 31, "sha": "f".repeat(40), "environment": "prod",
-                        "created_at": "2026-01-01T00:00:00Z", "payload": served.lock().unwrap().clone() }),
-            )
-        });
     let bundle = repo.path().join(format!(
         ".paved/changes/{}.json",
         gh["id"].as_str().unwrap()
@@ -669,20 +721,57 @@ fn github_and_pagerduty_records_carry_the_evidence_digest_and_github_is_read_bac
     assert_eq!(v["backend_digest"]["status"], "recorded", "{}", run.stderr);
     assert_eq!(v["backend_digest"]["digest"], digest.as_str());
     assert_eq!(v["intact"], true, "{v}");
-    // A payload sent as a JSON string is read too; another digest there is refused.
-    let other = format!("sha256:{}", "7".repeat(64));
-    *stored.lock().unwrap() = json!(json!({ "evidence_digest": other }).to_string());
+
+    // A re-run ("Re-run jobs") whose evidence changed finds the deployment, cannot change its
+    // payload, and records the new digest in a status of the state it is in.
+    let other_artifact = format!("sha256:{}", "3".repeat(64));
+    let again = open_gh(&other_artifact);
+    let new_digest = again["record"]["evidence_digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(new_digest, digest);
+    assert_eq!(
+        server.requests_to("POST", DEPLOYMENTS).len(),
+        1,
+        "one deployment"
+    );
+    let statuses = fake.statuses.lock().unwrap().clone();
+    assert_eq!(statuses.len(), 2, "{statuses:?}");
+    assert_eq!(statuses[1]["state"], "queued", "the state is kept");
+    assert!(
+        statuses[1]["description"]
+            .as_str()
+            .unwrap()
+            .contains(&new_digest)
+    );
+    let (run, v) = verify_env(&repo, &bundle, &[], &env);
+    assert_eq!(
+        v["backend_digest"]["digest"],
+        new_digest.as_str(),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(v["intact"], true, "{v}");
+    // The same evidence again: nothing more is posted.
+    open_gh(&other_artifact);
+    assert_eq!(fake.statuses.lock().unwrap().len(), 2);
+
+    // Another digest in the record: refused, naming it. (Without statuses, from the payload,
+    // which GitHub returns as sent: here a string holding JSON.)
+    fake.statuses.lock().unwrap().clear();
+    *fake.payload.lock().unwrap() = json!(json!({ "evidence_digest": digest }).to_string());
     let (run, v) = verify_env(&repo, &bundle, &[], &env);
     assert_eq!(run.code, 1);
     assert_eq!(integrity_fields(&v), ["record"], "{v}");
     assert!(
         run.stderr
-            .contains(&format!("github 31 holds the evidence digest `{other}`")),
+            .contains(&format!("github 31 holds the evidence digest `{digest}`")),
         "{}",
         run.stderr
     );
     // A deployment without one (made by an older paved): not checked, not refused.
-    *stored.lock().unwrap() = json!({ "correlation_id": "x" });
+    *fake.payload.lock().unwrap() = json!({ "correlation_id": "x" });
     let (_, v) = verify_env(&repo, &bundle, &[], &env);
     assert_eq!(v["backend_digest"]["status"], "not-checked", "{v}");
     assert_eq!(v["intact"], true, "{v}");
@@ -707,6 +796,7 @@ fn github_and_pagerduty_records_carry_the_evidence_digest_and_github_is_read_bac
         event["payload"]["custom_details"]["evidence_digest"], pd["record"]["evidence_digest"],
         "{event}"
     );
+    assert!(pd["record"]["evidence_digest"].is_string());
 }
 
 fn sslib_python() -> PathBuf {
