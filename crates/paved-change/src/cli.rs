@@ -177,8 +177,9 @@ pub struct VerifyArgs {
     pub bundle: PathBuf,
 
     /// A public key (PEM) the bundle's signature must verify with (repeatable, or
-    /// comma-separated). With it, an unsigned bundle, a signature no listed key made, and every
-    /// field changed since signing are refused.
+    /// comma-separated) [default: `trusted-keys` in paved.toml's change section]. With it, an
+    /// unsigned bundle, a signature no listed key made, and every field changed since signing are
+    /// refused.
     #[arg(
         long = "trusted-key",
         env = "PAVED_TRUSTED_KEYS",

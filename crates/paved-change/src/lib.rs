@@ -536,7 +536,20 @@ fn close(args: &Args, c: &CloseArgs, sink: &CiSink) -> Result<u8> {
 }
 
 fn verify(args: &Args, v: &VerifyArgs, sink: &CiSink) -> Result<u8> {
-    let trusted = signed::load_trusted(&v.trusted_keys)?;
+    let trusted = if v.trusted_keys.is_empty() {
+        // `trusted-keys` under `[change]`, relative to the repository root.
+        let ctx = Context::new(args)?;
+        let paths: Vec<PathBuf> = ctx
+            .config
+            .change
+            .trusted_keys
+            .iter()
+            .map(|k| ctx.root.join(k))
+            .collect();
+        signed::load_trusted(&paths)?
+    } else {
+        signed::load_trusted(&v.trusted_keys)?
+    };
     // Given the envelope, check the bundle it signs.
     let path = signed::bundle_of_envelope(&v.bundle).unwrap_or_else(|| v.bundle.clone());
     let value = bundle::read_json(&path)?;

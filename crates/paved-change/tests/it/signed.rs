@@ -453,6 +453,32 @@ fn the_tamper_matrix_is_refused_field_by_field() {
     assert_eq!(named, ["record.notes", "record.result"], "{v}");
 }
 
+/// `trusted-keys` under `[change]` stands in for `--trusted-key`; the flag replaces it.
+#[test]
+fn trusted_keys_come_from_paved_toml_too() {
+    let repo = history();
+    std::fs::create_dir_all(repo.path().join("keys")).unwrap();
+    let (key, _) = key_pair(&repo.path().join("keys"), "release", Algorithm::Ed25519);
+    let (_, wrong) = key_pair(repo.path(), "wrong", Algorithm::Ed25519);
+    repo.write(
+        "paved.toml",
+        "[change]\ntrusted-keys = [\"keys/release.pub.pem\"]\n",
+    );
+    let (_, bundle, _) = signed_change(&repo, &key);
+    let (run, v) = verify(&repo, &bundle, &[]);
+    assert_eq!(v["signature"]["status"], "verified", "{}", run.stderr);
+    assert_eq!(v["intact"], true, "{v}");
+    let (_, v) = verify(&repo, &bundle, &[&wrong]);
+    assert_eq!(v["signature"]["status"], "refused", "{v}");
+    repo.write(
+        "paved.toml",
+        "[change]\ntrusted-keys = [\"keys/missing.pub.pem\"]\n",
+    );
+    let run = repo.paved(&["verify", bundle.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("missing.pub.pem"), "{}", run.stderr);
+}
+
 #[test]
 fn a_signing_key_that_is_not_a_key_is_an_input_error() {
     let repo = history();

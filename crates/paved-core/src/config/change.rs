@@ -31,6 +31,10 @@ pub struct ChangeConfig {
     pub servicenow_category: Option<String>,
     /// PagerDuty Events API root (default `https://events.pagerduty.com`).
     pub pagerduty_url: Option<String>,
+    /// Public keys (PEM files, relative to the repository root) `verify` checks a bundle's
+    /// signature against when `--trusted-key` is not given.
+    #[serde(default)]
+    pub trusted_keys: Vec<String>,
 }
 
 #[cfg(test)]
@@ -40,11 +44,15 @@ mod tests {
     #[test]
     fn change_section_parses_and_rejects_unknown_keys() {
         let c = PavedConfig::parse(
-            "[change]\nbackend = \"servicenow\"\nservicenow-url = \"https://x.service-now.com\"\njunit = [\"target/*.xml\"]\n",
+            "[change]\nbackend = \"servicenow\"\nservicenow-url = \"https://x.service-now.com\"\njunit = [\"target/*.xml\"]\ntrusted-keys = [\"keys/release.pub.pem\"]\n",
         )
         .unwrap();
         assert_eq!(c.change.backend.as_deref(), Some("servicenow"));
         assert_eq!(c.change.junit, vec!["target/*.xml".to_owned()]);
+        assert_eq!(
+            c.change.trusted_keys,
+            vec!["keys/release.pub.pem".to_owned()]
+        );
         let err = PavedConfig::parse("[change]\nbackned = \"file\"\n").unwrap_err();
         assert!(err.contains("backned"), "{err}");
     }
