@@ -52,10 +52,15 @@ impl GitHubBackend {
     }
 }
 
-/// The word after [`DIGEST_LABEL`] in a status description.
+/// The `sha256:` digest after [`DIGEST_LABEL`] in a status description paved wrote
+/// (`paved-change chg-… paved evidence digest: sha256:…`).
 fn digest_after_label(text: &str) -> Option<String> {
-    let (_, rest) = text.split_once(DIGEST_LABEL)?;
-    rest.split_whitespace().next().map(str::to_owned)
+    let rest = text.strip_prefix("paved-change chg-")?;
+    let (_, rest) = rest.split_once(DIGEST_LABEL)?;
+    rest.split_whitespace()
+        .next()
+        .filter(|d| d.starts_with("sha256:") && crate::validate::is_digest(d))
+        .map(str::to_owned)
 }
 
 fn gh_state(status: &str) -> Approval {
@@ -86,6 +91,7 @@ impl Backend for GitHubBackend {
             .create(&spec(bundle, self.production))
             .map_err(forge_err)?;
         let mut status = d.status.clone();
+        // `digest_after_label` reads it back.
         let note = |digest: &str| format!("paved-change {} {DIGEST_LABEL} {digest}", bundle.id);
         if status == "none" {
             self.deployments
@@ -159,5 +165,30 @@ impl Backend for GitHubBackend {
     fn recorded_digest(&self, id: &str) -> Result<Option<String>> {
         let d = self.deployments.get(parse_id(id)?).map_err(forge_err)?;
         self.digest_of(d.id, &d.payload)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::digest_after_label;
+
+    #[test]
+    fn only_a_status_paved_wrote_names_a_digest() {
+        let d = format!("sha256:{}", "a".repeat(64));
+        assert_eq!(
+            digest_after_label(&format!(
+                "paved-change chg-0123456789abcdef paved evidence digest: {d}"
+            )),
+            Some(d.clone())
+        );
+        // `close --notes` text, or another tool's status, is not read as one.
+        assert_eq!(
+            digest_after_label(&format!("all good. paved evidence digest: {d}")),
+            None
+        );
+        assert_eq!(
+            digest_after_label("paved-change chg-1 paved evidence digest: sha256:abc"),
+            None
+        );
     }
 }

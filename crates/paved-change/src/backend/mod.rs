@@ -180,13 +180,13 @@ pub trait Backend: fmt::Debug {
 /// The line a record's text carries the evidence digest in.
 pub const DIGEST_LABEL: &str = "paved evidence digest:";
 
-/// The digest on a [`DIGEST_LABEL`] line of `text` (the last one: a re-run appends).
+/// The digest on a [`DIGEST_LABEL`] line of `text` (the last one), when it is a `sha256:` digest.
 pub fn digest_in(text: &str) -> Option<String> {
     text.lines()
         .rev()
         .find_map(|l| l.trim().strip_prefix(DIGEST_LABEL))
         .map(|d| d.trim().to_owned())
-        .filter(|d| !d.is_empty())
+        .filter(|d| d.starts_with("sha256:") && crate::validate::is_digest(d))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -318,4 +318,22 @@ fn forge_err(e: paved_forge::Error) -> Error {
         };
     }
     Error::Forge(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::digest_in;
+
+    #[test]
+    fn the_digest_line_is_the_last_and_a_real_digest() {
+        let (a, b) = (
+            format!("sha256:{}", "a".repeat(64)),
+            format!("sha256:{}", "b".repeat(64)),
+        );
+        let text =
+            format!("Deploy\n- 1234567 paved evidence digest: {b}\n\npaved evidence digest: {a}\n");
+        assert_eq!(digest_in(&text), Some(a));
+        assert_eq!(digest_in("paved evidence digest: md5:abc"), None);
+        assert_eq!(digest_in("no digest here"), None);
+    }
 }
