@@ -122,16 +122,7 @@ impl Reference {
             Some(_) => ("docker.io".to_owned(), name.to_owned()),
             None => ("docker.io".to_owned(), format!("library/{name}")),
         };
-        // `host:port`: a port that is not a number (`oci:` after `docker://`) would display as
-        // another kind of reference.
-        if let Some((host, port)) = registry.rsplit_once(':')
-            && !registry.ends_with(']')
-            && (host.is_empty() || port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()))
-        {
-            return Err(format!(
-                "`{text}` names the registry `{registry}`, whose port is not a number; write `host:port/repository`"
-            ));
-        }
+        check_registry(&registry, text)?;
         let valid_repo = !repository.is_empty()
             && repository.split('/').all(|c| {
                 !c.is_empty()
@@ -213,6 +204,60 @@ impl fmt::Display for Reference {
     }
 }
 
+/// A registry is `host[:port]`: a host name (letters, digits, `-`, `.`) or a bracketed IPv6
+/// address, and a port of digits. Anything else would display as another reference (a port
+/// `oci:` reads back as a layout) or reach the HTTP client as a host it cannot mean.
+fn check_registry(registry: &str, text: &str) -> Result<(), String> {
+    let (host, port) = if let Some(rest) = registry.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((addr, after)) => {
+                let ok = !addr.is_empty()
+                    && addr
+                        .bytes()
+                        .all(|b| b.is_ascii_hexdigit() || b":.".contains(&b));
+                if !ok {
+                    return Err(format!(
+                        "`{text}` names the registry `{registry}`, whose `[…]` is not an IPv6 address"
+                    ));
+                }
+                // After `]`: nothing, or `:port` (checked below; `[::1]x` has an empty port).
+                let port = match after {
+                    "" => None,
+                    _ => Some(after.strip_prefix(':').unwrap_or("")),
+                };
+                (None, port)
+            }
+            None => (Some(registry), None),
+        }
+    } else {
+        match registry.rsplit_once(':') {
+            Some((h, p)) => (Some(h), Some(p)),
+            None => (Some(registry), None),
+        }
+    };
+    if let Some(port) = port
+        && (port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(format!(
+            "`{text}` names the registry `{registry}`, whose port is not a number; write `host:port/repository`"
+        ));
+    }
+    if let Some(host) = host {
+        let ok = !host.is_empty()
+            && host.split('.').all(|l| {
+                !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        if !ok {
+            return Err(format!(
+                "`{text}` names the registry `{}`, which is not a host name; a registry is \
+                 `host[:port]` of letters, digits, `-` and `.` (or `[IPv6]`)",
+                registry.escape_debug()
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,6 +272,32 @@ mod tests {
         let r = Reference::parse("localhost:5000/a/b:v1").unwrap();
         assert_eq!(Reference::parse(&r.to_string()), Ok(r));
         assert!(Reference::parse("[::1]/a").is_ok());
+        assert!(Reference::parse("[::1]:5000/a").is_ok());
+    }
+
+    /// Found by `fuzz/`'s `oci_reference` target: `docker://\v\v\v\v:[]/c:2` read as the registry
+    /// `"\v\v\v\v:[]"`, which displayed trimmed and read back as another registry.
+    #[test]
+    fn a_registry_must_be_a_host_name() {
+        for bad in [
+            "docker://\u{b}\u{b}\u{b}\u{b}:[]/c:2",
+            "docker://a..b:5000/c",
+            "docker://[]/c",
+            "docker://[zz]:1/c",
+            "docker://ho st:1/c",
+            "docker://h_st.io/c",
+        ] {
+            assert!(Reference::parse(bad).is_err(), "{bad:?}");
+        }
+        for good in [
+            "ghcr.io/a/b",
+            "my-registry.local:5000/a",
+            "localhost/a",
+            "[fe80::1]:443/a",
+        ] {
+            let r = Reference::parse(good).unwrap();
+            assert_eq!(Reference::parse(&r.to_string()), Ok(r), "{good}");
+        }
     }
 
     #[test]
