@@ -214,9 +214,25 @@ pub fn upsert(existing: Option<&str>, sections: &[String], header: &str) -> Stri
                     .flatten()
             });
         if let Some(i) = slot {
-            let kept = trailing_blank_lines(&doc.sections[i].1).to_owned();
+            // Later sections of the same release (a duplicate another tool left, or a section
+            // whose own text held its heading twice) go: the release appears once. When they
+            // directly follow, the blank lines after the last of them are the ones to keep.
+            let mut end = i;
+            while doc.sections.get(end + 1).is_some_and(|(k, _)| *k == key) {
+                end += 1;
+            }
+            let kept = trailing_blank_lines(&doc.sections[end].1).to_owned();
             body.push_str(&kept);
-            doc.sections[i] = (key, body);
+            doc.sections[i] = (key.clone(), body);
+            doc.sections.drain(i + 1..=end);
+            let mut j = i + 1;
+            while j < doc.sections.len() {
+                if doc.sections[j].0 == key {
+                    doc.sections.remove(j);
+                } else {
+                    j += 1;
+                }
+            }
             continue;
         }
         let pos = doc
@@ -528,5 +544,25 @@ mod tests {
                 assert_eq!(once.matches(version).count(), 1, "{version} in:\n{once}");
             }
         }
+    }
+
+    /// Found by `fuzz/`'s `changelog_upsert` target: a section whose own text holds another
+    /// heading of its release (a custom template, a pasted body). A re-run must not split it
+    /// and keep the second copy, so the file stays the same.
+    #[test]
+    fn a_section_holding_its_own_heading_twice_is_stable() {
+        let sections = ["## [1.0.0]\n\n- a\n\n## [1.0.0]\n\n- b\n".to_owned()];
+        let once = upsert(None, &sections, DEFAULT_HEADER);
+        assert_eq!(upsert(Some(&once), &sections, DEFAULT_HEADER), once);
+        // A file that already holds a release twice (another tool's duplicate) gets it once.
+        let existing =
+            "# Changelog\n\n## [1.0.0]\n\n- old\n\n## [0.9.0]\n\n- x\n\n## [1.0.0]\n\n- older\n";
+        let out = upsert(
+            Some(existing),
+            &["## [1.0.0]\n\n- new\n".to_owned()],
+            DEFAULT_HEADER,
+        );
+        assert_eq!(out.matches("## [1.0.0]").count(), 1, "{out}");
+        assert!(out.contains("## [0.9.0]\n\n- x\n"), "{out}");
     }
 }
