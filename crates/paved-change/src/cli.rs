@@ -182,7 +182,7 @@ pub struct VerifyArgs {
     /// refused.
     #[arg(
         long = "trusted-key",
-        env = "PAVED_TRUSTED_KEYS",
+        env = "PAVED_TRUSTED_KEY",
         value_name = "FILE",
         value_delimiter = ',',
         help_heading = "Signing"
