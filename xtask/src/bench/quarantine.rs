@@ -191,7 +191,7 @@ fn bench_filter(bin: &Path, dir: &Path) -> Result<(), String> {
         for i in 0..LIST_ENTRIES {
             text.push_str(&format!(
                 "# flaky since run {i}\n[[test]]\nid = \"tests|tests.test_mod{m}.TestCase{c}|test_{i}\"\n\
-                 reason = \"flaky\"\nowner = \"@acme/qa\"\nadded = 2026-11-01\nexpires = 2027-11-01\n\n",
+                 reason = \"flaky\"\nowner = \"@acme/qa\"\nadded = 2026-11-01\nexpires = 2099-12-31\n\n",
                 m = i % 100,
                 c = i % 7,
             ));
