@@ -639,7 +639,23 @@ fn move_blob(
         .map_err(|e| Error::io("read", &path, e))?
         .len();
     match dst {
-        Store::Registry(d) => d.upload(digest, &path, size, opts.chunk_size)?,
+        Store::Registry(d) => {
+            if let Err(e) = d.upload(digest, &path, size, opts.chunk_size) {
+                // The registry checks the digest of what it received; when it refuses a blob
+                // from a local layout, hash the file to tell a damaged file (named, exit 2)
+                // from a registry problem.
+                if let Store::Layout(l) = src
+                    && Digest::of_file(&path).is_ok_and(|got| &got != digest)
+                {
+                    return Err(Error::corrupt_layout(
+                        l.dir(),
+                        &path,
+                        "does not match its digest",
+                    ));
+                }
+                return Err(e);
+            }
+        }
         Store::Layout(l) => {
             if let Store::Layout(_) = src {
                 let got = Digest::of_file(&path).map_err(|e| Error::io("read", &path, e))?;

@@ -425,3 +425,44 @@ fn cosign_tag_scheme_artifacts_travel_with_the_image() {
         stderr(&again)
     );
 }
+
+/// A layer file in a local layout whose bytes no longer match its digest is named, by path,
+/// before anything reaches the registry; nothing is tagged.
+#[test]
+fn a_corrupt_layer_in_a_local_layout_is_named_by_its_file() {
+    let work = tempfile::tempdir().unwrap();
+    let reg = Registry::start();
+    let layout = work.path().join("layout");
+    let _fx = make_image(&layout, "v1", 7, 2, 4096, false);
+    // The biggest blob is a layer: flip its bytes.
+    let blobs = layout.join("blobs/sha256");
+    let victim = std::fs::read_dir(&blobs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap();
+    let mut bytes = std::fs::read(&victim).unwrap();
+    bytes[0] ^= 0xff;
+    std::fs::write(&victim, &bytes).unwrap();
+    let host = reg.host();
+    let out = promote(
+        &["copy", "oci:layout:v1", &format!("{host}/team/dst:v1")],
+        work.path(),
+        &[],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let name = victim.file_name().unwrap().to_str().unwrap();
+    assert!(err.contains(name), "the damaged file is named: {err}");
+    assert!(err.contains("does not match its digest"), "{err}");
+    let tag = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(format!("http://{host}/v2/team/dst/manifests/v1"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&tag.stdout),
+        "404",
+        "nothing is tagged"
+    );
+}
