@@ -246,6 +246,13 @@ impl fmt::Debug for PrivateKey {
     }
 }
 
+/// PKCS#8 v1 of an Ed25519 key up to its 32-byte seed (RFC 8410 section 7).
+const ED25519_V1_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+/// Where the seed sits in ring's v2 document (`30 53 02 01 01 30 05 06 03 2b 65 70 04 22 04 20`).
+const ED25519_V2_SEED: std::ops::Range<usize> = 16..48;
+
 impl PrivateKey {
     /// Read a PEM private key file: PKCS#8 `PRIVATE KEY` (Ed25519 or P-256) or SEC1
     /// `EC PRIVATE KEY` (P-256, as `openssl ecparam -genkey` writes it). Encrypted keys, cosign's
@@ -301,14 +308,27 @@ impl PrivateKey {
         let failed = |_| SignError::Crypto {
             action: "generate a key",
         };
-        let doc = match algorithm {
-            Algorithm::Ed25519 => rsig::Ed25519KeyPair::generate_pkcs8(&rng).map_err(failed)?,
+        let der = match algorithm {
+            Algorithm::Ed25519 => {
+                // ring writes the RFC 5958 v2 form (the seed, then the public key in `[1]`),
+                // which Python `cryptography` refuses. Write RFC 8410's v1 form, as
+                // `openssl genpkey` does: the same seed, without the public key.
+                let v2 = rsig::Ed25519KeyPair::generate_pkcs8(&rng).map_err(failed)?;
+                let seed = v2.as_ref().get(ED25519_V2_SEED).ok_or(SignError::Crypto {
+                    action: "generate a key",
+                })?;
+                let mut v1 = ED25519_V1_PREFIX.to_vec();
+                v1.extend_from_slice(seed);
+                v1
+            }
             Algorithm::EcdsaP256 => {
                 rsig::EcdsaKeyPair::generate_pkcs8(&rsig::ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
                     .map_err(failed)?
+                    .as_ref()
+                    .to_vec()
             }
         };
-        Ok(der::to_pem("PRIVATE KEY", doc.as_ref()))
+        Ok(der::to_pem("PRIVATE KEY", &der))
     }
 
     fn from_pkcs8(pkcs8: &[u8], origin: &str) -> Result<PrivateKey, SignError> {

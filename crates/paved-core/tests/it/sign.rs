@@ -928,3 +928,44 @@ fn openssl_keys_and_signatures_cross_both_ways() {
         assert!(verify_blob(b"registry.example/app@sha256:0124", &b64, &trusted, "sig").is_err());
     }
 }
+
+/// Keys paved generates load in Python `cryptography` (what securesystemslib signs with) and in
+/// OpenSSL, and sign what paved verifies: a key made here must be usable elsewhere.
+#[test]
+fn generated_keys_load_in_python_cryptography_and_openssl() {
+    let python = sslib_python();
+    let dir = tempfile::tempdir().unwrap();
+    for alg in [Algorithm::Ed25519, Algorithm::EcdsaP256] {
+        let pem = PrivateKey::generate(alg).unwrap();
+        let path = dir.path().join("key.pem");
+        std::fs::write(&path, &pem).unwrap();
+        let out = Command::new(&python)
+            .args([
+                "-c",
+                "import sys; from cryptography.hazmat.primitives.serialization import load_pem_private_key as l; l(open(sys.argv[1],'rb').read(), None)",
+            ])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{alg:?}: cryptography cannot load paved's key: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = Command::new("openssl")
+            .args(["pkey", "-noout", "-in"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{alg:?}: openssl: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Still paved's own key: it loads and signs what its public key verifies.
+        let key = PrivateKey::from_pem(&pem, "generated").unwrap();
+        let env = Envelope::sign("application/json", b"{}", &key).unwrap();
+        env.verify(std::slice::from_ref(key.public_key()), None, "generated")
+            .unwrap();
+    }
+}
