@@ -22,7 +22,8 @@ struct Apt {
 const APT: &[Apt] = &[
     Apt {
         package: "postgresql",
-        probe: "/usr/lib/postgresql/15/bin/initdb",
+        // Any version: see `installed`, which also asks `pg_config --bindir` and PATH.
+        probe: "/usr/lib/postgresql/*/bin/initdb",
         why: "paved-quarantine's PostgreSQL store tests (a throwaway cluster)",
     },
     Apt {
@@ -71,6 +72,38 @@ const APT: &[Apt] = &[
         why: "paved-core's signing tests: keys and signatures made by the OpenSSL CLI",
     },
 ];
+
+impl Apt {
+    /// Whether the probe file exists. A `*` in the probe matches one directory level (the
+    /// PostgreSQL major version: Debian 12 ships 15, Ubuntu 24.04 16); for `initdb`, PATH and
+    /// `pg_config --bindir` count too, as on runners with PostgreSQL installed elsewhere.
+    fn installed(&self) -> bool {
+        if let Some((dir, rest)) = self.probe.split_once("/*/") {
+            let found = std::fs::read_dir(dir)
+                .map(|entries| entries.flatten().any(|e| e.path().join(rest).exists()))
+                .unwrap_or(false);
+            return found || (rest.ends_with("initdb") && initdb_elsewhere());
+        }
+        Path::new(self.probe).exists()
+    }
+}
+
+/// `initdb` on PATH or in `pg_config --bindir`.
+fn initdb_elsewhere() -> bool {
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("initdb").is_file()));
+    on_path
+        || Command::new("pg_config")
+            .arg("--bindir")
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .is_some_and(|o| {
+                Path::new(String::from_utf8_lossy(&o.stdout).trim())
+                    .join("initdb")
+                    .is_file()
+            })
+}
 
 /// A PyPI requirement and the program it provides (empty for a library or plugin: then it is
 /// checked by its installed version).
@@ -204,10 +237,7 @@ pub fn ensure() -> Result<(), String> {
 }
 
 fn ensure_apt() -> Result<(), String> {
-    let missing: Vec<&Apt> = APT
-        .iter()
-        .filter(|a| !Path::new(a.probe).exists())
-        .collect();
+    let missing: Vec<&Apt> = APT.iter().filter(|a| !a.installed()).collect();
     if missing.is_empty() {
         return Ok(());
     }

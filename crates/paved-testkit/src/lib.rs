@@ -40,7 +40,18 @@ fn extra_dirs() -> Vec<PathBuf> {
         PathBuf::from("/usr/sbin"),
         PathBuf::from("/usr/bin"),
     ];
-    // PostgreSQL's server binaries (initdb, pg_ctl, postgres) are not on PATH on Debian.
+    // PostgreSQL's server binaries (initdb, pg_ctl, postgres) are not on PATH on Debian:
+    // `pg_config --bindir` names them where it is installed, else any version under
+    // /usr/lib/postgresql, newest first.
+    if let Some(bindir) = std::process::Command::new("pg_config")
+        .arg("--bindir")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+    {
+        dirs.push(bindir);
+    }
     if let Ok(entries) = std::fs::read_dir("/usr/lib/postgresql") {
         let mut versions: Vec<PathBuf> = entries.flatten().map(|e| e.path().join("bin")).collect();
         versions.sort();
