@@ -700,7 +700,24 @@ pub fn rollback(session: &Session, sink: &CiSink, args: &Args, r: &RollbackArgs)
     };
     let location = env_location(&r.env, env)?;
     session.set_home(&location);
-    let records = records_for_env(session, ledger_path.as_deref(), &r.env, &location, None)?;
+    let records = if own.is_empty() {
+        records_for_env(session, ledger_path.as_deref(), &r.env, &location, None)?
+    } else {
+        // A keyed environment's history is what its keys signed: a record anyone else pushed
+        // must not become the "current" deployment, nor a target to roll back to.
+        let mut out: Vec<PromotionRecord> = Vec::new();
+        for f in found_for_env(session, ledger_path.as_deref(), &r.env, &location, None)? {
+            let verdict = crate::digest::Digest::parse(&f.record.digest)
+                .map_err(|e| format!("its digest is not valid: {e}"))
+                .and_then(|d| f.verify(&own, &d, &r.env));
+            match verdict {
+                Ok(_) if !out.contains(&f.record) => out.push(f.record),
+                Ok(_) => {}
+                Err(reason) => warn(&format!("ignored promotion record {}: {reason}", f.origin)),
+            }
+        }
+        out
+    };
     let stack = deployed_stack(&records);
     let Some(current) = stack.last().copied() else {
         return Err(Error::Refused {

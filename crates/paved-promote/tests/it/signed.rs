@@ -470,3 +470,94 @@ fn an_unverified_record_does_not_turn_a_signed_promotion_into_a_rerun() {
     let out = s.prod();
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// In an environment that lists `trusted-keys`, rollback walks back only through records
+/// signed by them: a record someone pushed for another image (unsigned) neither becomes the
+/// "current" deployment nor a target, and is named as ignored.
+#[test]
+fn rollback_in_a_keyed_environment_trusts_only_signed_records() {
+    let work = tempfile::tempdir().unwrap();
+    let reg = Registry::start();
+    let host = reg.host();
+    std::fs::write(
+        work.path().join("paved.toml"),
+        format!(
+            "[promote]\nenvironments = [\"dev\"]\n[promote.env.dev]\nrepository = \"{host}/dev/app\"\ncurrent-tag = \"live\"\ntrusted-keys = [\"keys/dev.pub\"]\n"
+        ),
+    )
+    .unwrap();
+    make_key(work.path(), "dev", Algorithm::Ed25519);
+    let mut images = Vec::new();
+    for (i, tag) in ["1.0.0", "1.1.0", "6.6.6"].iter().enumerate() {
+        let image = make_image(&work.path().join(tag), tag, 200 + i as u64, 1, 700, false);
+        push(&image, &host, "build/app", None);
+        images.push(image);
+    }
+    let run = |dir: &Path, args: &[&str]| promote(args, dir, &[]);
+    for tag in ["1.0.0", "1.1.0"] {
+        let out = run(
+            work.path(),
+            &[
+                "promote",
+                "--env",
+                "dev",
+                &format!("{host}/build/app:{tag}"),
+                "--signing-key",
+                "keys/dev.pem",
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    // Someone with push access promotes 6.6.6 into dev without the key (a config of their own).
+    let side = work.path().join("side");
+    std::fs::create_dir_all(&side).unwrap();
+    std::fs::write(
+        side.join("paved.toml"),
+        format!("[promote]\nenvironments = [\"dev\"]\n[promote.env.dev]\nrepository = \"{host}/dev/app\"\ncurrent-tag = \"live\"\n"),
+    )
+    .unwrap();
+    let out = run(
+        &side,
+        &[
+            "promote",
+            "--env",
+            "dev",
+            &format!("{host}/build/app:6.6.6"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // The signed history is 1.0.0 then 1.1.0: rolling back goes to 1.0.0, not to 1.1.0.
+    let out = run(
+        work.path(),
+        &[
+            "rollback",
+            "--env",
+            "dev",
+            "--signing-key",
+            "keys/dev.pem",
+            "--dry-run",
+        ],
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(images[0].digest.as_str()),
+        "rolls back to 1.0.0: {err}"
+    );
+    assert!(err.contains("ignored promotion record"), "{err}");
+    // The unsigned image is no target either.
+    let to = format!("--to={}", images[2].digest);
+    let out = run(
+        work.path(),
+        &[
+            "rollback",
+            "--env",
+            "dev",
+            "--signing-key",
+            "keys/dev.pem",
+            &to,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
