@@ -599,12 +599,36 @@ fn finish(
 /// `history REF` / `history --env ENV`.
 pub fn history(session: &Session, args: &Args, h: &HistoryArgs) -> Result<u8> {
     let mut records = Vec::new();
+    // Per record, whether the environment's `trusted-keys` verify it (only with `--env`, where
+    // the keys are known).
+    let mut signatures: Vec<(PromotionRecord, String)> = Vec::new();
     if let Some(env) = &h.env {
-        let (config, ledger_path, _) = load(args)?;
+        let (config, ledger_path, config_path) = load(args)?;
         let (_, e) = environment(&config, env)?;
         let location = env_location(env, e)?;
         session.set_home(&location);
-        records = records_for_env(session, ledger_path.as_deref(), env, &location, None)?;
+        let own = trusted_keys(&config_path, env, e)?;
+        for f in found_for_env(session, ledger_path.as_deref(), env, &location, None)? {
+            let status = if own.is_empty() {
+                if f.envelope.is_some() {
+                    "signed (no trusted-keys to check it)".to_owned()
+                } else {
+                    "unsigned".to_owned()
+                }
+            } else {
+                match crate::digest::Digest::parse(&f.record.digest)
+                    .map_err(|e| e.to_string())
+                    .and_then(|d| f.verify(&own, &d, env))
+                {
+                    Ok(k) => format!("signed by {}", &k.key_id().as_str()[..16]),
+                    Err(reason) => format!("NOT TRUSTED: {reason}"),
+                }
+            };
+            if !records.contains(&f.record) {
+                records.push(f.record.clone());
+                signatures.push((f.record, status));
+            }
+        }
     }
     if let Some(reference) = &h.reference {
         let r = Reference::parse(reference).map_err(Error::Usage)?;
@@ -628,16 +652,32 @@ pub fn history(session: &Session, args: &Args, h: &HistoryArgs) -> Result<u8> {
         }
         records.sort_by(|a, b| a.time.cmp(&b.time));
     }
+    let signature_of = |r: &PromotionRecord| {
+        signatures
+            .iter()
+            .find(|(x, _)| x == r)
+            .map(|(_, s)| s.as_str())
+    };
     if args.result.json {
+        let values: Vec<serde_json::Value> = records
+            .iter()
+            .map(|r| {
+                let mut v = serde_json::to_value(r).unwrap_or_default();
+                if let (Some(s), Some(map)) = (signature_of(r), v.as_object_mut()) {
+                    map.insert("signature".into(), s.into());
+                }
+                v
+            })
+            .collect();
         print_stdout(&format!(
             "{}\n",
-            serde_json::to_string_pretty(&records).unwrap_or_default()
+            serde_json::to_string_pretty(&values).unwrap_or_default()
         ))?;
     } else {
         let mut text = String::new();
         for r in &records {
             text.push_str(&format!(
-                "{}  {:<8} {:<10} {}  {} -> {}  by {}{}\n",
+                "{}  {:<8} {:<10} {}  {} -> {}  by {}{}{}\n",
                 r.time,
                 r.action,
                 r.environment.as_deref().unwrap_or("-"),
@@ -648,6 +688,9 @@ pub fn history(session: &Session, args: &Args, h: &HistoryArgs) -> Result<u8> {
                 r.run_url
                     .as_deref()
                     .map(|u| format!(" ({u})"))
+                    .unwrap_or_default(),
+                signature_of(r)
+                    .map(|s| format!("  [{s}]"))
                     .unwrap_or_default()
             ));
         }

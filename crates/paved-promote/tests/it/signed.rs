@@ -546,6 +546,21 @@ fn rollback_in_a_keyed_environment_trusts_only_signed_records() {
         "rolls back to 1.0.0: {err}"
     );
     assert!(err.contains("ignored promotion record"), "{err}");
+    // `history --env` says which records the environment's keys vouch for.
+    let out = run(work.path(), &["history", "--env", "dev", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed = json(&out);
+    let status_of = |digest: &str| {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["digest"] == digest)
+            .map(|r| r["signature"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    assert!(status_of(images[0].digest.as_str()).starts_with("signed by "));
+    assert!(status_of(images[2].digest.as_str()).starts_with("NOT TRUSTED: "));
     // The unsigned image is no target either.
     let to = format!("--to={}", images[2].digest);
     let out = run(
