@@ -576,3 +576,30 @@ fn rollback_in_a_keyed_environment_trusts_only_signed_records() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+/// `copy --signing-key` signs the record it writes to the ledger, like `promote`.
+#[test]
+fn copy_with_a_signing_key_writes_a_signed_ledger_record() {
+    let s = setup("0s");
+    let out = s.run(&[
+        "copy",
+        &format!("{}/build/app:1.0.0", s.host),
+        &format!("{}/mirror/app:1.0.0", s.host),
+        "--signing-key",
+        "keys/dev.pem",
+        "--ledger=copy.jsonl",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ledger = std::fs::read_to_string(s.work.path().join("copy.jsonl")).unwrap();
+    let line = ledger.lines().next().expect("one record");
+    let envelope = Envelope::from_json(line.as_bytes(), "copy.jsonl").unwrap();
+    let trusted = [PublicKey::load(&s.work.path().join("keys/dev.pub")).unwrap()];
+    let (statement, _) = Statement::verify(&envelope, &trusted, "copy.jsonl").unwrap();
+    assert_eq!(
+        statement.subject[0].sha256_hex(),
+        Some(s.image.digest.hex())
+    );
+    assert_eq!(statement.predicate["digest"], s.image.digest.as_str());
+    let wrong = [PublicKey::load(&s.work.path().join("keys/staging.pub")).unwrap()];
+    assert!(Statement::verify(&envelope, &wrong, "copy.jsonl").is_err());
+}
