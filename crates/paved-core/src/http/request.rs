@@ -55,6 +55,8 @@ pub struct RequestBuilder<'a> {
     invalid: Option<String>,
     /// Where a successful response's body is streamed instead of memory (see `download_to`).
     download: Option<PathBuf>,
+    /// Most bytes a streamed download may hold (see `max_download_bytes`).
+    download_limit: Option<u64>,
 }
 
 impl fmt::Debug for RequestBuilder<'_> {
@@ -98,6 +100,7 @@ impl<'a> RequestBuilder<'a> {
             max_attempts: None,
             invalid: None,
             download: None,
+            download_limit: None,
         }
     }
 
@@ -205,6 +208,14 @@ impl<'a> RequestBuilder<'a> {
     /// like any transport error, from the start. Error responses are still read into memory.
     pub fn download_to(mut self, path: impl Into<PathBuf>) -> Self {
         self.download = Some(path.into());
+        self
+    }
+
+    /// Refuse a body streamed by [`Self::download_to`] once it grows past `bytes`: the request
+    /// fails (without retries) with an error naming the limit, and the file holds at most
+    /// `bytes` bytes. For downloads whose size the server states but cannot be trusted to keep.
+    pub fn max_download_bytes(mut self, bytes: u64) -> Self {
+        self.download_limit = Some(bytes);
         self
     }
 
@@ -502,6 +513,7 @@ impl<'a> RequestBuilder<'a> {
         let mut file = std::io::BufWriter::with_capacity(256 * 1024, file);
         let mut reader = body.as_reader();
         let mut buf = vec![0u8; 256 * 1024];
+        let mut written = 0u64;
         loop {
             let n = match reader.read(&mut buf) {
                 Ok(0) => break,
@@ -509,6 +521,17 @@ impl<'a> RequestBuilder<'a> {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(Failure::Transport(self.scrub(&e.to_string()))),
             };
+            written += n as u64;
+            if let Some(limit) = self.download_limit
+                && written > limit
+            {
+                return Err(Failure::Fatal(HttpError::Transport {
+                    method: self.method,
+                    url: redact_url(&self.url),
+                    attempts: 1,
+                    message: format!("the response is larger than the {limit}-byte limit"),
+                }));
+            }
             file.write_all(&buf[..n]).map_err(write_failed)?;
         }
         file.flush().map_err(write_failed)

@@ -706,6 +706,37 @@ fn downloads_a_body_to_a_file_and_retries_a_broken_one() {
 }
 
 #[test]
+fn a_download_past_its_limit_fails_once_without_filling_the_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("artifact.zip");
+    let server = FakeServer::start();
+    server
+        .route("GET", "/big")
+        .respond(FakeResponse::new(200).body(vec![7u8; 300_000]));
+    let (client, _) = test_client();
+    let err = client
+        .get(format!("{}/big", server.url()))
+        .download_to(&path)
+        .max_download_bytes(1000)
+        .send()
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("larger than the 1000-byte limit"),
+        "{err}"
+    );
+    assert_eq!(server.requests_to("GET", "/big").len(), 1, "not retried");
+    assert!(std::fs::metadata(&path).unwrap().len() <= 1000);
+    // Within the limit, the body is written whole.
+    client
+        .get(format!("{}/big", server.url()))
+        .download_to(&path)
+        .max_download_bytes(300_000)
+        .send()
+        .unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 300_000);
+}
+
+#[test]
 fn an_invalid_url_is_a_usage_error() {
     let (client, _) = test_client();
     let err = client.get("not a url").send().unwrap_err();
