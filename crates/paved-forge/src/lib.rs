@@ -26,6 +26,7 @@
 //! ` (pre-release)` to the release name, and `draft` is refused with a usage error rather than
 //! silently publishing.
 
+pub mod actions;
 pub mod connect;
 pub mod deployments;
 mod error;
