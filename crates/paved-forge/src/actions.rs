@@ -42,6 +42,12 @@ pub struct WorkflowRun {
     pub head_branch: Option<String>,
     /// The run's web page.
     pub html_url: String,
+    /// When this attempt started (RFC 3339).
+    #[serde(default)]
+    pub run_started_at: Option<String>,
+    /// When the run was created (RFC 3339).
+    #[serde(default)]
+    pub created_at: Option<String>,
 }
 
 fn first_attempt() -> u32 {
@@ -131,19 +137,22 @@ impl Actions {
         Ok(info.default_branch)
     }
 
-    /// The completed runs of `branch`, newest first, down to (not including) the run id
+    /// The completed runs of `branch` (of every branch for `None`), newest first, down to (not including) the run id
     /// `after`: pages are read only until a run at or below it appears. The flag says whether
     /// the page cap left older runs unread.
     pub fn completed_runs(
         &self,
-        branch: &str,
+        branch: Option<&str>,
         after: Option<u64>,
     ) -> Result<(Vec<WorkflowRun>, bool)> {
         let mut runs = Vec::new();
-        let request = self
+        let mut request = self
             .session
-            .read(self.session.url("/actions/runs"), self.hint())
-            .query("branch", branch)
+            .read(self.session.url("/actions/runs"), self.hint());
+        if let Some(branch) = branch {
+            request = request.query("branch", branch);
+        }
+        let request = request
             .query("status", "completed")
             .query("per_page", "100");
         let pages = request.for_each_page(MAX_RUN_PAGES, |response| {

@@ -33,6 +33,10 @@ pub enum Error {
         known: i64,
     },
 
+    /// A forge request failed (`collect`).
+    #[error(transparent)]
+    Forge(#[from] paved_forge::Error),
+
     /// A flag or value is invalid.
     #[error("{0}")]
     Usage(String),
@@ -54,6 +58,7 @@ impl Diagnostic for Error {
     fn category(&self) -> Category {
         match self {
             Error::Core(e) => e.category(),
+            Error::Forge(e) => e.category(),
             Error::Store { .. } => Category::External,
             Error::NewerSchema { .. } | Error::Usage(_) => Category::Usage,
         }
@@ -62,6 +67,7 @@ impl Diagnostic for Error {
     fn hint(&self) -> Option<String> {
         match self {
             Error::Core(e) => e.hint(),
+            Error::Forge(e) => e.hint(),
             Error::Store { .. } => Some(
                 "check that the store is reachable and writable (`--store`, default `.paved/quarantine.db`); \
                  nothing from the failed file was stored, files ingested before it are kept"

@@ -5,10 +5,12 @@
 //!   the JUnit parser shared with paved-change).
 //! - [`store`]: the history store (SQLite by default, PostgreSQL with `--store postgres://…`).
 //! - [`ingest`], [`analyze`], [`gate`]: JUnit into the store, figures per test, the merge gate.
+//! - [`collect`]: JUnit from the artifacts of recent CI runs on the forge, into the store.
 //! - `list`, `update`, `filter`, `report`: `quarantine.toml`, runner skip arguments, reports.
 
 pub mod analyze;
 pub mod codeowners;
+pub mod collect;
 pub mod error;
 pub mod filter;
 pub mod gate;
@@ -39,6 +41,8 @@ pub struct Args {
 pub enum Command {
     /// Store JUnit XML results of one CI run in the history store.
     Ingest(ingest::IngestArgs),
+    /// Read the JUnit artifacts of recent CI runs from the forge into the history store.
+    Collect(collect::CollectArgs),
     /// Per-test figures over recent runs: flaky, broken or stable, with the evidence.
     Analyze(analyze::AnalyzeArgs),
     /// Fail only on failures of tests that are not quarantined; report flaky and quarantined ones.
@@ -55,6 +59,7 @@ pub enum Command {
 pub fn run(args: Args) -> error::Result<u8> {
     match args.command {
         Command::Ingest(a) => ingest::run(&a),
+        Command::Collect(a) => collect::run(&a),
         Command::Analyze(a) => analyze::run(&a),
         Command::Gate(a) => gate::run(&a),
         Command::Filter(a) => Ok(filter::run(&a)?),

@@ -6,7 +6,7 @@
 //! - PostgreSQL (`--store postgres://…`): the same schema; migrations run under an advisory lock;
 //!   a transaction that loses a deadlock is retried.
 //!
-//! # Schema (version 2)
+//! # Schema (version 3)
 //!
 //! - `runs`: one row per (run_id, attempt, variant), with commit, branch and ingest time.
 //! - `reports`: one row per ingested file of a run, `UNIQUE (run, file)` (re-ingesting the same
@@ -16,6 +16,10 @@
 //! - `keysets`: the sorted test keys of a report, shared by every report with the same tests (a
 //!   suite's runs mostly have the same tests, so a 1M-test history grows by about 1 MB a run,
 //!   not 9).
+//! - `collect_watermarks`: per source (forge, repository, branch), the newest CI run id whose
+//!   artifacts `collect` has read in full (migration 3); older runs are not listed again.
+//! - `collected_runs`: the web page of each (run_id, attempt) `collect` read, as the forge's
+//!   API gave it (migration 3).
 //! - `paved_migrations`: applied schema versions. Version 1 kept a row per (run, test);
 //!   migration 2 packs those rows (and names from its `tests` table) into `reports`.
 
@@ -31,7 +35,7 @@ use crate::error::{Error, Result};
 use crate::model::{History, Outcome, RunMeta, RunOutcome, RunTotals, TestId};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The default SQLite store, relative to the working directory.
 pub const DEFAULT_PATH: &str = ".paved/quarantine.db";
@@ -93,6 +97,38 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.ingest_file(meta, path, key),
             Store::Postgres(s) => s.ingest_file(meta, path, key),
+        }
+    }
+
+    /// The newest run id `collect` has read in full from `source` (see `collect_watermarks`).
+    pub fn watermark(&mut self, source: &str) -> Result<Option<i64>> {
+        match self {
+            Store::Sqlite(s) => s.watermark(source),
+            Store::Postgres(s) => s.watermark(source),
+        }
+    }
+
+    /// Move the watermark of `source` up to `run_id` (never down).
+    pub fn raise_watermark(&mut self, source: &str, run_id: i64) -> Result<()> {
+        match self {
+            Store::Sqlite(s) => s.raise_watermark(source, run_id),
+            Store::Postgres(s) => s.raise_watermark(source, run_id),
+        }
+    }
+
+    /// Keep the web page of run `run_id` attempt `attempt`, as the forge's API named it.
+    pub fn record_run_url(&mut self, run_id: &str, attempt: u32, url: &str) -> Result<()> {
+        match self {
+            Store::Sqlite(s) => s.record_run_url(run_id, attempt, url),
+            Store::Postgres(s) => s.record_run_url(run_id, attempt, url),
+        }
+    }
+
+    /// The web page `collect` recorded for run `run_id` attempt `attempt`.
+    pub fn run_url(&mut self, run_id: &str, attempt: u32) -> Result<Option<String>> {
+        match self {
+            Store::Sqlite(s) => s.run_url(run_id, attempt),
+            Store::Postgres(s) => s.run_url(run_id, attempt),
         }
     }
 

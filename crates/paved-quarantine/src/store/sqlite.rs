@@ -71,6 +71,20 @@ const MIGRATIONS: &[(i64, &str)] = &[
         UNIQUE (run, file)
     );",
     ),
+    (
+        3,
+        "CREATE TABLE collect_watermarks (
+        source TEXT PRIMARY KEY,
+        run_id BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+    );
+    CREATE TABLE collected_runs (
+        run_id TEXT NOT NULL,
+        attempt BIGINT NOT NULL,
+        url TEXT NOT NULL,
+        PRIMARY KEY (run_id, attempt)
+    );",
+    ),
 ];
 
 /// A SQLite history store.
@@ -168,6 +182,55 @@ impl SqliteStore {
             .map_err(err)?;
         }
         tx.commit().map_err(err)
+    }
+
+    pub fn watermark(&mut self, source: &str) -> Result<Option<i64>> {
+        let name = self.describe();
+        self.conn
+            .query_row(
+                "SELECT run_id FROM collect_watermarks WHERE source = ?1",
+                params![source],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| Error::store(&name, e))
+    }
+
+    pub fn raise_watermark(&mut self, source: &str, run_id: i64) -> Result<()> {
+        let name = self.describe();
+        self.conn
+            .execute(
+                "INSERT INTO collect_watermarks (source, run_id, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (source) DO UPDATE
+                 SET run_id = max(collect_watermarks.run_id, excluded.run_id), updated_at = excluded.updated_at",
+                params![source, run_id, super::now()],
+            )
+            .map_err(|e| Error::store(&name, e))?;
+        Ok(())
+    }
+
+    pub fn record_run_url(&mut self, run_id: &str, attempt: u32, url: &str) -> Result<()> {
+        let name = self.describe();
+        self.conn
+            .execute(
+                "INSERT INTO collected_runs (run_id, attempt, url) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (run_id, attempt) DO UPDATE SET url = excluded.url",
+                params![run_id, attempt, url],
+            )
+            .map_err(|e| Error::store(&name, e))?;
+        Ok(())
+    }
+
+    pub fn run_url(&mut self, run_id: &str, attempt: u32) -> Result<Option<String>> {
+        let name = self.describe();
+        self.conn
+            .query_row(
+                "SELECT url FROM collected_runs WHERE run_id = ?1 AND attempt = ?2",
+                params![run_id, attempt],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| Error::store(&name, e))
     }
 
     pub fn ingest_file(&mut self, meta: &RunMeta, path: &Path, key: &str) -> Result<Ingested> {
