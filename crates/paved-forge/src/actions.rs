@@ -161,6 +161,9 @@ impl Actions {
             for run in page.workflow_runs {
                 if after.is_some_and(|a| run.id <= a) {
                     older = true;
+                } else if runs.iter().any(|r: &WorkflowRun| r.id == run.id) {
+                    // A run that moved to a later page while the list was read (a new run
+                    // pushed it down) is listed once.
                 } else {
                     runs.push(run);
                 }

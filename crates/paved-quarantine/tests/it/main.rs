@@ -1,6 +1,7 @@
 //! paved-quarantine's integration tests, in one binary so the suite links once per crate.
 
 mod analyze;
+mod collect;
 mod filter;
 mod gate;
 mod hostile;

@@ -1,0 +1,559 @@
+//! `collect` through the real binary against a local server that follows the documented GitHub
+//! Actions API (repository, workflow runs with `Link` pagination, run artifacts, the artifact
+//! download that answers `302` to a storage host on another origin), serving zip archives made
+//! here by Python's `zipfile` from JUnit written by a real pytest run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use paved_testkit::http::{FakeResponse, FakeServer};
+use serde_json::{Value, json};
+
+const TOKEN: &str = "ghs_collect_secret_0123456789";
+
+const PYTEST_MODULE: &str = r#"
+import os
+
+def test_stable():
+    assert 1 + 1 == 2
+
+def test_flaky():
+    assert os.environ.get("FLAKE") != "fail", "the cache was cold"
+"#;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_paved-quarantine"));
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy().into_owned();
+        if k.starts_with("PAVED_") || k.starts_with("GITHUB_") {
+            c.env_remove(k);
+        }
+    }
+    c.env_remove("GITLAB_CI");
+    c.env("PAVED_HTTP_MAX_ATTEMPTS", "2");
+    c
+}
+
+/// The JUnit report of a real pytest run of [`PYTEST_MODULE`]; `fail` makes `test_flaky` fail.
+fn pytest_report(dir: &Path, fail: bool) -> Vec<u8> {
+    std::fs::write(dir.join("test_cache.py"), PYTEST_MODULE).unwrap();
+    let report = dir.join(if fail { "fail.xml" } else { "pass.xml" });
+    let out = Command::new(paved_testkit::tool("pytest"))
+        .current_dir(dir)
+        .args(["-q", "-p", "no:cacheprovider", "test_cache.py"])
+        .arg(format!("--junitxml={}", report.display()))
+        .env("FLAKE", if fail { "fail" } else { "pass" })
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(fail)),
+        "pytest: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    std::fs::read(report).unwrap()
+}
+
+/// A zip archive made by Python's `zipfile` (deflated), holding `members` as given: names are
+/// written as they are, `..` included.
+fn zip(dir: &Path, members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut spec = Vec::new();
+    for (i, (name, data)) in members.iter().enumerate() {
+        let path = dir.join(format!("zip-input-{i}"));
+        std::fs::write(&path, data).unwrap();
+        spec.push(json!([name, path]));
+    }
+    let out_path = dir.join("made.zip");
+    let script = r#"
+import json, sys, zipfile
+members = json.loads(sys.argv[1])
+with zipfile.ZipFile(sys.argv[2], "w", compression=zipfile.ZIP_DEFLATED) as z:
+    for name, path in members:
+        info = zipfile.ZipInfo(name)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with open(path, "rb") as f:
+            z.writestr(info, f.read())
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(Value::from(spec).to_string())
+        .arg(&out_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read(out_path).unwrap()
+}
+
+/// Change the central directory entry of `name` in `archive` with `edit` (which gets the 46
+/// fixed bytes of the entry).
+fn patch_central(archive: &mut [u8], name: &str, edit: impl Fn(&mut [u8])) {
+    let sig = [0x50, 0x4b, 0x01, 0x02];
+    let at = (0..archive.len() - 46)
+        .find(|&i| {
+            archive[i..i + 4] == sig && {
+                let n = usize::from(u16::from_le_bytes([archive[i + 28], archive[i + 29]]));
+                archive.get(i + 46..i + 46 + n) == Some(name.as_bytes())
+            }
+        })
+        .expect("member in the central directory");
+    edit(&mut archive[at..at + 46]);
+}
+
+fn run(id: u64, attempt: u32, sha: &str) -> Value {
+    json!({
+        "id": id,
+        "name": "CI",
+        "run_attempt": attempt,
+        "head_sha": sha,
+        "head_branch": "main",
+        "status": "completed",
+        "conclusion": "success",
+        "event": "push",
+        "html_url": format!("https://github.com/o/r/actions/runs/{id}"),
+        "created_at": format!("2026-11-2{}T10:00:00Z", id % 10),
+        "run_started_at": format!("2026-11-2{}T10:00:05Z", id % 10),
+    })
+}
+
+fn artifact(id: u64, name: &str, size: usize) -> Value {
+    json!({
+        "id": id,
+        "name": name,
+        "size_in_bytes": size,
+        "expired": false,
+        "archive_download_url": format!("https://api.github.com/repos/o/r/actions/artifacts/{id}/zip"),
+    })
+}
+
+/// Serve `zip` for artifact `id`: the API answers `302` to the storage host, which serves it.
+fn serve_zip(api: &FakeServer, storage: &FakeServer, id: u64, zip: Vec<u8>) {
+    api.route("GET", &format!("/repos/o/r/actions/artifacts/{id}/zip"))
+        .respond(FakeResponse::new(302).header(
+            "Location",
+            format!("{}/blobs/{id}?sig=signed-url-token", storage.url()),
+        ));
+    storage
+        .route("GET", &format!("/blobs/{id}"))
+        .respond(FakeResponse::new(200).body(zip));
+}
+
+fn collect(dir: &Path, api: &FakeServer, extra: &[&str]) -> (Option<i32>, Value, String) {
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let out: Output = bin()
+        .current_dir(dir)
+        .env("GITHUB_TOKEN", TOKEN)
+        .env("TMPDIR", &tmp)
+        .args(["collect", "--json", "--repository", "o/r", "--api-url"])
+        .arg(api.url())
+        .arg("--store")
+        .arg(dir.join("q.db"))
+        .args(extra)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let json = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON on stdout ({e}): {stderr}"));
+    assert!(!stderr.contains(TOKEN), "the token is printed: {stderr}");
+    (out.status.code(), json, stderr)
+}
+
+fn db(dir: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(dir.join("q.db")).unwrap()
+}
+
+fn rows(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
+    let mut stmt = conn.prepare(sql).unwrap();
+    stmt.query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn runs_of_the_default_branch_are_collected_once_and_the_token_stays_on_the_api_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("pytest");
+    std::fs::create_dir(&work).unwrap();
+    let failing = pytest_report(&work, true);
+    let passing = pytest_report(&work, false);
+
+    let api = FakeServer::start();
+    let storage = FakeServer::start();
+    api.route("GET", "/repos/o/r")
+        .respond(FakeResponse::json(200, json!({"default_branch": "main"})));
+    // Newest first, 2 pages: run 102 (its second attempt), then run 101.
+    let next = "<{api}/repos/o/r/actions/runs?branch=main&status=completed&per_page=100&page=2>; rel=\"next\"".to_owned();
+    let api_url = api.url();
+    api.route("GET", "/repos/o/r/actions/runs")
+        .query("branch", "main")
+        .query("status", "completed")
+        .respond_with(move |r| match r.query_param("page").as_deref() {
+            Some("2") => FakeResponse::json(
+                200,
+                json!({"total_count": 2, "workflow_runs": [run(101, 1, "aaa111")]}),
+            ),
+            _ => FakeResponse::json(
+                200,
+                json!({"total_count": 2, "workflow_runs": [run(102, 2, "bbb222")]}),
+            )
+            .header("Link", next.replace("{api}", &api_url)),
+        });
+    let a101 = zip(
+        &work,
+        &[
+            ("reports/pytest.xml", &failing),
+            ("reports/", b""),
+            ("README.txt", b"not a report"),
+        ],
+    );
+    let a102 = zip(&work, &[("reports/pytest.xml", &passing)]);
+    api.route("GET", "/repos/o/r/actions/runs/101/artifacts")
+        .respond(FakeResponse::json(
+            200,
+            json!({"total_count": 2, "artifacts": [artifact(1, "junit-linux", a101.len()), artifact(2, "coverage", 10)]}),
+        ));
+    api.route("GET", "/repos/o/r/actions/runs/102/artifacts")
+        .respond(FakeResponse::json(
+            200,
+            json!({"total_count": 1, "artifacts": [artifact(3, "junit-linux", a102.len())]}),
+        ));
+    serve_zip(&api, &storage, 1, a101);
+    serve_zip(&api, &storage, 3, a102);
+
+    let (code, json, stderr) = collect(dir.path(), &api, &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(json["branches"], json!(["main"]));
+    assert_eq!(json["summary"]["runs"], 2, "{stderr}");
+    assert_eq!(json["summary"]["artifacts"], 2);
+    assert_eq!(json["summary"]["files"], 2);
+    assert_eq!(json["summary"]["tests"], 4);
+    assert!(
+        stderr.contains("1 files that are not `.xml` were left alone"),
+        "{stderr}"
+    );
+    assert!(api.unmatched().is_empty(), "{:?}", api.unmatched());
+    // The unmatched `coverage` artifact is never downloaded.
+    assert!(
+        api.requests_to("GET", "/repos/o/r/actions/artifacts/2/zip")
+            .is_empty()
+    );
+
+    // The token goes to every API request and never to the storage host.
+    for r in api.requests() {
+        assert_eq!(
+            r.header("authorization"),
+            Some(&*format!("Bearer {TOKEN}")),
+            "{}",
+            r.path
+        );
+    }
+    let blobs = storage.requests();
+    assert_eq!(blobs.len(), 2);
+    for r in &blobs {
+        assert_eq!(
+            r.header("authorization"),
+            None,
+            "the token reached the storage host"
+        );
+        assert_eq!(r.query_param("sig").as_deref(), Some("signed-url-token"));
+    }
+
+    // Commit, branch, run, attempt and URL are the API's.
+    let conn = db(dir.path());
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT run_id || ' ' || attempt || ' ' || commit_sha || ' ' || branch FROM runs ORDER BY run_id"
+        ),
+        ["101 1 aaa111 main", "102 2 bbb222 main"]
+    );
+    assert_eq!(
+        rows(&conn, "SELECT DISTINCT file FROM reports"),
+        ["junit-linux/reports/pytest.xml"]
+    );
+    assert_eq!(
+        rows(&conn, "SELECT url FROM collected_runs ORDER BY run_id"),
+        [
+            "https://github.com/o/r/actions/runs/101",
+            "https://github.com/o/r/actions/runs/102"
+        ]
+    );
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT CAST(failed AS TEXT) FROM reports r JOIN runs u ON u.id = r.run ORDER BY u.run_id"
+        ),
+        ["1", "0"]
+    );
+    drop(conn);
+    assert!(
+        files_under(&dir.path().join("tmp")).is_empty(),
+        "temporary files are left behind"
+    );
+
+    // A second collect lists the runs again, reads nothing older than the watermark, and says so.
+    api.clear_requests();
+    storage.clear_requests();
+    let (code, json, stderr) = collect(dir.path(), &api, &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(json["summary"]["runs"], 0);
+    assert_eq!(json["summary"]["files"], 0);
+    assert!(
+        stderr.contains("no new completed runs on `main`"),
+        "{stderr}"
+    );
+    assert_eq!(
+        api.requests_to("GET", "/repos/o/r/actions/runs").len(),
+        1,
+        "the walk stops at the page holding the watermark"
+    );
+    assert!(storage.requests().is_empty());
+    assert_eq!(
+        rows(
+            &db(dir.path()),
+            "SELECT CAST(COUNT(*) AS TEXT) FROM reports"
+        ),
+        ["2"]
+    );
+}
+
+#[test]
+fn hostile_and_broken_artifacts_are_named_and_skipped_and_the_good_files_are_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("pytest");
+    std::fs::create_dir(&work).unwrap();
+    let good = pytest_report(&work, false);
+
+    let api = FakeServer::start();
+    let storage = FakeServer::start();
+    api.route("GET", "/repos/o/r/actions/runs")
+        .respond(FakeResponse::json(
+            200,
+            json!({"total_count": 1, "workflow_runs": [run(201, 1, "ccc333")]}),
+        ));
+    let slip = zip(
+        &work,
+        &[
+            ("../../evil.xml", &good),
+            ("/etc/abs.xml", &good),
+            ("ok.xml", &good),
+        ],
+    );
+    let mut bomb = zip(&work, &[("bomb.xml", &good)]);
+    // Declares 4 GiB uncompressed.
+    patch_central(&mut bomb, "bomb.xml", |e| {
+        e[24..28].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+    });
+    let mut liar = zip(&work, &[("liar.xml", &good)]);
+    // Declares 100 bytes: the data inflates past that.
+    patch_central(&mut liar, "liar.xml", |e| {
+        e[24..28].copy_from_slice(&100u32.to_le_bytes());
+    });
+    let mut locked = zip(&work, &[("locked.xml", &good)]);
+    patch_central(&mut locked, "locked.xml", |e| e[8] |= 1);
+    let whole = zip(&work, &[("cut.xml", &good)]);
+    let truncated = whole[..whole.len() / 2].to_vec();
+    let bad_xml = zip(
+        &work,
+        &[
+            ("broken.xml", b"<testsuite><testcase name=\"x\"" as &[u8]),
+            ("fine.xml", &good),
+        ],
+    );
+    let artifacts = [
+        (11, "junit-slip", slip),
+        (12, "junit-bomb", bomb),
+        (13, "junit-liar", liar),
+        (14, "junit-locked", locked),
+        (15, "junit-truncated", truncated),
+        (
+            16,
+            "junit-not-a-zip",
+            b"<html>an error page</html>".to_vec(),
+        ),
+        (17, "junit-badxml", bad_xml),
+    ];
+    let mut listed: Vec<Value> = artifacts
+        .iter()
+        .map(|(id, name, data)| artifact(*id, name, data.len()))
+        .collect();
+    listed.push(json!({"id": 18, "name": "junit-old", "size_in_bytes": 10, "expired": true}));
+    listed.push(artifact(19, "junit-gone", 10));
+    api.route("GET", "/repos/o/r/actions/runs/201/artifacts")
+        .respond(FakeResponse::json(
+            200,
+            json!({"total_count": listed.len(), "artifacts": listed}),
+        ));
+    for (id, _, data) in artifacts {
+        serve_zip(&api, &storage, id, data);
+    }
+    api.route("GET", "/repos/o/r/actions/artifacts/19/zip")
+        .respond(FakeResponse::json(
+            410,
+            json!({"message": "Artifact has expired"}),
+        ));
+
+    let (code, json, stderr) = collect(dir.path(), &api, &["--branch", "main"]);
+    assert_eq!(
+        code,
+        Some(2),
+        "bad input is reported in the exit code: {stderr}"
+    );
+    for expected in [
+        "`../../evil.xml` in artifact `junit-slip` of run 201: its name leaves the archive",
+        "`/etc/abs.xml` in artifact `junit-slip` of run 201: its name leaves the archive",
+        "`bomb.xml` in artifact `junit-bomb` of run 201: it declares 4294967280 bytes uncompressed, more than the",
+        "`liar.xml` in artifact `junit-liar` of run 201: it is corrupt: it inflates past the 100 bytes it declares",
+        "`locked.xml` in artifact `junit-locked` of run 201: it is encrypted",
+        "artifact `junit-truncated` of run 201: it is not a zip archive",
+        "artifact `junit-not-a-zip` of run 201: it is not a zip archive",
+        "`broken.xml` in artifact `junit-badxml` of run 201:",
+        "artifact `junit-old` of run 201: it has expired; skipped",
+        "artifact `junit-gone` of run 201: it has expired; skipped",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "missing `{expected}` in:\n{stderr}"
+        );
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        api.requests_to("GET", "/repos/o/r/actions/artifacts/18/zip")
+            .is_empty()
+    );
+    // The good members are stored.
+    assert_eq!(json["summary"]["files"], 2, "{stderr}");
+    assert_eq!(
+        rows(&db(dir.path()), "SELECT file FROM reports ORDER BY file"),
+        ["junit-badxml/fine.xml", "junit-slip/ok.xml"]
+    );
+    // Nothing was written by a member's name, here or next to the temporary directory.
+    let written: Vec<PathBuf> = files_under(dir.path())
+        .into_iter()
+        .filter(|p| !p.starts_with(&work))
+        .collect();
+    assert!(
+        written.iter().all(|p| p
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("q.db"))),
+        "{written:?}"
+    );
+    assert!(!dir.path().join("evil.xml").exists());
+
+    // The hostile artifacts will not improve: the run is behind the watermark now.
+    let (code, json, stderr) = collect(dir.path(), &api, &["--branch", "main"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(json["summary"]["runs"], 0);
+}
+
+#[test]
+fn an_archive_larger_than_the_cap_is_not_downloaded_past_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("pytest");
+    std::fs::create_dir(&work).unwrap();
+    let good = pytest_report(&work, false);
+    let api = FakeServer::start();
+    let storage = FakeServer::start();
+    api.route("GET", "/repos/o/r/actions/runs")
+        .respond(FakeResponse::json(
+            200,
+            json!({"total_count": 1, "workflow_runs": [run(301, 1, "ddd444")]}),
+        ));
+    let big = zip(&work, &[("big.xml", &good)]);
+    let honest = zip(&work, &[("honest.xml", &good)]);
+    // One says it is small and is not; one says it is too big.
+    api.route("GET", "/repos/o/r/actions/runs/301/artifacts")
+        .respond(FakeResponse::json(
+            200,
+            json!({"total_count": 2, "artifacts": [artifact(31, "junit-lies", 10), artifact(32, "junit-big", honest.len())]}),
+        ));
+    serve_zip(&api, &storage, 31, big);
+    serve_zip(&api, &storage, 32, honest);
+    let (code, json, stderr) = collect(
+        dir.path(),
+        &api,
+        &["--branch", "main", "--max-artifact-bytes", "100"],
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("artifact `junit-lies` of run 301: its download grew past `--max-artifact-bytes` 100; skipped"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("artifact `junit-big` of run 301: it is "),
+        "{stderr}"
+    );
+    assert!(
+        storage.requests_to("GET", "/blobs/32").is_empty(),
+        "a declared size over the cap is not fetched"
+    );
+    assert_eq!(json["summary"]["files"], 0);
+}
+
+#[test]
+fn a_run_whose_artifacts_cannot_be_listed_is_read_again_next_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("pytest");
+    std::fs::create_dir(&work).unwrap();
+    let good = pytest_report(&work, false);
+    let api = FakeServer::start();
+    let storage = FakeServer::start();
+    api.route("GET", "/repos/o/r/actions/runs")
+        .respond(FakeResponse::json(
+            200,
+            json!({"total_count": 1, "workflow_runs": [run(401, 1, "eee555")]}),
+        ));
+    api.route("GET", "/repos/o/r/actions/runs/401/artifacts")
+        .respond_seq([
+            FakeResponse::text(502, "bad gateway"),
+            FakeResponse::text(502, "bad gateway"),
+            FakeResponse::json(
+                200,
+                json!({"total_count": 1, "artifacts": [artifact(41, "junit", 100)]}),
+            ),
+        ]);
+    serve_zip(&api, &storage, 41, zip(&work, &[("r.xml", &good)]));
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let out = bin()
+        .current_dir(dir.path())
+        .env("GITHUB_TOKEN", TOKEN)
+        .env("TMPDIR", &tmp)
+        .args([
+            "collect",
+            "--repository",
+            "o/r",
+            "--branch",
+            "main",
+            "--api-url",
+        ])
+        .arg(api.url())
+        .arg("--store")
+        .arg(dir.path().join("q.db"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("502"), "{stderr}");
+    let (code, json, stderr) = collect(dir.path(), &api, &["--branch", "main"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(json["summary"]["files"], 1, "{stderr}");
+}
