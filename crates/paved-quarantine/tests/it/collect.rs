@@ -557,3 +557,50 @@ fn a_run_whose_artifacts_cannot_be_listed_is_read_again_next_time() {
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(json["summary"]["files"], 1, "{stderr}");
 }
+
+fn watermark_and_run_urls(spec: &str) {
+    use paved_quarantine::store::Store;
+    let mut store = Store::open(Some(spec)).unwrap();
+    let source = "github:o/r:main";
+    assert_eq!(store.watermark(source).unwrap(), None);
+    store.raise_watermark(source, 500).unwrap();
+    store.raise_watermark(source, 300).unwrap();
+    assert_eq!(
+        store.watermark(source).unwrap(),
+        Some(500),
+        "it never moves down"
+    );
+    store.raise_watermark(source, 501).unwrap();
+    assert_eq!(store.watermark(source).unwrap(), Some(501));
+    assert_eq!(store.watermark("github:o/r:release").unwrap(), None);
+    store
+        .record_run_url("501", 1, "https://x/runs/501")
+        .unwrap();
+    store
+        .record_run_url("501", 2, "https://x/runs/501/attempts/2")
+        .unwrap();
+    store
+        .record_run_url("501", 1, "https://x/runs/501")
+        .unwrap();
+    assert_eq!(
+        store.run_url("501", 2).unwrap().as_deref(),
+        Some("https://x/runs/501/attempts/2")
+    );
+    assert_eq!(store.run_url("502", 1).unwrap(), None);
+    drop(store);
+    // Kept across opens (the migration runs once).
+    let mut again = Store::open(Some(spec)).unwrap();
+    assert_eq!(again.watermark(source).unwrap(), Some(501));
+}
+
+#[test]
+fn the_watermark_only_rises_and_survives_in_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    watermark_and_run_urls(&dir.path().join("q.db").display().to_string());
+}
+
+#[test]
+fn the_watermark_only_rises_and_survives_in_postgres() {
+    let pg = paved_testkit::postgres::Postgres::start();
+    watermark_and_run_urls(&pg.url());
+}
