@@ -95,6 +95,17 @@ pub enum HttpError {
         /// Why it could not be read.
         source: std::io::Error,
     },
+    /// A body streamed to a file grew past the limit the caller set
+    /// ([`RequestBuilder::max_download_bytes`](super::RequestBuilder::max_download_bytes)); the
+    /// download was stopped, not retried.
+    TooLarge {
+        /// The request's method.
+        method: Method,
+        /// The request's URL, without its query string.
+        url: String,
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// A pagination link pointed at another server; credentials are not sent there.
     ForeignLink {
         /// The first request's method.
@@ -225,6 +236,10 @@ impl Display for HttpError {
                 "cannot write the body of `{method} {url}` to `{}`: {source}",
                 path.display()
             ),
+            HttpError::TooLarge { method, url, limit } => write!(
+                f,
+                "`{method} {url}`: the response is larger than the {limit}-byte limit; the download was stopped"
+            ),
             HttpError::ForeignLink { method, url, next } => write!(
                 f,
                 "`{method} {url}`: the next-page link points to another server (`{next}`); paved does not send credentials there"
@@ -288,6 +303,9 @@ impl Diagnostic for HttpError {
                 "check that the API URL points at the API itself (not a web page or a proxy's login page)".into(),
             ),
             HttpError::Body { .. } => Some("check the file path and its permissions".into()),
+            HttpError::TooLarge { .. } => Some(
+                "check what the server sends; raise the size limit only if the file is expected to be that large".into(),
+            ),
             HttpError::ForeignLink { .. } => Some(
                 "this is a misbehaving server or proxy; check the API URL setting".into(),
             ),

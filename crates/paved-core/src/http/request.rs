@@ -212,7 +212,7 @@ impl<'a> RequestBuilder<'a> {
     }
 
     /// Refuse a body streamed by [`Self::download_to`] once it grows past `bytes`: the request
-    /// fails (without retries) with an error naming the limit, and the file holds at most
+    /// fails (without retries) with [`HttpError::TooLarge`], and the file holds at most
     /// `bytes` bytes. For downloads whose size the server states but cannot be trusted to keep.
     pub fn max_download_bytes(mut self, bytes: u64) -> Self {
         self.download_limit = Some(bytes);
@@ -525,11 +525,10 @@ impl<'a> RequestBuilder<'a> {
             if let Some(limit) = self.download_limit
                 && written > limit
             {
-                return Err(Failure::Fatal(HttpError::Transport {
+                return Err(Failure::Fatal(HttpError::TooLarge {
                     method: self.method,
                     url: redact_url(&self.url),
-                    attempts: 1,
-                    message: format!("the response is larger than the {limit}-byte limit"),
+                    limit,
                 }));
             }
             file.write_all(&buf[..n]).map_err(write_failed)?;

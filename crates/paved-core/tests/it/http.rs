@@ -721,6 +721,10 @@ fn a_download_past_its_limit_fails_once_without_filling_the_disk() {
         .send()
         .unwrap_err();
     assert!(
+        matches!(err, HttpError::TooLarge { limit: 1000, .. }),
+        "{err:?}"
+    );
+    assert!(
         err.to_string().contains("larger than the 1000-byte limit"),
         "{err}"
     );
