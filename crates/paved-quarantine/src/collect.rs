@@ -405,7 +405,7 @@ fn collect_run(
                 summary.skip(&what, "it has expired", false);
                 continue;
             }
-            Err(paved_forge::Error::Http(e)) if e.to_string().contains("-byte limit") => {
+            Err(paved_forge::Error::Http(paved_core::http::HttpError::TooLarge { .. })) => {
                 summary.skip(
                     &what,
                     &format!(
