@@ -628,3 +628,77 @@ fn the_watermark_only_rises_and_survives_in_postgres() {
     let pg = paved_testkit::postgres::Postgres::start();
     watermark_and_run_urls(&pg.url());
 }
+
+#[test]
+fn overlapping_members_are_refused_as_a_zip_bomb() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("pytest");
+    std::fs::create_dir(&work).unwrap();
+    let good = pytest_report(&work, false);
+    let mut bomb = zip(&work, &[("a.xml", &good), ("b.xml", &good)]);
+    // b.xml's directory entry points at a.xml's data: both names, one copy of the bytes.
+    patch_central(&mut bomb, "b.xml", |e| {
+        e[42..46].copy_from_slice(&0u32.to_le_bytes())
+    });
+    let api = FakeServer::start();
+    let storage = FakeServer::start();
+    api.route("GET", "/repos/o/r/actions/runs")
+        .respond(FakeResponse::json(
+            200,
+            json!({"total_count": 1, "workflow_runs": [run(501, 1, "fff666")]}),
+        ));
+    api.route("GET", "/repos/o/r/actions/runs/501/artifacts")
+        .respond(FakeResponse::json(
+            200,
+            json!({"total_count": 1, "artifacts": [artifact(51, "junit", bomb.len())]}),
+        ));
+    serve_zip(&api, &storage, 51, bomb);
+    let (code, json, stderr) = collect(dir.path(), &api, &["--branch", "main"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("artifact `junit` of run 501: the zip archive is corrupt: members overlap each other (a zip bomb, or a broken archive); skipped"),
+        "{stderr}"
+    );
+    assert_eq!(json["summary"]["files"], 0);
+}
+
+#[test]
+fn a_rate_limit_that_resets_later_than_paved_waits_is_an_external_error_saying_when() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = FakeServer::start();
+    let reset = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    api.route("GET", "/repos/o/r/actions/runs").respond(
+        FakeResponse::json(
+            403,
+            json!({"message": "API rate limit exceeded for installation"}),
+        )
+        .header("x-ratelimit-remaining", "0")
+        .header("x-ratelimit-reset", reset.to_string()),
+    );
+    let out = bin()
+        .current_dir(dir.path())
+        .env("GITHUB_TOKEN", TOKEN)
+        .args([
+            "collect",
+            "--repository",
+            "o/r",
+            "--branch",
+            "main",
+            "--api-url",
+        ])
+        .arg(api.url())
+        .arg("--store")
+        .arg(dir.path().join("q.db"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("rate limited"), "{stderr}");
+    assert!(stderr.contains("API rate limit exceeded"), "{stderr}");
+    assert_eq!(api.requests().len(), 1, "no hour-long sleep, no hammering");
+    assert!(!stderr.contains(TOKEN));
+}
