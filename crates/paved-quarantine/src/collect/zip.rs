@@ -140,7 +140,7 @@ impl Archive {
         let mut cd_end_limit = eocd_pos;
         if at >= 20 && u32_at(&tail, at - 20) == EOCD64_LOCATOR_SIG {
             let record = u64_at(&tail, at - 20 + 8);
-            if record + 56 > eocd_pos - 20 {
+            if record.checked_add(56).is_none_or(|end| end > eocd_pos - 20) {
                 return Err(corrupt("the zip64 end record lies outside the file"));
             }
             let r = read_at(&mut file, record, 56)?;
@@ -333,5 +333,177 @@ impl Archive {
             return Err(MemberError::Corrupt("its CRC-32 does not match".into()));
         }
         Ok(written)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn le16(v: &mut Vec<u8>, x: u16) {
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    fn le32(v: &mut Vec<u8>, x: u32) {
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    fn le64(v: &mut Vec<u8>, x: u64) {
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+
+    /// A one-member zip64 archive as APPNOTE 4.3.14-4.3.16 and 4.5.3 lay it out: every size
+    /// and offset saturated in the fixed fields and given in the zip64 extra field and records.
+    fn zip64(name: &str, data: &[u8]) -> Vec<u8> {
+        let mut crc = flate2::Crc::new();
+        crc.update(data);
+        let (crc, len) = (crc.sum(), data.len() as u64);
+        let mut z = Vec::new();
+        le32(&mut z, LOCAL_SIG);
+        for x in [45, 0, 0, 0, 0] {
+            le16(&mut z, x);
+        }
+        le32(&mut z, crc);
+        le32(&mut z, u32::MAX);
+        le32(&mut z, u32::MAX);
+        le16(&mut z, name.len() as u16);
+        le16(&mut z, 20);
+        z.extend_from_slice(name.as_bytes());
+        le16(&mut z, 1);
+        le16(&mut z, 16);
+        le64(&mut z, len);
+        le64(&mut z, len);
+        z.extend_from_slice(data);
+        let cd_offset = z.len() as u64;
+        le32(&mut z, CENTRAL_SIG);
+        for x in [45, 45, 0, 0, 0, 0] {
+            le16(&mut z, x);
+        }
+        le32(&mut z, crc);
+        le32(&mut z, u32::MAX);
+        le32(&mut z, u32::MAX);
+        le16(&mut z, name.len() as u16);
+        le16(&mut z, 28);
+        for x in [0, 0, 0] {
+            le16(&mut z, x);
+        }
+        le32(&mut z, 0);
+        le32(&mut z, u32::MAX);
+        z.extend_from_slice(name.as_bytes());
+        le16(&mut z, 1);
+        le16(&mut z, 24);
+        le64(&mut z, len);
+        le64(&mut z, len);
+        le64(&mut z, 0);
+        let cd_size = z.len() as u64 - cd_offset;
+        let record = z.len() as u64;
+        le32(&mut z, EOCD64_SIG);
+        le64(&mut z, 44);
+        le16(&mut z, 45);
+        le16(&mut z, 45);
+        le32(&mut z, 0);
+        le32(&mut z, 0);
+        le64(&mut z, 1);
+        le64(&mut z, 1);
+        le64(&mut z, cd_size);
+        le64(&mut z, cd_offset);
+        le32(&mut z, EOCD64_LOCATOR_SIG);
+        le32(&mut z, 0);
+        le64(&mut z, record);
+        le32(&mut z, 1);
+        le32(&mut z, EOCD_SIG);
+        for x in [0, 0, u16::MAX, u16::MAX] {
+            le16(&mut z, x);
+        }
+        le32(&mut z, u32::MAX);
+        le32(&mut z, u32::MAX);
+        le16(&mut z, 0);
+        z
+    }
+
+    fn open(bytes: &[u8]) -> Result<Archive, ArchiveError> {
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(bytes).unwrap();
+        Archive::open(file)
+    }
+
+    #[test]
+    fn a_zip64_archive_is_read_from_its_zip64_records() {
+        let data = b"<testsuite name=\"s\"><testcase name=\"t\"/></testsuite>";
+        let mut archive = open(&zip64("r.xml", data)).unwrap();
+        assert_eq!(archive.members().len(), 1);
+        assert_eq!(archive.members()[0].name, "r.xml");
+        assert_eq!(archive.members()[0].size, data.len() as u64);
+        let mut out = Vec::new();
+        archive.extract(0, &mut out, 1 << 20).unwrap();
+        assert_eq!(out, data);
+    }
+
+    #[test]
+    fn a_zip64_member_declaring_exabytes_is_refused_before_reading() {
+        let mut z = zip64("r.xml", b"<testsuite/>");
+        // The uncompressed size in the central directory's zip64 extra field.
+        let at = z.len() - 22 - 20 - 56 - 24;
+        z[at..at + 8].copy_from_slice(&(1u64 << 60).to_le_bytes());
+        let mut archive = open(&z).unwrap();
+        let err = archive.extract(0, &mut Vec::new(), 1 << 20).unwrap_err();
+        assert!(matches!(err, MemberError::TooLarge { .. }), "{err}");
+    }
+
+    #[test]
+    fn garbage_and_lies_are_errors_not_panics() {
+        for bytes in [
+            &b""[..],
+            b"PK\x05\x06",
+            b"not a zip at all, but long enough to hold an end record",
+            // An end record claiming a directory past the end of the file.
+            b"PK\x05\x06\0\0\0\0\x01\0\x01\0\xff\xff\0\0\xff\xff\0\0\0\0",
+        ] {
+            assert!(open(bytes).is_err(), "{bytes:?}");
+        }
+        let z = zip64("r.xml", b"<testsuite/>");
+        for cut in [10, z.len() / 2, z.len() - 30] {
+            let _ = open(&z[..cut]).map(|mut a| {
+                let _ = a.extract(0, &mut Vec::new(), 1 << 20);
+            });
+        }
+        // Every byte of the archive set to 0xFF and to 0x00 in turn: an error or a read, never
+        // a panic or an unbounded allocation.
+        for at in 0..z.len() {
+            for value in [0xFF, 0x00] {
+                let mut bad = z.clone();
+                bad[at] = value;
+                if let Ok(mut a) = open(&bad) {
+                    for i in 0..a.members().len() {
+                        let _ = a.extract(i, &mut Vec::new(), 1 << 20);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unsafe_names() {
+        let m = |name: &str| Member {
+            name: name.into(),
+            size: 0,
+            flags: 0,
+            method: 0,
+            crc: 0,
+            compressed: 0,
+            local_offset: 0,
+        };
+        for bad in [
+            "../x.xml",
+            "a/../../x.xml",
+            "/etc/x.xml",
+            "\\x.xml",
+            "a\\..\\x.xml",
+            "C:/x.xml",
+            "a\0.xml",
+        ] {
+            assert!(m(bad).has_unsafe_name(), "{bad}");
+        }
+        for good in ["x.xml", "reports/x.xml", "a..b.xml", "..x/y.xml"] {
+            assert!(!m(good).has_unsafe_name(), "{good}");
+        }
     }
 }

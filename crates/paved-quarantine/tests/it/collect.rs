@@ -638,7 +638,7 @@ fn overlapping_members_are_refused_as_a_zip_bomb() {
     let mut bomb = zip(&work, &[("a.xml", &good), ("b.xml", &good)]);
     // b.xml's directory entry points at a.xml's data: both names, one copy of the bytes.
     patch_central(&mut bomb, "b.xml", |e| {
-        e[42..46].copy_from_slice(&0u32.to_le_bytes())
+        e[42..46].copy_from_slice(&0u32.to_le_bytes());
     });
     let api = FakeServer::start();
     let storage = FakeServer::start();
