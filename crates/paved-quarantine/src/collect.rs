@@ -94,7 +94,7 @@ pub struct CollectArgs {
     #[arg(long, env = "PAVED_MAX_REPORT_BYTES", value_name = "BYTES", default_value_t = DEFAULT_MAX_REPORT_BYTES)]
     pub max_report_bytes: u64,
 
-    /// What varies between jobs of one run (OS, shard, database); part of every test's identity.
+    /// What varies between jobs of one run (OS, shard, database); part of every test's identity. `{artifact}` is replaced by the artifact's name, for one artifact per matrix job.
     #[arg(long, env = "PAVED_VARIANT", value_name = "V", default_value = "")]
     pub variant: String,
 
@@ -364,7 +364,7 @@ fn collect_run(
         branch: run.head_branch.clone().unwrap_or_default(),
         run_id: run.id.to_string(),
         attempt: run.run_attempt,
-        variant: paved_junit::normalize(&args.variant),
+        variant: String::new(),
         time: run_time(run),
     };
     store.record_run_url(&meta.run_id, meta.attempt, &run.html_url)?;
@@ -436,6 +436,10 @@ fn read_archive(
     summary: &mut Summary,
 ) -> Result<()> {
     let what = format!("artifact `{}` of run {}", artifact.name, meta.run_id);
+    let meta = &RunMeta {
+        variant: paved_junit::normalize(&args.variant.replace("{artifact}", &artifact.name)),
+        ..meta.clone()
+    };
     let file = std::fs::File::open(zip_path).map_err(|source| paved_core::Error::Io {
         action: "read the downloaded artifact",
         path: zip_path.to_owned(),

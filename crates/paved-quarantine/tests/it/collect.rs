@@ -702,3 +702,42 @@ fn a_rate_limit_that_resets_later_than_paved_waits_is_an_external_error_saying_w
     assert_eq!(api.requests().len(), 1, "no hour-long sleep, no hammering");
     assert!(!stderr.contains(TOKEN));
 }
+
+#[test]
+fn each_matrix_artifact_can_be_its_own_variant() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("pytest");
+    std::fs::create_dir(&work).unwrap();
+    let failing = pytest_report(&work, true);
+    let passing = pytest_report(&work, false);
+    let api = FakeServer::start();
+    let storage = FakeServer::start();
+    api.route("GET", "/repos/o/r/actions/runs")
+        .respond(FakeResponse::json(
+            200,
+            json!({"total_count": 1, "workflow_runs": [run(601, 1, "abc777")]}),
+        ));
+    let linux = zip(&work, &[("pytest.xml", &passing)]);
+    let windows = zip(&work, &[("pytest.xml", &failing)]);
+    api.route("GET", "/repos/o/r/actions/runs/601/artifacts")
+        .respond(FakeResponse::json(
+            200,
+            json!({"total_count": 2, "artifacts": [artifact(61, "junit-linux", linux.len()), artifact(62, "junit-windows", windows.len())]}),
+        ));
+    serve_zip(&api, &storage, 61, linux);
+    serve_zip(&api, &storage, 62, windows);
+    let (code, _, stderr) = collect(
+        dir.path(),
+        &api,
+        &["--branch", "main", "--variant", "{artifact}"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    // A failure on one OS and a pass on the other are two identities, not a same-commit flake.
+    assert_eq!(
+        rows(
+            &db(dir.path()),
+            "SELECT u.variant || ' ' || r.failed FROM reports r JOIN runs u ON u.id = r.run ORDER BY u.variant"
+        ),
+        ["junit-linux 0", "junit-windows 1"]
+    );
+}
