@@ -137,14 +137,18 @@ impl Actions {
         Ok(info.default_branch)
     }
 
-    /// The completed runs of `branch` (of every branch for `None`), newest first, down to (not including) the run id
-    /// `after`: pages are read only until a run at or below it appears. The flag says whether
-    /// the page cap left older runs unread.
+    /// The completed runs of `branch` (of every branch for `None`) that `keep` accepts, newest
+    /// first, down to (not including) the run id `after`, at most `max` of them: pages are read
+    /// only until a run at or below `after` appears or `max` runs are found. The flag says
+    /// whether older runs may be left unread (`max` was reached, or the page cap).
     pub fn completed_runs(
         &self,
         branch: Option<&str>,
         after: Option<u64>,
+        max: usize,
+        keep: impl Fn(&WorkflowRun) -> bool,
     ) -> Result<(Vec<WorkflowRun>, bool)> {
+        let mut full = false;
         let mut runs = Vec::new();
         let mut request = self
             .session
@@ -161,20 +165,23 @@ impl Actions {
             for run in page.workflow_runs {
                 if after.is_some_and(|a| run.id <= a) {
                     older = true;
-                } else if runs.iter().any(|r: &WorkflowRun| r.id == run.id) {
-                    // A run that moved to a later page while the list was read (a new run
-                    // pushed it down) is listed once.
+                } else if runs.len() >= max {
+                    full = true;
+                } else if !keep(&run) || runs.iter().any(|r: &WorkflowRun| r.id == run.id) {
+                    // Not wanted, or a run that moved to a later page while the list was read
+                    // (a new run pushed it down): listed once.
                 } else {
                     runs.push(run);
                 }
             }
-            Ok::<_, HttpError>(if older {
+            full |= runs.len() >= max;
+            Ok::<_, HttpError>(if older || full {
                 ControlFlow::Break(())
             } else {
                 ControlFlow::Continue(())
             })
         })?;
-        Ok((runs, pages.truncated))
+        Ok((runs, full || pages.truncated))
     }
 
     /// The artifacts of run `run_id`.

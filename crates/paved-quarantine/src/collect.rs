@@ -311,26 +311,23 @@ fn collect_branch(
         .and_then(|w| u64::try_from(w).ok());
     let pattern = branch.contains('*');
     // A pattern cannot be asked of the API: every completed run is listed and matched here.
-    let (mut runs, truncated) = actions.completed_runs((!pattern).then_some(branch), watermark)?;
-    if pattern {
-        runs.retain(|r| {
-            r.head_branch
-                .as_deref()
-                .is_some_and(|b| branch_matches(branch, b))
-        });
-    }
-    if truncated {
-        paved_core::cli::warn(&format!(
-            "`{branch}` has more completed runs than paved reads in one call; the oldest are left out"
-        ));
-    }
-    if runs.len() > args.max_runs {
+    let (mut runs, more) = actions.completed_runs(
+        (!pattern).then_some(branch),
+        watermark,
+        args.max_runs,
+        |r| {
+            !pattern
+                || r.head_branch
+                    .as_deref()
+                    .is_some_and(|b| branch_matches(branch, b))
+        },
+    )?;
+    if more {
         paved_core::cli::info(&format!(
-            "`{branch}` has {} new completed runs; reading the newest {} (`--max-runs`)",
+            "`{branch}`: reading the newest {} new completed runs (`--max-runs` {}); older ones are not read",
             runs.len(),
             args.max_runs
         ));
-        runs.truncate(args.max_runs);
     }
     // Oldest first, so the history keeps the runs' order and the watermark moves up run by run.
     runs.sort_by_key(|r| r.id);

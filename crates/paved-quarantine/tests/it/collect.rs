@@ -741,3 +741,71 @@ fn each_matrix_artifact_can_be_its_own_variant() {
         ["junit-linux 0", "junit-windows 1"]
     );
 }
+
+#[test]
+fn a_branch_pattern_is_matched_here_and_max_runs_stops_the_listing() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("pytest");
+    std::fs::create_dir(&work).unwrap();
+    let passing = pytest_report(&work, false);
+    let api = FakeServer::start();
+    let storage = FakeServer::start();
+    let on = |id: u64, branch: &str| {
+        let mut r = run(id, 1, &format!("sha{id}"));
+        r["head_branch"] = json!(branch);
+        r
+    };
+    let page1 = json!({"total_count": 4, "workflow_runs": [
+        on(704, "feature/x"),
+        on(703, "gh-readonly-queue/main/pr-2-def"),
+        on(702, "gh-readonly-queue/main/pr-1-abc"),
+    ]});
+    let next = format!(
+        "<{}/repos/o/r/actions/runs?status=completed&per_page=100&page=2>; rel=\"next\"",
+        api.url()
+    );
+    api.route("GET", "/repos/o/r/actions/runs").respond_with(move |r| {
+        assert_eq!(r.query_param("branch"), None, "a pattern is not sent as a branch");
+        match r.query_param("page").as_deref() {
+            Some("2") => FakeResponse::json(
+                200,
+                json!({"total_count": 4, "workflow_runs": [on(701, "gh-readonly-queue/main/pr-0")]}),
+            ),
+            _ => FakeResponse::json(200, page1.clone()).header("Link", next.clone()),
+        }
+    });
+    for id in [701, 702, 703] {
+        let a = zip(&work, &[("pytest.xml", &passing)]);
+        api.route("GET", &format!("/repos/o/r/actions/runs/{id}/artifacts"))
+            .respond(FakeResponse::json(
+                200,
+                json!({"total_count": 1, "artifacts": [artifact(id * 10, "junit", a.len())]}),
+            ));
+        serve_zip(&api, &storage, id * 10, a);
+    }
+    let (code, _, stderr) = collect(
+        dir.path(),
+        &api,
+        &["--branch", "gh-readonly-queue/main/*", "--max-runs", "2"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        rows(
+            &db(dir.path()),
+            "SELECT run_id || ' ' || branch FROM runs ORDER BY run_id"
+        ),
+        [
+            "702 gh-readonly-queue/main/pr-1-abc",
+            "703 gh-readonly-queue/main/pr-2-def"
+        ]
+    );
+    assert_eq!(
+        api.requests_to("GET", "/repos/o/r/actions/runs").len(),
+        1,
+        "two runs found on the first page: the second is not read"
+    );
+    assert!(
+        stderr.contains("reading the newest 2 new completed runs (`--max-runs` 2)"),
+        "{stderr}"
+    );
+}
