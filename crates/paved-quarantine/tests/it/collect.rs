@@ -421,6 +421,7 @@ fn hostile_and_broken_artifacts_are_named_and_skipped_and_the_good_files_are_sto
         .collect();
     listed.push(json!({"id": 18, "name": "junit-old", "size_in_bytes": 10, "expired": true}));
     listed.push(artifact(19, "junit-gone", 10));
+    listed.push(artifact(20, "junit-deleted", 10));
     api.route("GET", "/repos/o/r/actions/runs/201/artifacts")
         .respond(FakeResponse::json(
             200,
@@ -434,6 +435,8 @@ fn hostile_and_broken_artifacts_are_named_and_skipped_and_the_good_files_are_sto
             410,
             json!({"message": "Artifact has expired"}),
         ));
+    api.route("GET", "/repos/o/r/actions/artifacts/20/zip")
+        .respond(FakeResponse::json(404, json!({"message": "Not Found"})));
 
     let (code, json, stderr) = collect(dir.path(), &api, &["--branch", "main"]);
     assert_eq!(
@@ -452,6 +455,7 @@ fn hostile_and_broken_artifacts_are_named_and_skipped_and_the_good_files_are_sto
         "`broken.xml` in artifact `junit-badxml` of run 201:",
         "artifact `junit-old` of run 201: it has expired; skipped",
         "artifact `junit-gone` of run 201: it has expired; skipped",
+        "artifact `junit-deleted` of run 201: it has expired; skipped",
     ] {
         assert!(
             stderr.contains(expected),
