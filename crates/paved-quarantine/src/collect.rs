@@ -54,10 +54,10 @@ pub struct CollectArgs {
     #[arg(long, env = "PAVED_API_URL", value_name = "URL")]
     pub api_url: Option<String>,
 
-    /// The token that reads the runs and artifacts (`actions: read`) [default: $GITHUB_TOKEN].
+    /// The token that reads the runs and artifacts (`actions: read`) [default: $PAVED_TOKEN, else $GITHUB_TOKEN].
     #[arg(
         long,
-        env = "GITHUB_TOKEN",
+        env = "PAVED_TOKEN",
         value_name = "TOKEN",
         hide_env_values = true
     )]
@@ -66,7 +66,7 @@ pub struct CollectArgs {
     /// Branches whose runs are read (names or `*` patterns) [default: the repository's default branch and `[quarantine] branches`].
     #[arg(
         long = "branch",
-        env = "PAVED_BRANCHES",
+        env = "PAVED_QUARANTINE_BRANCH",
         value_name = "B",
         value_delimiter = ','
     )]
@@ -227,7 +227,11 @@ pub fn run(args: &CollectArgs) -> Result<u8> {
         .clone()
         .or_else(|| env("GITHUB_API_URL"))
         .unwrap_or_else(|| "https://api.github.com".into());
-    let token = args.token.clone().filter(|t| !t.trim().is_empty());
+    let token = args
+        .token
+        .clone()
+        .or_else(|| std::env::var("GITHUB_TOKEN").ok())
+        .filter(|t| !t.trim().is_empty());
     if let Some(t) = &token {
         paved_core::ci::CiSink::mask_from_env(t);
     }
