@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use paved_core::http::Clock;
 
-use crate::backend::{Approval, Backend, State};
+use crate::backend::{Approval, Backend, Review, State};
 use crate::error::{Error, Result};
 
 /// How `wait` ended (a timeout is an error: exit 3).
@@ -17,6 +17,9 @@ pub struct Decision {
     pub label: String,
     /// How many times the record was read.
     pub polls: u32,
+    /// Who decided, when and with what comment, from the backend's approval records (empty when
+    /// the backend keeps none).
+    pub reviews: Vec<Review>,
 }
 
 /// Poll `id` every `interval` until it is approved, rejected or cancelled, or `timeout` has
@@ -50,6 +53,7 @@ pub fn wait(
                 approval: state.approval,
                 label: state.label,
                 polls,
+                reviews: backend.reviews(id)?,
             });
         }
         let elapsed = clock.now().duration_since(start).unwrap_or_default();

@@ -11,6 +11,12 @@
 //! - `GET /repos/{o}/{r}/deployments/{id}`, `GET …/{id}/statuses?per_page=1` (newest first) and
 //!   `POST …/{id}/statuses` with `state` = `error`, `failure`, `inactive`, `in_progress`,
 //!   `queued`, `pending` or `success`.
+//! - Required reviewers of an environment gate the workflow run's job, not the deployment paved
+//!   made, so paved stores the run id in the payload (`run_id`) and reads the run:
+//!   `GET /repos/{o}/{r}/actions/runs/{run_id}/approvals` (the review history: `environments`,
+//!   `state` `approved`/`rejected`, `user`, `comment`; no time) and
+//!   `GET …/actions/runs/{run_id}/pending_deployments` (environments still waiting, with their
+//!   `reviewers`). Both need `permissions: actions: read`.
 //!
 //! GitLab, REST API v4:
 //! - `GET /projects/:id/deployments?environment=&order_by=id&sort=desc&per_page=100`
@@ -20,7 +26,9 @@
 //! - `POST /projects/:id/deployments` (`environment`, `sha`, `ref`, `tag`, `status`) → `201`;
 //!   `GET /projects/:id/deployments/:deployment_id`; `PUT` the same with `status` = `running`,
 //!   `success`, `failed` or `canceled`. A deployment to a protected environment that needs
-//!   approval is `blocked`, and lists its `approvals` (`approved` / `rejected`).
+//!   approval is `blocked`, and lists its `approvals` (`user`, `status` `approved`/`rejected`,
+//!   `created_at`, `comment`); `pending_approval_count` (Premium and Ultimate only) is how many
+//!   approvals it still needs.
 
 use paved_core::http::{Client, HttpError, Method, RequestBuilder, encode_component};
 use serde::{Deserialize, Serialize};
@@ -69,13 +77,40 @@ pub struct Deployment {
     pub created_at: String,
     /// A page to look at, when the forge gives one.
     pub url: Option<String>,
-    /// Approvals recorded on it (GitLab: `approved` / `rejected` per approver).
-    pub approvals: Vec<String>,
+    /// Approvals recorded on it (GitLab; empty on GitHub, see [`GitHubDeployments::run_review`]).
+    pub approvals: Vec<Review>,
+    /// How many approvals it still needs (GitLab Premium and Ultimate; `None` when the forge
+    /// does not say, which on GitLab Free means the environment has no approval rules).
+    pub pending_approval_count: Option<u64>,
     /// Whether this call created it (`false`: a re-run found it).
     pub created: bool,
     /// GitHub's `payload` as the API returns it (an object, or a string); `null` on GitLab,
     /// whose deployments have none.
     pub payload: Value,
+}
+
+/// One reviewer's decision on a deployment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Review {
+    /// The reviewer's login (GitHub) or username (GitLab).
+    pub user: String,
+    /// `approved` or `rejected` (GitHub's history may also hold `pending`, a comment only).
+    pub state: String,
+    /// When it was given (RFC 3339), when the forge says (GitLab does, GitHub does not).
+    pub at: Option<String>,
+    /// The reviewer's comment, when there is one.
+    pub comment: Option<String>,
+}
+
+/// Where a workflow run's review of one environment stands (GitHub).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunReview {
+    /// Whether the run's job for the environment is waiting for a review.
+    pub waiting: bool,
+    /// Who can approve it (logins or team slugs), while it waits.
+    pub reviewers: Vec<String>,
+    /// The reviews of that environment in the run's history, in the order GitHub lists them.
+    pub reviews: Vec<Review>,
 }
 
 const GITHUB_TOKEN_VAR: &str = "GITHUB_TOKEN";
@@ -114,6 +149,41 @@ pub struct DeploymentStatus {
     pub state: String,
     /// Its description (empty when it has none).
     pub description: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct GhNamed {
+    name: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct GhUser {
+    login: String,
+}
+
+/// One entry of a run's review history.
+#[derive(Debug, Deserialize)]
+struct GhApproval {
+    #[serde(default)]
+    environments: Vec<GhNamed>,
+    state: String,
+    user: Option<GhUser>,
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+/// One environment a run waits on.
+#[derive(Debug, Deserialize)]
+struct GhPending {
+    environment: GhNamed,
+    #[serde(default)]
+    reviewers: Vec<GhReviewer>,
+}
+
+#[derive(Debug, Deserialize)]
+struct GhReviewer {
+    /// A user (`login`) or a team (`slug`).
+    reviewer: Option<Value>,
 }
 
 impl GitHubDeployments {
@@ -162,9 +232,98 @@ impl GitHubDeployments {
             status,
             created_at: d.created_at,
             approvals: Vec::new(),
+            pending_approval_count: None,
             created,
             payload: d.payload,
         })
+    }
+
+    fn actions_hint(&self) -> String {
+        format!(
+            "check that `{GITHUB_TOKEN_VAR}` can read Actions runs of `{}/{}`: in the workflow, `permissions: actions: read`",
+            self.config.owner, self.config.repo
+        )
+    }
+
+    /// A read of the run's review state: the token is required (the routes need
+    /// `actions: read`), and refusals are hinted with that permission.
+    fn actions_request(&self, url: String, operation: &str) -> Result<RequestBuilder<'_>> {
+        let missing = || {
+            Error::MissingToken {
+            operation: operation.to_owned(),
+            variables: format!("`{GITHUB_TOKEN_VAR}`"),
+            hint: "pass a token: `env: GITHUB_TOKEN: ${{ github.token }}` with `permissions: actions: read`".into(),
+        }
+        };
+        self.session
+            .write(Method::Get, url, missing, self.actions_hint())
+    }
+
+    /// The workflow run that made deployment `id` (from the `run_id` paved put in its payload)
+    /// and the deployment's environment; `None` for a deployment made elsewhere or by an older
+    /// paved.
+    pub fn run_of(&self, id: u64) -> Result<Option<(u64, String)>> {
+        let d: GhDeployment = self
+            .request(
+                Method::Get,
+                self.url(&format!("/deployments/{id}")),
+                "reading a GitHub deployment",
+            )?
+            .send()?
+            .json()?;
+        let run = &d.payload["run_id"];
+        Ok(run
+            .as_u64()
+            .or_else(|| run.as_str().and_then(|s| s.parse().ok()))
+            .map(|run| (run, d.environment)))
+    }
+
+    /// How run `run_id`'s review of `environment` stands: its history (every page), then, unless
+    /// it is decided, whether the run still waits on the environment and for whom.
+    pub fn run_review(&self, run_id: u64, environment: &str) -> Result<RunReview> {
+        let mut review = RunReview::default();
+        self.actions_request(
+            self.url(&format!("/actions/runs/{run_id}/approvals")),
+            "reading the review history of a GitHub workflow run",
+        )?
+        .for_each_page(MAX_PAGES, |page| {
+            let list: Vec<GhApproval> = page.json()?;
+            review.reviews.extend(
+                list.into_iter()
+                    .filter(|a| a.environments.iter().any(|e| e.name == environment))
+                    .map(|a| Review {
+                        user: a.user.map_or_else(|| "(unknown)".to_owned(), |u| u.login),
+                        state: a.state,
+                        at: None,
+                        comment: a.comment.filter(|c| !c.is_empty()),
+                    }),
+            );
+            Ok::<_, HttpError>(ControlFlow::Continue(()))
+        })?;
+        self.actions_request(
+            self.url(&format!("/actions/runs/{run_id}/pending_deployments")),
+            "reading the pending deployments of a GitHub workflow run",
+        )?
+        .for_each_page(MAX_PAGES, |page| {
+            let list: Vec<GhPending> = page.json()?;
+            for p in list
+                .into_iter()
+                .filter(|p| p.environment.name == environment)
+            {
+                review.waiting = true;
+                review
+                    .reviewers
+                    .extend(p.reviewers.into_iter().filter_map(|r| {
+                        let r = r.reviewer?;
+                        r["login"]
+                            .as_str()
+                            .or_else(|| r["slug"].as_str())
+                            .map(str::to_owned)
+                    }));
+            }
+            Ok::<_, HttpError>(ControlFlow::Continue(()))
+        })?;
+        Ok(review)
     }
 
     /// The latest status state of deployment `id` (`none` when it has none yet).
@@ -363,6 +522,8 @@ struct GlDeployment {
     deployable: Option<GlDeployable>,
     #[serde(default)]
     approvals: Vec<GlApproval>,
+    #[serde(default)]
+    pending_approval_count: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -378,6 +539,16 @@ struct GlDeployable {
 #[derive(Debug, Deserialize)]
 struct GlApproval {
     status: String,
+    user: Option<GlUser>,
+    #[serde(default)]
+    created_at: Option<String>,
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct GlUser {
+    username: String,
 }
 
 impl GitLabDeployments {
@@ -419,7 +590,19 @@ impl GitLabDeployments {
             status: d.status,
             created_at: d.created_at,
             url: d.deployable.and_then(|j| j.web_url),
-            approvals: d.approvals.into_iter().map(|a| a.status).collect(),
+            approvals: d
+                .approvals
+                .into_iter()
+                .map(|a| Review {
+                    user: a
+                        .user
+                        .map_or_else(|| "(unknown)".to_owned(), |u| u.username),
+                    state: a.status,
+                    at: a.created_at,
+                    comment: a.comment.filter(|c| !c.is_empty()),
+                })
+                .collect(),
+            pending_approval_count: d.pending_approval_count,
             created,
             payload: Value::Null,
         }

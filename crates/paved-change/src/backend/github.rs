@@ -1,24 +1,32 @@
-//! The GitHub backend: a deployment with statuses.
+//! The GitHub backend: a deployment with statuses, gated by the environment's required reviewers
+//! on the workflow run that opened it.
+
+use std::sync::{Mutex, PoisonError};
 
 use paved_core::http::{Client, Secret};
 use paved_forge::GitHubConfig;
 use paved_forge::deployments::GitHubDeployments;
 
 use super::{
-    Approval, Backend, DIGEST_LABEL, Kind, Opened, Outcome, State, forge_err, parse_id, previous,
-    spec,
+    Approval, Backend, DIGEST_LABEL, Kind, Opened, Outcome, Review, State, forge_err, parse_id,
+    previous, spec,
 };
 use crate::bundle::{Bundle, Previous};
 use crate::error::Result;
 
-/// A GitHub deployment: created with status `queued`; `wait` treats `in_progress` and `success`
-/// as approved (set by a deployment protection app or a person), `failure`/`error` as rejected
-/// and `inactive` as cancelled; `close` adds `success` or `failure`.
+/// A GitHub deployment: created with status `queued`, with the workflow run id in its payload.
+/// A status someone posts decides first (`in_progress`/`success` approved, `failure`/`error`
+/// rejected, `inactive` cancelled); otherwise `wait` reads the run's review of the environment
+/// (required reviewers gate the run's job in that `environment:`, not paved's deployment): the
+/// latest review decides, and a run still waiting, or not yet at that job, is pending. `close`
+/// adds `success` or `failure`.
 #[derive(Debug)]
 pub struct GitHubBackend {
     deployments: GitHubDeployments,
     token: Option<Secret>,
     production: bool,
+    /// The reviews the last `state` read, by deployment id.
+    seen: Mutex<Option<(u64, Vec<Review>)>>,
 }
 
 impl GitHubBackend {
@@ -28,6 +36,7 @@ impl GitHubBackend {
             token: config.token.clone(),
             deployments: GitHubDeployments::new(client, config),
             production,
+            seen: Mutex::new(None),
         }
     }
 }
@@ -63,6 +72,20 @@ fn digest_after_label(text: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The run id to record in the deployment's payload: the bundle's, or the one in its run URL.
+fn run_id(bundle: &Bundle) -> Option<u64> {
+    bundle
+        .ci
+        .run_id
+        .as_deref()
+        .and_then(|r| r.trim().parse().ok())
+        .or_else(|| {
+            let url = bundle.ci.run_url.as_deref()?;
+            let rest = url.split("/actions/runs/").nth(1)?;
+            rest.split('/').next()?.parse().ok()
+        })
+}
+
 fn gh_state(status: &str) -> Approval {
     match status {
         "in_progress" | "success" => Approval::Approved,
@@ -86,10 +109,11 @@ impl Backend for GitHubBackend {
     }
 
     fn open(&self, bundle: &Bundle) -> Result<Opened> {
-        let d = self
-            .deployments
-            .create(&spec(bundle, self.production))
-            .map_err(forge_err)?;
+        let mut s = spec(bundle, self.production);
+        if let Some(run) = run_id(bundle) {
+            s.payload["run_id"] = run.into();
+        }
+        let d = self.deployments.create(&s).map_err(forge_err)?;
         let mut status = d.status.clone();
         // `digest_after_label` reads it back.
         let note = |digest: &str| format!("paved-change {} {DIGEST_LABEL} {digest}", bundle.id);
@@ -126,14 +150,68 @@ impl Backend for GitHubBackend {
     }
 
     fn state(&self, id: &str) -> Result<State> {
-        let status = self
+        let id = parse_id(id)?;
+        *self.seen.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        let status = self.deployments.latest_status(id).map_err(forge_err)?;
+        let approval = gh_state(&status);
+        if approval != Approval::Pending {
+            return Ok(State {
+                approval,
+                label: status,
+            });
+        }
+        let Some((run, environment)) = self.deployments.run_of(id).map_err(forge_err)? else {
+            return Ok(State {
+                approval,
+                label: format!("{status} (no workflow run recorded: waiting for a status)"),
+            });
+        };
+        let review = self
             .deployments
-            .latest_status(parse_id(id)?)
+            .run_review(run, &environment)
             .map_err(forge_err)?;
-        Ok(State {
-            approval: gh_state(&status),
-            label: status,
+        *self.seen.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((id, review.reviews.clone()));
+        let decided = review
+            .reviews
+            .iter()
+            .rev()
+            .find(|r| matches!(r.state.as_str(), "approved" | "rejected"));
+        Ok(match decided {
+            Some(r) => State {
+                approval: if r.state == "approved" {
+                    Approval::Approved
+                } else {
+                    Approval::Rejected
+                },
+                label: format!("`{environment}` {} by {}", r.state, r.user),
+            },
+            None if review.waiting && review.reviewers.is_empty() => State {
+                approval: Approval::Pending,
+                label: format!("`{environment}` waiting for review in run {run}"),
+            },
+            None if review.waiting => State {
+                approval: Approval::Pending,
+                label: format!(
+                    "`{environment}` waiting for review by {} in run {run}",
+                    review.reviewers.join(", ")
+                ),
+            },
+            None => State {
+                approval: Approval::Pending,
+                label: format!("{status}: run {run} is not waiting on `{environment}` yet"),
+            },
         })
+    }
+
+    fn reviews(&self, id: &str) -> Result<Vec<Review>> {
+        let id = parse_id(id)?;
+        Ok(
+            match &*self.seen.lock().unwrap_or_else(PoisonError::into_inner) {
+                Some((seen, reviews)) if *seen == id => reviews.clone(),
+                _ => Vec::new(),
+            },
+        )
     }
 
     fn close(

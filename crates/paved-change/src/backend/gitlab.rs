@@ -1,20 +1,28 @@
 //! The GitLab backend: a deployment, approved through a protected environment.
 
+use std::sync::{Mutex, PoisonError};
+
 use paved_core::http::{Client, Secret};
 use paved_forge::GitLabConfig;
 use paved_forge::deployments::{Deployment, GitLabDeployments};
 
-use super::{Approval, Backend, Kind, Opened, Outcome, State, forge_err, parse_id, previous, spec};
+use super::{
+    Approval, Backend, Kind, Opened, Outcome, Review, State, forge_err, parse_id, previous, spec,
+};
 use crate::bundle::{Bundle, Previous};
 use crate::error::Result;
 
-/// A GitLab deployment: created `running`; `blocked` (a protected environment waiting for
-/// approval) and `created` are pending, `running` and `success` approved, a `rejected` approval
-/// or `failed` rejected, `canceled` cancelled; `close` sets `success` or `failed`.
+/// A GitLab deployment: created `running`. One `rejected` approval, or `failed`, rejects it;
+/// `canceled`/`skipped` cancel it; `blocked` (a protected environment waiting for approval) and
+/// `created` are pending. `running` and `success` are approved only when no approval is still
+/// needed (`pending_approval_count` is 0, or absent: GitLab Free has no approval rules);
+/// `close` sets `success` or `failed`.
 #[derive(Debug)]
 pub struct GitLabBackend {
     deployments: GitLabDeployments,
     token: Option<Secret>,
+    /// The approvals the last `state` read, by deployment id.
+    seen: Mutex<Option<(u64, Vec<Review>)>>,
 }
 
 impl GitLabBackend {
@@ -23,25 +31,32 @@ impl GitLabBackend {
         GitLabBackend {
             token: config.token.as_ref().map(|t| t.secret().clone()),
             deployments: GitLabDeployments::new(client, config),
+            seen: Mutex::new(None),
         }
     }
 }
 
 fn gl_state(d: &Deployment) -> State {
-    let approval = if d.approvals.iter().any(|a| a == "rejected") {
-        Approval::Rejected
-    } else {
-        match d.status.as_str() {
-            "running" | "success" => Approval::Approved,
-            "failed" => Approval::Rejected,
-            "canceled" | "skipped" => Approval::Cancelled,
-            _ => Approval::Pending,
-        }
-    };
-    State {
-        approval,
-        label: d.status.clone(),
+    let outstanding = d.pending_approval_count.unwrap_or(0);
+    if let Some(r) = d.approvals.iter().find(|a| a.state == "rejected") {
+        return State {
+            approval: Approval::Rejected,
+            label: format!("{} (rejected by {})", d.status, r.user),
+        };
     }
+    let approval = match d.status.as_str() {
+        "running" | "success" if outstanding == 0 => Approval::Approved,
+        "failed" => Approval::Rejected,
+        "canceled" | "skipped" => Approval::Cancelled,
+        _ => Approval::Pending,
+    };
+    let label = if outstanding > 0 {
+        let s = if outstanding == 1 { "" } else { "s" };
+        format!("{} ({outstanding} approval{s} needed)", d.status)
+    } else {
+        d.status.clone()
+    };
+    State { approval, label }
 }
 
 impl Backend for GitLabBackend {
@@ -73,8 +88,21 @@ impl Backend for GitLabBackend {
     }
 
     fn state(&self, id: &str) -> Result<State> {
-        let d = self.deployments.get(parse_id(id)?).map_err(forge_err)?;
-        Ok(gl_state(&d))
+        let id = parse_id(id)?;
+        let d = self.deployments.get(id).map_err(forge_err)?;
+        let state = gl_state(&d);
+        *self.seen.lock().unwrap_or_else(PoisonError::into_inner) = Some((id, d.approvals));
+        Ok(state)
+    }
+
+    fn reviews(&self, id: &str) -> Result<Vec<Review>> {
+        let id = parse_id(id)?;
+        Ok(
+            match &*self.seen.lock().unwrap_or_else(PoisonError::into_inner) {
+                Some((seen, reviews)) if *seen == id => reviews.clone(),
+                _ => Vec::new(),
+            },
+        )
     }
 
     fn close(&self, id: &str, outcome: Outcome, _: &str, _: Option<&Bundle>) -> Result<()> {

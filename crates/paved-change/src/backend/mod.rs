@@ -26,6 +26,7 @@ pub use file::FileBackend;
 pub use github::GitHubBackend;
 pub use gitlab::GitLabBackend;
 pub use pagerduty::PagerDuty;
+pub use paved_forge::deployments::Review;
 pub use servicenow::{ServiceNow, ServiceNowConfig, snow_state};
 
 /// Which backend.
@@ -155,6 +156,14 @@ pub trait Backend: fmt::Debug {
 
     /// The record's approval state.
     fn state(&self, id: &str) -> Result<State>;
+
+    /// Who approved or rejected the record, when and with what comment, as the backend's own
+    /// approval records had it when [`Backend::state`] last read record `id` (GitHub environment
+    /// reviews, GitLab deployment approvals); empty for backends that keep none. `wait` asks
+    /// once, when the record is decided, so it costs no request of its own.
+    fn reviews(&self, _id: &str) -> Result<Vec<Review>> {
+        Ok(Vec::new())
+    }
 
     /// Called once when `wait` sees the record approved (ServiceNow moves it to Implement).
     fn start(&self, _id: &str) -> Result<()> {

@@ -503,7 +503,11 @@ fn github_creates_a_deployment_with_a_queued_status_and_finds_it_on_rerun() {
         1
     );
 
-    // Gate and close.
+    // Gate and close. A deployment with no workflow run in its payload is decided by statuses.
+    server.route("GET", &format!("{GH_DEPLOYMENTS}/77")).respond(FakeResponse::json(
+        200,
+        json!({ "id": 77, "sha": b.commits.head, "environment": "prod", "payload": {"correlation_id": b.correlation_id} }),
+    ));
     for (state, expected) in [
         ("queued", Approval::Pending),
         ("in_progress", Approval::Approved),

@@ -2,6 +2,7 @@
 
 paved_testkit::tool_tests!(env!("CARGO_BIN_EXE_paved-change"));
 
+mod approvals;
 mod backends;
 mod change;
 mod hostile;
