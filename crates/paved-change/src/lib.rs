@@ -461,6 +461,9 @@ fn wait_cmd(args: &Args, w: &WaitArgs, sink: &CiSink) -> Result<u8> {
     if decision.approval == Approval::Approved {
         backend.start(&id)?;
     }
+    for r in &decision.reviews {
+        paved_core::cli::info(&wait::review_line(r));
+    }
     if let Some((path, mut b)) = local {
         b.record.state = decision.approval.as_str().into();
         if decision.approval == Approval::Approved && b.timestamps.approved_at.is_none() {
@@ -470,11 +473,18 @@ fn wait_cmd(args: &Args, w: &WaitArgs, sink: &CiSink) -> Result<u8> {
     }
     let mut outputs = Outputs::new();
     outputs.set("state", decision.approval.as_str());
+    outputs.set("approved-by", wait::approvers(&decision.reviews));
     write_outputs(sink, &outputs)?;
     if args.result.json {
         paved_core::cli::print_stdout(&format!(
             "{}\n",
-            serde_json::json!({ "id": w.id, "state": decision.approval.as_str(), "label": decision.label, "polls": decision.polls })
+            serde_json::json!({
+                "id": w.id,
+                "state": decision.approval.as_str(),
+                "label": decision.label,
+                "polls": decision.polls,
+                "reviews": decision.reviews,
+            })
         ))?;
     } else {
         paved_core::cli::print_stdout(&format!("{}\n", decision.approval.as_str()))?;

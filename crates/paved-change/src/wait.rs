@@ -103,3 +103,34 @@ pub fn parse_duration(flag: &str, text: &str) -> Result<Duration> {
     }
     Ok(Duration::from_secs_f64(secs))
 }
+
+/// One line a person reads about a review: `approved by grace at 2026-01-05T10:20:00Z: lgtm`
+/// (the comment on one line, cut to 200 characters; the CI sink shields it when printed).
+pub fn review_line(r: &Review) -> String {
+    let mut line = format!("{} by {}", r.state, r.user);
+    if let Some(at) = &r.at {
+        line.push_str(&format!(" at {at}"));
+    }
+    if let Some(comment) = &r.comment {
+        let one: String = comment
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .take(200)
+            .collect();
+        line.push_str(&format!(": {one}"));
+    }
+    line
+}
+
+/// The `approved-by` output: who approved, comma-separated, each once, in review order.
+pub fn approvers(reviews: &[Review]) -> String {
+    let mut users: Vec<&str> = Vec::new();
+    for r in reviews.iter().filter(|r| r.state == "approved") {
+        if !users.contains(&r.user.as_str()) {
+            users.push(&r.user);
+        }
+    }
+    users.join(",")
+}

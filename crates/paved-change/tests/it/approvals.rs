@@ -515,3 +515,189 @@ fn gitlab_errors_name_the_route_not_the_token() {
         assert!(!text.contains(GL_TOKEN), "{status}: {text}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The command: `open` in a workflow run, then `wait` on the run's review
+// ---------------------------------------------------------------------------------------------
+
+fn actions_env<'a>(output: &'a str, api: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_SERVER_URL", "https://github.com"),
+        ("GITHUB_REPOSITORY", "acme/rocket"),
+        ("GITHUB_RUN_ID", "4242"),
+        ("GITHUB_RUN_ATTEMPT", "1"),
+        ("GITHUB_ACTOR", "ada"),
+        ("GITHUB_WORKFLOW", "release"),
+        ("GITHUB_JOB", "change"),
+        ("GITHUB_REF_NAME", "main"),
+        ("GITHUB_OUTPUT", output),
+        ("GITHUB_API_URL", api),
+        ("GITHUB_TOKEN", TOKEN),
+    ]
+}
+
+/// Serve `open`: no deployment yet, then the created one (echoing the payload it was sent, as
+/// GitHub does), without statuses.
+fn serve_open(server: &FakeServer, sha: &str) {
+    server
+        .route("GET", DEPLOYMENTS)
+        .respond(FakeResponse::json(200, json!([])));
+    server.route("POST", DEPLOYMENTS).respond(FakeResponse::json(
+        201,
+        json!({ "id": 77, "sha": sha, "environment": "prod", "created_at": "2026-01-05T10:00:00Z" }),
+    ));
+    server
+        .route("GET", &format!("{DEPLOYMENTS}/77/statuses"))
+        .respond(FakeResponse::json(200, json!([])));
+    server
+        .route("POST", &format!("{DEPLOYMENTS}/77/statuses"))
+        .respond(FakeResponse::json(201, json!({ "state": "queued" })));
+}
+
+/// After `open`: the deployment as GitHub now has it, with the payload paved sent.
+fn serve_deployment(server: &FakeServer, sha: &str) {
+    let payload = server.requests_to("POST", DEPLOYMENTS)[0].json()["payload"].clone();
+    assert_eq!(
+        payload["run_id"], 4242,
+        "the run is in the payload: {payload}"
+    );
+    server.route("GET", &format!("{DEPLOYMENTS}/77")).respond(FakeResponse::json(
+        200,
+        json!({ "id": 77, "sha": sha, "environment": "prod", "created_at": "2026-01-05T10:00:00Z", "payload": payload }),
+    ));
+    server
+        .route("GET", &format!("{DEPLOYMENTS}/77/statuses"))
+        .respond(FakeResponse::json(200, json!([{ "state": "queued" }])));
+}
+
+fn repo_with_history() -> (crate::common::TestRepo, String) {
+    let repo = crate::common::TestRepo::new();
+    repo.git(&["remote", "add", "origin", "git@github.com:acme/rocket.git"]);
+    repo.commit_file("a.txt", "feat: first");
+    repo.tag("v1.0.0");
+    let head = repo.commit_file("b.txt", "fix: empty config (#4)");
+    (repo, head)
+}
+
+#[test]
+fn github_wait_command_reports_who_approved_and_their_comment() {
+    let (repo, head) = repo_with_history();
+    let server = FakeServer::start();
+    serve_open(&server, &head);
+    let out = repo.path().join("gh-output");
+    let url = server.url();
+    let env = actions_env(out.to_str().unwrap(), &url);
+    let open = repo.paved_env(
+        &[
+            "--backend",
+            "github",
+            "open",
+            "--env",
+            "prod",
+            "--version",
+            "1.1.0",
+        ],
+        &env,
+    );
+    assert_eq!(open.ok(), "77");
+    serve_deployment(&server, &head);
+    server
+        .route("GET", &format!("{RUN}/approvals"))
+        .respond(FakeResponse::json(
+            200,
+            json!([review(
+                "prod",
+                "approved",
+                "grace",
+                "ship it\nafter the freeze"
+            )]),
+        ));
+    server
+        .route("GET", &format!("{RUN}/pending_deployments"))
+        .respond(FakeResponse::json(200, json!([])));
+    let wait = repo.paved_env(
+        &[
+            "--backend",
+            "github",
+            "--json",
+            "wait",
+            "77",
+            "--interval",
+            "1s",
+        ],
+        &env,
+    );
+    let result: Value = serde_json::from_str(wait.ok()).unwrap();
+    assert_eq!(result["state"], "approved");
+    assert_eq!(result["reviews"][0]["user"], "grace");
+    assert_eq!(result["reviews"][0]["comment"], "ship it\nafter the freeze");
+    assert!(
+        wait.stderr
+            .contains("approved by grace: ship it after the freeze"),
+        "{}",
+        wait.stderr
+    );
+    let outputs = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        outputs.contains("approved-by<<") && outputs.contains("\ngrace\n"),
+        "{outputs}"
+    );
+}
+
+#[test]
+fn github_wait_command_exits_1_on_a_rejection_and_3_on_a_timeout() {
+    let (repo, head) = repo_with_history();
+    let server = FakeServer::start();
+    serve_open(&server, &head);
+    let out = repo.path().join("gh-output");
+    let url = server.url();
+    let env = actions_env(out.to_str().unwrap(), &url);
+    repo.paved_env(
+        &[
+            "--backend",
+            "github",
+            "open",
+            "--env",
+            "prod",
+            "--version",
+            "1.1.0",
+        ],
+        &env,
+    )
+    .ok();
+    serve_deployment(&server, &head);
+    server
+        .route("GET", &format!("{RUN}/approvals"))
+        .respond(FakeResponse::json(200, json!([])));
+    server
+        .route("GET", &format!("{RUN}/pending_deployments"))
+        .respond(FakeResponse::json(200, pending("prod")));
+    let timeout = repo.paved_env(
+        &["--backend", "github", "wait", "77", "--timeout", "0s"],
+        &env,
+    );
+    assert_eq!(timeout.code, 3, "{}", timeout.stderr);
+    assert!(
+        timeout.stderr.contains("waiting for review by grace"),
+        "{}",
+        timeout.stderr
+    );
+
+    server
+        .route("GET", &format!("{RUN}/approvals"))
+        .respond(FakeResponse::json(
+            200,
+            json!([review("prod", "rejected", "linus", "not on a Friday")]),
+        ));
+    let rejected = repo.paved_env(&["--backend", "github", "wait", "77"], &env);
+    assert_eq!(rejected.code, 1, "{}", rejected.stderr);
+    assert_eq!(rejected.stdout.trim(), "rejected");
+    assert!(
+        rejected
+            .stderr
+            .contains("rejected by linus: not on a Friday"),
+        "{}",
+        rejected.stderr
+    );
+}
