@@ -16,7 +16,9 @@
 //!   `GET /repos/{o}/{r}/actions/runs/{run_id}/approvals` (the review history: `environments`,
 //!   `state` `approved`/`rejected`, `user`, `comment`; no time) and
 //!   `GET …/actions/runs/{run_id}/pending_deployments` (environments still waiting, with their
-//!   `reviewers`). Both need `permissions: actions: read`.
+//!   `reviewers`). Both need `permissions: actions: read`. `GET /repos/{o}/{r}/environments/{name}`
+//!   gives the environment's `protection_rules` (`required_reviewers`, `wait_timer`,
+//!   `branch_policy`, or a custom rule's app).
 //!
 //! GitLab, REST API v4:
 //! - `GET /projects/:id/deployments?environment=&order_by=id&sort=desc&per_page=100`
@@ -172,6 +174,18 @@ struct GhApproval {
     comment: Option<String>,
 }
 
+#[derive(Debug, Deserialize)]
+struct GhEnvironment {
+    #[serde(default)]
+    protection_rules: Vec<GhRule>,
+}
+
+#[derive(Debug, Deserialize)]
+struct GhRule {
+    #[serde(rename = "type")]
+    kind: String,
+}
+
 /// One environment a run waits on.
 #[derive(Debug, Deserialize)]
 struct GhPending {
@@ -276,6 +290,23 @@ impl GitHubDeployments {
             .as_u64()
             .or_else(|| run.as_str().and_then(|s| s.parse().ok()))
             .map(|run| (run, d.environment)))
+    }
+
+    /// Whether anything can hold a job in `environment` back: a protection rule other than a
+    /// branch policy (required reviewers, a wait timer, a custom rule).
+    pub fn environment_gated(&self, environment: &str) -> Result<bool> {
+        let env: GhEnvironment = self
+            .actions_request(
+                self.session
+                    .url(&format!("/environments/{}", encode_component(environment))),
+                "reading a GitHub environment",
+            )?
+            .send()?
+            .json()?;
+        Ok(env
+            .protection_rules
+            .iter()
+            .any(|r| r.kind != "branch_policy"))
     }
 
     /// How run `run_id`'s review of `environment` stands: its history (every page), then, unless

@@ -18,8 +18,9 @@ use crate::error::Result;
 /// A status someone posts decides first (`in_progress`/`success` approved, `failure`/`error`
 /// rejected, `inactive` cancelled); otherwise `wait` reads the run's review of the environment
 /// (required reviewers gate the run's job in that `environment:`, not paved's deployment): the
-/// latest review decides, and a run still waiting, or not yet at that job, is pending. `close`
-/// adds `success` or `failure`.
+/// latest review decides, and a run still waiting, or not yet at that job, is pending. An
+/// environment with no protection rules (other than a branch policy) gates nothing, so a change
+/// to it is approved. `close` adds `success` or `failure`.
 #[derive(Debug)]
 pub struct GitHubBackend {
     deployments: GitHubDeployments,
@@ -197,6 +198,16 @@ impl Backend for GitHubBackend {
                     review.reviewers.join(", ")
                 ),
             },
+            None if !self
+                .deployments
+                .environment_gated(&environment)
+                .map_err(forge_err)? =>
+            {
+                State {
+                    approval: Approval::Approved,
+                    label: format!("`{environment}` has no protection rules: nothing to approve"),
+                }
+            }
             None => State {
                 approval: Approval::Pending,
                 label: format!("{status}: run {run} is not waiting on `{environment}` yet"),

@@ -276,6 +276,48 @@ fn github_wait_times_out_while_the_review_is_pending() {
     );
 }
 
+fn environment(rules: Value) -> FakeResponse {
+    let mut e = env(7, "prod");
+    e["protection_rules"] = rules;
+    e["deployment_branch_policy"] =
+        json!({ "protected_branches": true, "custom_branch_policies": false });
+    FakeResponse::json(200, e)
+}
+
+#[test]
+fn github_an_environment_without_protection_rules_gates_nothing() {
+    let server = FakeServer::start();
+    queued_deployment(&server);
+    server
+        .route("GET", &format!("{RUN}/approvals"))
+        .respond(FakeResponse::json(200, json!([])));
+    server
+        .route("GET", &format!("{RUN}/pending_deployments"))
+        .respond(FakeResponse::json(200, json!([])));
+    let gh = github(&server);
+    // Required reviewers, and the run has not reached the job yet: pending.
+    server
+        .route("GET", "/repos/acme/rocket/environments/prod")
+        .respond(environment(json!([
+            { "id": 3, "node_id": "MDQ6R2F0ZTM=", "type": "required_reviewers",
+              "prevent_self_review": false,
+              "reviewers": [{ "type": "User", "reviewer": user("grace") }] },
+            { "id": 4, "node_id": "MDQ6R2F0ZTQ=", "type": "branch_policy" }
+        ])));
+    let s = gh.state("77").unwrap();
+    assert_eq!(s.approval, Approval::Pending, "{s:?}");
+    assert!(s.label.contains("not waiting on `prod` yet"), "{s:?}");
+    // Only a branch policy: nothing can hold the job, so nothing is waited for.
+    server
+        .route("GET", "/repos/acme/rocket/environments/prod")
+        .respond(environment(json!([
+            { "id": 4, "node_id": "MDQ6R2F0ZTQ=", "type": "branch_policy" }
+        ])));
+    let s = gh.state("77").unwrap();
+    assert_eq!(s.approval, Approval::Approved, "{s:?}");
+    assert!(s.label.contains("no protection rules"), "{s:?}");
+}
+
 #[test]
 fn github_review_history_is_read_across_pages() {
     let server = FakeServer::start();
