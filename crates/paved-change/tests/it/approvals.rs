@@ -743,3 +743,52 @@ fn github_wait_command_exits_1_on_a_rejection_and_3_on_a_timeout() {
         rejected.stderr
     );
 }
+
+#[test]
+fn gitlab_open_reuses_the_deploy_jobs_deployment_that_approvals_gate() {
+    let server = FakeServer::start();
+    let b = bundle();
+    // The pipeline's deploy job already has its deployment (GitLab makes it with the job).
+    let job = gl_deployment("created", Some(1), json!([]));
+    server
+        .route("GET", "/projects/acme%2Frocket/deployments")
+        .respond(FakeResponse::json(200, json!([job])));
+    let gl = gitlab(&server);
+    let opened = gl.open(&b).unwrap();
+    assert_eq!((opened.id.as_str(), opened.created), ("90", false));
+    assert_eq!(opened.approval, Approval::Pending);
+    assert!(
+        server
+            .requests_to("POST", "/projects/acme%2Frocket/deployments")
+            .is_empty(),
+        "no deployment of paved's own, which no approval rule would gate"
+    );
+    server.route("GET", GL_ONE).respond_seq([
+        FakeResponse::json(200, gl_deployment("blocked", Some(1), json!([]))),
+        FakeResponse::json(
+            200,
+            gl_deployment(
+                "running",
+                Some(0),
+                json!([gl_approval("grace", "approved", "lgtm")]),
+            ),
+        ),
+    ]);
+    let clock = Arc::new(FakeClock::new());
+    let mut lines = Vec::new();
+    let d = wait::wait(
+        &gl,
+        &opened.id,
+        Duration::from_secs(3600),
+        Duration::from_secs(30),
+        clock.as_ref(),
+        &mut |l| lines.push(l.to_owned()),
+    )
+    .unwrap();
+    assert_eq!(d.approval, Approval::Approved);
+    assert_eq!(
+        lines[0],
+        "change 90: blocked (1 approval needed) [pending] after 0s"
+    );
+    assert_eq!(wait::approvers(&d.reviews), "grace");
+}
