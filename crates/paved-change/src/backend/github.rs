@@ -17,8 +17,8 @@ use crate::error::Result;
 /// A GitHub deployment: created with status `queued`, with the workflow run id in its payload.
 /// A status someone posts decides first (`in_progress`/`success` approved, `failure`/`error`
 /// rejected, `inactive` cancelled); otherwise `wait` reads the run's review of the environment
-/// (required reviewers gate the run's job in that `environment:`, not paved's deployment): the
-/// latest review decides, and a run still waiting, or not yet at that job, is pending. An
+/// (required reviewers gate the run's job in that `environment:`, not paved's deployment): a run
+/// waiting for review, or not yet at that job, is pending; otherwise the latest review decides. An
 /// environment with no protection rules (other than a branch policy) gates nothing, so a change
 /// to it is approved. `close` adds `success` or `failure`.
 #[derive(Debug)]
@@ -173,12 +173,25 @@ impl Backend for GitHubBackend {
             .map_err(forge_err)?;
         *self.seen.lock().unwrap_or_else(PoisonError::into_inner) =
             Some((id, review.reviews.clone()));
+        // A run waiting on the environment has a review outstanding, whatever an earlier
+        // attempt's reviewers decided; otherwise the latest decision for it stands.
         let decided = review
             .reviews
             .iter()
             .rev()
             .find(|r| matches!(r.state.as_str(), "approved" | "rejected"));
         Ok(match decided {
+            _ if review.waiting && review.reviewers.is_empty() => State {
+                approval: Approval::Pending,
+                label: format!("`{environment}` waiting for review in run {run}"),
+            },
+            _ if review.waiting => State {
+                approval: Approval::Pending,
+                label: format!(
+                    "`{environment}` waiting for review by {} in run {run}",
+                    review.reviewers.join(", ")
+                ),
+            },
             Some(r) => State {
                 approval: if r.state == "approved" {
                     Approval::Approved
@@ -186,17 +199,6 @@ impl Backend for GitHubBackend {
                     Approval::Rejected
                 },
                 label: format!("`{environment}` {} by {}", r.state, r.user),
-            },
-            None if review.waiting && review.reviewers.is_empty() => State {
-                approval: Approval::Pending,
-                label: format!("`{environment}` waiting for review in run {run}"),
-            },
-            None if review.waiting => State {
-                approval: Approval::Pending,
-                label: format!(
-                    "`{environment}` waiting for review by {} in run {run}",
-                    review.reviewers.join(", ")
-                ),
             },
             None if !self
                 .deployments

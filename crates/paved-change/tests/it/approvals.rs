@@ -216,11 +216,14 @@ fn github_wait_polls_pending_deployments_until_approved() {
             FakeResponse::json(200, json!([])),
             FakeResponse::json(200, json!([])),
             FakeResponse::json(200, json!([review("prod", "approved", "grace", "ship it")])),
-            FakeResponse::json(200, json!([review("prod", "approved", "grace", "ship it")])),
         ]);
     server
         .route("GET", &format!("{RUN}/pending_deployments"))
-        .respond(FakeResponse::json(200, pending("prod")));
+        .respond_seq([
+            FakeResponse::json(200, pending("prod")),
+            FakeResponse::json(200, pending("prod")),
+            FakeResponse::json(200, json!([])),
+        ]);
     let gh = github(&server);
     let clock = Arc::new(FakeClock::new());
     let mut lines = Vec::new();
@@ -316,6 +319,44 @@ fn github_an_environment_without_protection_rules_gates_nothing() {
     let s = gh.state("77").unwrap();
     assert_eq!(s.approval, Approval::Approved, "{s:?}");
     assert!(s.label.contains("no protection rules"), "{s:?}");
+}
+
+#[test]
+fn github_a_rerun_waiting_for_review_is_pending_despite_an_earlier_rejection() {
+    let server = FakeServer::start();
+    queued_deployment(&server);
+    // Attempt 1 was rejected; "Re-run jobs" asks the reviewers again.
+    server
+        .route("GET", &format!("{RUN}/approvals"))
+        .respond(FakeResponse::json(
+            200,
+            json!([review("prod", "rejected", "linus", "not on a Friday")]),
+        ));
+    server
+        .route("GET", &format!("{RUN}/pending_deployments"))
+        .respond(FakeResponse::json(200, pending("prod")));
+    let gh = github(&server);
+    assert_eq!(gh.state("77").unwrap().approval, Approval::Pending);
+    // Approved this time: the latest review decides.
+    server
+        .route("GET", &format!("{RUN}/approvals"))
+        .respond(FakeResponse::json(
+            200,
+            json!([
+                review("prod", "rejected", "linus", "not on a Friday"),
+                review("prod", "approved", "grace", "Monday now")
+            ]),
+        ));
+    server
+        .route("GET", &format!("{RUN}/pending_deployments"))
+        .respond(FakeResponse::json(200, json!([])));
+    let s = gh.state("77").unwrap();
+    assert_eq!(s.approval, Approval::Approved, "{s:?}");
+    assert_eq!(
+        gh.reviews("77").unwrap().len(),
+        2,
+        "the whole history is kept"
+    );
 }
 
 #[test]
@@ -732,6 +773,9 @@ fn github_wait_command_exits_1_on_a_rejection_and_3_on_a_timeout() {
             200,
             json!([review("prod", "rejected", "linus", "not on a Friday")]),
         ));
+    server
+        .route("GET", &format!("{RUN}/pending_deployments"))
+        .respond(FakeResponse::json(200, json!([])));
     let rejected = repo.paved_env(&["--backend", "github", "wait", "77"], &env);
     assert_eq!(rejected.code, 1, "{}", rejected.stderr);
     assert_eq!(rejected.stdout.trim(), "rejected");
