@@ -28,6 +28,9 @@ pub struct GitHubBackend {
     production: bool,
     /// The reviews the last `state` read, by deployment id.
     seen: Mutex<Option<(u64, Vec<Review>)>>,
+    /// The workflow run and environment of the deployment `state` last read (they never change,
+    /// so polls do not read the deployment again).
+    run: Mutex<Option<(u64, Option<RunOf>)>>,
 }
 
 impl GitHubBackend {
@@ -38,6 +41,7 @@ impl GitHubBackend {
             deployments: GitHubDeployments::new(client, config),
             production,
             seen: Mutex::new(None),
+            run: Mutex::new(None),
         }
     }
 }
@@ -85,6 +89,24 @@ fn run_id(bundle: &Bundle) -> Option<u64> {
             let rest = url.split("/actions/runs/").nth(1)?;
             rest.split('/').next()?.parse().ok()
         })
+}
+
+/// A deployment's workflow run id and environment.
+type RunOf = (u64, String);
+
+impl GitHubBackend {
+    /// The run and environment of deployment `id`, read once.
+    fn run_of(&self, id: u64) -> Result<Option<RunOf>> {
+        let mut cached = self.run.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((seen, run)) = &*cached
+            && *seen == id
+        {
+            return Ok(run.clone());
+        }
+        let run = self.deployments.run_of(id).map_err(forge_err)?;
+        *cached = Some((id, run.clone()));
+        Ok(run)
+    }
 }
 
 fn gh_state(status: &str) -> Approval {
@@ -161,7 +183,7 @@ impl Backend for GitHubBackend {
                 label: status,
             });
         }
-        let Some((run, environment)) = self.deployments.run_of(id).map_err(forge_err)? else {
+        let Some((run, environment)) = self.run_of(id)? else {
             return Ok(State {
                 approval,
                 label: format!("{status} (no workflow run recorded: waiting for a status)"),

@@ -246,6 +246,13 @@ fn github_wait_polls_pending_deployments_until_approved() {
         3,
         "one read per poll, none extra for the reviews"
     );
+    assert_eq!(
+        server
+            .requests_to("GET", &format!("{DEPLOYMENTS}/77"))
+            .len(),
+        1,
+        "the deployment's run is read once"
+    );
 }
 
 #[test]
