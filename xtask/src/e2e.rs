@@ -129,6 +129,7 @@ jobs:
     permissions:
       contents: read
       deployments: write
+      actions: read
     with:
       step: open
       environment: prod
