@@ -50,7 +50,7 @@ pub struct CollectArgs {
     #[arg(long, env = "PAVED_REPOSITORY", value_name = "OWNER/REPO")]
     pub repository: Option<String>,
 
-    /// The forge's API URL [default: $GITHUB_API_URL, else https://api.github.com].
+    /// The forge's API URL [default: $GITHUB_API_URL, else `https://api.github.com`].
     #[arg(long, env = "PAVED_API_URL", value_name = "URL")]
     pub api_url: Option<String>,
 
