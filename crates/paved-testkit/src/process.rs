@@ -76,10 +76,18 @@ impl Guarded {
         !matches!(self.child.try_wait(), Ok(None))
     }
 
-    /// Kill the server and everything in its group, and reap the watcher.
+    /// Kill the server and everything in its group, reap the watcher, and return once no
+    /// process of the group runs. SIGKILL is delivered asynchronously: the server may still be
+    /// exiting when the watcher has been reaped, so wait (bounded) until it is gone too.
     pub fn stop(&mut self) {
-        kill_group(self.child.id());
+        let pgid = self.child.id();
+        kill_group(pgid);
         let _ = self.child.wait();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while group_alive(pgid) && std::time::Instant::now() < deadline {
+            kill_group(pgid);
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
 }
 
