@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::bundle::Bundle;
 use crate::error::{Error, Result};
-use crate::validate::Problem;
+use crate::validate::{Problem, shown};
 
 /// The in-toto `predicateType` of a signed change bundle (format version 1).
 pub const PREDICATE_TYPE: &str = "https://paved.dev/change/v1";
@@ -194,19 +194,6 @@ pub struct Integrity {
     pub signature: Signature,
     /// Every integrity problem, by field (`signature`, a bundle field path, `record.evidence_digest`).
     pub problems: Vec<Problem>,
-}
-
-/// A value as a message shows it: short, in backticks, control characters escaped.
-fn shown(v: &Value) -> String {
-    let text = match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    let mut short: String = text.chars().take(72).collect();
-    if short.len() < text.len() {
-        short.push('…');
-    }
-    format!("`{}`", short.escape_debug())
 }
 
 /// Every path where `signed` and `file` differ, each with both values.

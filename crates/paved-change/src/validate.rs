@@ -61,7 +61,7 @@ fn join(path: &str, key: &str) -> String {
 }
 
 /// A value as a message shows it: short, in backticks, control characters escaped.
-fn shown(v: &Value) -> String {
+pub(crate) fn shown(v: &Value) -> String {
     let text = match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),

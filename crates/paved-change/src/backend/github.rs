@@ -9,7 +9,7 @@ use paved_forge::deployments::GitHubDeployments;
 
 use super::{
     Approval, Backend, DIGEST_LABEL, Kind, Opened, Outcome, Review, State, forge_err, parse_id,
-    previous, spec,
+    previous, seen_reviews, spec,
 };
 use crate::bundle::{Bundle, Previous};
 use crate::error::Result;
@@ -240,13 +240,7 @@ impl Backend for GitHubBackend {
     }
 
     fn reviews(&self, id: &str) -> Result<Vec<Review>> {
-        let id = parse_id(id)?;
-        Ok(
-            match &*self.seen.lock().unwrap_or_else(PoisonError::into_inner) {
-                Some((seen, reviews)) if *seen == id => reviews.clone(),
-                _ => Vec::new(),
-            },
-        )
+        seen_reviews(&self.seen, id)
     }
 
     fn close(

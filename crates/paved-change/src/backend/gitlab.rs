@@ -7,7 +7,8 @@ use paved_forge::GitLabConfig;
 use paved_forge::deployments::{Deployment, GitLabDeployments};
 
 use super::{
-    Approval, Backend, Kind, Opened, Outcome, Review, State, forge_err, parse_id, previous, spec,
+    Approval, Backend, Kind, Opened, Outcome, Review, State, forge_err, parse_id, previous,
+    seen_reviews, spec,
 };
 use crate::bundle::{Bundle, Previous};
 use crate::error::Result;
@@ -96,13 +97,7 @@ impl Backend for GitLabBackend {
     }
 
     fn reviews(&self, id: &str) -> Result<Vec<Review>> {
-        let id = parse_id(id)?;
-        Ok(
-            match &*self.seen.lock().unwrap_or_else(PoisonError::into_inner) {
-                Some((seen, reviews)) if *seen == id => reviews.clone(),
-                _ => Vec::new(),
-            },
-        )
+        seen_reviews(&self.seen, id)
     }
 
     fn close(&self, id: &str, outcome: Outcome, _: &str, _: Option<&Bundle>) -> Result<()> {

@@ -276,6 +276,23 @@ fn excerpt(value: &Value) -> String {
 // ---------------------------------------------------------------------------------------------
 
 /// A deployment id given on the command line.
+/// The reviews the last `state` call read for deployment `id` (none for another deployment).
+fn seen_reviews(
+    seen: &std::sync::Mutex<Option<(u64, Vec<Review>)>>,
+    id: &str,
+) -> Result<Vec<Review>> {
+    let id = parse_id(id)?;
+    Ok(
+        match &*seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
+            Some((seen, reviews)) if *seen == id => reviews.clone(),
+            _ => Vec::new(),
+        },
+    )
+}
+
 fn parse_id(id: &str) -> Result<u64> {
     id.trim().parse().map_err(|_| {
         Error::usage(
