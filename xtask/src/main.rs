@@ -4,7 +4,7 @@
 //!   missing and saying what it installs.
 //! - `bench`: the benchmarks, with figures printed as a table.
 //! - `fuzz`: the libFuzzer targets in `fuzz/`, each for a time budget, with executions per target.
-//! - `codegen`, `lint-ci`, `e2e`, `dist`, `bump`: the golden pipelines (actions, reusable
+//! - `codegen`, `lint-ci`, `e2e`, `dist`, `bump`, `sbom`: the golden pipelines (actions, reusable
 //!   workflows, GitLab components) and releasing paved itself.
 //!
 //! It depends on the tool libraries only for their clap definitions (`codegen`).
@@ -23,6 +23,7 @@ mod e2e;
 mod fuzz;
 mod leftovers;
 mod lint_ci;
+mod sbom;
 mod tools;
 mod util;
 
@@ -38,6 +39,7 @@ commands:
   fuzz     build the libFuzzer targets in fuzz/ and run each (--seconds N, --build-only, TARGET…)
   dist     build static release binaries into dist/ with SHA256SUMS (--profile NAME)
   bump     bump X.Y.Z: move every version pin (actions, workflows, components, docs)
+  sbom     write the CycloneDX SBOM of the release binaries (--out FILE)
   tools    install the real parts tests start (Debian, PyPI and npm packages), saying what
 ";
 
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("dist") => dist::run(&args[1..]),
         Some("bump") => bump::run(&args[1..]),
+        Some("sbom") => sbom::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             eprint!("{USAGE}");
             return ExitCode::from(if args.is_empty() { 2 } else { 0 });

@@ -168,6 +168,11 @@ const PIP: &[Pip] = &[
         why: "`xtask lint-ci`: workflow, action and GitLab CI schemas",
     },
     Pip {
+        requirement: "cyclonedx-python-lib[json-validation]==11.12.0",
+        program: "",
+        why: "`xtask sbom`'s test: the SBOM validated against the CycloneDX 1.5 schema the library ships",
+    },
+    Pip {
         requirement: "securesystemslib[crypto]==1.6.0",
         program: "",
         why: "paved-core's signing tests: DSSE envelopes signed and verified by the reference library",
