@@ -5,8 +5,10 @@
 //!   version tag (no `:latest`, no tag that moves);
 //! - `zizmor --offline` over the workflows and actions: 0 findings (config in `zizmor.yml`);
 //! - `check-jsonschema` with the schemas vendored in the pinned check-jsonschema package
-//!   (`--builtin-schema vendor.github-workflows`, `vendor.github-actions`, `vendor.gitlab-ci`;
-//!   nothing is downloaded), GitLab component files split at `---`;
+//!   (`--builtin-schema vendor.github-workflows`, `vendor.github-actions`, `vendor.gitlab-ci`,
+//!   `vendor.dependabot`; nothing is downloaded), GitLab component files split at `---`;
+//! - `.github/dependabot.yml` names only folders that exist, and its github-actions updates
+//!   watch `/` (the workflows) and every composite action under `actions/`;
 //! - `shellcheck` on every `run:` step and every GitLab `script:`, extracted to files (and on
 //!   `actions/setup/*.sh`). A `${{ }}` or `$[[ ]]` inside a shell step is an error of its own: inputs
 //!   reach shells only through the environment; so is a step that holds a secret (`secrets.*`,
@@ -112,6 +114,14 @@ pub fn lint(root: &Path) -> Result<(), String> {
         &actions,
         root,
     )?;
+    check(
+        "schema: Dependabot",
+        "vendor.dependabot",
+        &[".github/dependabot.yml".to_owned()],
+        root,
+    )?;
+    eprintln!("\n==> Dependabot watches every composite action, and only folders that exist");
+    check_dependabot(root)?;
 
     let tmp = tempdir("lint-ci")?;
     let mut parts = Vec::new();
@@ -259,6 +269,96 @@ pub fn check_images(root: &Path, files: &[String]) -> Result<(), String> {
     }
 }
 
+/// The `(ecosystem, directory)` pairs `.github/dependabot.yml` lists, from `directory:` and
+/// `directories:` (block or flow list). The schema check runs on the file too; this reads only
+/// what the coverage check needs.
+fn dependabot_directories(text: &str) -> Vec<(String, String)> {
+    let clean = |v: &str| {
+        v.split(" #")
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_matches(|c| c == '\'' || c == '"')
+            .to_owned()
+    };
+    let mut out = Vec::new();
+    let mut ecosystem = String::new();
+    let mut in_list: Option<usize> = None;
+    for line in text.lines() {
+        let indent = line.len() - line.trim_start().len();
+        let t = line.trim_start();
+        if let Some(i) = in_list {
+            match t.strip_prefix("- ") {
+                Some(item) if indent >= i => {
+                    out.push((ecosystem.clone(), clean(item)));
+                    continue;
+                }
+                _ if t.is_empty() || t.starts_with('#') => continue,
+                _ => in_list = None,
+            }
+        }
+        let t = t.strip_prefix("- ").unwrap_or(t);
+        if let Some(e) = t.strip_prefix("package-ecosystem:") {
+            ecosystem = clean(e);
+        } else if let Some(d) = t.strip_prefix("directory:") {
+            out.push((ecosystem.clone(), clean(d)));
+        } else if let Some(list) = t.strip_prefix("directories:") {
+            let list = list.split(" #").next().unwrap_or("").trim();
+            if let Some(items) = list.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                out.extend(items.split(',').map(|d| (ecosystem.clone(), clean(d))));
+            } else {
+                in_list = Some(indent);
+            }
+        }
+    }
+    out
+}
+
+/// Every directory Dependabot is told to watch exists, and the github-actions ecosystem watches
+/// the workflows (`/`) and every composite action under `actions/`.
+pub fn check_dependabot(root: &Path) -> Result<(), String> {
+    const FILE: &str = ".github/dependabot.yml";
+    let text = std::fs::read_to_string(root.join(FILE)).map_err(|e| format!("{FILE}: {e}"))?;
+    let listed = dependabot_directories(&text);
+    let mut bad = Vec::new();
+    for (ecosystem, dir) in &listed {
+        if !root.join(dir.trim_start_matches('/')).is_dir() {
+            bad.push(format!(
+                "{FILE}: the {ecosystem} directory `{dir}` does not exist; remove it or fix the path"
+            ));
+        }
+    }
+    let watched = |dir: &str| {
+        listed
+            .iter()
+            .any(|(e, d)| e == "github-actions" && d.trim_end_matches('/') == dir)
+    };
+    if !watched("") {
+        bad.push(format!(
+            "{FILE}: github-actions does not watch `/` (the workflows' pins)"
+        ));
+    }
+    let mut actions: Vec<String> = std::fs::read_dir(root.join("actions"))
+        .map_err(|e| format!("could not list `actions/`: {e}"))?
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    actions.sort();
+    for a in actions {
+        if !watched(&format!("/actions/{a}")) {
+            bad.push(format!(
+                "{FILE}: the composite action `actions/{a}` is not under github-actions `directories:`; add `/actions/{a}`"
+            ));
+        }
+    }
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(bad.join("\n"))
+    }
+}
+
 /// A fresh temporary directory under target/ (no tempfile dependency in the binary).
 pub fn tempdir(what: &str) -> Result<PathBuf, String> {
     let dir = root()
@@ -393,6 +493,36 @@ mod tests {
             out.status.success(),
             "{}",
             String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    #[test]
+    fn dependabot_covers_every_composite_action_and_names_only_real_folders() {
+        check_dependabot(&root()).unwrap();
+
+        let dir = tempfile::tempdir().unwrap();
+        for d in ["actions/setup", "actions/version", ".github"] {
+            std::fs::create_dir_all(dir.path().join(d)).unwrap();
+        }
+        let config = "version: 2\nupdates:\n  - package-ecosystem: github-actions\n    directories:\n      - /\n      - /actions/setup\n      - /actions/gone\n    schedule: { interval: weekly }\n  - package-ecosystem: cargo\n    directory: /\n";
+        std::fs::write(dir.path().join(".github/dependabot.yml"), config).unwrap();
+        let err = check_dependabot(dir.path()).unwrap_err();
+        assert!(err.contains("`/actions/gone`"), "{err}");
+        assert!(err.contains("`actions/version`"), "{err}");
+        assert!(!err.contains("`actions/setup`"), "{err}");
+    }
+
+    #[test]
+    fn dependabot_directories_are_read_in_both_spellings() {
+        let config = "updates:\n  - package-ecosystem: github-actions\n    directories: [/, '/actions/a']\n  - package-ecosystem: cargo\n    directory: \"/fuzz\" # the fuzz workspace\n  - package-ecosystem: github-actions\n    directories:\n      - /actions/b # note\n";
+        assert_eq!(
+            dependabot_directories(config),
+            [
+                ("github-actions".to_owned(), "/".to_owned()),
+                ("github-actions".to_owned(), "/actions/a".to_owned()),
+                ("cargo".to_owned(), "/fuzz".to_owned()),
+                ("github-actions".to_owned(), "/actions/b".to_owned()),
+            ]
         );
     }
 
