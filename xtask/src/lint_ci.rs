@@ -3,6 +3,7 @@
 //!
 //! - every container image a workflow or component names is pinned by digest or by an exact
 //!   version tag (no `:latest`, no tag that moves);
+//! - every action pinned by full commit SHA carries its version as a comment (`# v4.2.2`);
 //! - `zizmor --offline` over the workflows and actions: 0 findings (config in `zizmor.yml`);
 //! - `check-jsonschema` with the schemas vendored in the pinned check-jsonschema package
 //!   (`--builtin-schema vendor.github-workflows`, `vendor.github-actions`, `vendor.gitlab-ci`,
@@ -81,6 +82,11 @@ pub fn lint(root: &Path) -> Result<(), String> {
     let mut yaml = workflows.clone();
     yaml.extend(templates.iter().cloned());
     check_images(root, &yaml)?;
+
+    eprintln!("\n==> actions pinned by SHA name their version (`# vX.Y.Z`)");
+    let mut uses = workflows.clone();
+    uses.extend(actions.iter().cloned());
+    check_pin_comments(root, &uses)?;
 
     let mut zizmor = Command::new(tool("zizmor"));
     zizmor
@@ -266,6 +272,51 @@ pub fn check_images(root: &Path, files: &[String]) -> Result<(), String> {
             "{}\n  pin each image by digest (`name:tag@sha256:…`, from `skopeo inspect --format '{{{{.Digest}}}}' docker://name:tag`) or an exact version tag",
             bad.join("\n")
         ))
+    }
+}
+
+/// `uses:` lines pinned by a full commit SHA without a `# vX.Y.Z` comment, with line numbers.
+fn pins_without_version(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let t = line.trim_start();
+        let t = t.strip_prefix("- ").unwrap_or(t);
+        let Some(rest) = t.strip_prefix("uses:") else {
+            continue;
+        };
+        let (value, comment) = rest.split_once(" #").unwrap_or((rest, ""));
+        let value = value.trim().trim_matches(|c| c == '\'' || c == '"');
+        let Some((_, sha)) = value.split_once('@') else {
+            continue;
+        };
+        let pinned = sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit());
+        let version = comment
+            .trim()
+            .strip_prefix('v')
+            .is_some_and(|v| v.bytes().next().is_some_and(|b| b.is_ascii_digit()));
+        if pinned && !version {
+            out.push((n + 1, value.to_owned()));
+        }
+    }
+    out
+}
+
+/// Every action pinned by commit SHA says which release that is (`# v4.2.2`), so a reader and
+/// Dependabot (which rewrites the comment with the SHA) can tell.
+pub fn check_pin_comments(root: &Path, files: &[String]) -> Result<(), String> {
+    let mut bad = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(root.join(f)).map_err(|e| format!("{f}: {e}"))?;
+        for (line, uses) in pins_without_version(&text) {
+            bad.push(format!(
+                "{f}:{line}: `{uses}` is pinned by SHA without the release it is; end the line with `# vX.Y.Z`"
+            ));
+        }
+    }
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(bad.join("\n"))
     }
 }
 
@@ -494,6 +545,32 @@ mod tests {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+
+    #[test]
+    fn a_sha_pin_without_its_version_comment_is_refused() {
+        let text = "steps:\n  - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2\n  - uses: actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02\n  - uses: \"actions/x@ea165f8d65b6e75b540449e92b4886f43607fa02\" # main\n  - uses: paved-dev/paved/actions/setup@v0.1.0\n  - uses: ./local\n";
+        assert_eq!(
+            pins_without_version(text),
+            [
+                (
+                    3,
+                    "actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02".to_owned()
+                ),
+                (
+                    4,
+                    "actions/x@ea165f8d65b6e75b540449e92b4886f43607fa02".to_owned()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn every_sha_pin_in_the_pipelines_names_its_version() {
+        let root = root();
+        let mut yaml = files_of_workflows(&root);
+        yaml.extend(files(&root, "actions", |n| n == "action.yml").unwrap());
+        check_pin_comments(&root, &yaml).unwrap();
     }
 
     #[test]
