@@ -400,6 +400,23 @@ if error is not None:
     }
 
     #[test]
+    fn the_release_workflow_builds_every_target_the_sbom_covers() {
+        let workflow =
+            std::fs::read_to_string(root().join(".github/workflows/paved-release.yml")).unwrap();
+        let built: Vec<&str> = workflow
+            .lines()
+            .filter_map(|l| l.trim_start().strip_prefix("- { target: "))
+            .filter_map(|l| l.split(',').next())
+            .collect();
+        assert_eq!(
+            built, RELEASE_TARGETS,
+            "the workflow's matrix and RELEASE_TARGETS differ"
+        );
+        assert!(workflow.contains("cargo xtask dist --target \"$TARGET\""));
+        assert!(workflow.contains("cargo xtask sbom --out"));
+    }
+
+    #[test]
     fn old_style_licences_become_spdx_expressions() {
         assert_eq!(spdx("MIT/Apache-2.0"), "MIT OR Apache-2.0");
         assert_eq!(spdx("MIT OR Apache-2.0"), "MIT OR Apache-2.0");
