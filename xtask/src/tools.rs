@@ -62,6 +62,41 @@ const APT: &[Apt] = &[
         why: "paved-quarantine: rspec's JUnit output (rspec_junit_formatter) for the fixture and filter tests",
     },
     Apt {
+        package: "gotestsum",
+        probe: "/usr/bin/gotestsum",
+        why: "paved-quarantine: real `gotestsum --rerun-fails` JUnit output (the last attempt decides)",
+    },
+    Apt {
+        package: "maven",
+        probe: "/usr/share/maven/bin/mvn",
+        why: "paved-quarantine: real Surefire `rerunFailingTestsCount` output (offline, Debian's plugins)",
+    },
+    Apt {
+        package: "openjdk-17-jdk-headless",
+        probe: "/usr/lib/jvm/java-17-openjdk-amd64/bin/javac",
+        why: "compiling the Surefire rerun test's JUnit 4 project",
+    },
+    Apt {
+        package: "libsurefire-java",
+        probe: "/usr/share/maven-repo/org/apache/maven/plugins/maven-surefire-plugin/2.22.3",
+        why: "Maven Surefire 2.22.3 in Debian's offline Maven repository",
+    },
+    Apt {
+        package: "libmaven-compiler-plugin-java",
+        probe: "/usr/share/maven-repo/org/apache/maven/plugins/maven-compiler-plugin/3.10.1",
+        why: "the Maven compiler plugin 3.10.1 in Debian's offline Maven repository",
+    },
+    Apt {
+        package: "libmaven-resources-plugin-java",
+        probe: "/usr/share/maven-repo/org/apache/maven/plugins/maven-resources-plugin/3.3.0",
+        why: "the Maven resources plugin 3.3.0 in Debian's offline Maven repository",
+    },
+    Apt {
+        package: "junit4",
+        probe: "/usr/share/maven-repo/junit/junit/4.x",
+        why: "JUnit 4 in Debian's offline Maven repository, for the Surefire rerun test",
+    },
+    Apt {
         package: "file",
         probe: "/usr/bin/file",
         why: "`xtask dist`: checking that release binaries are static",
