@@ -1,7 +1,7 @@
 //! `cargo xtask tools`: install the real parts the tests and CI checks start, saying what it installs.
 //!
 //! - Debian packages system-wide (`apt-get`, through `sudo` when not root);
-//! - PyPI packages into `target/tools/venv`;
+//! - PyPI packages into `target/tools/venv` (and an older pytest into `target/tools/venv-pytest7`);
 //! - npm packages into `target/tools/npm`.
 //!
 //! `paved-testkit::find_tool` searches the same places, so `cargo nextest run` finds them after one
@@ -60,6 +60,11 @@ const APT: &[Apt] = &[
         package: "ruby-rspec-junit-formatter",
         probe: "/usr/share/rubygems-integration/all/gems/rspec_junit_formatter-0.4.1/lib/rspec_junit_formatter.rb",
         why: "paved-quarantine: rspec's JUnit output (rspec_junit_formatter) for the fixture and filter tests",
+    },
+    Apt {
+        package: "ruby-rspec-retry",
+        probe: "/usr/share/rubygems-integration/all/gems/rspec-retry-0.6.2/lib/rspec/retry.rb",
+        why: "paved-quarantine: real rspec-retry output (the last attempt decides)",
     },
     Apt {
         package: "gotestsum",
@@ -219,6 +224,23 @@ const PIP: &[Pip] = &[
     },
 ];
 
+/// A second virtualenv under `target/tools` for an older pytest next to the current one: its
+/// pytest-rerunfailures writes a rerun test's final attempt only, where 16.7 writes every rerun.
+const OLD_PYTEST_VENV: &str = "venv-pytest7";
+
+const OLD_PYTEST: &[Pip] = &[
+    Pip {
+        requirement: "pytest==7.4.4",
+        program: "pytest",
+        why: "paved-quarantine: an older pytest's `--reruns` JUnit shape (in target/tools/venv-pytest7)",
+    },
+    Pip {
+        requirement: "pytest-rerunfailures==12.0",
+        program: "",
+        why: "paved-quarantine: pytest-rerunfailures 12, which writes only a rerun test's final attempt",
+    },
+];
+
 /// An npm package spec and the program it provides.
 struct Npm {
     spec: &'static str,
@@ -308,21 +330,22 @@ fn ensure_apt() -> Result<(), String> {
 }
 
 fn ensure_pip() -> Result<(), String> {
-    let bin = venv_bin();
-    let missing: Vec<&Pip> = PIP.iter().filter(|p| !p.installed(&bin)).collect();
+    ensure_venv(&tools_dir().join("venv"), PIP)?;
+    ensure_venv(&tools_dir().join(OLD_PYTEST_VENV), OLD_PYTEST)
+}
+
+/// Create the virtualenv at `venv` if needed and install what of `packages` is missing in it.
+fn ensure_venv(venv: &Path, packages: &[Pip]) -> Result<(), String> {
+    let bin = venv.join("bin");
+    let missing: Vec<&Pip> = packages.iter().filter(|p| !p.installed(&bin)).collect();
     if missing.is_empty() {
         return Ok(());
     }
     if !bin.join("python").is_file() {
-        eprintln!(
-            "xtask: creating a Python virtualenv at {}",
-            tools_dir().join("venv").display()
-        );
+        eprintln!("xtask: creating a Python virtualenv at {}", venv.display());
         step(
             "python venv",
-            Command::new("python3")
-                .args(["-m", "venv"])
-                .arg(tools_dir().join("venv")),
+            Command::new("python3").args(["-m", "venv"]).arg(venv),
         )?;
     }
     for p in &missing {
