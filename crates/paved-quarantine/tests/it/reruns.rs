@@ -59,9 +59,10 @@ def test_ok():
     pass
 "#;
 
-/// pytest 9 with pytest-rerunfailures writes every rerun attempt as an empty `<testcase/>` (the
-/// plugin's "rerun" outcome is neither passed nor failed to pytest's junitxml) before the final
-/// one, under both junit families.
+/// pytest 9.2 with pytest-rerunfailures 16.7 writes every rerun attempt as an empty
+/// `<testcase/>` (the plugin's "rerun" outcome is neither passed nor failed to pytest's junitxml)
+/// before the final one, under both junit families. (16.1 and older write the final attempt only:
+/// see the next test.)
 #[test]
 fn pytest_rerunfailures_always_failing_test_fails_the_gate() {
     let pytest = paved_testkit::tool("pytest");
@@ -100,6 +101,53 @@ fn pytest_rerunfailures_always_failing_test_fails_the_gate() {
         assert_eq!(ids(&json["flaky"]), Vec::<String>::new(), "{family}");
         assert!(!stderr.contains("passed on retry"), "{stderr}");
         assert_eq!(json["summary"]["failed"], 1);
+        assert_eq!(json["summary"]["passed"], 2);
+    }
+}
+
+/// pytest 7.4 with pytest-rerunfailures 12 (in `target/tools/venv-pytest7`; 14, 15 and 16.1 write
+/// the same) writes one test case per test with its final attempt only, under both junit
+/// families: an always-failing test fails the gate after one recorded attempt, the test that
+/// passed on its rerun is a plain pass, and the exit codes agree.
+#[test]
+fn older_pytest_rerunfailures_final_attempt_decides_like_pytest() {
+    let pytest = paved_testkit::tools_dir().join("venv-pytest7/bin/pytest");
+    assert!(
+        pytest.is_file(),
+        "the older pytest is not installed at {}; run `cargo xtask tools`",
+        pytest.display()
+    );
+    for family in ["xunit2", "xunit1"] {
+        let dir = tempfile::tempdir().unwrap();
+        write(&dir.path().join("test_reruns.py"), PYTEST_MODULE);
+        let report = dir.path().join("pytest.xml");
+        let out = runner(&pytest)
+            .current_dir(dir.path())
+            .args(["-q", "-p", "no:cacheprovider", "--reruns", "2"])
+            .arg(format!("-ojunit_family={family}"))
+            .arg(format!("--junitxml={}", report.display()))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("1 failed, 2 passed, 3 rerun"),
+            "pytest 7.4 with rerunfailures 12 (run `cargo xtask tools`): {}",
+            show(&out)
+        );
+        assert_eq!(out.status.code(), Some(1), "pytest itself fails: {stdout}");
+        let xml = std::fs::read_to_string(&report).unwrap();
+        assert_eq!(
+            xml.matches("<testcase").count(),
+            3,
+            "the shape under test: one test case per test\n{xml}"
+        );
+
+        let (code, json, stderr) = gate(dir.path(), &[&report]);
+        assert_eq!(code, Some(1), "{family}: {stderr}");
+        assert_eq!(ids(&json["failed"]), ["pytest|test_reruns|test_always"]);
+        assert_eq!(json["failed"][0]["attempts"], 1);
+        assert_eq!(json["failed"][0]["message"], "AssertionError: always fails");
+        assert_eq!(ids(&json["flaky"]), Vec::<String>::new(), "{family}");
         assert_eq!(json["summary"]["passed"], 2);
     }
 }
@@ -599,6 +647,87 @@ fn surefire_rerun_failing_tests_count_decides_like_maven() {
         );
         assert_eq!(json["flaky"][0]["attempts"], 2, "{json}");
         assert_eq!(json["flaky"][0]["message"], "first attempt fails", "{json}");
+        assert_eq!(json["summary"]["passed"], 2, "{json}");
+    }
+}
+
+/// rspec-retry (Debian's `ruby-rspec-retry`) retries inside the example, so
+/// rspec_junit_formatter writes one test case per example with its final attempt only: the
+/// example that failed every try fails the gate, the one that passed on its second try is a
+/// plain pass there (the report shows no failure of it); the exit codes agree.
+#[test]
+fn rspec_retry_final_attempt_decides_like_rspec() {
+    let rspec = paved_testkit::tool("rspec");
+    for always in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spec = String::from(
+            r#"require 'rspec/retry'
+
+RSpec.configure do |c|
+  c.verbose_retry = true
+  c.default_retry_count = 3
+end
+
+RSpec.describe 'app' do
+  it 'flaky' do
+    counter = File.join(__dir__, 'attempts')
+    n = File.exist?(counter) ? File.read(counter).to_i : 0
+    File.write(counter, (n + 1).to_s)
+    expect(n).to be >= 1
+  end
+
+  it 'ok' do
+  end
+"#,
+        );
+        if always {
+            spec.push_str("\n  it 'always fails' do\n    expect(1).to eq(2)\n  end\n");
+        }
+        spec.push_str("end\n");
+        write(&dir.path().join("spec/app_spec.rb"), &spec);
+        let report = dir.path().join("rspec.xml");
+        let out = runner(&rspec)
+            .current_dir(dir.path())
+            .args(["--no-color", "--format", "progress"])
+            .args(["--require", "rspec_junit_formatter"])
+            .args(["--format", "RspecJunitFormatter", "--out"])
+            .arg(&report)
+            .arg("spec")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("RSpec::Retry: 2nd try"),
+            "rspec-retry did not retry (is ruby-rspec-retry installed? run `cargo xtask tools`): {}",
+            show(&out)
+        );
+        let runner_code = out.status.code();
+        assert_eq!(
+            runner_code,
+            Some(i32::from(always)),
+            "rspec itself: {}",
+            show(&out)
+        );
+        let xml = std::fs::read_to_string(&report).unwrap();
+        assert_eq!(
+            xml.matches("<testcase").count(),
+            2 + usize::from(always),
+            "{xml}"
+        );
+
+        let (code, json, stderr) = gate(dir.path(), &[&report]);
+        assert_eq!(code, runner_code, "always={always}: {stderr}");
+        if always {
+            assert_eq!(
+                ids(&json["failed"]),
+                ["rspec|spec.app_spec|app always fails"]
+            );
+            assert_eq!(json["failed"][0]["attempts"], 1, "{json}");
+            assert_eq!(json["failed"][0]["message"], "expected: 2", "{json}");
+        } else {
+            assert_eq!(ids(&json["failed"]), Vec::<String>::new(), "{json}");
+        }
+        assert_eq!(ids(&json["flaky"]), Vec::<String>::new(), "{json}");
         assert_eq!(json["summary"]["passed"], 2, "{json}");
     }
 }
