@@ -34,6 +34,65 @@ fn gate(dir: &Path, files: &[&Path]) -> (Option<i32>, serde_json::Value, String)
     (out.status.code(), json, stderr)
 }
 
+/// `ingest` the report into a new store and `analyze` it: each test's run must count as a
+/// failure exactly where the gate failed it, and as a retry-pass exactly where the gate called it
+/// flaky, so the history `update` learns from reads reruns the way the gate does.
+fn assert_store_agrees(dir: &Path, report: &Path, decision: &serde_json::Value) {
+    let store = dir.join("q.db");
+    let out = bin()
+        .current_dir(dir)
+        .args(["ingest", "--commit", "c1", "--run-id", "1", "--store"])
+        .arg(&store)
+        .arg(report)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ingest: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = bin()
+        .current_dir(dir)
+        .args(["analyze", "--json", "--store"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "analyze: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let analysis: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        analysis["tests_per_run"], decision["summary"]["tests"],
+        "{analysis}"
+    );
+    // `analyze` lists the tests with something to say: a failure or a retry-pass.
+    let failed = ids(&decision["failed"]);
+    let flaky = ids(&decision["flaky"]);
+    let mut listed = Vec::new();
+    for t in analysis["tests"].as_array().unwrap() {
+        let id = format!(
+            "{}|{}|{}",
+            t["id"]["suite"].as_str().unwrap(),
+            t["id"]["classname"].as_str().unwrap(),
+            t["id"]["name"].as_str().unwrap()
+        );
+        assert_eq!(t["runs"], 1, "{t}");
+        assert_eq!(t["failures"], u32::from(failed.contains(&id)), "{id}: {t}");
+        assert_eq!(
+            t["retry_passes"],
+            u32::from(flaky.contains(&id)),
+            "{id}: {t}"
+        );
+        listed.push(id);
+    }
+    listed.sort();
+    let mut expected: Vec<String> = failed.into_iter().chain(flaky).collect();
+    expected.sort();
+    assert_eq!(listed, expected, "{analysis}");
+}
+
 fn ids(v: &serde_json::Value) -> Vec<String> {
     v.as_array()
         .unwrap()
@@ -102,6 +161,7 @@ fn pytest_rerunfailures_always_failing_test_fails_the_gate() {
         assert!(!stderr.contains("passed on retry"), "{stderr}");
         assert_eq!(json["summary"]["failed"], 1);
         assert_eq!(json["summary"]["passed"], 2);
+        assert_store_agrees(dir.path(), &report, &json);
     }
 }
 
@@ -149,6 +209,7 @@ fn older_pytest_rerunfailures_final_attempt_decides_like_pytest() {
         assert_eq!(json["failed"][0]["message"], "AssertionError: always fails");
         assert_eq!(ids(&json["flaky"]), Vec::<String>::new(), "{family}");
         assert_eq!(json["summary"]["passed"], 2);
+        assert_store_agrees(dir.path(), &report, &json);
     }
 }
 
@@ -213,6 +274,7 @@ test('ok', () => {});
     assert_eq!(json["failed"][0]["attempts"], 1);
     assert_eq!(ids(&json["flaky"]), Vec::<String>::new());
     assert_eq!(json["summary"]["passed"], 2);
+    assert_store_agrees(dir.path(), &report, &json);
 }
 
 /// `cmd` with the outer test run's settings removed (the outer nextest's `NEXTEST_PROFILE=ci`…,
@@ -347,6 +409,7 @@ fn gotestsum_rerun_fails_duplicates_decide_like_gotestsum() {
         );
         assert!(stderr.contains("passed on retry"), "{stderr}");
         assert_eq!(json["summary"]["failed"], i32::from(always), "{json}");
+        assert_store_agrees(dir.path(), &report, &json);
     }
 }
 
@@ -433,6 +496,7 @@ fn nextest_retries_flaky_and_rerun_failures_decide_like_nextest() {
         assert_eq!(ids(&json["flaky"]), ["tiny|tiny|tests::flaky"], "{json}");
         assert_eq!(json["flaky"][0]["attempts"], 2, "{json}");
         assert_eq!(json["summary"]["passed"], 2, "{json}");
+        assert_store_agrees(dir.path(), &report, &json);
     }
 }
 
@@ -509,6 +573,7 @@ test('ok', () => {});
         }
         assert_eq!(ids(&json["flaky"]), Vec::<String>::new(), "{json}");
         assert_eq!(json["summary"]["passed"], 2, "{json}");
+        assert_store_agrees(dir.path(), &report, &json);
     }
 }
 
@@ -648,6 +713,7 @@ fn surefire_rerun_failing_tests_count_decides_like_maven() {
         assert_eq!(json["flaky"][0]["attempts"], 2, "{json}");
         assert_eq!(json["flaky"][0]["message"], "first attempt fails", "{json}");
         assert_eq!(json["summary"]["passed"], 2, "{json}");
+        assert_store_agrees(dir.path(), &report, &json);
     }
 }
 
@@ -729,5 +795,6 @@ RSpec.describe 'app' do
         }
         assert_eq!(ids(&json["flaky"]), Vec::<String>::new(), "{json}");
         assert_eq!(json["summary"]["passed"], 2, "{json}");
+        assert_store_agrees(dir.path(), &report, &json);
     }
 }
