@@ -581,9 +581,9 @@ test('ok', () => {});
 /// plugins at the versions Debian ships, so Maven runs offline.
 const MAVEN_REPO: &str = "/usr/share/maven-repo";
 
-/// A JUnit 4 project pinned to Debian's plugin versions, whose `flaky` test fails on its first
-/// attempt only (a counter file) and whose `always` test (left out when `always` is false)
-/// always fails.
+/// A JUnit 4 project pinned to Debian's plugin versions, whose `flaky` and `flakyError` tests fail
+/// (an assertion) and error (an exception) on their first attempt only (counter files), and whose
+/// `always` and `alwaysError` tests (left out when `always` is false) always do.
 fn maven_project(dir: &Path, always: bool) {
     let plugin = |name: &str, version: &str| {
         format!(
@@ -633,12 +633,22 @@ public class RerunTest {
     }
 
     @Test
+    public void flakyError() throws Exception {
+        Path counter = Paths.get("error-attempts");
+        int n = Files.exists(counter) ? Integer.parseInt(Files.readString(counter)) : 0;
+        Files.writeString(counter, Integer.toString(n + 1));
+        if (n == 0) {
+            throw new IllegalStateException("first attempt errors");
+        }
+    }
+
+    @Test
     public void ok() {}
 "#,
     );
     if always {
         source.push_str(
-            "\n    @Test\n    public void always() {\n        assertTrue(\"always fails\", false);\n    }\n",
+            "\n    @Test\n    public void always() {\n        assertTrue(\"always fails\", false);\n    }\n\n    @Test\n    public void alwaysError() {\n        throw new IllegalStateException(\"always errors\");\n    }\n",
         );
     }
     source.push_str("}\n");
@@ -646,10 +656,10 @@ public class RerunTest {
 }
 
 /// Maven Surefire `-Dsurefire.rerunFailingTestsCount=2` (Debian's Maven 3.8 and Surefire 2.22,
-/// offline) writes one test case per test: the final `<failure>` followed by a `<rerunFailure>`
-/// per rerun, or a pass holding the `<flakyFailure>` before it. The gate fails the first after 3
-/// attempts, calls the second passed on retry (Surefire's "Flakes: 1"), and agrees with Maven's
-/// exit code.
+/// offline) writes one test case per test: the final `<failure>`/`<error>` followed by a
+/// `<rerunFailure>`/`<rerunError>` per rerun, or a pass holding the `<flakyFailure>`/
+/// `<flakyError>` before it. The gate fails the first kind after 3 attempts, calls the second
+/// passed on retry (Surefire's "Flakes"), and agrees with Maven's exit code.
 #[test]
 fn surefire_rerun_failing_tests_count_decides_like_maven() {
     let mvn = paved_testkit::tool("mvn");
@@ -685,34 +695,63 @@ fn surefire_rerun_failing_tests_count_decides_like_maven() {
             .path()
             .join("target/surefire-reports/TEST-t.RerunTest.xml");
         let xml = std::fs::read_to_string(&report).unwrap();
-        assert_eq!(
-            xml.matches("<flakyFailure").count(),
-            1,
-            "the shape under test\n{xml}"
-        );
-        assert_eq!(
-            xml.matches("<rerunFailure").count(),
-            if always { 2 } else { 0 },
-            "the shape under test\n{xml}"
-        );
+        let rerun = if always { 2 } else { 0 };
+        for (element, count) in [
+            ("<flakyFailure", 1),
+            ("<flakyError", 1),
+            ("<rerunFailure", rerun),
+            ("<rerunError", rerun),
+        ] {
+            assert_eq!(
+                xml.matches(element).count(),
+                count,
+                "the shape under test: {element}\n{xml}"
+            );
+        }
 
         let (code, json, stderr) = gate(dir.path(), &[&report]);
         assert_eq!(code, runner_code, "always={always}: {stderr}");
-        if always {
-            assert_eq!(ids(&json["failed"]), ["t.RerunTest|t.RerunTest|always"]);
-            assert_eq!(json["failed"][0]["attempts"], 3, "{json}");
-            assert_eq!(json["failed"][0]["message"], "always fails", "{json}");
+        // JUnit 4 runs methods in an order of its own: the findings by id.
+        let by_id = |key: &str| {
+            let mut v: Vec<(String, u64, String)> = json[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| {
+                    let id = f["id"]
+                        .as_str()
+                        .unwrap()
+                        .trim_start_matches("t.RerunTest|t.RerunTest|");
+                    (
+                        id.to_owned(),
+                        f["attempts"].as_u64().unwrap(),
+                        f["message"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        let finding =
+            |id: &str, attempts: u64, message: &str| (id.to_owned(), attempts, message.to_owned());
+        let failed = if always {
+            vec![
+                finding("always", 3, "always fails"),
+                finding("alwaysError", 3, "always errors"),
+            ]
         } else {
-            assert_eq!(ids(&json["failed"]), Vec::<String>::new(), "{json}");
-        }
+            Vec::new()
+        };
+        assert_eq!(by_id("failed"), failed, "{json}");
         assert_eq!(
-            ids(&json["flaky"]),
-            ["t.RerunTest|t.RerunTest|flaky"],
+            by_id("flaky"),
+            [
+                finding("flaky", 2, "first attempt fails"),
+                finding("flakyError", 2, "first attempt errors"),
+            ],
             "{json}"
         );
-        assert_eq!(json["flaky"][0]["attempts"], 2, "{json}");
-        assert_eq!(json["flaky"][0]["message"], "first attempt fails", "{json}");
-        assert_eq!(json["summary"]["passed"], 2, "{json}");
+        assert_eq!(json["summary"]["passed"], 3, "{json}");
         assert_store_agrees(dir.path(), &report, &json);
     }
 }
