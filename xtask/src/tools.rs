@@ -63,7 +63,7 @@ const APT: &[Apt] = &[
     },
     Apt {
         package: "ruby-rspec-retry",
-        probe: "/usr/share/rubygems-integration/all/gems/rspec-retry-0.6.2/lib/rspec/retry.rb",
+        probe: "/usr/share/doc/ruby-rspec-retry/copyright",
         why: "paved-quarantine: real rspec-retry output (the last attempt decides)",
     },
     Apt {
@@ -73,32 +73,34 @@ const APT: &[Apt] = &[
     },
     Apt {
         package: "maven",
-        probe: "/usr/share/maven/bin/mvn",
+        // Any Maven 3 on PATH will do (GitHub's runner image has its own).
+        probe: "/usr/bin/mvn",
         why: "paved-quarantine: real Surefire `rerunFailingTestsCount` output (offline, Debian's plugins)",
     },
     Apt {
-        package: "openjdk-17-jdk-headless",
-        probe: "/usr/lib/jvm/java-17-openjdk-amd64/bin/javac",
+        package: "default-jdk-headless",
+        probe: "/usr/bin/javac",
         why: "compiling the Surefire rerun test's JUnit 4 project",
     },
     Apt {
         package: "libsurefire-java",
-        probe: "/usr/share/maven-repo/org/apache/maven/plugins/maven-surefire-plugin/2.22.3",
-        why: "Maven Surefire 2.22.3 in Debian's offline Maven repository",
+        // The plugins' versions differ between distributions: the test uses what is there.
+        probe: "/usr/share/doc/libsurefire-java/copyright",
+        why: "Maven Surefire in Debian's offline Maven repository (/usr/share/maven-repo)",
     },
     Apt {
         package: "libmaven-compiler-plugin-java",
-        probe: "/usr/share/maven-repo/org/apache/maven/plugins/maven-compiler-plugin/3.10.1",
-        why: "the Maven compiler plugin 3.10.1 in Debian's offline Maven repository",
+        probe: "/usr/share/doc/libmaven-compiler-plugin-java/copyright",
+        why: "the Maven compiler plugin in Debian's offline Maven repository",
     },
     Apt {
         package: "libmaven-resources-plugin-java",
-        probe: "/usr/share/maven-repo/org/apache/maven/plugins/maven-resources-plugin/3.3.0",
-        why: "the Maven resources plugin 3.3.0 in Debian's offline Maven repository",
+        probe: "/usr/share/doc/libmaven-resources-plugin-java/copyright",
+        why: "the Maven resources plugin in Debian's offline Maven repository",
     },
     Apt {
         package: "junit4",
-        probe: "/usr/share/maven-repo/junit/junit/4.x",
+        probe: "/usr/share/doc/junit4/copyright",
         why: "JUnit 4 in Debian's offline Maven repository, for the Surefire rerun test",
     },
     Apt {
