@@ -577,15 +577,39 @@ test('ok', () => {});
     }
 }
 
-/// Debian's Maven repository (`/usr/share/maven-repo`): Surefire and the compiler and resources
-/// plugins at the versions Debian ships, so Maven runs offline.
+/// Debian's Maven repository (`/usr/share/maven-repo`): Surefire, the compiler and resources
+/// plugins and JUnit 4 as Debian packages them, so Maven runs offline.
 const MAVEN_REPO: &str = "/usr/share/maven-repo";
 
-/// A JUnit 4 project pinned to Debian's plugin versions, whose `flaky` and `flakyError` tests fail
+/// The newest version of Maven plugin `name` in [`MAVEN_REPO`] (Debian 12 ships Surefire 2.22.3,
+/// the compiler plugin 3.10.1 and the resources plugin 3.3.0; other releases differ).
+fn shipped(name: &str) -> String {
+    let dir = Path::new(MAVEN_REPO)
+        .join("org/apache/maven/plugins")
+        .join(name);
+    let numbers = |v: &str| -> Option<Vec<u32>> { v.split('.').map(|p| p.parse().ok()).collect() };
+    std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter_map(|v| Some((numbers(&v)?, v)))
+        .max()
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| {
+            panic!(
+                "no version of {name} in {}; run `cargo xtask tools` (Debian's Maven plugin packages)",
+                dir.display()
+            )
+        })
+}
+
+/// A JUnit 4 project pinned to the plugin versions in Debian's repository, whose `flaky` and `flakyError` tests fail
 /// (an assertion) and error (an exception) on their first attempt only (counter files), and whose
 /// `always` and `alwaysError` tests (left out when `always` is false) always do.
 fn maven_project(dir: &Path, always: bool) {
-    let plugin = |name: &str, version: &str| {
+    let plugin = |name: &str| {
+        let version = shipped(name);
         format!(
             "<plugin><groupId>org.apache.maven.plugins</groupId><artifactId>{name}</artifactId><version>{version}</version></plugin>"
         )
@@ -608,9 +632,9 @@ fn maven_project(dir: &Path, always: bool) {
   <build><plugins>{}{}{}</plugins></build>
 </project>
 "#,
-            plugin("maven-resources-plugin", "3.3.0"),
-            plugin("maven-compiler-plugin", "3.10.1"),
-            plugin("maven-surefire-plugin", "2.22.3"),
+            plugin("maven-resources-plugin"),
+            plugin("maven-compiler-plugin"),
+            plugin("maven-surefire-plugin"),
         ),
     );
     let mut source = String::from(
@@ -655,20 +679,14 @@ public class RerunTest {
     write(&dir.join("src/test/java/t/RerunTest.java"), &source);
 }
 
-/// Maven Surefire `-Dsurefire.rerunFailingTestsCount=2` (Debian's Maven 3.8 and Surefire 2.22,
-/// offline) writes one test case per test: the final `<failure>`/`<error>` followed by a
+/// Maven Surefire `-Dsurefire.rerunFailingTestsCount=2` (Debian 12's Maven 3.8.7 and Surefire
+/// 2.22.3, offline) writes one test case per test: the final `<failure>`/`<error>` followed by a
 /// `<rerunFailure>`/`<rerunError>` per rerun, or a pass holding the `<flakyFailure>`/
 /// `<flakyError>` before it. The gate fails the first kind after 3 attempts, calls the second
 /// passed on retry (Surefire's "Flakes"), and agrees with Maven's exit code.
 #[test]
 fn surefire_rerun_failing_tests_count_decides_like_maven() {
     let mvn = paved_testkit::tool("mvn");
-    assert!(
-        Path::new(MAVEN_REPO)
-            .join("org/apache/maven/plugins/maven-surefire-plugin/2.22.3")
-            .is_dir(),
-        "Debian's Surefire 2.22.3 is not in {MAVEN_REPO}; run `cargo xtask tools`"
-    );
     for always in [true, false] {
         let dir = tempfile::tempdir().unwrap();
         maven_project(dir.path(), always);
