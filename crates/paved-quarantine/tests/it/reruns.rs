@@ -413,8 +413,8 @@ fn gotestsum_rerun_fails_duplicates_decide_like_gotestsum() {
     }
 }
 
-/// A crate with no dependencies whose `flaky` test fails on its first attempt only (a counter
-/// file next to it) and whose `always` test (left out when `always` is false) always fails, with a
+/// A crate with no dependencies whose `flaky` test fails and whose `crashes_once` test aborts on
+/// its first attempt only (counter files next to them) and whose `always` test (left out when `always` is false) always fails, with a
 /// nextest profile `ci` that retries twice and writes JUnit.
 fn nextest_crate(dir: &Path, always: bool) {
     write(
@@ -437,6 +437,16 @@ mod tests {
     }
 
     #[test]
+    fn crashes_once() {
+        let counter = concat!(env!("CARGO_MANIFEST_DIR"), "/crashes");
+        let n: u32 = std::fs::read_to_string(counter).map_or(0, |s| s.parse().unwrap());
+        std::fs::write(counter, (n + 1).to_string()).unwrap();
+        if n == 0 {
+            std::process::abort();
+        }
+    }
+
+    #[test]
     fn ok() {}
 "#,
     );
@@ -450,9 +460,10 @@ mod tests {
 }
 
 /// nextest `retries` writes one test case per test: a final failure with `<rerunFailure>`s for
-/// the retries, or a pass with a `<flakyFailure>` for each failed attempt before it. The first
-/// fails the gate after 3 attempts, the second passed on retry; the exit codes agree. (Plain
-/// `cargo test` writes no JUnit on stable Rust, so it has no rerun encoding to prove.)
+/// the retries, or a pass with a `<flakyFailure>` for each failed attempt before it (a crash too:
+/// `type="test abort"`). The first fails the gate after 3 attempts, the second passed on retry;
+/// the exit codes agree. (Plain `cargo test` writes no JUnit on stable Rust, so it has no rerun
+/// encoding to prove.)
 #[test]
 fn nextest_retries_flaky_and_rerun_failures_decide_like_nextest() {
     let cargo = paved_testkit::tool("cargo");
@@ -477,7 +488,15 @@ fn nextest_retries_flaky_and_rerun_failures_decide_like_nextest() {
         );
         let report = target.join("nextest/ci/junit.xml");
         let xml = std::fs::read_to_string(&report).unwrap();
-        assert!(xml.contains("<flakyFailure"), "the shape under test\n{xml}");
+        assert_eq!(
+            xml.matches("<flakyFailure").count(),
+            2,
+            "the shape under test\n{xml}"
+        );
+        assert!(
+            xml.contains(r#"type="test abort""#),
+            "the shape under test: a crash is a failed attempt too\n{xml}"
+        );
         assert_eq!(
             xml.contains("<rerunFailure"),
             always,
@@ -493,9 +512,28 @@ fn nextest_retries_flaky_and_rerun_failures_decide_like_nextest() {
         } else {
             assert_eq!(ids(&json["failed"]), Vec::<String>::new(), "{json}");
         }
-        assert_eq!(ids(&json["flaky"]), ["tiny|tiny|tests::flaky"], "{json}");
-        assert_eq!(json["flaky"][0]["attempts"], 2, "{json}");
-        assert_eq!(json["summary"]["passed"], 2, "{json}");
+        // nextest orders test cases as they finish.
+        let mut flaky: Vec<(String, u64)> = json["flaky"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["id"].as_str().unwrap().to_owned(),
+                    f["attempts"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        flaky.sort();
+        assert_eq!(
+            flaky,
+            [
+                ("tiny|tiny|tests::crashes_once".to_owned(), 2),
+                ("tiny|tiny|tests::flaky".to_owned(), 2)
+            ],
+            "{json}"
+        );
+        assert_eq!(json["summary"]["passed"], 3, "{json}");
         assert_store_agrees(dir.path(), &report, &json);
     }
 }
@@ -568,6 +606,7 @@ test('ok', () => {});
                 ["app.spec.js|app.spec.js|always fails"]
             );
             assert_eq!(json["failed"][0]["attempts"], 1, "{json}");
+            assert_eq!(json["failed"][0]["message"], "always fails", "{json}");
         } else {
             assert_eq!(ids(&json["failed"]), Vec::<String>::new(), "{json}");
         }
