@@ -358,18 +358,7 @@ fn gotestsum_rerun_fails_duplicates_decide_like_gotestsum() {
         let dir = tempfile::tempdir().unwrap();
         go_module(dir.path(), always);
         let report = dir.path().join("go.xml");
-        let out = runner(&gotestsum)
-            .current_dir(dir.path())
-            .env("GOTOOLCHAIN", "local")
-            .env("GOPROXY", "off")
-            .env("GOFLAGS", "")
-            .env("GOPATH", dir.path().join(".gopath"))
-            .env("GOMODCACHE", dir.path().join(".gopath/mod"))
-            // Shared with filter.rs: building `testing` once, not in every test.
-            .env(
-                "GOCACHE",
-                std::env::temp_dir().join("paved-quarantine-go-cache"),
-            )
+        let out = go_env(runner(&gotestsum), dir.path())
             .arg(format!("--junitfile={}", report.display()))
             .args(["--rerun-fails=2", "--packages=./...", "--", "-count=1"])
             .output()
@@ -411,6 +400,80 @@ fn gotestsum_rerun_fails_duplicates_decide_like_gotestsum() {
         assert_eq!(json["summary"]["failed"], i32::from(always), "{json}");
         assert_store_agrees(dir.path(), &report, &json);
     }
+}
+
+/// A test that panics stops its package's test binary, so the tests after it never ran:
+/// gotestsum then refuses to rerun (its own exit code 3), and the report holds the panicked test's
+/// failure only. The gate fails with it and claims no retry.
+#[test]
+fn gotestsum_after_a_panic_reruns_nothing_and_the_gate_fails() {
+    let gotestsum = paved_testkit::tool("gotestsum");
+    paved_testkit::tool("go");
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("go.mod"),
+        "module example.com/p\n\ngo 1.21\n",
+    );
+    write(
+        &dir.path().join("p_test.go"),
+        r#"package p
+
+import (
+	"os"
+	"testing"
+)
+
+func TestPanicOnce(t *testing.T) {
+	if _, err := os.Stat("panicked"); err != nil {
+		os.WriteFile("panicked", nil, 0o644)
+		panic("first attempt panics")
+	}
+}
+
+func TestAfter(t *testing.T) {}
+"#,
+    );
+    let report = dir.path().join("go.xml");
+    let out = go_env(runner(&gotestsum), dir.path())
+        .arg(format!("--junitfile={}", report.display()))
+        .args(["--rerun-fails=2", "--packages=./...", "--", "-count=1"])
+        .output()
+        .unwrap();
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "gotestsum itself: {}",
+        show(&out)
+    );
+    assert!(
+        show(&out).contains("rerun aborted"),
+        "the shape under test: {}",
+        show(&out)
+    );
+    let (code, json, stderr) = gate(dir.path(), &[&report]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(
+        ids(&json["failed"]),
+        ["example.com/p|example.com/p|TestPanicOnce"]
+    );
+    assert_eq!(ids(&json["flaky"]), Vec::<String>::new(), "{json}");
+    assert_store_agrees(dir.path(), &report, &json);
+}
+
+/// `cmd` with Go's caches and module settings for a module in `dir`, offline.
+fn go_env(mut cmd: Command, dir: &Path) -> Command {
+    cmd.current_dir(dir)
+        .env("GOTOOLCHAIN", "local")
+        .env("GOPROXY", "off")
+        .env("GOFLAGS", "")
+        .env("GOPATH", dir.join(".gopath"))
+        .env("GOMODCACHE", dir.join(".gopath/mod"))
+        // Shared with filter.rs: building `testing` once, not in every test.
+        .env(
+            "GOCACHE",
+            std::env::temp_dir().join("paved-quarantine-go-cache"),
+        );
+    cmd
 }
 
 /// A crate with no dependencies whose `flaky` test fails and whose `crashes_once` test aborts on
