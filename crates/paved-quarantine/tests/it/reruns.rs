@@ -277,13 +277,17 @@ test('ok', () => {});
     assert_store_agrees(dir.path(), &report, &json);
 }
 
-/// `cmd` with the outer test run's settings removed (the outer nextest's `NEXTEST_PROFILE=ci`…,
-/// cargo's `CARGO_TARGET_DIR`) and the tools on PATH.
+/// `program` with the outer test run's settings removed (the outer nextest's
+/// `NEXTEST_PROFILE=ci`…, cargo's `CARGO_TARGET_DIR` and `CARGO_PKG_*`, `RUSTFLAGS`; cargo's and
+/// rustup's homes stay, so the same toolchain is found) and the tools on PATH.
 fn runner(program: &Path) -> Command {
     let mut c = Command::new(program);
     for (k, _) in std::env::vars_os() {
         let k = k.to_string_lossy().into_owned();
-        if k.starts_with("NEXTEST") || k.starts_with("CARGO_") || k.starts_with("RUSTFLAGS") {
+        let outer = k.starts_with("NEXTEST")
+            || (k.starts_with("CARGO_") && k != "CARGO_HOME")
+            || k.ends_with("RUSTFLAGS");
+        if outer {
             c.env_remove(k);
         }
     }
