@@ -134,6 +134,27 @@ impl Postgres {
             };
             return Err(format!("postgres did not start{exited}: {e}\n{log}"));
         }
+        // The port opens before the server accepts sessions ("the database system is starting
+        // up"); `pg_isready` exits 0 only once it does.
+        let isready = crate::find_tool("pg_isready")?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = Command::new(&isready)
+                .args(["-q", "-h", "127.0.0.1", "-p", &port_text, "-U", "paved"])
+                .stdin(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if ready {
+                break;
+            }
+            if pg.server.has_exited() || std::time::Instant::now() > deadline {
+                let log = std::fs::read_to_string(pg.dir.path().join("log")).unwrap_or_default();
+                return Err(format!(
+                    "postgres opened port {port} but did not accept sessions within 30 s\n{log}"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
         Ok(pg)
     }
 
