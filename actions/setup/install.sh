@@ -3,7 +3,8 @@
 # on PATH; or, with PAVED_BIN_DIR (the setup action's `binary-dir` input), local binaries.
 #
 # Used by actions/setup on GitHub and embedded in every GitLab component by `cargo xtask codegen`.
-# `cargo xtask bump X.Y.Z` rewrites the version and checksums below from dist/SHA256SUMS.
+# `cargo xtask bump X.Y.Z` rewrites the version and checksums below from dist/SHA256SUMS. Nothing
+# downloaded is unpacked, let alone run, before its sha256 matches the pin.
 set -eu
 
 # A target missing from this table has no verifiable archive: there, only PAVED_BIN_DIR works.
@@ -14,9 +15,14 @@ paved_sha256() {
   esac
 }
 
+# paved_fail CODE MESSAGE: exit codes as the tools use them: 1 a refusal (the checksum does not
+# match), 2 a setting to fix (no pin for this platform, a mirror URL not allowed), 3 the
+# environment (a download that failed, a tool missing).
 paved_fail() {
+  paved_code=$1
+  shift
   echo "paved setup: error: $*" >&2
-  exit 1
+  exit "$paved_code"
 }
 
 paved_target() {
@@ -25,12 +31,12 @@ paved_target() {
   case "$os" in
     Linux | linux) os=unknown-linux-musl ;;
     macOS | Darwin) os=apple-darwin ;;
-    *) paved_fail "paved $paved_version has no build for the OS '$os'; set PAVED_BIN_DIR (input binary-dir) to binaries you built" ;;
+    *) paved_fail 2 "paved $paved_version has no build for the OS '$os'; set PAVED_BIN_DIR (input binary-dir) to binaries you built" ;;
   esac
   case "$arch" in
     X64 | x86_64 | amd64) arch=x86_64 ;;
     ARM64 | aarch64 | arm64) arch=aarch64 ;;
-    *) paved_fail "paved $paved_version has no build for the architecture '$arch'; set PAVED_BIN_DIR (input binary-dir) to binaries you built" ;;
+    *) paved_fail 2 "paved $paved_version has no build for the architecture '$arch'; set PAVED_BIN_DIR (input binary-dir) to binaries you built" ;;
   esac
   echo "$arch-$os"
 }
@@ -50,19 +56,56 @@ paved_sha256_of() {
   elif command -v shasum >/dev/null 2>&1; then
     shasum -a 256 "$1" | cut -d ' ' -f 1
   else
-    paved_fail "neither sha256sum nor shasum is installed, so the download cannot be verified; install coreutils"
+    paved_fail 3 "neither sha256sum nor shasum is installed, so the download cannot be verified; install coreutils"
   fi
 }
 
+# Which URLs a download may use. The sha256 pin is what makes a download trustworthy; the
+# transport rules keep it private and stop a redirect from downgrading it: https only (redirects
+# too), except a PAVED_SETUP_MIRROR on this machine (plain http on a loopback address, or a
+# file:/// directory), which never leaves the host. Sets paved_scheme.
+paved_check_url() {
+  case "$1" in
+    https://*) paved_scheme=https ;;
+    http://*)
+      paved_authority=${1#http://}
+      paved_authority=${paved_authority%%/*}
+      case "$paved_authority" in
+        127.0.0.1 | localhost | '[::1]') paved_port=80 ;;
+        127.0.0.1:*) paved_port=${paved_authority#127.0.0.1:} ;;
+        localhost:*) paved_port=${paved_authority#localhost:} ;;
+        '[::1]':*) paved_port=${paved_authority#\[::1\]:} ;;
+        *) paved_port=no ;;
+      esac
+      case "$paved_port" in
+        '' | *[!0-9]*) paved_fail 2 "the mirror URL $1 is plain http on a host that is not this machine; use https (plain http is accepted only on a loopback address such as http://127.0.0.1:8080)" ;;
+      esac
+      paved_scheme=http
+      ;;
+    file:///*) paved_scheme='file' ;;
+    *) paved_fail 2 "the mirror URL $1 is not https://, http:// on a loopback address, or file:///; set PAVED_SETUP_MIRROR to one of those" ;;
+  esac
+}
+
 paved_download() {
-  if [ -n "${PAVED_SETUP_MIRROR:-}" ] && command -v curl >/dev/null 2>&1; then
-    curl -fsSL --retry 3 -o "$2" "$1"
-  elif command -v curl >/dev/null 2>&1; then
-    curl --proto '=https' --tlsv1.2 -fsSL --retry 3 -o "$2" "$1"
+  scheme=$paved_scheme
+  if command -v curl >/dev/null 2>&1; then
+    curl --proto "=$scheme" --proto-redir "=$scheme" --tlsv1.2 -fsSL --retry 3 -o "$2" "$1"
   elif command -v wget >/dev/null 2>&1; then
-    wget -q -O "$2" "$1"
+    case "$scheme" in
+      file) paved_fail 3 "wget cannot read the file:// mirror '$1'; install curl" ;;
+      https)
+        # BusyBox wget has no --https-only; the sha256 check below still guards what it fetches.
+        if wget --help 2>&1 | grep -q -- --https-only; then
+          wget --https-only -q -O "$2" "$1"
+        else
+          wget -q -O "$2" "$1"
+        fi
+        ;;
+      *) wget -q -O "$2" "$1" ;;
+    esac
   else
-    paved_fail "neither curl nor wget is installed; install one, or set PAVED_BIN_DIR"
+    paved_fail 3 "neither curl nor wget is installed; install one, or set PAVED_BIN_DIR"
   fi
 }
 
@@ -73,33 +116,61 @@ paved_install() {
       /*) ;;
       *) bin_dir="${GITHUB_WORKSPACE:-${CI_PROJECT_DIR:-$PWD}}/$bin_dir" ;;
     esac
-    [ -x "$bin_dir/paved-version" ] || paved_fail "PAVED_BIN_DIR '$bin_dir' has no paved-version binary; point it at a directory with the paved binaries"
+    [ -x "$bin_dir/paved-version" ] || paved_fail 2 "PAVED_BIN_DIR '$bin_dir' has no paved-version binary; point it at a directory with the paved binaries"
     paved_add_path "$bin_dir"
     return
   fi
   target=$(paved_target)
   expected=$(paved_sha256 "$target")
-  [ -n "$expected" ] || paved_fail "this action pins no sha256 for paved $paved_version on $target, so a download cannot be verified; set PAVED_BIN_DIR (input binary-dir) to binaries you built"
+  [ -n "$expected" ] || paved_fail 2 "this action pins no sha256 for paved $paved_version on $target, so a download cannot be verified; set PAVED_BIN_DIR (input binary-dir) to binaries you built"
   cache_root=${RUNNER_TOOL_CACHE:-${PAVED_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}}}
   dir="$cache_root/paved/$paved_version/$target"
-  if [ -f "$dir.complete" ] && [ -x "$dir/paved-version" ]; then
+  # The marker holds the sha256 of the archive the directory was unpacked from: a cache made from
+  # another archive (another pin) is never used.
+  if [ -f "$dir.complete" ] && [ "$(cat "$dir.complete")" = "$expected" ] && [ -x "$dir/paved-version" ]; then
+    echo "paved setup: paved $paved_version ($target) from the cache, verified when it was installed" >&2
     paved_add_path "$dir"
+    paved_output
     return
   fi
   archive="paved-$paved_version-$target.tar.gz"
-  # PAVED_SETUP_MIRROR: a mirror of the release assets (GHES, air-gapped runners); the checksum
-  # above is checked all the same.
+  # PAVED_SETUP_MIRROR: a mirror of the release assets (GHES, air-gapped runners), laid out like
+  # the release page (<mirror>/v<version>/<archive>); the pinned checksum is checked all the same.
   url="${PAVED_SETUP_MIRROR:-https://github.com/paved-dev/paved/releases/download}/v$paved_version/$archive"
-  tmp=$(mktemp -d)
+  paved_check_url "$url"
+  # The download and the unpacking happen next to the cache entry, so the final move is a rename.
+  mkdir -p "$cache_root/paved/$paved_version"
+  tmp=$(mktemp -d "$cache_root/paved/$paved_version/.download.XXXXXX")
   echo "paved setup: downloading $url" >&2
-  paved_download "$url" "$tmp/$archive" || paved_fail "could not download $url"
+  paved_download "$url" "$tmp/$archive" || {
+    rm -rf "$tmp"
+    paved_fail 3 "could not download $url (see the line above); check PAVED_SETUP_MIRROR or the network, or set PAVED_BIN_DIR"
+  }
   actual=$(paved_sha256_of "$tmp/$archive")
-  [ "$actual" = "$expected" ] || paved_fail "checksum mismatch for $archive: expected $expected, got $actual; refusing to install it"
-  mkdir -p "$dir"
-  tar -xzf "$tmp/$archive" -C "$dir"
+  if [ "$actual" != "$expected" ]; then
+    rm -rf "$tmp"
+    paved_fail 1 "checksum mismatch for $archive from $url: expected $expected (pinned), got $actual; refusing to install it, nothing was unpacked"
+  fi
+  # Only a verified archive is unpacked, into a fresh directory that replaces the cache entry whole.
+  mkdir "$tmp/unpacked"
+  tar -xzf "$tmp/$archive" -C "$tmp/unpacked" || {
+    rm -rf "$tmp"
+    paved_fail 3 "could not unpack $archive (its checksum matched the pin; the release asset itself is broken)"
+  }
+  [ -x "$tmp/unpacked/paved-version" ] || {
+    rm -rf "$tmp"
+    paved_fail 3 "$archive has no paved-version binary (its checksum matched the pin; the release asset itself is broken)"
+  }
+  rm -rf "$dir" "$dir.complete"
+  mv "$tmp/unpacked" "$dir"
   rm -rf "$tmp"
-  touch "$dir.complete"
+  echo "$expected" >"$dir.complete"
+  echo "paved setup: installed paved $paved_version ($target), sha256 $expected" >&2
   paved_add_path "$dir"
+  paved_output
+}
+
+paved_output() {
   if [ -n "${GITHUB_OUTPUT:-}" ]; then
     echo "version=$paved_version" >>"$GITHUB_OUTPUT"
   fi

@@ -726,6 +726,12 @@ mod tests {
     }
 
     fn run(s: &Setup) -> (bool, String, String) {
+        let mirror = format!("file://{}", s.dir.path().join("mirror").display());
+        let (code, stderr, path) = run_from(s, &mirror);
+        (code == Some(0), stderr, path)
+    }
+
+    fn run_from(s: &Setup, mirror: &str) -> (Option<i32>, String, String) {
         let github_path = s.dir.path().join("github_path");
         write(&github_path, "").unwrap();
         let out = Command::new("sh")
@@ -735,14 +741,11 @@ mod tests {
             .env("RUNNER_ARCH", "X64")
             .env("RUNNER_TOOL_CACHE", s.dir.path().join("toolcache"))
             .env("GITHUB_PATH", &github_path)
-            .env(
-                "PAVED_SETUP_MIRROR",
-                format!("file://{}", s.dir.path().join("mirror").display()),
-            )
+            .env("PAVED_SETUP_MIRROR", mirror)
             .output()
             .unwrap();
         (
-            out.status.success(),
+            out.status.code(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
             std::fs::read_to_string(github_path).unwrap(),
         )
@@ -786,6 +789,48 @@ mod tests {
                 .join("toolcache/paved/0.1.0/x86_64-unknown-linux-musl/paved-version")
                 .exists()
         );
+    }
+
+    #[test]
+    fn setup_never_uses_a_cache_made_from_another_archive() {
+        let (s, _) = setup("real");
+        let (ok, stderr, _) = run(&s);
+        assert!(ok, "{stderr}");
+        // The action now pins another sha256 for the same version: the cached binaries came
+        // from an archive it does not pin, so it downloads again and refuses the mismatch.
+        let script = std::fs::read_to_string(&s.script).unwrap();
+        let sums = format!(
+            "{}  paved-0.1.0-x86_64-unknown-linux-musl.tar.gz\n",
+            "0".repeat(64)
+        );
+        write(
+            &s.script,
+            &crate::bump::set_checksums(&script, "0.1.0", &sums).unwrap(),
+        )
+        .unwrap();
+        let (ok, stderr, path) = run(&s);
+        assert!(!ok, "the cache of another archive was used: {stderr}");
+        assert!(stderr.contains("checksum mismatch"), "{stderr}");
+        assert!(path.is_empty(), "{path}");
+    }
+
+    #[test]
+    fn setup_refuses_plain_http_off_this_machine() {
+        let (s, _) = setup("real");
+        for mirror in [
+            "http://paved-mirror.invalid",
+            "http://localhost:8080@paved-mirror.invalid",
+            "ftp://paved-mirror.invalid",
+        ] {
+            let (code, stderr, path) = run_from(&s, mirror);
+            assert_eq!(code, Some(2), "{mirror}: {stderr}");
+            assert!(stderr.contains("the mirror URL"), "{stderr}");
+            assert!(
+                !stderr.contains("downloading"),
+                "nothing is fetched: {stderr}"
+            );
+            assert!(path.is_empty(), "{path}");
+        }
     }
 
     #[test]
