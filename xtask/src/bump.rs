@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use crate::util::root;
 
 /// Files and folders that hold pins.
-const PINNED: &[&str] = &[
+pub const PINNED: &[&str] = &[
     "README.md",
     "docs",
     "actions",

@@ -12,7 +12,13 @@
 //!
 //! `cargo xtask e2e github` or `cargo xtask e2e gitlab` runs only one of the two.
 //!
-//! Both use `PAVED_BIN_DIR` pointing at the fresh binaries. Each must produce a version, release
+//! `cargo xtask e2e setup` (first in a full run) is the download path with no `PAVED_BIN_DIR`:
+//! the same debug build packaged by `dist::package` as a release, its sums pinned by `bump` into
+//! a copy of the tree in the temp dir, served over HTTP on loopback, installed by
+//! actions/setup/install.sh, by the setup action under act and by a component under
+//! gitlab-ci-local; and every refusal (tampered archive, no pin, 404, 500, plain http off host).
+//!
+//! The pipelines use `PAVED_BIN_DIR` pointing at the fresh binaries. Each must produce a version, release
 //! notes, and a quarantine-gate result from a JUnit report with one quarantined flaky failure.
 
 use std::path::{Path, PathBuf};
@@ -304,13 +310,14 @@ fn consumer_tempdir() -> Result<PathBuf, String> {
 }
 
 pub fn run(args: &[String]) -> Result<(), String> {
-    let (run_github, run_gitlab) = match args {
-        [] => (true, true),
-        [a] if a == "github" => (true, false),
-        [a] if a == "gitlab" => (false, true),
+    let (run_github, run_gitlab, run_setup) = match args {
+        [] => (true, true, true),
+        [a] if a == "github" => (true, false, false),
+        [a] if a == "gitlab" => (false, true, false),
+        [a] if a == "setup" => (false, false, true),
         _ => {
             return Err(format!(
-                "`e2e` takes at most one of `github` (act) or `gitlab` (gitlab-ci-local) (got `{}`)",
+                "`e2e` takes at most one of `github` (act), `gitlab` (gitlab-ci-local) or `setup` (the download path) (got `{}`)",
                 args.join(" ")
             ));
         }
@@ -334,6 +341,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
 
     let t = Instant::now();
+    if run_setup {
+        // The download path first: the pipelines below use PAVED_BIN_DIR.
+        let (pinned, mirror) = setup(&tmp)?;
+        github_setup(&tmp, &pinned, &mirror)?;
+        gitlab_setup(&tmp, &pinned, &mirror)?;
+    }
+    let setup_secs = t.elapsed().as_secs_f64();
+    let t = Instant::now();
     if run_github {
         github(&tmp, &paved, &bin_dir)?;
     }
@@ -345,7 +360,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let gitlab_secs = t.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&tmp);
     eprintln!(
-        "\ne2e: act ({github_secs:.1}s) and gitlab-ci-local ({gitlab_secs:.1}s) ran the consumer pipelines green ({:.1}s in all)",
+        "\ne2e: setup ({setup_secs:.1}s), act ({github_secs:.1}s) and gitlab-ci-local ({gitlab_secs:.1}s) ran the consumer pipelines green ({:.1}s in all)",
         start.elapsed().as_secs_f64()
     );
     Ok(())
@@ -661,6 +676,541 @@ fn expect(out: &str, needle: &str, what: &str) -> Result<(), String> {
     } else {
         Err(format!("{what}: expected `{needle}` in the output above"))
     }
+}
+
+// ---- setup: the download path, end to end --------------------------------------------------
+
+/// A release mirror on loopback: python's http.server over `root` (laid out like GitHub's
+/// release page, `<root>/v<version>/<asset>`), where every path under `/fail500/` answers 500.
+/// Each request path is appended to `log`. Stopped (killed and reaped) on drop.
+struct Mirror {
+    child: std::process::Child,
+    port: u16,
+    log: PathBuf,
+}
+
+const MIRROR_PY: &str = r#"import functools, http.server, sys
+root, log = sys.argv[1], sys.argv[2]
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self):
+        with open(log, "a") as f:
+            f.write(self.path + "\n")
+        if self.path.startswith("/fail500/"):
+            self.send_error(500, "mirror is broken")
+        else:
+            super().do_GET()
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=root))
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+
+impl Mirror {
+    fn start(root: &Path, log: PathBuf) -> Result<Self, String> {
+        use std::io::BufRead as _;
+        let python = venv_bin().join("python3");
+        let mut child = Command::new(&python)
+            .args(["-c", MIRROR_PY])
+            .arg(root)
+            .arg(&log)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| {
+                format!(
+                    "could not start the release mirror with `{}`: {e}; run `cargo xtask tools`",
+                    python.display()
+                )
+            })?;
+        let mut line = String::new();
+        let read = child
+            .stdout
+            .take()
+            .map(|out| std::io::BufReader::new(out).read_line(&mut line));
+        let port = line.trim().parse().ok();
+        match (read, port) {
+            (Some(Ok(_)), Some(port)) => Ok(Self { child, port, log }),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(format!(
+                    "the release mirror (python http.server) did not say its port (got {line:?})"
+                ))
+            }
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The request paths so far.
+    fn requests(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Drop for Mirror {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One run of install.sh as a GitHub runner would run it (RUNNER_*, GITHUB_PATH/OUTPUT), with
+/// nothing else from this environment but PATH.
+struct Installed {
+    code: Option<i32>,
+    stderr: String,
+    path: String,
+    output: String,
+}
+
+fn run_install(script: &Path, dir: &Path, cache: &Path, mirror: &str, arch: &str) -> Installed {
+    let github_path = dir.join("github_path");
+    let github_output = dir.join("github_output");
+    let _ = std::fs::write(&github_path, "");
+    let _ = std::fs::write(&github_output, "");
+    let out = Command::new("sh")
+        .arg(script)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir.join("home"))
+        .env("RUNNER_OS", "Linux")
+        .env("RUNNER_ARCH", arch)
+        .env("RUNNER_TOOL_CACHE", cache)
+        .env("GITHUB_PATH", &github_path)
+        .env("GITHUB_OUTPUT", &github_output)
+        .env("PAVED_SETUP_MIRROR", mirror)
+        .output();
+    match out {
+        Ok(out) => Installed {
+            code: out.status.code(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            path: std::fs::read_to_string(&github_path).unwrap_or_default(),
+            output: std::fs::read_to_string(&github_output).unwrap_or_default(),
+        },
+        Err(e) => Installed {
+            code: None,
+            stderr: format!("could not run sh: {e}"),
+            path: String::new(),
+            output: String::new(),
+        },
+    }
+}
+
+/// A run that must be refused: exit `code`, `needle` in the message, nothing on PATH.
+fn refused(what: &str, run: &Installed, code: i32, needles: &[&str]) -> Result<(), String> {
+    eprintln!(
+        "\n==> setup: {what} (must be refused with exit {code})\n{}",
+        run.stderr.trim_end()
+    );
+    let missing: Vec<&&str> = needles
+        .iter()
+        .filter(|n| !run.stderr.contains(**n))
+        .collect();
+    if run.code != Some(code) || !missing.is_empty() || !run.path.is_empty() {
+        return Err(format!(
+            "setup: {what}: expected exit {code} with {missing:?} in the message and nothing on PATH; got exit {:?}, PATH lines {:?}",
+            run.code, run.path
+        ));
+    }
+    Ok(())
+}
+
+/// The download path as a consumer meets it: the e2e build packaged by dist's one packaging
+/// function, pins written by bump into a copy of this tree outside it, the release served over
+/// real HTTP on loopback, and actions/setup/install.sh (as the action and every component run
+/// it) downloading, verifying, caching; then every refusal. Returns the pinned copy of the tree
+/// and the mirror, for the act and gitlab-ci-local runs.
+fn setup(tmp: &Path) -> Result<(PathBuf, Mirror), String> {
+    let version = crate::dist::workspace_version()?;
+    let target = crate::dist::TARGET;
+    let archive = format!("paved-{version}-{target}.tar.gz");
+    let release = tmp.join("release");
+    let assets = release.join(format!("v{version}"));
+    let sums = crate::dist::package(
+        &root().join("target/debug"),
+        &assets,
+        crate::dist::Linkage::Host,
+    )?;
+    let sha = sums
+        .lines()
+        .find(|l| l.ends_with(&archive))
+        .and_then(|l| l.split_whitespace().next())
+        .ok_or_else(|| format!("dist's SHA256SUMS names no `{archive}`:\n{sums}"))?
+        .to_owned();
+
+    // bump writes the pins into a copy of the tree (the parts that hold pins), never this one.
+    let pinned = tmp.join("paved-pinned");
+    std::fs::create_dir_all(&pinned).map_err(|e| e.to_string())?;
+    for rel in crate::bump::PINNED {
+        let from = root().join(rel);
+        if from.is_dir() {
+            copy_dir(&from, &pinned.join(rel))?;
+        } else {
+            std::fs::copy(&from, pinned.join(rel)).map_err(|e| format!("{rel}: {e}"))?;
+        }
+    }
+    let script = pinned.join("actions/setup/install.sh");
+    let before = std::fs::read_to_string(&script).map_err(|e| e.to_string())?;
+    // A SHA256SUMS without the archive's line pins nothing: bump refuses it and writes nothing.
+    let no_archive: String = sums
+        .lines()
+        .filter(|l| !l.ends_with(".tar.gz"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    match crate::bump::bump_pins(&pinned, &version, &version, &no_archive) {
+        Err(e)
+            if e.contains(&format!(
+                "SHA256SUMS lists no `paved-{version}-<target>.tar.gz`"
+            )) =>
+        {
+            eprintln!("\n==> setup: bump with a SHA256SUMS that lists no archive is refused\n{e}");
+        }
+        other => {
+            return Err(format!(
+                "bump: a SHA256SUMS without the archive must be refused, got {other:?}"
+            ));
+        }
+    }
+    if std::fs::read_to_string(&script).map_err(|e| e.to_string())? != before {
+        return Err("bump changed install.sh although it refused the SHA256SUMS".into());
+    }
+    let changed = crate::bump::bump_pins(&pinned, &version, &version, &sums)?;
+    eprintln!("\n==> setup: bump pinned {sha} in {}", changed.join(", "));
+    let pin = format!("{target}) echo {sha} ;;");
+    let text = std::fs::read_to_string(&script).map_err(|e| e.to_string())?;
+    if !text.contains(&pin) {
+        return Err(format!("bump did not pin `{pin}` in install.sh"));
+    }
+    for tool in crate::codegen::TOOLS {
+        let rel = format!("templates/{}/template.yml", tool.dir);
+        let text = std::fs::read_to_string(pinned.join(&rel)).map_err(|e| e.to_string())?;
+        if !text.contains(&pin) {
+            return Err(format!("bump did not pin `{pin}` in the component {rel}"));
+        }
+    }
+
+    // A tampered copy of the release: one byte of the archive flipped.
+    let tampered = release.join("tampered").join(format!("v{version}"));
+    std::fs::create_dir_all(&tampered).map_err(|e| e.to_string())?;
+    let mut bytes = std::fs::read(assets.join(&archive)).map_err(|e| e.to_string())?;
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(tampered.join(&archive), bytes).map_err(|e| e.to_string())?;
+
+    let mirror = Mirror::start(&release, tmp.join("mirror.log"))?;
+    let runs = tmp.join("setup-runs");
+    std::fs::create_dir_all(runs.join("home")).map_err(|e| e.to_string())?;
+    let cache = runs.join("toolcache");
+    let installed = cache.join("paved").join(&version).join(target);
+
+    // Download, verify, cache, PATH, and the installed binary runs.
+    let first = run_install(&script, &runs, &cache, &mirror.url(""), "X64");
+    eprintln!(
+        "\n==> setup: install.sh from {}\n{}",
+        mirror.url(""),
+        first.stderr.trim_end()
+    );
+    if first.code != Some(0) {
+        return Err(format!(
+            "setup: install.sh from the mirror failed (exit {:?})",
+            first.code
+        ));
+    }
+    let archive_path = format!("/v{version}/{archive}");
+    if mirror.requests() != [archive_path.clone()] {
+        return Err(format!(
+            "setup: expected one request for {archive_path}, the mirror saw {:?}",
+            mirror.requests()
+        ));
+    }
+    if first.path.trim() != installed.display().to_string()
+        || first.output.trim() != format!("version={version}")
+    {
+        return Err(format!(
+            "setup: expected {} on GITHUB_PATH and version={version} in GITHUB_OUTPUT, got {:?} and {:?}",
+            installed.display(),
+            first.path,
+            first.output
+        ));
+    }
+    let ran = Command::new(installed.join("paved-version"))
+        .arg("--version")
+        .output()
+        .map_err(|e| format!("setup: the installed paved-version does not run: {e}"))?;
+    let said = String::from_utf8_lossy(&ran.stdout);
+    eprintln!("    installed paved-version --version: {}", said.trim());
+    if !ran.status.success() || !said.contains(&version) {
+        return Err(format!(
+            "setup: the installed `paved-version --version` printed {said:?}, expected {version}"
+        ));
+    }
+    // Second run: the cache, no download.
+    let second = run_install(&script, &runs, &cache, &mirror.url(""), "X64");
+    eprintln!(
+        "\n==> setup: install.sh again\n{}",
+        second.stderr.trim_end()
+    );
+    if second.code != Some(0)
+        || second.stderr.contains("downloading")
+        || !second.stderr.contains("from the cache")
+        || mirror.requests().len() != 1
+        || second.path.trim() != installed.display().to_string()
+    {
+        return Err(format!(
+            "setup: the second run must use the cache and download nothing (exit {:?}, mirror saw {:?})",
+            second.code,
+            mirror.requests()
+        ));
+    }
+
+    // Refusals, each with a fresh cache.
+    let fresh = |name: &str| runs.join(name);
+    let run = run_install(
+        &script,
+        &runs,
+        &fresh("cache-tampered"),
+        &mirror.url("/tampered"),
+        "X64",
+    );
+    refused(
+        "an archive with one byte flipped",
+        &run,
+        1,
+        &["checksum mismatch", &sha, "refusing to install it"],
+    )?;
+    if fresh("cache-tampered")
+        .join("paved")
+        .join(&version)
+        .join(target)
+        .exists()
+    {
+        return Err("setup: the tampered archive was unpacked into the cache".into());
+    }
+    let run = run_install(
+        &script,
+        &runs,
+        &fresh("cache-arm"),
+        &mirror.url(""),
+        "ARM64",
+    );
+    refused(
+        "a target with no pin",
+        &run,
+        2,
+        &[
+            "pins no sha256",
+            "aarch64-unknown-linux-musl",
+            "PAVED_BIN_DIR",
+        ],
+    )?;
+    let run = run_install(
+        &script,
+        &runs,
+        &fresh("cache-404"),
+        &mirror.url("/nowhere"),
+        "X64",
+    );
+    refused(
+        "a mirror without the release (404)",
+        &run,
+        3,
+        &["could not download", "404"],
+    )?;
+    let seen = mirror.requests().len();
+    let run = run_install(
+        &script,
+        &runs,
+        &fresh("cache-500"),
+        &mirror.url("/fail500"),
+        "X64",
+    );
+    refused(
+        "a mirror that answers 500",
+        &run,
+        3,
+        &["could not download", "500"],
+    )?;
+    if mirror.requests().len() - seen < 2 {
+        return Err("setup: a 500 from the mirror must be retried".into());
+    }
+    for url in [
+        "http://paved-mirror.invalid",
+        "http://127.0.0.1:1@paved-mirror.invalid",
+    ] {
+        let run = run_install(&script, &runs, &fresh("cache-http"), url, "X64");
+        refused(
+            &format!("plain http off this machine ({url})"),
+            &run,
+            2,
+            &["plain http on a host that is not this machine"],
+        )?;
+    }
+    Ok((pinned, mirror))
+}
+
+/// A consumer job that installs paved with actions/setup (no binary-dir) and runs it.
+const GITHUB_SETUP: &str = r#"name: setup
+on: push
+permissions: {}
+jobs:
+  setup:
+    runs-on: ubuntu-latest
+    steps:
+      - id: paved
+        uses: paved-dev/paved/actions/setup@v{version}
+      - env:
+          VERSION: ${{ steps.paved.outputs.version }}
+        run: |
+          echo "E2E setup output version=$VERSION"
+          echo "E2E setup runs $(paved-version --version)"
+"#;
+
+/// actions/setup under act, downloading from the mirror: a tampered archive fails the job, the
+/// release installs and runs, and a second run takes it from the cache.
+fn github_setup(tmp: &Path, pinned: &Path, mirror: &Mirror) -> Result<(), String> {
+    let version = crate::dist::workspace_version()?;
+    let repo = tmp.join("github-setup-consumer");
+    consumer(&repo, "https://github.com/acme/app.git")?;
+    write(
+        &repo.join(".github/workflows/setup.yml"),
+        &GITHUB_SETUP.replace("{version}", &version),
+    )?;
+    git(&repo, &["add", "-A"])?;
+    git(&repo, &["commit", "-q", "-m", "ci: install paved"])?;
+    let home = tmp.join("home-github-setup");
+    let act = |mirror_url: &str| {
+        let mut c = Command::new(venv_bin().join("act"));
+        c.current_dir(&repo)
+            .args(["push", "-W", ".github/workflows/setup.yml"])
+            .args(["-P", "ubuntu-latest=-self-hosted", "--local-repository"])
+            .arg(format!("paved-dev/paved@v{version}={}", pinned.display()))
+            .arg("--env")
+            .arg(format!("PAVED_SETUP_MIRROR={mirror_url}"))
+            .env("HOME", &home);
+        c
+    };
+    let mut bad = act(&mirror.url("/tampered"));
+    eprintln!(
+        "\n==> act: actions/setup from a tampered mirror (must fail)\n    $ {}",
+        describe(&bad)
+    );
+    let out = bad.output().map_err(|e| format!("act: {e}"))?;
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    if out.status.success()
+        || !text.contains("checksum mismatch")
+        || text.contains("E2E setup runs")
+    {
+        eprintln!("{text}");
+        return Err("act: actions/setup installed a tampered archive".into());
+    }
+    let out = capture(
+        "act: actions/setup from the mirror",
+        &mut act(&mirror.url("")),
+    )?;
+    expect(&out, "paved setup: downloading", "act setup")?;
+    expect(
+        &out,
+        &format!("E2E setup output version={version}"),
+        "act setup output",
+    )?;
+    expect(
+        &out,
+        &format!("E2E setup runs paved-version {version}"),
+        "act setup",
+    )?;
+    let seen = mirror.requests().len();
+    let out = capture(
+        "act: actions/setup again (cached)",
+        &mut act(&mirror.url("")),
+    )?;
+    expect(&out, "from the cache", "act setup cache")?;
+    expect(
+        &out,
+        &format!("E2E setup runs paved-version {version}"),
+        "act setup cache",
+    )?;
+    if out.contains("paved setup: downloading") || mirror.requests().len() != seen {
+        return Err("act: the second actions/setup run downloaded again".into());
+    }
+    Ok(())
+}
+
+const GITLAB_SETUP: &str = r#"stages: [build]
+include:
+  - local: paved/templates/version/template.yml
+    inputs:
+      stage: build
+"#;
+
+/// A component (they all embed the same install script) under gitlab-ci-local, downloading from
+/// the mirror: a tampered archive fails the job, the release installs and runs, then the cache.
+fn gitlab_setup(tmp: &Path, pinned: &Path, mirror: &Mirror) -> Result<(), String> {
+    let version = crate::dist::workspace_version()?;
+    let repo = tmp.join("gitlab-setup-consumer");
+    consumer(&repo, "https://gitlab.com/acme/app.git")?;
+    copy_dir(&pinned.join("templates"), &repo.join("paved/templates"))?;
+    write(&repo.join(".gitlab-ci.yml"), GITLAB_SETUP)?;
+    git(&repo, &["add", "-A"])?;
+    git(
+        &repo,
+        &["commit", "-q", "-m", "ci: adopt the paved components"],
+    )?;
+    let gcl = |mirror_url: &str, cache: &str| {
+        let mut c = Command::new(npm_bin().join("gitlab-ci-local"));
+        c.current_dir(&repo)
+            .args(["--force-shell-executor", "--shell-isolation", "--variable"])
+            .arg(format!("PAVED_SETUP_MIRROR={mirror_url}"))
+            .arg("--variable")
+            .arg(format!("PAVED_CACHE_DIR={}", tmp.join(cache).display()))
+            .arg("paved-version")
+            .env("HOME", tmp.join("home-gitlab-setup"));
+        c
+    };
+    let mut bad = gcl(&mirror.url("/tampered"), "gitlab-cache-tampered");
+    eprintln!(
+        "\n==> gitlab-ci-local: the version component from a tampered mirror (must fail)\n    $ {}",
+        describe(&bad)
+    );
+    let out = bad.output().map_err(|e| format!("gitlab-ci-local: {e}"))?;
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    if out.status.success() || !text.contains("checksum mismatch") {
+        eprintln!("{text}");
+        return Err("gitlab-ci-local: the component installed a tampered archive".into());
+    }
+    let out = capture(
+        "gitlab-ci-local: the version component from the mirror",
+        &mut gcl(&mirror.url(""), "gitlab-cache"),
+    )?;
+    expect(&out, "paved setup: downloading", "gitlab-ci-local setup")?;
+    expect(
+        &out,
+        &format!("installed paved {version}"),
+        "gitlab-ci-local setup",
+    )?;
+    expect(
+        &out,
+        "0.2.0",
+        "gitlab-ci-local version from the downloaded binary",
+    )?;
+    let seen = mirror.requests().len();
+    let out = capture(
+        "gitlab-ci-local: the version component again (cached)",
+        &mut gcl(&mirror.url(""), "gitlab-cache"),
+    )?;
+    expect(&out, "from the cache", "gitlab-ci-local setup cache")?;
+    if out.contains("paved setup: downloading") || mirror.requests().len() != seen {
+        return Err("gitlab-ci-local: the second run downloaded again".into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
