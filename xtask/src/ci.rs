@@ -32,12 +32,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             .args(["doc", "--workspace", "--no-deps", "--locked"])
             .env("RUSTDOCFLAGS", "-D warnings"),
     )?;
-    if have("cargo-nextest", "--version")
-        || cargo()
-            .args(["nextest", "--version"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    {
+    if ensure_nextest() {
         step(
             "tests",
             cargo()
@@ -58,7 +53,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
             cargo().args(["test", "--workspace", "--doc", "--locked"]),
         )?;
     } else {
-        eprintln!("cargo-nextest is not installed; running the suite with `cargo test` instead");
+        eprintln!(
+            "\nwarning: cargo-nextest could not be installed (see above); running the suite with `cargo test` instead, \
+             which has no `ci` profile (no retries, no slow-test timeouts) and no leak check per test: \
+             fix the install (`cargo install cargo-nextest --locked`) so CI runs what it should"
+        );
         step(
             "tests",
             cargo()
@@ -101,6 +100,40 @@ fn ensure_tools() -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// cargo-nextest runs the suite (the `ci` profile in `.config/nextest.toml`). When it is missing,
+/// install it and say so; false only when that install failed too.
+fn ensure_nextest() -> bool {
+    let present = || {
+        cargo()
+            .args(["nextest", "--version"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if present() {
+        return true;
+    }
+    eprintln!(
+        "\ncargo-nextest is not installed; installing it (`cargo install cargo-nextest --locked`)"
+    );
+    let installed = step(
+        "install cargo-nextest",
+        cargo().args(["install", "cargo-nextest", "--locked"]),
+    );
+    match installed {
+        Ok(()) if present() => true,
+        Ok(()) => {
+            eprintln!(
+                "warning: `cargo install cargo-nextest` finished but `cargo nextest` still does not run; is `~/.cargo/bin` on PATH?"
+            );
+            false
+        }
+        Err(e) => {
+            eprintln!("warning: {e}");
+            false
+        }
+    }
 }
 
 /// Run an in-process step with a heading and its time.
