@@ -69,6 +69,7 @@ fn profile_dir(profile: &str) -> &str {
 
 /// Build static binaries, package and check them. Returns the SHA256SUMS text.
 pub fn dist(profile: &str, out: &Path) -> Result<String, String> {
+    check_out(out)?;
     let (target, rustflags) = if musl_installed() {
         (TARGET, String::new())
     } else {
@@ -116,6 +117,7 @@ pub fn host_dist(profile: &str, out: &Path) -> Result<String, String> {
             std::env::consts::OS
         ));
     }
+    check_out(out)?;
     // The command e2e builds with, so after `cargo xtask ci`'s tests this rebuilds nothing.
     step(
         &format!("build the tools (host, profile {profile})"),
@@ -234,17 +236,23 @@ fn strip(path: &Path) -> Result<(), String> {
     }
 }
 
+/// Whether `out` holds files, refusing when they are not an earlier dist output. Checked before
+/// any build, so a wrong `--out` fails in a second, not after one.
+fn check_out(out: &Path) -> Result<bool, String> {
+    let has_entries = std::fs::read_dir(out).is_ok_and(|mut d| d.next().is_some());
+    if has_entries && !out.join("SHA256SUMS").is_file() {
+        return Err(format!(
+            "`{}` is not empty and holds no earlier dist output (no `SHA256SUMS`); kept it as it is: pass `--out` an empty or new directory",
+            out.display()
+        ));
+    }
+    Ok(has_entries)
+}
+
 /// Empty `out` for a fresh package: it must be new, empty, or an earlier dist output (it holds
 /// `SHA256SUMS`), so `--out` pointed at a directory of other files deletes nothing.
 fn clear_out(out: &Path) -> Result<(), String> {
-    let has_entries = std::fs::read_dir(out).is_ok_and(|mut d| d.next().is_some());
-    if has_entries {
-        if !out.join("SHA256SUMS").is_file() {
-            return Err(format!(
-                "`{}` is not empty and holds no earlier dist output (no `SHA256SUMS`); kept it as it is: pass `--out` an empty or new directory",
-                out.display()
-            ));
-        }
+    if check_out(out)? {
         std::fs::remove_dir_all(out)
             .map_err(|e| format!("could not empty `{}`: {e}", out.display()))?;
     }
