@@ -1134,6 +1134,11 @@ fn github_setup(tmp: &Path, pinned: &Path, mirror: &Mirror) -> Result<(), String
     expect(&out, "from the cache", "act setup cache")?;
     expect(
         &out,
+        &format!("E2E setup output version={version}"),
+        "act setup output from the cache",
+    )?;
+    expect(
+        &out,
         &format!("E2E setup runs paved-version {version}"),
         "act setup cache",
     )?;
