@@ -193,15 +193,31 @@ pub fn move_refs(text: &str, old: &str, new: &str) -> String {
 /// `<sha>  paved-<new>-<target>.tar.gz`.
 pub fn set_checksums(script: &str, new: &str, sums: &str) -> Result<String, String> {
     let prefix = format!("paved-{new}-");
-    let mut table: Vec<(String, String)> = sums
-        .lines()
-        .filter_map(|l| {
-            let (sha, name) = l.split_once(char::is_whitespace)?;
-            let name = name.trim().trim_start_matches('*');
-            let target = name.strip_prefix(&prefix)?.strip_suffix(".tar.gz")?;
-            Some((target.to_owned(), sha.to_owned()))
-        })
-        .collect();
+    let mut table: Vec<(String, String)> = Vec::new();
+    for line in sums.lines() {
+        let Some((sha, name)) = line.split_once(char::is_whitespace) else {
+            continue;
+        };
+        let name = name.trim().trim_start_matches('*');
+        let Some(target) = name
+            .strip_prefix(&prefix)
+            .and_then(|t| t.strip_suffix(".tar.gz"))
+        else {
+            continue;
+        };
+        // Both go into install.sh as shell text: only a sha256 and a plain target triple may.
+        let is_sha = sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit());
+        let is_triple = !target.is_empty()
+            && target
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !is_sha || !is_triple {
+            return Err(format!(
+                "SHA256SUMS line `{line}` is not `<sha256>  paved-{new}-<target>.tar.gz` (64 hex digits, a target triple); nothing was pinned: regenerate it with `cargo xtask dist`"
+            ));
+        }
+        table.push((target.to_owned(), sha.to_ascii_lowercase()));
+    }
     if table.is_empty() {
         return Err(format!(
             "SHA256SUMS lists no `paved-{new}-<target>.tar.gz`: build them with `cargo xtask dist` after setting the version"
@@ -313,5 +329,32 @@ mod tests {
     fn missing_checksums_are_an_error() {
         let err = set_checksums("paved_version=0.1.0\n", "1.0.0", "").unwrap_err();
         assert!(err.contains("cargo xtask dist"), "{err}");
+    }
+
+    #[test]
+    fn a_sums_line_that_is_not_a_sha256_of_a_plain_target_is_refused() {
+        let script =
+            std::fs::read_to_string(crate::util::root().join("actions/setup/install.sh")).unwrap();
+        let good = "ab".repeat(32);
+        for sums in [
+            // Not a sha256: it would be written into install.sh as shell code.
+            "$(touch${IFS}/tmp/pwned)  paved-1.0.0-x86_64-unknown-linux-musl.tar.gz\n".to_owned(),
+            format!(
+                "{}  paved-1.0.0-x86_64-unknown-linux-musl.tar.gz\n",
+                "ab".repeat(31)
+            ),
+            // A target that is not a plain triple would change the `case` pattern.
+            format!("{good}  paved-1.0.0-x86_64|*.tar.gz\n"),
+        ] {
+            let err = set_checksums(&script, "1.0.0", &sums).unwrap_err();
+            assert!(err.contains("SHA256SUMS"), "{err}");
+        }
+        let ok = set_checksums(
+            &script,
+            "1.0.0",
+            &format!("{good}  paved-1.0.0-x86_64-unknown-linux-musl.tar.gz\n"),
+        )
+        .unwrap();
+        assert!(ok.contains(&format!("x86_64-unknown-linux-musl) echo {good} ;;")));
     }
 }
