@@ -21,6 +21,7 @@ use std::path::Path;
 use paved_core::http::{Client, HttpError};
 use serde::Deserialize;
 
+use crate::pipelines::{Listed, Window, epoch_seconds, sort_page};
 use crate::session::Session;
 use crate::{Error, GitHubConfig, Result};
 
@@ -138,18 +139,17 @@ impl Actions {
     }
 
     /// The completed runs of `branch` (of every branch for `None`) that `keep` accepts, newest
-    /// first, down to (not including) the run id `after`, at most `max` of them: pages are read
-    /// only until a run at or below `after` appears or `max` runs are found. The flag says
-    /// whether older runs may be left unread (`max` was reached, or the page cap).
+    /// first, in `window`: those above the watermark (at most `window.max`; pages are read only
+    /// until the watermark or `max` is reached), and those at or below it created since
+    /// `window.recheck_since`, whose `run_attempt` may have grown since they were read ("Re-run
+    /// jobs" makes a new attempt of the same run id).
     pub fn completed_runs(
         &self,
         branch: Option<&str>,
-        after: Option<u64>,
-        max: usize,
+        window: Window,
         keep: impl Fn(&WorkflowRun) -> bool,
-    ) -> Result<(Vec<WorkflowRun>, bool)> {
-        let mut full = false;
-        let mut runs = Vec::new();
+    ) -> Result<Listed<WorkflowRun>> {
+        let mut listed = Listed::default();
         let mut request = self
             .session
             .read(self.session.url("/actions/runs"), self.hint());
@@ -161,27 +161,17 @@ impl Actions {
             .query("per_page", "100");
         let pages = request.for_each_page(MAX_RUN_PAGES, |response| {
             let page: RunsPage = response.json()?;
-            let mut older = false;
-            for run in page.workflow_runs {
-                if after.is_some_and(|a| run.id <= a) {
-                    older = true;
-                } else if runs.len() >= max {
-                    full = true;
-                } else if !keep(&run) || runs.iter().any(|r: &WorkflowRun| r.id == run.id) {
-                    // Not wanted, or a run that moved to a later page while the list was read
-                    // (a new run pushed it down): listed once.
-                } else {
-                    runs.push(run);
-                }
-            }
-            full |= runs.len() >= max;
-            Ok::<_, HttpError>(if older || full {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            })
+            Ok::<_, HttpError>(sort_page(
+                &mut listed,
+                page.workflow_runs,
+                window,
+                |r| r.id,
+                |r| epoch_seconds(r.created_at.as_deref()),
+                &keep,
+            ))
         })?;
-        Ok((runs, full || pages.truncated))
+        listed.more |= pages.truncated;
+        Ok(listed)
     }
 
     /// The artifacts of run `run_id`.

@@ -34,6 +34,7 @@ mod github;
 mod gitlab;
 pub mod issues;
 pub mod links;
+pub mod pipelines;
 mod session;
 
 use std::fmt;
