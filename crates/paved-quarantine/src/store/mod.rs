@@ -18,8 +18,9 @@
 //!   not 9).
 //! - `collect_watermarks`: per source (forge, repository, branch), the newest CI run id whose
 //!   artifacts `collect` has read in full (migration 3); older runs are not listed again.
-//! - `collected_runs`: the web page of each (run_id, attempt) `collect` read, as the forge's
-//!   API gave it (migration 3).
+//! - `collected_runs`: the web page of each (run_id, attempt) `collect` read in full, as the
+//!   forge's API gave it (migration 3); a GitLab job read in full is a row
+//!   (`gitlab-job:<job id>`, 0, its web page), so retried jobs of old pipelines are told apart.
 //! - `paved_migrations`: applied schema versions. Version 1 kept a row per (run, test);
 //!   migration 2 packs those rows (and names from its `tests` table) into `reports`.
 

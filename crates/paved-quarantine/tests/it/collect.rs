@@ -21,7 +21,7 @@ def test_flaky():
     assert os.environ.get("FLAKE") != "fail", "the cache was cold"
 "#;
 
-fn bin() -> Command {
+pub(crate) fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_paved-quarantine"));
     for (k, _) in std::env::vars_os() {
         let k = k.to_string_lossy().into_owned();
@@ -35,7 +35,7 @@ fn bin() -> Command {
 }
 
 /// The JUnit report of a real pytest run of [`PYTEST_MODULE`]; `fail` makes `test_flaky` fail.
-fn pytest_report(dir: &Path, fail: bool) -> Vec<u8> {
+pub(crate) fn pytest_report(dir: &Path, fail: bool) -> Vec<u8> {
     std::fs::write(dir.join("test_cache.py"), PYTEST_MODULE).unwrap();
     let report = dir.join(if fail { "fail.xml" } else { "pass.xml" });
     let out = Command::new(paved_testkit::tool("pytest"))
@@ -56,7 +56,7 @@ fn pytest_report(dir: &Path, fail: bool) -> Vec<u8> {
 
 /// A zip archive made by Python's `zipfile` (deflated), holding `members` as given: names are
 /// written as they are, `..` included.
-fn zip(dir: &Path, members: &[(&str, &[u8])]) -> Vec<u8> {
+pub(crate) fn zip(dir: &Path, members: &[(&str, &[u8])]) -> Vec<u8> {
     let mut spec = Vec::new();
     for (i, (name, data)) in members.iter().enumerate() {
         let path = dir.join(format!("zip-input-{i}"));
@@ -186,11 +186,11 @@ fn collect(dir: &Path, api: &FakeServer, extra: &[&str]) -> (Option<i32>, Value,
     (out.status.code(), json, stderr)
 }
 
-fn db(dir: &Path) -> rusqlite::Connection {
+pub(crate) fn db(dir: &Path) -> rusqlite::Connection {
     rusqlite::Connection::open(dir.join("q.db")).unwrap()
 }
 
-fn rows(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
+pub(crate) fn rows(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
     let mut stmt = conn.prepare(sql).unwrap();
     stmt.query_map([], |r| r.get::<_, String>(0))
         .unwrap()
@@ -198,7 +198,7 @@ fn rows(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
         .collect()
 }
 
-fn files_under(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -811,5 +811,143 @@ fn a_branch_pattern_is_matched_here_and_max_runs_stops_the_listing() {
     assert!(
         stderr.contains("reading the newest 2 new completed runs (`--max-runs` 2)"),
         "{stderr}"
+    );
+}
+
+/// RFC 3339 for `hours` ago: runs the re-check window still covers.
+pub(crate) fn hours_ago(hours: i64) -> String {
+    (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(hours)).to_string()
+}
+
+#[test]
+fn a_rerun_of_a_run_behind_the_watermark_is_read_as_its_new_attempt() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("pytest");
+    std::fs::create_dir(&work).unwrap();
+    let failing = pytest_report(&work, true);
+    let passing = pytest_report(&work, false);
+    let api = FakeServer::start();
+    let storage = FakeServer::start();
+    let recent = |id: u64, attempt: u32| {
+        let mut r = run(id, attempt, "abc801");
+        r["created_at"] = json!(hours_ago(5));
+        r["run_started_at"] = json!(hours_ago(5 - i64::from(attempt)));
+        r
+    };
+    api.route("GET", "/repos/o/r/actions/runs")
+        .respond(FakeResponse::json(
+            200,
+            json!({"total_count": 1, "workflow_runs": [recent(801, 1)]}),
+        ));
+    let first = zip(&work, &[("pytest.xml", &failing)]);
+    api.route("GET", "/repos/o/r/actions/runs/801/artifacts")
+        .respond(FakeResponse::json(
+            200,
+            json!({"total_count": 1, "artifacts": [artifact(81, "junit", first.len())]}),
+        ));
+    serve_zip(&api, &storage, 81, first);
+    let (code, json, stderr) = collect(dir.path(), &api, &["--branch", "main"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(json["summary"]["files"], 1, "{stderr}");
+
+    // "Re-run failed jobs": the same run id, attempt 2, now behind the watermark.
+    let second = zip(&work, &[("pytest.xml", &passing)]);
+    api.route("GET", "/repos/o/r/actions/runs")
+        .respond(FakeResponse::json(
+            200,
+            json!({"total_count": 1, "workflow_runs": [recent(801, 2)]}),
+        ));
+    api.route("GET", "/repos/o/r/actions/runs/801/artifacts")
+        .respond(FakeResponse::json(
+            200,
+            json!({"total_count": 1, "artifacts": [artifact(82, "junit", second.len())]}),
+        ));
+    serve_zip(&api, &storage, 82, second);
+    let (code, json, stderr) = collect(dir.path(), &api, &["--branch", "main"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(json["summary"]["new_attempts"], 1, "{stderr}");
+    assert_eq!(json["summary"]["files"], 1, "{stderr}");
+    assert!(
+        stderr.contains("run 801 attempt 2 is behind the watermark"),
+        "{stderr}"
+    );
+    let conn = db(dir.path());
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT u.run_id || ' ' || u.attempt || ' ' || r.failed FROM reports r JOIN runs u ON u.id = r.run ORDER BY u.attempt"
+        ),
+        ["801 1 1", "801 2 0"]
+    );
+    drop(conn);
+
+    // Read once: a third collect finds nothing new and downloads nothing.
+    storage.clear_requests();
+    let (code, json, stderr) = collect(dir.path(), &api, &["--branch", "main"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(json["summary"]["runs"], 0, "{stderr}");
+    assert!(storage.requests().is_empty());
+
+    // `--recheck-days 0` looks only past the watermark: a third attempt is not read.
+    api.route("GET", "/repos/o/r/actions/runs")
+        .respond(FakeResponse::json(
+            200,
+            json!({"total_count": 1, "workflow_runs": [recent(801, 3)]}),
+        ));
+    let (code, json, stderr) = collect(
+        dir.path(),
+        &api,
+        &["--branch", "main", "--recheck-days", "0"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(json["summary"]["runs"], 0, "{stderr}");
+}
+
+#[test]
+fn a_run_that_completes_after_a_newer_one_is_not_lost_behind_the_watermark() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("pytest");
+    std::fs::create_dir(&work).unwrap();
+    let passing = pytest_report(&work, false);
+    let api = FakeServer::start();
+    let storage = FakeServer::start();
+    let recent = |id: u64| {
+        let mut r = run(id, 1, &format!("sha{id}"));
+        r["created_at"] = json!(hours_ago(i64::try_from(905 - id).unwrap()));
+        r
+    };
+    for id in [901, 902, 903] {
+        let a = zip(&work, &[("pytest.xml", &passing)]);
+        api.route("GET", &format!("/repos/o/r/actions/runs/{id}/artifacts"))
+            .respond(FakeResponse::json(
+                200,
+                json!({"total_count": 1, "artifacts": [artifact(id * 10, "junit", a.len())]}),
+            ));
+        serve_zip(&api, &storage, id * 10, a);
+    }
+    // 901 is still running when 902 has completed.
+    api.route("GET", "/repos/o/r/actions/runs")
+        .respond(FakeResponse::json(
+            200,
+            json!({"total_count": 1, "workflow_runs": [recent(902)]}),
+        ));
+    let (code, _, stderr) = collect(dir.path(), &api, &["--branch", "main"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    api.route("GET", "/repos/o/r/actions/runs")
+        .respond(FakeResponse::json(
+            200,
+            json!({"total_count": 3, "workflow_runs": [recent(903), recent(902), recent(901)]}),
+        ));
+    let (code, json, stderr) = collect(dir.path(), &api, &["--branch", "main"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(json["summary"]["runs"], 2, "{stderr}");
+    assert_eq!(
+        rows(&db(dir.path()), "SELECT run_id FROM runs ORDER BY run_id"),
+        ["901", "902", "903"]
+    );
+    assert_eq!(
+        storage.requests_to("GET", "/blobs/9020").len(),
+        1,
+        "902 is read once"
     );
 }

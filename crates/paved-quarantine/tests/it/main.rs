@@ -2,6 +2,7 @@
 
 mod analyze;
 mod collect;
+mod collect_gitlab;
 mod filter;
 mod gate;
 mod hostile;
