@@ -27,6 +27,7 @@
 //! silently publishing.
 
 pub mod actions;
+pub mod comments;
 pub mod connect;
 pub mod deployments;
 mod error;
