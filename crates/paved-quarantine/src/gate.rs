@@ -72,6 +72,18 @@ pub struct GateArgs {
     /// Print the result as JSON on stdout.
     #[arg(long, env = "PAVED_JSON", value_parser = BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
     pub json: bool,
+
+    /// The history store (a SQLite file or a postgres:// URL): each failure is then marked new, quarantined (flaky), flaky, or broken on the default branch since a commit, as `analyze` judges it [default: none: no history].
+    #[arg(long, env = "PAVED_STORE", value_name = "PATH|URL")]
+    pub store: Option<String>,
+
+    /// With `--store`: analyse the most recent N runs [default: `[quarantine] window`, else 50].
+    #[arg(long, env = "PAVED_WINDOW", value_name = "N")]
+    pub window: Option<u32>,
+
+    /// Post the findings as one pull request comment (GitHub) or merge request note (GitLab), edited in place on re-runs. A failure to post is a warning and leaves the exit code alone.
+    #[arg(long, env = "PAVED_COMMENT", value_parser = BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    pub comment: bool,
 }
 
 /// One test the gate has something to say about.
@@ -99,6 +111,9 @@ pub struct Finding {
     /// did.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub through: Vec<String>,
+    /// What the history store says about this failure (`gate --store`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<crate::gate_history::Known>,
 }
 
 /// An expired quarantine entry.
@@ -132,6 +147,7 @@ fn finding(r: &TestResult, list: &QuarantineList, today: Date) -> Finding {
     Finding {
         expired: entry.filter(|e| e.is_expired(today)).map(|e| e.expires),
         through: Vec::new(),
+        history: None,
         id: crate::list::format_id(&r.id),
         variant: r.id.variant.clone(),
         file: r.file.clone(),
@@ -249,6 +265,9 @@ fn with_variant(f: &Finding) -> String {
     if !f.through.is_empty() {
         let subs: Vec<String> = f.through.iter().map(|s| md_code(s)).collect();
         out.push_str(&format!(" (failed through {})", subs.join(", ")));
+    }
+    if let Some(k) = &f.history {
+        out.push_str(&format!(" — {}", k.text().replace('|', "\\|")));
     }
     out
 }
@@ -440,7 +459,7 @@ pub fn run(args: &GateArgs) -> Result<u8> {
             .date(),
     };
     let fail_on_expired = args.fail_on_expired || q.fail_on_expired.unwrap_or(false);
-    let decision = decide(
+    let mut decision = decide(
         &merged.results,
         &list,
         Policy {
@@ -450,9 +469,21 @@ pub fn run(args: &GateArgs) -> Result<u8> {
         },
     );
 
+    if args.store.is_some() {
+        crate::gate_history::attach(
+            &mut decision,
+            args.config.as_deref(),
+            args.store.as_deref(),
+            args.window,
+        )?;
+    }
+
     let sink = CiSink::from_env(args.dotenv.clone());
     annotate(&sink, &decision);
     sink.write_summary(&markdown(&decision))?;
+    if args.comment {
+        crate::comment::post(&decision);
+    }
     let mut outputs = Outputs::new();
     outputs
         .set("passed", decision.passed)

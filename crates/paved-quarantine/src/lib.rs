@@ -6,14 +6,18 @@
 //! - [`store`]: the history store (SQLite by default, PostgreSQL with `--store postgres://…`).
 //! - [`ingest`], [`analyze`], [`gate`]: JUnit into the store, figures per test, the merge gate.
 //! - [`collect`]: JUnit from the artifacts of recent CI runs on the forge, into the store.
+//! - [`gate_history`], [`comment`]: `gate --store` (each failure against the default branch's
+//!   history) and `gate --comment` (one PR comment / MR note, edited in place).
 //! - `list`, `update`, `filter`, `report`: `quarantine.toml`, runner skip arguments, reports.
 
 pub mod analyze;
 pub mod codeowners;
 pub mod collect;
+pub mod comment;
 pub mod error;
 pub mod filter;
 pub mod gate;
+pub mod gate_history;
 pub mod ingest;
 pub mod list;
 pub mod model;

@@ -5,6 +5,7 @@ mod collect;
 mod collect_gitlab;
 mod filter;
 mod gate;
+mod gate_comment;
 mod hostile;
 mod ingest;
 mod junit;
