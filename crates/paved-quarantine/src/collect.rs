@@ -20,7 +20,9 @@
 //! after a newer one is behind the watermark too. So the listing goes on past the watermark
 //! over runs created in the last `--recheck-days`, and reads what it has not read in full
 //! before: on GitHub a (run, attempt) not recorded yet (the listing shows a run's latest attempt
-//! only, so attempts between two collects are not read); on GitLab each job not recorded yet.
+//! only, so attempts between two collects are not read), and of it only the artifacts no earlier
+//! attempt listed (a partial re-run keeps the passed-through jobs' artifacts in the run's list);
+//! on GitLab each job not recorded yet.
 //! A run or job is recorded only once all of it was read or skipped for good.
 //!
 //! Archives are streamed to a private temporary directory and capped in size; members are
@@ -484,19 +486,23 @@ impl Collector<'_> {
             ));
         }
         for artifact in &chosen {
+            // A re-run's list may still hold artifacts an earlier attempt uploaded (jobs a
+            // "Re-run failed jobs" passed through): those were read as that attempt's.
+            let read_before = format!("github-artifact:{}", artifact.id);
+            if self.store.has_part(&read_before)? {
+                continue;
+            }
             let what = format!("artifact `{}` of run {}", artifact.name, run.id);
             if artifact.expired {
                 self.summary.skip(&what, "it has expired", false);
-                continue;
+            } else if self.fits(&what, artifact.size_in_bytes) {
+                let zip = self.temp.0.join(format!("artifact-{}.zip", artifact.id));
+                let downloaded = actions.download(artifact, &zip, self.args.max_artifact_bytes);
+                if self.downloaded(&what, downloaded)? {
+                    self.read_archive(&artifact.name, &what, &zip, &meta)?;
+                }
             }
-            if !self.fits(&what, artifact.size_in_bytes) {
-                continue;
-            }
-            let zip = self.temp.0.join(format!("artifact-{}.zip", artifact.id));
-            let downloaded = actions.download(artifact, &zip, self.args.max_artifact_bytes);
-            if self.downloaded(&what, downloaded)? {
-                self.read_archive(&artifact.name, &what, &zip, &meta)?;
-            }
+            self.store.record_part(&read_before, &run.html_url)?;
         }
         // Recorded last: a run whose reading stopped half-way is read again (`--recheck-days`).
         self.store
@@ -604,7 +610,7 @@ impl Collector<'_> {
             // Jobs that never ran (manual, skipped) have nothing yet: not recorded, so a later
             // run of them is read.
             let finished = matches!(job.status.as_str(), "success" | "failed" | "canceled");
-            if !wanted || !finished || self.store.run_url(&job_key(job.id), 0)?.is_some() {
+            if !wanted || !finished || self.store.has_part(&job_key(job.id))? {
                 continue;
             }
             todo.push((job, attempt));
@@ -661,16 +667,14 @@ impl Collector<'_> {
             }
             self.store
                 .record_run_url(&meta.run_id, meta.attempt, &pipeline.web_url)?;
-            self.store
-                .record_run_url(&job_key(job.id), 0, &job.web_url)?;
+            self.store.record_part(&job_key(job.id), &job.web_url)?;
         }
         Ok(())
     }
 }
 
-/// How a GitLab job read in full is recorded in `collected_runs` (its web page, attempt 0):
-/// retried jobs are attempts of a pipeline, so a pipeline behind the watermark is read again
-/// only for the jobs not recorded.
+/// How a GitLab job read in full is recorded (`collected_parts`): retried jobs are attempts of a
+/// pipeline, so a pipeline behind the watermark is read again only for the jobs not recorded.
 fn job_key(job_id: u64) -> String {
     format!("gitlab-job:{job_id}")
 }

@@ -6,7 +6,7 @@
 //! - PostgreSQL (`--store postgres://…`): the same schema; migrations run under an advisory lock;
 //!   a transaction that loses a deadlock is retried.
 //!
-//! # Schema (version 3)
+//! # Schema (version 4)
 //!
 //! - `runs`: one row per (run_id, attempt, variant), with commit, branch and ingest time.
 //! - `reports`: one row per ingested file of a run, `UNIQUE (run, file)` (re-ingesting the same
@@ -19,8 +19,10 @@
 //! - `collect_watermarks`: per source (forge, repository, branch), the newest CI run id whose
 //!   artifacts `collect` has read in full (migration 3); older runs are not listed again.
 //! - `collected_runs`: the web page of each (run_id, attempt) `collect` read in full, as the
-//!   forge's API gave it (migration 3); a GitLab job read in full is a row
-//!   (`gitlab-job:<job id>`, 0, its web page), so retried jobs of old pipelines are told apart.
+//!   forge's API gave it (migration 3).
+//! - `collected_parts`: each part of a run `collect` read in full (`github-artifact:<id>`,
+//!   `gitlab-job:<id>`) with its web page (migration 4), so a re-run or a retried job reads only
+//!   what is new in it.
 //! - `paved_migrations`: applied schema versions. Version 1 kept a row per (run, test);
 //!   migration 2 packs those rows (and names from its `tests` table) into `reports`.
 
@@ -36,7 +38,7 @@ use crate::error::{Error, Result};
 use crate::model::{History, Outcome, RunMeta, RunOutcome, RunTotals, TestId};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// The default SQLite store, relative to the working directory.
 pub const DEFAULT_PATH: &str = ".paved/quarantine.db";
@@ -122,6 +124,23 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.record_run_url(run_id, attempt, url),
             Store::Postgres(s) => s.record_run_url(run_id, attempt, url),
+        }
+    }
+
+    /// Remember that `collect` read `part` (an artifact, a GitLab job) in full; `url` is its
+    /// run's or job's web page.
+    pub fn record_part(&mut self, part: &str, url: &str) -> Result<()> {
+        match self {
+            Store::Sqlite(s) => s.record_part(part, url),
+            Store::Postgres(s) => s.record_part(part, url),
+        }
+    }
+
+    /// Whether `collect` read `part` in full before.
+    pub fn has_part(&mut self, part: &str) -> Result<bool> {
+        match self {
+            Store::Sqlite(s) => s.has_part(part),
+            Store::Postgres(s) => s.has_part(part),
         }
     }
 

@@ -85,6 +85,13 @@ const MIGRATIONS: &[(i64, &str)] = &[
         PRIMARY KEY (run_id, attempt)
     );",
     ),
+    (
+        4,
+        "CREATE TABLE collected_parts (
+        part TEXT PRIMARY KEY,
+        url TEXT NOT NULL
+    );",
+    ),
 ];
 
 /// The advisory lock key that serialises migrations ("paved-q").
@@ -203,6 +210,25 @@ impl PgStore {
             )
             .map_err(|e| Error::store(&self.name, e))?;
         Ok(row.map(|r| r.get(0)))
+    }
+
+    pub fn record_part(&mut self, part: &str, url: &str) -> Result<()> {
+        self.client
+            .execute(
+                "INSERT INTO collected_parts (part, url) VALUES ($1, $2)
+                 ON CONFLICT (part) DO UPDATE SET url = excluded.url",
+                &[&part, &url],
+            )
+            .map_err(|e| Error::store(&self.name, e))?;
+        Ok(())
+    }
+
+    pub fn has_part(&mut self, part: &str) -> Result<bool> {
+        let row = self
+            .client
+            .query_opt("SELECT 1 FROM collected_parts WHERE part = $1", &[&part])
+            .map_err(|e| Error::store(&self.name, e))?;
+        Ok(row.is_some())
     }
 
     pub fn ingest_file(&mut self, meta: &RunMeta, path: &Path, key: &str) -> Result<Ingested> {

@@ -85,6 +85,13 @@ const MIGRATIONS: &[(i64, &str)] = &[
         PRIMARY KEY (run_id, attempt)
     );",
     ),
+    (
+        4,
+        "CREATE TABLE collected_parts (
+        part TEXT PRIMARY KEY,
+        url TEXT NOT NULL
+    );",
+    ),
 ];
 
 /// A SQLite history store.
@@ -230,6 +237,31 @@ impl SqliteStore {
                 |r| r.get(0),
             )
             .optional()
+            .map_err(|e| Error::store(&name, e))
+    }
+
+    pub fn record_part(&mut self, part: &str, url: &str) -> Result<()> {
+        let name = self.describe();
+        self.conn
+            .execute(
+                "INSERT INTO collected_parts (part, url) VALUES (?1, ?2)
+                 ON CONFLICT (part) DO UPDATE SET url = excluded.url",
+                params![part, url],
+            )
+            .map_err(|e| Error::store(&name, e))?;
+        Ok(())
+    }
+
+    pub fn has_part(&mut self, part: &str) -> Result<bool> {
+        let name = self.describe();
+        self.conn
+            .query_row(
+                "SELECT 1 FROM collected_parts WHERE part = ?1",
+                params![part],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|r| r.is_some())
             .map_err(|e| Error::store(&name, e))
     }
 

@@ -615,10 +615,20 @@ fn watermark_and_run_urls(spec: &str) {
         Some("https://x/runs/501/attempts/2")
     );
     assert_eq!(store.run_url("502", 1).unwrap(), None);
+    assert!(!store.has_part("github-artifact:7").unwrap());
+    store
+        .record_part("github-artifact:7", "https://x/runs/501")
+        .unwrap();
+    store
+        .record_part("github-artifact:7", "https://x/runs/501")
+        .unwrap();
+    assert!(store.has_part("github-artifact:7").unwrap());
+    assert!(!store.has_part("gitlab-job:7").unwrap());
     drop(store);
     // Kept across opens (the migration runs once).
     let mut again = Store::open(Some(spec)).unwrap();
     assert_eq!(again.watermark(source).unwrap(), Some(501));
+    assert!(again.has_part("github-artifact:7").unwrap());
 }
 
 #[test]
@@ -857,11 +867,13 @@ fn a_rerun_of_a_run_behind_the_watermark_is_read_as_its_new_attempt() {
             200,
             json!({"total_count": 1, "workflow_runs": [recent(801, 2)]}),
         ));
+    // The run's list still holds attempt 1's artifact next to attempt 2's.
     api.route("GET", "/repos/o/r/actions/runs/801/artifacts")
         .respond(FakeResponse::json(
             200,
-            json!({"total_count": 1, "artifacts": [artifact(82, "junit", second.len())]}),
+            json!({"total_count": 2, "artifacts": [artifact(81, "junit", 100), artifact(82, "junit", second.len())]}),
         ));
+    storage.clear_requests();
     serve_zip(&api, &storage, 82, second);
     let (code, json, stderr) = collect(dir.path(), &api, &["--branch", "main"]);
     assert_eq!(code, Some(0), "{stderr}");
@@ -870,6 +882,15 @@ fn a_rerun_of_a_run_behind_the_watermark_is_read_as_its_new_attempt() {
     assert!(
         stderr.contains("run 801 attempt 2 is behind the watermark"),
         "{stderr}"
+    );
+    assert_eq!(
+        storage
+            .requests()
+            .iter()
+            .map(|r| r.path.clone())
+            .collect::<Vec<_>>(),
+        ["/blobs/82"],
+        "attempt 1's artifact is not read again as attempt 2's"
     );
     let conn = db(dir.path());
     assert_eq!(
