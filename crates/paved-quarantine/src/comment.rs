@@ -32,6 +32,9 @@ pub const MARKER: &str = "<!-- paved-quarantine gate -->";
 pub const MAX_TEXT: usize = 200;
 /// Most failures listed per section.
 pub const MAX_ROWS: usize = 50;
+/// The body stops growing rows past this many bytes (GitHub refuses comments over 65536
+/// characters; a character is at least a byte).
+pub const MAX_BODY: usize = 60_000;
 
 /// `s` as inline code that shows, on one line, what it says and nothing more.
 pub fn untrusted(s: &str) -> String {
@@ -96,14 +99,20 @@ fn section(out: &mut String, title: &str, items: &[Finding]) {
     }
     let _ = writeln!(out, "\n### {title}\n");
     out.push_str("| test | status | message |\n| --- | --- | --- |\n");
+    let mut shown = 0;
     for f in items.iter().take(MAX_ROWS) {
+        // A row is at most a few KB (names and messages are capped): checked before each.
+        if out.len() > MAX_BODY {
+            break;
+        }
         row(out, f);
+        shown += 1;
     }
-    if items.len() > MAX_ROWS {
+    if items.len() > shown {
         let _ = writeln!(
             out,
             "\n… and {} more (the job summary lists them all).",
-            items.len() - MAX_ROWS
+            items.len() - shown
         );
     }
 }
@@ -255,6 +264,37 @@ mod tests {
         let long = untrusted(&"é".repeat(500));
         assert_eq!(long.chars().count(), MAX_TEXT + 3, "{long}");
         assert!(long.ends_with("…`"));
+    }
+
+    #[test]
+    fn the_body_stays_under_githubs_limit_however_long_the_names() {
+        let finding = |i: usize| Finding {
+            id: format!("suite|class|{i}{}", "x".repeat(5000)),
+            variant: "v".repeat(5000),
+            file: None,
+            attempts: 1,
+            message: Some("m\n".repeat(5000)),
+            owner: None,
+            issue: None,
+            expired: None,
+            through: Vec::new(),
+            history: None,
+        };
+        let many: Vec<Finding> = (0..200).map(finding).collect();
+        let decision = Decision {
+            passed: false,
+            summary: paved_junit::Summary::of(&[]),
+            failed: many.clone(),
+            flaky: many.clone(),
+            quarantined: many,
+            expired: Vec::new(),
+            fail_on_expired: false,
+            allow_expired: false,
+        };
+        let text = body(&decision, None);
+        assert!(text.chars().count() < 65_536, "{}", text.len());
+        assert!(text.contains("… and 150 more"), "{text}");
+        assert!(text.starts_with(MARKER));
     }
 
     #[test]
