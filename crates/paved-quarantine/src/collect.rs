@@ -422,6 +422,13 @@ impl Collector<'_> {
         ));
     }
 
+    fn recheck_full(&self, branch: &str) {
+        paved_core::cli::info(&format!(
+            "`{branch}`: `--max-runs` {} reached; older runs behind the watermark are looked at again next time",
+            self.args.max_runs
+        ));
+    }
+
     fn github_branch(&mut self, actions: &Actions, repository: &str, branch: &str) -> Result<()> {
         let source = format!("github:{repository}:{branch}");
         let window = self.window(&source)?;
@@ -443,6 +450,10 @@ impl Collector<'_> {
                 .run_url(&run.id.to_string(), run.run_attempt)?
                 .is_none()
             {
+                if runs.len() >= self.args.max_runs {
+                    self.recheck_full(branch);
+                    break;
+                }
                 paved_core::cli::info(&format!(
                     "run {} attempt {} is behind the watermark and was not read yet (a re-run, or a run that finished late); reading it",
                     run.id, run.run_attempt
@@ -583,7 +594,12 @@ impl Collector<'_> {
             self.more(branch, listed.new.len());
         }
         let mut todo: Vec<(&Pipeline, bool)> = listed.new.iter().map(|p| (p, false)).collect();
-        todo.extend(listed.recheck.iter().map(|p| (p, true)));
+        // Each re-checked pipeline costs a jobs request: `--max-runs` caps them with the new ones.
+        let room = self.args.max_runs.saturating_sub(todo.len());
+        if listed.recheck.len() > room {
+            self.recheck_full(branch);
+        }
+        todo.extend(listed.recheck.iter().take(room).map(|p| (p, true)));
         todo.sort_by_key(|(p, _)| p.id);
         for (pipeline, recheck) in todo {
             self.gitlab_pipeline(pipelines, pipeline, recheck)?;

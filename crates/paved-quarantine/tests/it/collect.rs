@@ -959,9 +959,18 @@ fn a_run_that_completes_after_a_newer_one_is_not_lost_behind_the_watermark() {
             200,
             json!({"total_count": 3, "workflow_runs": [recent(903), recent(902), recent(901)]}),
         ));
+    // `--max-runs` caps what is read behind the watermark too: 901 waits for the next collect.
+    let (code, json, stderr) = collect(dir.path(), &api, &["--branch", "main", "--max-runs", "1"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(json["summary"]["runs"], 1, "{stderr}");
+    assert!(
+        stderr.contains("`main`: `--max-runs` 1 reached; older runs behind the watermark are looked at again next time"),
+        "{stderr}"
+    );
     let (code, json, stderr) = collect(dir.path(), &api, &["--branch", "main"]);
     assert_eq!(code, Some(0), "{stderr}");
-    assert_eq!(json["summary"]["runs"], 2, "{stderr}");
+    assert_eq!(json["summary"]["runs"], 1, "{stderr}");
+    assert_eq!(json["summary"]["new_attempts"], 1, "{stderr}");
     assert_eq!(
         rows(&db(dir.path()), "SELECT run_id FROM runs ORDER BY run_id"),
         ["901", "902", "903"]
