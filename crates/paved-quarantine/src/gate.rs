@@ -475,7 +475,7 @@ pub fn run(args: &GateArgs) -> Result<u8> {
             args.config.as_deref(),
             args.store.as_deref(),
             args.window,
-        )?;
+        );
     }
 
     let sink = CiSink::from_env(args.dotenv.clone());

@@ -91,8 +91,33 @@ fn known(f: &Finding, history: &History, analysis: &Analysis) -> Known {
 }
 
 /// Mark each failure of `decision` with what the store `store` (or `[quarantine] store`) knows,
-/// and say it on stderr.
+/// and say it on stderr. A store that cannot be read is a warning: the history explains the
+/// decision, it does not make it, so the gate's exit code stays its own.
 pub fn attach(
+    decision: &mut Decision,
+    config: Option<&std::path::Path>,
+    store: Option<&str>,
+    window: Option<u32>,
+) {
+    if let Err(e) = try_attach(decision, config, store, window) {
+        // Each cause once, as `paved_core::cli::report` prints them.
+        let mut text = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            let cause_text = cause.to_string();
+            if !text.contains(&cause_text) {
+                text.push_str(": ");
+                text.push_str(&cause_text);
+            }
+            source = cause.source();
+        }
+        paved_core::cli::warn(&format!(
+            "could not compare the failures with the history store: {text}; the gate decided without it"
+        ));
+    }
+}
+
+fn try_attach(
     decision: &mut Decision,
     config: Option<&std::path::Path>,
     store: Option<&str>,

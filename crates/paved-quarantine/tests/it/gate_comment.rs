@@ -181,6 +181,16 @@ fn with_a_store_each_failure_is_new_quarantined_or_broken_on_the_default_branch(
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(json["failed"][0].get("history").is_none(), "{json:#}");
 
+    // A store that cannot be read is a warning; the decision (exit 1) is the gate's.
+    std::fs::create_dir(dir.path().join("a-directory")).unwrap();
+    let out = gate(dir.path(), &pr, &["--store", "a-directory", "--json"], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("could not compare the failures with the history store"),
+        "{stderr}"
+    );
+
     // Without a store, nothing is looked up.
     let out = gate(dir.path(), &pr, &["--json"], &[]);
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
