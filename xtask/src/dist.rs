@@ -1,5 +1,11 @@
-//! `cargo xtask dist [--profile NAME] [--host] [--out DIR]`: the release assets the setup action
-//! downloads: one tarball of the five binaries per target, and `SHA256SUMS`.
+//! `cargo xtask dist [--profile NAME] [--target T | --host] [--out DIR]`: the release assets the
+//! setup action downloads: one tarball of the five binaries per target, and `SHA256SUMS`.
+//!
+//! `--target T` builds one of the release targets (`sbom::RELEASE_TARGETS`: x86_64 and aarch64
+//! `unknown-linux-musl`, x86_64 and aarch64 `apple-darwin`) on a machine that can build it
+//! natively, as paved's release workflow does on one runner per target. Linux binaries are
+//! checked to be static; macOS binaries may link only the system's own libraries (`otool -L`:
+//! `/usr/lib/` and `/System/`), the way every macOS binary does.
 //!
 //! Shipped archives come from the default, `cargo xtask dist`: the `dist` profile, static. It
 //! builds `x86_64-unknown-linux-musl` when that target is installed. Otherwise (rustup cannot
@@ -26,24 +32,27 @@ pub const TARGET: &str = "x86_64-unknown-linux-musl";
 pub fn run(args: &[String]) -> Result<(), String> {
     let mut profile = "dist".to_owned();
     let mut host = false;
+    let mut target = None;
     let mut out = root().join("dist");
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--profile" => profile = it.next().ok_or("--profile needs a name")?.clone(),
             "--host" => host = true,
+            "--target" => target = Some(it.next().ok_or("--target needs a target triple")?.clone()),
             "--out" => out = PathBuf::from(it.next().ok_or("--out needs a directory")?),
             other => {
                 return Err(format!(
-                    "`dist` takes --profile NAME, --host and --out DIR (got `{other}`)"
+                    "`dist` takes --profile NAME, --target T or --host, and --out DIR (got `{other}`)"
                 ));
             }
         }
     }
-    let sums = if host {
-        host_dist(&profile, &out)?
-    } else {
-        dist(&profile, &out)?
+    let sums = match (host, target) {
+        (true, Some(_)) => return Err("`dist` takes --target T or --host, not both".to_owned()),
+        (true, None) => host_dist(&profile, &out)?,
+        (false, Some(t)) => target_dist(&profile, &out, &t)?,
+        (false, None) => dist(&profile, &out)?,
     };
     eprintln!("\ndist: {}\n{sums}", out.display());
     Ok(())
@@ -108,6 +117,46 @@ pub fn dist(profile: &str, out: &Path) -> Result<String, String> {
     package(&built, out, Linkage::Static)
 }
 
+/// Build one release target natively (paved's release workflow: one runner per target), package
+/// and check it. Returns the SHA256SUMS text.
+pub fn target_dist(profile: &str, out: &Path, target: &str) -> Result<String, String> {
+    if !crate::sbom::RELEASE_TARGETS.contains(&target) {
+        return Err(format!(
+            "`{target}` is not a release target; the release ships {}",
+            crate::sbom::RELEASE_TARGETS.join(", ")
+        ));
+    }
+    check_out(out)?;
+    let target_dir = root().join("target").join("dist");
+    let mut build = cargo();
+    build
+        .args([
+            "build",
+            "--locked",
+            "--profile",
+            profile,
+            "--target",
+            target,
+        ])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    for t in TOOLS {
+        build.args(["-p", t.bin]);
+    }
+    step(&format!("build ({target}, profile {profile})"), &mut build)?;
+    let linkage = if target.ends_with("-apple-darwin") {
+        Linkage::MacSystem
+    } else {
+        Linkage::Static
+    };
+    package_for(
+        &target_dir.join(target).join(profile_dir(profile)),
+        out,
+        linkage,
+        target,
+    )
+}
+
 /// Package the host build of `profile` (built first if it is stale). Returns the SHA256SUMS text.
 pub fn host_dist(profile: &str, out: &Path) -> Result<String, String> {
     if std::env::consts::OS != "linux" || std::env::consts::ARCH != "x86_64" {
@@ -144,6 +193,8 @@ pub enum Linkage {
     Static,
     /// The host build, for testing the download path only.
     Host,
+    /// A macOS release: the system's own libraries only.
+    MacSystem,
 }
 
 /// The one packaging path: copy the five binaries from `built` into `out`, make
@@ -151,9 +202,19 @@ pub enum Linkage {
 /// binaries at its top level, and write `SHA256SUMS` for the archive and each binary. Returns
 /// the SHA256SUMS text.
 pub fn package(built: &Path, out: &Path, linkage: Linkage) -> Result<String, String> {
+    package_for(built, out, linkage, TARGET)
+}
+
+/// [`package`] for the archive of `target`.
+pub fn package_for(
+    built: &Path,
+    out: &Path,
+    linkage: Linkage,
+    target: &str,
+) -> Result<String, String> {
     let version = workspace_version()?;
     clear_out(out)?;
-    let packaged = package_into(built, out, linkage, &version);
+    let packaged = package_into(built, out, linkage, &version, target);
     if packaged.is_err() {
         // `out` was empty or an earlier dist output: leave no half-made release behind.
         let _ = std::fs::remove_dir_all(out);
@@ -166,6 +227,7 @@ fn package_into(
     out: &Path,
     linkage: Linkage,
     version: &str,
+    target: &str,
 ) -> Result<String, String> {
     let mut names = Vec::new();
     for t in TOOLS {
@@ -180,6 +242,7 @@ fn package_into(
         })?;
         match linkage {
             Linkage::Static => check_static(&dest)?,
+            Linkage::MacSystem => check_mac_system_only(&dest)?,
             // Shipped binaries are stripped by the profile; the host build's copy the same way,
             // so the archive is release-sized (half the bytes to compress and serve).
             Linkage::Host => strip(&dest)?,
@@ -192,7 +255,7 @@ fn package_into(
             built.display()
         );
     }
-    let archive = format!("paved-{version}-{TARGET}.tar.gz");
+    let archive = format!("paved-{version}-{target}.tar.gz");
     let tar = format!(
         "tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf - {} | gzip -n -9 > {archive}",
         names.join(" ")
@@ -274,6 +337,32 @@ pub fn workspace_version() -> Result<String, String> {
 }
 
 /// A binary is static when `file` says so and `ldd` finds no dynamic loader.
+/// A macOS binary links only the system's libraries (`/usr/lib/…`, `/System/…`), which every Mac
+/// has; a Homebrew or other path would not be there on a consumer's runner.
+fn check_mac_system_only(path: &Path) -> Result<(), String> {
+    let out = Command::new("otool")
+        .arg("-L")
+        .arg(path)
+        .output()
+        .map_err(|e| format!("could not run `otool -L` (Xcode command line tools): {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let foreign: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("/usr/lib/") && !l.starts_with("/System/"))
+        .collect();
+    if out.status.success() && foreign.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} links libraries a Mac may not have:\n  {}",
+            path.display(),
+            foreign.join("\n  ")
+        ))
+    }
+}
+
 pub fn check_static(path: &Path) -> Result<(), String> {
     let run = |program: &str| {
         Command::new(program)
@@ -363,6 +452,32 @@ mod tests {
             std::fs::copy(&first, built.join(t.bin)).unwrap();
         }
         built
+    }
+
+    #[test]
+    fn a_target_the_release_does_not_ship_is_refused_before_building() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = target_dist(
+            "dist",
+            &dir.path().join("out"),
+            "riscv64gc-unknown-linux-gnu",
+        )
+        .unwrap_err();
+        assert!(err.contains("is not a release target"), "{err}");
+        assert!(err.contains("aarch64-apple-darwin"), "{err}");
+    }
+
+    #[test]
+    fn an_archive_is_named_for_the_target_it_was_built_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let built = built_tools(dir.path());
+        let out = dir.path().join("out");
+        let sums =
+            package_for(&built, &out, Linkage::Static, "aarch64-unknown-linux-musl").unwrap();
+        let version = workspace_version().unwrap();
+        let archive = format!("paved-{version}-aarch64-unknown-linux-musl.tar.gz");
+        assert!(sums.lines().next().unwrap().ends_with(&archive), "{sums}");
+        assert!(out.join(&archive).is_file());
     }
 
     #[test]
