@@ -36,6 +36,7 @@ mod gitlab;
 pub mod issues;
 pub mod links;
 pub mod pipelines;
+pub mod proposals;
 mod session;
 
 use std::fmt;

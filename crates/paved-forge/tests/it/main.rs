@@ -4,3 +4,4 @@ mod deployments;
 mod github;
 mod gitlab;
 mod issues;
+mod proposals;
