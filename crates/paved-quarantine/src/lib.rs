@@ -21,6 +21,7 @@ pub mod gate_history;
 pub mod ingest;
 pub mod list;
 pub mod model;
+pub mod propose;
 pub mod report;
 pub mod source;
 pub mod store;

@@ -15,6 +15,9 @@
 //!   reported as **not observed**: quarantined tests are meant to keep running under the gate.
 //! - `--open-issues` opens an issue per added test (recording its URL in the entry) and closes
 //!   the entry's issue with a comment when it is released.
+//! - `--propose` leaves the checkout alone and keeps one pull request / merge request with the
+//!   change and the evidence instead, closing it when there is nothing to change (see
+//!   [`crate::propose`]).
 //!
 //! The figures come from the history store, analysed as `analyze` does (`--store`, `--window`,
 //! `--branch`), or from `--stats FILE` (the output of `analyze --json`).
@@ -147,7 +150,15 @@ pub struct UpdateArgs {
     #[arg(long, env = "PAVED_OPEN_ISSUES", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
     pub open_issues: bool,
 
-    /// The forge for `--open-issues` [default: the CI's forge].
+    /// Propose the change as one pull request (GitHub) or merge request (GitLab) on `--propose-branch`, updated by later runs and closed when there is nothing to change, instead of writing the list.
+    #[arg(long, env = "PAVED_PROPOSE", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    pub propose: bool,
+
+    /// The branch `--propose` keeps its one commit on (replaced on every run).
+    #[arg(long, env = "PAVED_PROPOSE_BRANCH", value_name = "BRANCH", default_value = paved_forge::proposals::DEFAULT_BRANCH)]
+    pub propose_branch: String,
+
+    /// The forge for `--open-issues` and `--propose` [default: the CI's forge].
     #[arg(long, env = "PAVED_FORGE", value_name = "github|gitlab")]
     pub forge: Option<String>,
 
@@ -458,7 +469,7 @@ pub fn apply(
 }
 
 /// Carry a forge error over into the crate's error type, keeping its category and hint.
-fn forge_error(e: paved_forge::Error) -> Error {
+pub(crate) fn forge_error(e: paved_forge::Error) -> Error {
     use paved_core::error::Diagnostic;
     use paved_core::exit::Category;
     let hint = e.hint();
@@ -699,16 +710,28 @@ pub fn run(args: &UpdateArgs) -> crate::error::Result<u8> {
     }
 
     let before = list.render();
-    let tracker = if args.open_issues && !args.dry_run {
-        let kind = match &args.forge {
-            Some(f) => f.parse::<ForgeKind>().map_err(forge_error)?,
+    let before_list = list.clone();
+    let forge = || -> Result<ForgeKind> {
+        match &args.forge {
+            Some(f) => f.parse::<ForgeKind>().map_err(forge_error),
             None => ForgeKind::detect().ok_or_else(|| {
                 Error::Usage(
-                    "`--open-issues` needs a forge: run in GitHub Actions or GitLab CI, or pass `--forge github|gitlab`".into(),
+                    "`--open-issues` and `--propose` need a forge: run in GitHub Actions or GitLab CI, or pass `--forge github|gitlab`".into(),
                 )
-            })?,
-        };
-        Some(paved_forge::issues::from_env(kind).map_err(forge_error)?)
+            }),
+        }
+    };
+    let tracker = if args.open_issues && !args.dry_run {
+        Some(paved_forge::issues::from_env(forge()?).map_err(forge_error)?)
+    } else {
+        None
+    };
+    // Everything `--propose` needs is checked before anything is written (issues included).
+    let proposer = if args.propose && !args.dry_run {
+        let kind = forge()?;
+        let (rel, base, exists) = crate::propose::location(&path, &args.location.repo)?;
+        let proposals = paved_forge::proposals::from_env(kind).map_err(forge_error)?;
+        Some((proposals, rel, base, exists))
     } else {
         None
     };
@@ -761,7 +784,36 @@ pub fn run(args: &UpdateArgs) -> crate::error::Result<u8> {
         }
     ));
 
-    if !args.dry_run && after != before {
+    let mut proposal = None;
+    if let Some((proposals, rel, base, exists)) = &proposer {
+        let spec = paved_forge::proposals::ProposalSpec {
+            branch: args.propose_branch.clone(),
+            base_commit: base.clone(),
+            path: rel.clone(),
+            content: after.clone(),
+            file_exists: *exists,
+            message: crate::propose::title(&plan),
+            title: crate::propose::title(&plan),
+            body: crate::propose::body(&plan, &stats, &before_list, rel),
+        };
+        let outcome =
+            crate::propose::run(proposals.as_ref(), &spec, after != before).map_err(forge_error)?;
+        let noun = proposals.noun();
+        paved_core::cli::info(&match &outcome {
+            crate::propose::Outcome::Opened { url, .. } => format!("opened the {noun} {url}"),
+            crate::propose::Outcome::Updated { url, .. } => format!("updated the {noun} {url}"),
+            crate::propose::Outcome::Closed { url, .. } => {
+                format!("nothing to change: closed the {noun} {url}")
+            }
+            crate::propose::Outcome::Unchanged => {
+                format!(
+                    "nothing to change, and no {noun} from `{}` is open",
+                    args.propose_branch
+                )
+            }
+        });
+        proposal = Some(outcome);
+    } else if !args.dry_run && after != before {
         list.save()?;
     }
     let sink = paved_core::ci::CiSink::from_env(None);
@@ -771,6 +823,13 @@ pub fn run(args: &UpdateArgs) -> crate::error::Result<u8> {
         .set("released", plan.released.len())
         .set("quarantined", list.len())
         .set("changed", after != before);
+    if let Some(
+        crate::propose::Outcome::Opened { number, url }
+        | crate::propose::Outcome::Updated { number, url },
+    ) = &proposal
+    {
+        outputs.set("proposal", number).set("proposal-url", url);
+    }
     sink.write_outputs(&outputs)?;
     sink.write_summary(&summary_markdown(&plan, &path, args.dry_run))?;
     if args.json {
@@ -784,6 +843,7 @@ pub fn run(args: &UpdateArgs) -> crate::error::Result<u8> {
             "parents": plan.parents,
             "not_observed": plan.not_observed,
             "diff": diff(&before, &after, &name),
+            "proposal": proposal,
         });
         paved_core::cli::print_stdout(&format!(
             "{}\n",

@@ -10,6 +10,7 @@ mod hostile;
 mod ingest;
 mod junit;
 mod list;
+mod propose;
 mod report;
 mod reruns;
 mod simulator;

@@ -9,7 +9,7 @@ use paved_quarantine::model::{TestId, TestStats, Verdict};
 use paved_testkit::http::{FakeResponse, FakeServer};
 use serde_json::json;
 
-const LIST: &str = r#"# Quarantined tests. Reviewed like code.
+pub(crate) const LIST: &str = r#"# Quarantined tests. Reviewed like code.
 
 # Racy since the session refactor.
 [[test]]
@@ -31,7 +31,7 @@ expires = 2026-12-01
 
 const CODEOWNERS: &str = "* @acme/everyone\n/tests/ui/ @acme/web\n*.spec.ts @acme/web-e2e\n";
 
-fn stats(suite: &str, classname: &str, name: &str, file: Option<&str>) -> TestStats {
+pub(crate) fn stats(suite: &str, classname: &str, name: &str, file: Option<&str>) -> TestStats {
     TestStats {
         id: TestId {
             suite: suite.into(),
@@ -53,7 +53,7 @@ fn stats(suite: &str, classname: &str, name: &str, file: Option<&str>) -> TestSt
     }
 }
 
-fn flaky(mut s: TestStats) -> TestStats {
+pub(crate) fn flaky(mut s: TestStats) -> TestStats {
     s.failures = 6;
     s.same_commit_flakes = 2;
     s.retry_passes = 3;
@@ -64,7 +64,7 @@ fn flaky(mut s: TestStats) -> TestStats {
     s
 }
 
-fn repo() -> tempfile::TempDir {
+pub(crate) fn repo() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join(".github")).unwrap();
     std::fs::write(dir.path().join(".github/CODEOWNERS"), CODEOWNERS).unwrap();
@@ -103,7 +103,7 @@ fn repo() -> tempfile::TempDir {
     dir
 }
 
-fn update(dir: &Path, extra: &[&str], env: &[(&str, String)]) -> Output {
+pub(crate) fn update(dir: &Path, extra: &[&str], env: &[(&str, String)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_paved-quarantine"));
     cmd.current_dir(dir)
         .args(["update", "--stats", "stats.json", "--today", "2026-11-22"])
