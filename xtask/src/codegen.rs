@@ -8,7 +8,8 @@
 //!   - `templates/<tool>/template.yml`: the `spec: inputs:` entries, the job's `variables:`, and
 //!     the install + run script (embedded from `actions/setup/install.sh` and `run.sh`).
 //!
-//!   Everything outside the markers is written by hand.
+//!   Everything outside the markers is written by hand. Components that run several commands
+//!   (listed in [`SCRIPT_ONLY_TEMPLATES`], e.g. `templates/quarantine-loop`) get only the script.
 //! - Whole files, listed in [`SCHEMAS`]: the JSON Schemas of the formats the tools write,
 //!   derived from their types (`docs/change-bundle.schema.json`).
 //!
@@ -420,6 +421,9 @@ pub fn replace_region(text: &str, region: &str, body: &str) -> Result<String, St
     ))
 }
 
+/// GitLab components written by hand around the generated setup script.
+pub const SCRIPT_ONLY_TEMPLATES: &[&str] = &["templates/quarantine-loop/template.yml"];
+
 /// Every generated file, as (path relative to root, expected content).
 pub fn generate(root: &Path) -> Result<Vec<(String, String)>, String> {
     let script = gitlab_script(root)?;
@@ -440,6 +444,13 @@ pub fn generate(root: &Path) -> Result<Vec<(String, String)>, String> {
             .and_then(|t| replace_region(&t, "script", &script))
             .map_err(|e| format!("{template}: {e}"))?;
         files.push((template, text));
+    }
+    // Components that run more than one command of a tool: only their setup script is generated.
+    for template in SCRIPT_ONLY_TEMPLATES {
+        let text = read(root, template)?;
+        let text =
+            replace_region(&text, "script", &script).map_err(|e| format!("{template}: {e}"))?;
+        files.push(((*template).to_owned(), text));
     }
     for file in SCHEMAS {
         files.push((file.path.to_owned(), (file.text)()));
