@@ -20,6 +20,8 @@
 //!
 //! The pipelines use `PAVED_BIN_DIR` pointing at the fresh binaries. Each must produce a version, release
 //! notes, and a quarantine-gate result from a JUnit report with one quarantined flaky failure.
+//! The flaky-test loop (`quarantine.yml`, the `quarantine-loop` component) runs against fake
+//! forges served from this process; see [`quarantine`].
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -27,6 +29,8 @@ use std::time::Instant;
 
 use crate::tools::{npm_bin, venv_bin};
 use crate::util::{cargo, describe, root, step};
+
+mod quarantine;
 
 /// The tools the pipelines under test run.
 const BINS: &[&str] = &[
@@ -351,11 +355,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let t = Instant::now();
     if run_github {
         github(&tmp, &paved, &bin_dir)?;
+        quarantine::github(&tmp, &paved, &bin_dir, &crate::dist::workspace_version()?)?;
     }
     let github_secs = t.elapsed().as_secs_f64();
     let t = Instant::now();
     if run_gitlab {
         gitlab(&tmp, &paved, &bin_dir)?;
+        quarantine::gitlab(&tmp, &paved, &bin_dir)?;
     }
     let gitlab_secs = t.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&tmp);
