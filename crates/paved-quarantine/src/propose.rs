@@ -300,3 +300,42 @@ pub fn run(
         None => Outcome::Unchanged,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::list::QuarantineEntry;
+
+    #[test]
+    fn a_code_span_outlasts_the_backticks_inside_and_keeps_to_one_cell() {
+        assert_eq!(code("a|b"), "`a\\|b`");
+        assert_eq!(code("x `y` ``z``"), "``` x `y` ``z`` ```");
+        let span = code("`start\nend`");
+        assert_eq!(span, "`` `start end` ``");
+        assert_eq!(text("<b>*x*</b> @team"), "\\<b\\>\\*x\\*\\</b\\> @team");
+    }
+
+    #[test]
+    fn the_body_stays_under_the_forge_limit_and_counts_what_it_left_out() {
+        let date = jiff::civil::date(2026, 1, 1);
+        let plan = Plan {
+            added: (0..5000)
+                .map(|i| QuarantineEntry {
+                    id: format!("suite|class|test_{i}_{}", "x".repeat(40)),
+                    variant: None,
+                    reason: String::new(),
+                    owner: "@acme/team".into(),
+                    issue: None,
+                    added: date,
+                    expires: date,
+                })
+                .collect(),
+            ..Plan::default()
+        };
+        let list = QuarantineList::empty(Path::new("quarantine.toml"));
+        let body = body(&plan, &[], &list, "quarantine.toml");
+        assert!(body.len() < 65_536, "{}", body.len());
+        assert!(body.contains("more rows are left out"), "{body}");
+        assert!(body.contains("test_0_"));
+    }
+}
