@@ -33,6 +33,9 @@ pub struct Args {
 pub enum Command {
     /// Check that messages follow Conventional Commits (PR titles, commit ranges).
     Lint(LintArgs),
+    /// Replay past releases and print the conventions (tag scheme, zero-feat, default-bump) that
+    /// reproduce them best; --write adds them to paved.toml.
+    Calibrate(CalibrateArgs),
 }
 
 /// Options for computing (and releasing) the next version.
@@ -147,6 +150,14 @@ pub struct LintArgs {
     /// Check every non-merge commit in a range, e.g. origin/main..HEAD.
     #[arg(long, env = "PAVED_RANGE", value_name = "A..B")]
     pub range: Option<String>,
+}
+
+/// Options for `calibrate`.
+#[derive(Debug, Clone, ClapArgs, Default)]
+pub struct CalibrateArgs {
+    /// Add the best settings to `[version]` of paved.toml (created if missing), keeping the rest of the file.
+    #[arg(long, action = clap::ArgAction::SetTrue)]
+    pub write: bool,
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! [`run`] is the whole command: plan, then optionally write version files, tag, push, and report
 //! through the CI sink.
 
+pub mod calibrate;
 pub mod cli;
 pub mod error;
 pub mod files;
@@ -296,15 +297,24 @@ fn tag_and_push(repo: &Repo, plan: &VersionPlan, push: bool, remote: &str) -> Re
 pub fn run(args: Args) -> Result<u8> {
     let in_ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
     // A message to lint needs no repository (a PR title check has no checkout).
-    if let Some(Command::Lint(lint_args)) = args.command {
+    let command = args.command;
+    if let Some(Command::Lint(lint_args)) = &command {
         return lint::run_at(
             &args.repo.repo,
             args.config.config.as_deref(),
-            &lint_args,
+            lint_args,
             args.next.result.json,
         );
     }
     let mut repo = Repo::discover(&args.repo.repo)?;
+    if let Some(Command::Calibrate(calibrate_args)) = &command {
+        return calibrate::run(
+            &repo,
+            args.config.config.as_deref(),
+            calibrate_args,
+            args.next.result.json,
+        );
+    }
     let (config, _) = PavedConfig::load(args.config.config.as_deref(), repo.root())?;
     run_next(&mut repo, &config.version, &args.next, in_ci)
 }
