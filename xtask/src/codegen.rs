@@ -540,7 +540,7 @@ mod tests {
         assert!(find("tag").boolean);
         assert_eq!(find("repo").default.as_deref(), Some(""));
         assert!(find("repo").description.ends_with("[default: .]"));
-        assert_eq!(find("command").options, ["", "lint"]);
+        assert_eq!(find("command").options, ["", "lint", "calibrate"]);
         assert_eq!(find("messages").via, Via::Positional);
         assert!(find("fetch").description.contains("One of: auto, never."));
         // paved-changelog's --tag is a tag name, not a flag: the same env, its own meaning.

@@ -33,8 +33,12 @@ pub struct Args {
 pub enum Command {
     /// Check that messages follow Conventional Commits (PR titles, commit ranges).
     Lint(LintArgs),
-    /// Replay past releases and print the conventions (tag scheme, zero-feat, default-bump) that
-    /// reproduce them best; --write adds them to paved.toml.
+    /// Replay past releases and find the config that reproduces them best.
+    ///
+    /// At each release tag, paved computes the bump it would have proposed from the history up to
+    /// that tag and compares it with the bump that was released. Every tag scheme the tags use,
+    /// `zero-feat` (minor|patch) and `default-bump` (none|patch) is tried; the best is printed
+    /// with its score and its disagreements, and --write adds it to paved.toml.
     Calibrate(CalibrateArgs),
 }
 
@@ -156,7 +160,9 @@ pub struct LintArgs {
 #[derive(Debug, Clone, ClapArgs, Default)]
 pub struct CalibrateArgs {
     /// Add the best settings to `[version]` of paved.toml (created if missing), keeping the rest of the file.
-    #[arg(long, action = clap::ArgAction::SetTrue)]
+    // The same twin as the release's `--write`: both write what the command found into the
+    // repository's files, and the action passes both through its one `write` input.
+    #[arg(long, env = "PAVED_WRITE", value_parser = BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
     pub write: bool,
 }
 

@@ -20,6 +20,30 @@ fn help() {
     insta::assert_snapshot!("help", run.ok());
     let lint = crate::common::run_in(std::env::temp_dir().as_path(), &["lint", "--help"], &[]);
     insta::assert_snapshot!("lint_help", lint.ok());
+    let calibrate = crate::common::run_in(
+        std::env::temp_dir().as_path(),
+        &["calibrate", "--help"],
+        &[],
+    );
+    insta::assert_snapshot!("calibrate_help", calibrate.ok());
+}
+
+/// The human report of `calibrate`: the table, the best config, what was not scored, and each
+/// disagreement with the commits that decided it.
+#[test]
+fn calibrate_report() {
+    let repo = TestRepo::new();
+    repo.commit("feat: start");
+    repo.tag("v1.0.0");
+    repo.commit("fix: a bug");
+    repo.tag("v1.0.1");
+    repo.commit("feat: released as a patch");
+    repo.commit("chore: tidy");
+    repo.tag("v1.0.2");
+    repo.commit("feat: export");
+    repo.tag("v1.1.0");
+    let run = repo.paved(&["calibrate"]);
+    insta::assert_snapshot!("calibrate_report", run.ok());
 }
 
 #[test]
