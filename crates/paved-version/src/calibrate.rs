@@ -34,6 +34,8 @@ use crate::error::{Error, Result};
 
 /// How many disagreements the text report lists (`--json` has them all).
 const SHOWN_DISAGREEMENTS: usize = 10;
+/// How many candidates the text report's table shows (`--json` has them all).
+const SHOWN_CANDIDATES: usize = 8;
 /// How many commits a disagreement names as the ones that decided it.
 const DECIDING_COMMITS: usize = 3;
 
@@ -665,6 +667,7 @@ pub fn render(c: &Calibration) -> String {
         let width = scope
             .candidates
             .iter()
+            .take(SHOWN_CANDIDATES)
             .map(|c| c.tag_template.len())
             .max()
             .unwrap_or(0)
@@ -674,7 +677,7 @@ pub fn render(c: &Calibration) -> String {
             "{:<width$}  {:<10} {:<13} agreement",
             "tag scheme", "zero-feat", "default-bump"
         );
-        for cand in &scope.candidates {
+        for cand in scope.candidates.iter().take(SHOWN_CANDIDATES) {
             let _ = writeln!(
                 s,
                 "{:<width$}  {:<10} {:<13} {}/{} ({:.1}%)",
@@ -684,6 +687,13 @@ pub fn render(c: &Calibration) -> String {
                 cand.agreed,
                 cand.releases,
                 cand.score * 100.0
+            );
+        }
+        if scope.candidates.len() > SHOWN_CANDIDATES {
+            let _ = writeln!(
+                s,
+                "and {} more candidates (`--json` lists them all)",
+                scope.candidates.len() - SHOWN_CANDIDATES
             );
         }
         let b = &scope.best;
@@ -697,6 +707,28 @@ pub fn render(c: &Calibration) -> String {
             b.releases,
             b.score * 100.0
         );
+        if scope.package.is_none() {
+            let mut others: Vec<(&str, usize)> = Vec::new();
+            for cand in &scope.candidates {
+                if cand.tag_template != b.tag_template
+                    && !others.iter().any(|(t, _)| *t == cand.tag_template)
+                {
+                    others.push((&cand.tag_template, cand.releases));
+                }
+            }
+            if !others.is_empty() {
+                let list: Vec<String> = others
+                    .iter()
+                    .map(|(t, n)| format!("`{t}` ({n} releases)"))
+                    .collect();
+                let _ = writeln!(
+                    s,
+                    "other tag schemes: {}; if they are packages, list each in `[[version.package]]` \
+                     of paved.toml to calibrate it from the commits that touch its path",
+                    list.join(", ")
+                );
+            }
+        }
         if !scope.skipped.is_empty() {
             let _ = writeln!(s, "not scored: {} release(s)", scope.skipped.len());
             for k in &scope.skipped {

@@ -279,3 +279,30 @@ fn real_semantic_release() {
 fn real_release_please() {
     assert_calibrates("release-please", "v{version}");
 }
+
+#[test]
+fn each_configured_package_is_calibrated_from_the_commits_that_touch_its_path() {
+    let repo = TestRepo::new();
+    repo.write(
+        "paved.toml",
+        "[[version.package]]\nname = \"api\"\npath = \"api\"\n\n[[version.package]]\nname = \"web\"\npath = \"web\"\ntag = \"web@{version}\"\n",
+    );
+    repo.commit_file("api/a", "feat: api start");
+    repo.commit_file("web/w", "feat: web start");
+    repo.tag("api-v1.0.0");
+    repo.tag("web@1.0.0");
+    // A feature in web and a fix in api: api releases a patch, web a minor.
+    repo.commit_file("web/w2", "feat: web export");
+    repo.commit_file("api/a2", "fix: api bug");
+    repo.tag("api-v1.0.1");
+    repo.tag("web@1.1.0");
+    let report = calibrate(&repo, &[]);
+    let scopes = report["scopes"].as_array().unwrap();
+    assert_eq!(scopes.len(), 2);
+    assert_eq!(scopes[0]["package"], "api");
+    assert_eq!(scopes[0]["best"]["tag_template"], "{name}-v{version}");
+    assert_eq!(scopes[1]["package"], "web");
+    assert_eq!(scopes[1]["best"]["tag_template"], "web@{version}");
+    assert_eq!(report["best"]["agreed"], 2, "{report:#}");
+    assert_eq!(report["best"]["releases"], 2);
+}
