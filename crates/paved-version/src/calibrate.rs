@@ -125,14 +125,23 @@ pub struct BestConfig {
     pub zero_feat: Bump,
     /// `default-bump`.
     pub default_bump: Bump,
-    /// Tag template per scope (`None` key: the repository's `tag-template`).
-    pub tag_templates: Vec<(Option<String>, String)>,
+    /// The tag template of each scope.
+    pub tag_templates: Vec<ScopeTemplate>,
     /// Releases scored over every scope.
     pub releases: usize,
     /// Releases reproduced.
     pub agreed: usize,
     /// `agreed / releases`.
     pub score: f64,
+}
+
+/// The tag scheme chosen for one scope.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScopeTemplate {
+    /// Package name; `None`: the repository's `tag-template`.
+    pub package: Option<String>,
+    /// The template.
+    pub tag_template: String,
 }
 
 /// The whole result of `calibrate`.
@@ -548,8 +557,10 @@ pub fn calibrate(repo: &Repo, file: &VersionConfig) -> Result<Calibration> {
     for c in 0..CONVENTIONS.len() {
         let mut total = (0, 0);
         for (_, schemes) in &per_scope {
+            // `rev`: on a tie `max_by` keeps the last, and the first scheme tried should win.
             if let Some((agreed, scored)) = schemes
                 .iter()
+                .rev()
                 .map(|(_, replays, _)| {
                     let agreed = replays
                         .iter()
@@ -623,7 +634,10 @@ pub fn calibrate(repo: &Repo, file: &VersionConfig) -> Result<Calibration> {
                 deciding: deciding(r, &rules[best_conv]),
             })
             .collect();
-        tag_templates.push((target.package.clone(), best.tag_template.clone()));
+        tag_templates.push(ScopeTemplate {
+            package: target.package.clone(),
+            tag_template: best.tag_template.clone(),
+        });
         candidates
             .sort_by(|(_, a), (_, b)| b.agreed.cmp(&a.agreed).then(b.score.total_cmp(&a.score)));
         scopes.push(ScopeReport {
@@ -801,13 +815,13 @@ pub fn write_config(path: &Path, best: &BestConfig) -> Result<()> {
         toml_edit::value(best.default_bump.to_string()),
     );
     let mut packages: BTreeMap<&str, &str> = BTreeMap::new();
-    for (package, template) in &best.tag_templates {
-        match package {
+    for t in &best.tag_templates {
+        match &t.package {
             None => {
-                version.insert("tag-template", toml_edit::value(template.as_str()));
+                version.insert("tag-template", toml_edit::value(t.tag_template.as_str()));
             }
             Some(name) => {
-                packages.insert(name, template);
+                packages.insert(name, &t.tag_template);
             }
         }
     }

@@ -95,7 +95,10 @@ fn default_bump_patch_is_chosen_when_any_commit_was_released() {
     let report = calibrate(&repo, &[]);
     assert_eq!(report["best"]["default_bump"], "patch");
     // The scheme without `v` is the one these tags follow.
-    assert_eq!(report["best"]["tag_templates"][0][1], "{version}");
+    assert_eq!(
+        report["best"]["tag_templates"][0]["tag_template"],
+        "{version}"
+    );
     assert_eq!(report["best"]["agreed"], 3);
 }
 
@@ -229,12 +232,12 @@ fn assert_calibrates(name: &str, template: &str) -> serde_json::Value {
         best["agreed"],
         best["releases"],
         score * 100.0,
-        best["tag_templates"][0][1],
+        best["tag_templates"][0]["tag_template"],
         best["zero_feat"],
         best["default_bump"]
     );
     assert_eq!(
-        best["tag_templates"][0][1],
+        best["tag_templates"][0]["tag_template"],
         template,
         "{:#}",
         scope(&report)["candidates"]
@@ -305,4 +308,12 @@ fn each_configured_package_is_calibrated_from_the_commits_that_touch_its_path() 
     assert_eq!(scopes[1]["best"]["tag_template"], "web@{version}");
     assert_eq!(report["best"]["agreed"], 2, "{report:#}");
     assert_eq!(report["best"]["releases"], 2);
+    // --write gives each package its scheme, in its own table.
+    repo.paved(&["calibrate", "--write"]).ok();
+    let written = repo.read("paved.toml");
+    assert!(
+        written.contains("name = \"api\"\npath = \"api\"\ntag = \"{name}-v{version}\"\n"),
+        "{written}"
+    );
+    assert!(!written.contains("tag-template"), "{written}");
 }
