@@ -31,6 +31,7 @@ pub mod comments;
 pub mod connect;
 pub mod deployments;
 mod error;
+pub mod fleet;
 mod github;
 mod gitlab;
 pub mod issues;
