@@ -208,6 +208,60 @@ pub struct DoraArgs {
     /// Also write a markdown summary to this file.
     #[arg(long, env = "PAVED_MARKDOWN", value_name = "FILE")]
     pub markdown: Option<PathBuf>,
+
+    /// Also write a self-contained HTML report with weekly trend charts to this file.
+    #[arg(long, env = "PAVED_HTML", value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
+    /// Read the deployments (and their statuses) of every repository of this GitHub
+    /// organisation. The API and token come from GITHUB_API_URL and GITHUB_TOKEN.
+    #[arg(
+        long,
+        env = "PAVED_GITHUB_ORG",
+        value_name = "ORG",
+        help_heading = "Sources"
+    )]
+    pub github_org: Option<String>,
+
+    /// Read the GitHub deployments of these repositories (`owner/name`, comma-separated).
+    #[arg(
+        long,
+        env = "PAVED_GITHUB_REPOS",
+        value_name = "OWNER/NAME",
+        value_delimiter = ',',
+        help_heading = "Sources"
+    )]
+    pub github_repos: Vec<String>,
+
+    /// Read the deployments of every project of this GitLab group (id or path) and its
+    /// subgroups. The API and token come from CI_API_V4_URL and GITLAB_TOKEN or CI_JOB_TOKEN.
+    #[arg(
+        long,
+        env = "PAVED_GITLAB_GROUP",
+        value_name = "GROUP",
+        help_heading = "Sources"
+    )]
+    pub gitlab_group: Option<String>,
+
+    /// Read the ServiceNow change requests matching this `sysparm_query` (e.g.
+    /// `correlation_idSTARTSWITHacme/`) from --servicenow-url.
+    #[arg(
+        long,
+        env = "PAVED_SERVICENOW_QUERY",
+        value_name = "QUERY",
+        help_heading = "Sources"
+    )]
+    pub servicenow_query: Option<String>,
+
+    /// Read paved-promote's promotion ledger: its JSON-lines file, or the registry repository
+    /// (`HOST/REPOSITORY`) that holds the records.
+    #[arg(
+        long,
+        env = "PAVED_LEDGER",
+        value_name = "FILE|REPOSITORY",
+        help_heading = "Sources"
+    )]
+    pub ledger: Option<String>,
 }
 
 #[cfg(test)]

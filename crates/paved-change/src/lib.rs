@@ -767,33 +767,24 @@ fn dora(args: &Args, d: &DoraArgs, sink: &CiSink) -> Result<u8> {
             "`--since` must be before `--until`",
         ));
     }
-    if !ctx.records.is_dir() {
-        return Err(Error::usage(
-            format!(
-                "there is no records directory `{}` to compute DORA figures from",
-                ctx.records.display()
-            ),
-            "pass `--records DIR` with the evidence bundles `paved-change open` wrote (in CI, \
-             restore them from an artifact first)",
-        ));
-    }
-    let (bundles, bad) = bundle::load_dir(&ctx.records)?;
-    for e in &bad {
-        paved_core::cli::warn(&format!("{e}; it is not counted"));
-    }
-    let figures = dora::compute(&bundles, d.environment.as_deref(), since, until);
+    let deployments = dora_sources(args, d, &ctx, since, sink)?;
+    let figures = dora::compute(&deployments, d.environment.as_deref(), since, until);
     let md = dora::markdown(&figures);
     if let Some(path) = &d.markdown {
         paved_core::fs::write_atomic(path, md.as_bytes())?;
     }
+    if let Some(path) = &d.html {
+        paved_core::fs::write_atomic(path, dora::html(&figures).as_bytes())?;
+    }
     sink.write_summary(&md)?;
     let mut outputs = Outputs::new();
+    let figures_total = &figures.total;
     outputs
-        .set("deployments", figures.deployments)
-        .set("deployments-per-day", figures.deployments_per_day)
+        .set("deployments", figures_total.deployments)
+        .set("deployments-per-day", figures_total.deployments_per_day)
         .set(
             "lead-time-seconds",
-            figures
+            figures_total
                 .lead_time
                 .median_seconds
                 .map(|s| s.to_string())
@@ -801,14 +792,14 @@ fn dora(args: &Args, d: &DoraArgs, sink: &CiSink) -> Result<u8> {
         )
         .set(
             "change-failure-rate",
-            figures
+            figures_total
                 .change_failure_rate
                 .map(|r| r.to_string())
                 .unwrap_or_default(),
         )
         .set(
             "time-to-restore-seconds",
-            figures
+            figures_total
                 .time_to_restore
                 .median_seconds
                 .map(|s| s.to_string())
@@ -823,4 +814,120 @@ fn dora(args: &Args, d: &DoraArgs, sink: &CiSink) -> Result<u8> {
         paved_core::cli::print_stdout(&dora::table(&figures))?;
     }
     Ok(paved_core::exit::OK)
+}
+
+/// Whether `value` of `--ledger` names a file rather than a registry repository.
+fn ledger_is_file(value: &str) -> bool {
+    let path = Path::new(value);
+    path.exists()
+        || !value.contains('/')
+        || value.starts_with(['.', '/', '~'])
+        || path
+            .extension()
+            .is_some_and(|e| e == "jsonl" || e == "json" || e == "ndjson")
+}
+
+/// The deployments of every source `dora` was pointed at. The local records are read when
+/// they are named (`--records`, `[change] records`) or when no other source is.
+fn dora_sources(
+    args: &Args,
+    d: &DoraArgs,
+    ctx: &Context,
+    since: jiff::Timestamp,
+    sink: &CiSink,
+) -> Result<Vec<dora::Deployment>> {
+    let remote = d.github_org.is_some()
+        || !d.github_repos.is_empty()
+        || d.gitlab_group.is_some()
+        || d.servicenow_query.is_some()
+        || d.ledger.is_some();
+    let named_records = args.records.is_some() || ctx.config.change.records.is_some();
+    let since_text = since.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let mut gathered: Vec<(String, dora::sources::Gathered)> = Vec::new();
+    if !remote || named_records {
+        gathered.push((
+            format!("`{}`", ctx.records.display()),
+            dora::sources::records(&ctx.records)?,
+        ));
+    }
+    if d.github_org.is_some() || !d.github_repos.is_empty() {
+        if let Some(t) = env_var("GITHUB_TOKEN") {
+            sink.mask(&t);
+        }
+        let forge = paved_forge::fleet::GitHubFleet::from_lookup(client()?, env_var);
+        let what = match &d.github_org {
+            Some(org) => format!("GitHub organisation `{org}`"),
+            None => "GitHub".to_owned(),
+        };
+        paved_core::cli::info(&format!("reading deployments from {what}"));
+        gathered.push((
+            what,
+            dora::sources::github(
+                &forge,
+                d.github_org.as_deref(),
+                &d.github_repos,
+                d.environment.as_deref(),
+                &since_text,
+            )?,
+        ));
+    }
+    if let Some(group) = &d.gitlab_group {
+        for k in ["GITLAB_TOKEN", "CI_JOB_TOKEN"] {
+            if let Some(t) = env_var(k) {
+                sink.mask(&t);
+            }
+        }
+        let forge = paved_forge::fleet::GitLabFleet::from_lookup(client()?, env_var);
+        let what = format!("GitLab group `{group}`");
+        paved_core::cli::info(&format!("reading deployments from {what}"));
+        gathered.push((
+            what,
+            dora::sources::gitlab(&forge, group, d.environment.as_deref(), &since_text)?,
+        ));
+    }
+    if let Some(query) = &d.servicenow_query {
+        let url = args
+            .servicenow_url
+            .clone()
+            .or_else(|| ctx.config.change.servicenow_url.clone())
+            .ok_or_else(|| {
+                Error::usage(
+                    "`--servicenow-query` needs the instance URL",
+                    "pass `--servicenow-url https://INSTANCE.service-now.com`, set `PAVED_SERVICENOW_URL`, or `servicenow-url` under `[change]`",
+                )
+            })?;
+        let auth = backend::ServiceNowConfig::auth_from(&env_var)?;
+        sink.mask(auth.secret().expose());
+        let what = "ServiceNow change requests".to_owned();
+        paved_core::cli::info(&format!("reading {what}"));
+        gathered.push((
+            what,
+            dora::sources::servicenow(&client()?, &url, &auth, query)?,
+        ));
+    }
+    if let Some(ledger) = &d.ledger {
+        let what = format!("the promotion ledger `{ledger}`");
+        let read = if ledger_is_file(ledger) {
+            dora::sources::ledger_file(Path::new(ledger))?
+        } else {
+            paved_core::cli::info(&format!("reading {what}"));
+            dora::sources::ledger_registry(&client()?, ledger)?
+        };
+        gathered.push((what, read));
+    }
+    let mut all = Vec::new();
+    for (what, g) in gathered {
+        for w in &g.warnings {
+            paved_core::cli::warn(w);
+        }
+        if g.requests > 0 {
+            paved_core::cli::info(&format!(
+                "{what}: {} in {}",
+                text::count(g.deployments.len(), "deployment", "deployments"),
+                text::count(g.requests, "request", "requests")
+            ));
+        }
+        all.extend(g.deployments);
+    }
+    Ok(all)
 }

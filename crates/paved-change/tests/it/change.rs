@@ -781,6 +781,8 @@ fn dora_on_a_hand_computed_fixture() {
     assert_eq!(json["lead_time"]["commits"], 4);
     assert_eq!(json["lead_time"]["median_seconds"], 10800);
     assert_eq!(json["lead_time"]["mean_seconds"], 27450);
+    // p90: rank ⌈0.9·4⌉ = 4, the largest: 24h = 86400 s.
+    assert_eq!(json["lead_time"]["p90_seconds"], 86400);
     // 3 of 6 failed.
     assert_eq!(json["change_failure_rate"], 0.5);
     // Restores 3h and 48h: median 25.5h = 91800 s.

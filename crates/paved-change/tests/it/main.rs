@@ -5,6 +5,7 @@ paved_testkit::tool_tests!(env!("CARGO_BIN_EXE_paved-change"));
 mod approvals;
 mod backends;
 mod change;
+mod dora;
 mod hostile;
 mod signed;
 mod support;
