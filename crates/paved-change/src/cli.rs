@@ -253,6 +253,12 @@ pub struct DoraArgs {
     )]
     pub servicenow_query: Option<String>,
 
+    /// Keep the deployments read in PostgreSQL (`postgres://USER@HOST/DB`, upserted by source
+    /// and id) and compute the figures from everything stored there. Without another source,
+    /// only the store is read.
+    #[arg(long, env = "PAVED_STORE", value_name = "URL")]
+    pub store: Option<String>,
+
     /// Read paved-promote's promotion ledger: its JSON-lines file, or the registry repository
     /// (`HOST/REPOSITORY`) that holds the records.
     #[arg(

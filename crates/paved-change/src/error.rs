@@ -41,6 +41,16 @@ pub enum Error {
         hint: Option<String>,
     },
 
+    /// The DORA store (PostgreSQL) failed.
+    #[error("the DORA store `{store}` failed")]
+    Store {
+        /// The store's URL, without credentials.
+        store: String,
+        /// The database's own error, kept so its causes are printed too.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// `wait` ran out of time.
     #[error("change `{id}` was not approved within {waited}; it is still `{state}`")]
     Timeout {
@@ -51,6 +61,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// A failure of the store `store`.
+    pub fn store(store: &str, err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Error::Store {
+            store: store.to_owned(),
+            source: err.into(),
+        }
+    }
+
     /// A usage error with a hint.
     pub fn usage(message: impl Into<String>, hint: impl Into<String>) -> Self {
         Error::Usage {
@@ -78,7 +96,7 @@ impl Diagnostic for Error {
             Error::Core(e) => e.category(),
             Error::Forge(e) => e.category(),
             Error::Usage { .. } | Error::BadBundle { .. } => Category::Usage,
-            Error::Backend(_) | Error::Timeout { .. } => Category::External,
+            Error::Backend(_) | Error::Timeout { .. } | Error::Store { .. } => Category::External,
             Error::Refused { .. } => Category::Refused,
         }
     }
@@ -93,6 +111,10 @@ impl Diagnostic for Error {
             ),
             Error::Backend(_) => Some(
                 "re-run the job; if it keeps failing, check the backend URL and report this message"
+                    .into(),
+            ),
+            Error::Store { .. } => Some(
+                "check that the PostgreSQL server in `--store` is reachable and that the user may create tables there (the first run creates them)"
                     .into(),
             ),
             Error::Timeout { .. } => Some(

@@ -767,7 +767,18 @@ fn dora(args: &Args, d: &DoraArgs, sink: &CiSink) -> Result<u8> {
             "`--since` must be before `--until`",
         ));
     }
-    let deployments = dora_sources(args, d, &ctx, since, sink)?;
+    let mut deployments = dora_sources(args, d, &ctx, since, sink)?;
+    if let Some(url) = &d.store {
+        let mut store = dora::store::PgStore::open(url)?;
+        let new = store.upsert(&deployments)?;
+        deployments = store.load(since.as_second(), until.as_second())?;
+        paved_core::cli::info(&format!(
+            "stored {} in `{}`; the figures cover its {} in the window",
+            text::count(new, "new deployment", "new deployments"),
+            store.describe(),
+            text::count(deployments.len(), "deployment", "deployments")
+        ));
+    }
     let figures = dora::compute(&deployments, d.environment.as_deref(), since, until);
     let md = dora::markdown(&figures);
     if let Some(path) = &d.markdown {
@@ -828,7 +839,7 @@ fn ledger_is_file(value: &str) -> bool {
 }
 
 /// The deployments of every source `dora` was pointed at. The local records are read when
-/// they are named (`--records`, `[change] records`) or when no other source is.
+/// they are named (`--records`, `[change] records`) or when no other source (nor `--store`) is.
 fn dora_sources(
     args: &Args,
     d: &DoraArgs,
@@ -842,9 +853,11 @@ fn dora_sources(
         || d.servicenow_query.is_some()
         || d.ledger.is_some();
     let named_records = args.records.is_some() || ctx.config.change.records.is_some();
+    // With a store, the store is the history: the local records are read only when named.
+    let read_records = named_records || (!remote && d.store.is_none());
     let since_text = since.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
     let mut gathered: Vec<(String, dora::sources::Gathered)> = Vec::new();
-    if !remote || named_records {
+    if read_records {
         gathered.push((
             format!("`{}`", ctx.records.display()),
             dora::sources::records(&ctx.records)?,

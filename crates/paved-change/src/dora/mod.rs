@@ -19,6 +19,7 @@
 
 pub mod render;
 pub mod sources;
+pub mod store;
 
 use std::collections::{BTreeMap, BTreeSet};
 

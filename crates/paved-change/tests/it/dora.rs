@@ -806,3 +806,87 @@ fn a_missing_ledger_file_is_an_input_error() {
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("nope.jsonl"), "{}", run.stderr);
 }
+
+/// `--store postgres://…`: what a run reads is upserted (a second run of the same ledger adds
+/// nothing), the figures come from everything stored, and a run with only `--store` computes
+/// from the store alone.
+#[test]
+fn deployments_are_kept_in_postgres_once_each() {
+    let pg = paved_testkit::postgres::Postgres::start();
+    let url = pg.url();
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger.jsonl");
+    std::fs::write(&ledger, ledger_lines().join("\n") + "\n").unwrap();
+    let dora = |extra: &[&str]| {
+        let mut args = vec![
+            "--json", "dora", "--store", &url, "--since", SINCE, "--until", UNTIL,
+        ];
+        args.extend_from_slice(extra);
+        let run = run_in(dir.path(), &args, &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run
+    };
+    let ledger_arg = ["--ledger", ledger.to_str().unwrap()];
+    let first = dora(&ledger_arg);
+    assert!(
+        first.stderr.contains("stored 4 new deployments"),
+        "{}",
+        first.stderr
+    );
+    assert_eq!(first.json()["deployments"], 4);
+    let again = dora(&ledger_arg);
+    assert!(
+        again.stderr.contains("stored 0 new deployments"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(again.json()["deployments"], 4, "nothing counted twice");
+
+    // Local records are added to the same store; the figures then cover both sources.
+    let records = dir.path().join("records");
+    std::fs::create_dir_all(&records).unwrap();
+    let bundle = json!({
+        "$schema": "https://paved.dev/schemas/change-bundle/v1.json", "schema_version": 1,
+        "id": "chg-1", "correlation_id": "acme/api:1:prod", "environment": "prod", "version": "1.0.0",
+        "repository": "acme/api",
+        "commits": { "head": "a".repeat(40), "base": null, "base_source": "root", "base_ref": null, "merges": 0,
+            "list": [{ "sha": "b".repeat(40), "summary": "s", "author": "a", "author_email": "e",
+                       "authored_at": "2026-01-06T09:00:00Z", "committed_at": "2026-01-06T09:00:00Z", "pull_request": null }] },
+        "changes": { "source": "none", "pull_requests": [], "without_pull_request": [], "error": null },
+        "tests": null, "artifacts": [], "previous": null,
+        "ci": { "provider": "local", "run_id": null, "attempt": null, "run_url": null, "actor": null, "workflow": null, "job": null, "ref_name": null },
+        "timestamps": { "opened_at": "2026-01-06T09:30:00Z", "approved_at": null, "closed_at": "2026-01-06T10:00:00Z" },
+        "record": { "backend": "file", "id": "chg-1", "number": "chg-1", "url": null, "state": "closed", "result": "success", "notes": null }
+    });
+    std::fs::write(records.join("chg-1.json"), bundle.to_string()).unwrap();
+    let mut with_records = vec!["--records", records.to_str().unwrap()];
+    with_records.extend([
+        "--json", "dora", "--store", &url, "--since", SINCE, "--until", UNTIL,
+    ]);
+    let run = run_in(dir.path(), &with_records, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // 4 from the ledger + 1 record; its lead time 10:00 − 09:00 = 1h.
+    assert_eq!(run.json()["deployments"], 5);
+    assert_eq!(run.json()["lead_time"]["median_seconds"], 3600);
+
+    let only_store = dora(&[]);
+    let j = only_store.json();
+    assert_eq!(j["deployments"], 5, "from the store alone");
+    assert_eq!(j["failed"], 1);
+    assert_eq!(j["time_to_restore"]["median_seconds"], 10800);
+}
+
+/// A `--store` that is not a PostgreSQL URL is a usage error (exit 2) naming it, without its
+/// password.
+#[test]
+fn a_store_that_is_not_postgres_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_in(
+        dir.path(),
+        &["dora", "--store", "mysql://u:hunter2@db/x"],
+        &[],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--store"), "{}", run.stderr);
+    assert!(!run.stderr.contains("hunter2"), "{}", run.stderr);
+}
