@@ -149,7 +149,8 @@ impl GitHubFleet {
     }
 
     /// The finished deployments of `repository` (`owner/name`), to `environment` when given,
-    /// newer than `since` (RFC 3339; the newest-first list stops at the first older one).
+    /// created at or after `since` (RFC 3339; the newest-first list stops at the first older
+    /// one, so a deployment created before `since` that finished after it is not read).
     pub fn deployments(
         &self,
         repository: &str,
