@@ -320,6 +320,14 @@ fn chart(
             (None, _) => {}
         }
     }
+    if values.iter().all(Option::is_none) {
+        let _ = write!(
+            s,
+            "<text class=\"empty\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">no data in the window</text>",
+            CHART_W / 2.0,
+            CHART_H / 2.0
+        );
+    }
     if line && !points.is_empty() {
         let _ = write!(
             s,

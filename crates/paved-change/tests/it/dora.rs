@@ -462,6 +462,10 @@ fn the_html_report_renders_in_chromium() {
         4,
         "{frequency}"
     );
+    // The ledger has no commits: the lead-time chart says so instead of drawing nothing.
+    let lead = &dom[dom.find("id=\"chart-lead-time\"").unwrap()..];
+    let lead = &lead[..lead.find("</figure>").unwrap()];
+    assert!(lead.contains("no data in the window"), "{lead}");
     assert!(dom.contains("&lt;b&gt;prod&lt;/b&gt;"), "{dom}");
     assert!(!dom.contains("<b>prod</b>"), "{dom}");
     assert!(!dom.contains("<script>alert"), "{dom}");
