@@ -7,6 +7,7 @@
 //! reason; it never passes silently.
 
 pub mod actions;
+pub mod browser;
 pub mod http;
 pub mod postgres;
 pub mod process;

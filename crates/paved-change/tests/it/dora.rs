@@ -3,8 +3,6 @@
 //! likewise, and paved-promote's ledger (a JSON-lines file and a real registry), against
 //! figures computed by hand. The HTML report is rendered in headless Chromium.
 
-use std::process::Command;
-
 use paved_core::http::{Client, HttpConfig};
 use paved_testkit::http::{FakeResponse, FakeServer, test_client};
 use serde_json::{Value, json};
@@ -379,7 +377,6 @@ fn dora_over_three_repositories_and_a_ledger_matches_the_hand_computed_figures()
 /// and the chart elements are there and that hostile names are escaped.
 #[test]
 fn the_html_report_renders_in_chromium() {
-    let chromium = paved_testkit::tool("chromium");
     let dir = tempfile::tempdir().unwrap();
     let ledger = dir.path().join("ledger.jsonl");
     let mut lines = ledger_lines();
@@ -410,32 +407,8 @@ fn the_html_report_renders_in_chromium() {
         "self-contained, and the name is escaped: {text}"
     );
 
-    let url = format!("file://{}", html.display());
-    let profile = dir.path().join("profile");
-    let chrome = |extra: &[&str]| {
-        let out = Command::new(&chromium)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ])
-            .arg(format!("--user-data-dir={}", profile.display()))
-            .args(extra)
-            .arg(&url)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    };
-    let dom = String::from_utf8(chrome(&["--dump-dom"]).stdout).unwrap();
+    let browser = paved_testkit::browser::Browser::new();
+    let dom = browser.dom(&html);
     // 2 repositories (the app and the hostile one), 3 environments, 4 weeks; 4 metrics.
     assert_eq!(dom.matches("<tr class=\"repository\">").count(), 2, "{dom}");
     assert_eq!(
@@ -470,20 +443,9 @@ fn the_html_report_renders_in_chromium() {
     assert!(!dom.contains("<b>prod</b>"), "{dom}");
     assert!(!dom.contains("<script>alert"), "{dom}");
 
-    let shot = dir.path().join("dora.png");
-    chrome(&[
-        &format!("--screenshot={}", shot.display()),
-        "--window-size=1000,900",
-    ]);
-    // To look at it: PAVED_KEEP_SCREENSHOT=/tmp/dora.png cargo nextest run -p paved-change html_report
-    if let Some(keep) = std::env::var_os("PAVED_KEEP_SCREENSHOT") {
-        std::fs::copy(&shot, keep).unwrap();
-    }
-    let png = std::fs::read(&shot).unwrap();
-    assert!(
-        png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 2000,
-        "a real screenshot"
-    );
+    // A real, non-empty PNG. To look at it:
+    // PAVED_KEEP_SCREENSHOT=/tmp/dora.png cargo nextest run -p paved-change html_report
+    browser.screenshot(&html, 1000, 900);
 }
 
 /// GitHub's refusals: `401`, `403` and `404` name the request and status (exit 3, as every

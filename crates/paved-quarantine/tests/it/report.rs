@@ -70,7 +70,6 @@ fn history() -> History {
 
 #[test]
 fn report_writes_markdown_and_html_that_renders_in_chromium() {
-    let chromium = paved_testkit::tool("chromium");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("history.json"),
@@ -122,26 +121,8 @@ fn report_writes_markdown_and_html_that_renders_in_chromium() {
         "self-contained"
     );
 
-    let url = format!("file://{}", html.display());
-    let profile = dir.path().join("profile");
-    let common = |cmd: &mut Command| {
-        cmd.args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()));
-    };
-    let mut dom = Command::new(&chromium);
-    common(&mut dom);
-    let dom = dom.args(["--dump-dom", &url]).output().unwrap();
-    assert!(
-        dom.status.success(),
-        "{}",
-        String::from_utf8_lossy(&dom.stderr)
-    );
-    let dom = String::from_utf8(dom.stdout).unwrap();
+    let browser = paved_testkit::browser::Browser::new();
+    let dom = browser.dom(&html);
     // The tests `analyze` does not call stable (the infrastructure run made every test fail:
     // discarded, so the stable ones are not listed); each row has one cell per run shown, the
     // discarded run marked as such.
@@ -193,29 +174,9 @@ fn report_writes_markdown_and_html_that_renders_in_chromium() {
     );
     assert!(dom.contains("<polyline"), "the trend chart is there");
 
-    let shot = dir.path().join("report.png");
-    let mut cmd = Command::new(&chromium);
-    common(&mut cmd);
-    let status = cmd
-        .arg(format!("--screenshot={}", shot.display()))
-        .arg("--window-size=900,700")
-        .arg(&url)
-        .output()
-        .unwrap();
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
-    let png = std::fs::read(&shot).unwrap();
-    // To look at it: PAVED_KEEP_SCREENSHOT=/tmp/report.png cargo nextest run -p paved-quarantine report
-    if let Some(keep) = std::env::var_os("PAVED_KEEP_SCREENSHOT") {
-        std::fs::copy(&shot, keep).unwrap();
-    }
-    assert!(
-        png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 2000,
-        "a real screenshot"
-    );
+    // A real, non-empty PNG. To look at it:
+    // PAVED_KEEP_SCREENSHOT=/tmp/report.png cargo nextest run -p paved-quarantine report
+    browser.screenshot(&html, 900, 700);
 }
 
 #[test]
