@@ -9,6 +9,8 @@
 //!
 //! - paved-quarantine: `ingest` of a generated 200 MB JUnit file into SQLite against
 //!   `grep -c '<testcase'` (see `bench/quarantine.rs`). Target: at least 1/3 of grep's speed.
+//!   Then the peak memory of `gate`, `analyze` and `report` on it (target: at most 100 MB each;
+//!   `cargo xtask bench quarantine memory` runs only that part).
 //!
 //! - paved-changelog `--all` on a 1,000,000-commit history where every commit is a release tag,
 //!   against paved-version on the same repository (`cargo xtask bench tags`). Target: at most 2x.
@@ -69,31 +71,31 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if which == Some("promote") {
         return promote::run();
     }
-    if args.len() > 1
+    let memory_only = args.len() == 2 && which == Some("quarantine") && args[1] == "memory";
+    if (args.len() > 1 && !memory_only)
         || !matches!(
             which,
             None | Some("version" | "changelog" | "tags" | "quarantine")
         )
     {
         return Err(format!(
-            "usage: cargo xtask bench [version|changelog|tags|quarantine] (got `{}`)",
+            "usage: cargo xtask bench [version|changelog|tags|quarantine [memory]] (got `{}`)",
             args.join(" ")
         ));
     }
-    step(
-        "build release binaries",
-        cargo().args([
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "paved-version",
-            "-p",
-            "paved-changelog",
-            "-p",
-            "paved-quarantine",
-        ]),
-    )?;
+    // Only the binaries this bench runs.
+    let packages: &[&str] = match which {
+        Some("quarantine") => &["paved-quarantine"],
+        Some("version") => &["paved-version"],
+        Some("changelog" | "tags") => &["paved-version", "paved-changelog"],
+        _ => &["paved-version", "paved-changelog", "paved-quarantine"],
+    };
+    let mut build = cargo();
+    build.args(["build", "--release", "--locked"]);
+    for p in packages {
+        build.args(["-p", p]);
+    }
+    step("build release binaries", &mut build)?;
     if matches!(which, None | Some("version")) {
         bench_version()?;
     }
@@ -104,7 +106,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         bench_tags()?;
     }
     if matches!(which, None | Some("quarantine")) {
-        quarantine::run()?;
+        quarantine::run(memory_only)?;
     }
     Ok(())
 }

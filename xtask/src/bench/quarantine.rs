@@ -8,6 +8,11 @@
 //! Then `filter` on a quarantine.toml of 100,000 entries (target: under 1 s; line numbers for
 //! errors used to be counted from the top of the file for every entry, which took 18 s on 10k).
 //!
+//! Then memory: `gate` on the same 200 MB report (with a quarantine list covering the failures
+//! of the first 100 suites), and `analyze` and `report` (markdown and HTML) on a store that
+//! ingest filled with 10 runs of it. Target: peak resident memory at most 100 MB each (wall time
+//! is printed too, not judged). `cargo xtask bench quarantine memory` runs only this part.
+//!
 //! grep's output is read through a pipe: with stdout on `/dev/null`, GNU grep stops at the
 //! first match and the comparison would be meaningless.
 
@@ -115,13 +120,17 @@ fn ingest(bin: &Path, file: &Path, store: &Path, run: &str) -> Command {
     c
 }
 
-pub fn run() -> Result<(), String> {
+/// Every part, or (`memory_only`) only the memory of `gate`, `analyze` and `report`.
+pub fn run(memory_only: bool) -> Result<(), String> {
     let dir = root().join("target/bench");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let file = dir.join("quarantine-junit.xml");
     let bytes = generate(&file)?;
     let mb = bytes as f64 / 1_000_000.0;
     let bin = root().join("target/release/paved-quarantine");
+    if memory_only {
+        return bench_memory(&bin, &dir, &file, mb);
+    }
     let store: PathBuf = dir.join("quarantine-bench.db");
     let fresh = |store: &Path| {
         for suffix in ["", "-wal", "-shm"] {
@@ -178,7 +187,8 @@ pub fn run() -> Result<(), String> {
             }
         );
     }
-    bench_filter(&bin, &dir)
+    bench_filter(&bin, &dir)?;
+    bench_memory(&bin, &dir, &file, mb)
 }
 
 const LIST_ENTRIES: usize = 100_000;
@@ -218,6 +228,153 @@ fn bench_filter(bin: &Path, dir: &Path) -> Result<(), String> {
             } else {
                 "OVER TARGET"
             }
+        );
+    }
+    Ok(())
+}
+
+/// The memory target for `gate`, `analyze` and `report` on the 200 MB report, in MB (10^6 bytes).
+const PEAK_TARGET_MB: f64 = 100.0;
+/// Runs ingested into the store that `analyze` and `report` read.
+const STORE_RUNS: usize = 10;
+/// Timed runs of each command (after one to warm the page cache).
+const MEMORY_RUNS: usize = 3;
+
+/// A command in the bench directory with no CI around it.
+fn quarantine(bin: &Path, dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(bin);
+    c.args(args)
+        .current_dir(dir)
+        .env_remove("CI")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITLAB_CI")
+        .env_remove("PAVED_STORE")
+        .env("NO_COLOR", "1");
+    c
+}
+
+/// Time `cmd`, which may exit 0 or 1 (a gate that says no is a result, not a failure).
+fn run_decided(cmd: &mut Command) -> Result<Duration, String> {
+    let start = Instant::now();
+    let status = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| e.to_string())?;
+    let took = start.elapsed();
+    if !matches!(status.code(), Some(0 | 1)) {
+        return Err(format!("`{}` failed: {status}", crate::util::describe(cmd)));
+    }
+    Ok(took)
+}
+
+/// Peak memory and wall time of `gate`, `analyze` and `report` on the 200 MB report.
+fn bench_memory(bin: &Path, dir: &Path, file: &Path, mb: f64) -> Result<(), String> {
+    // The failures of the first 100 suites are quarantined (every 50th test case fails).
+    let list = dir.join("quarantine-gate.toml");
+    let mut text = String::new();
+    let mut quarantined = 0;
+    for i in (0..100 * PER_SUITE)
+        .step_by(50)
+        .filter(|i| !i.is_multiple_of(200))
+    {
+        let (s, c) = (i / PER_SUITE, i % PER_SUITE);
+        quarantined += 1;
+        text.push_str(&format!(
+            "[[test]]\nid = \"com.example.service{s}.ServiceTest|com.example.service{s}.ServiceTest|handlesRequestNumber{c}WithValidInput\"\n\
+             reason = \"flaky\"\nowner = \"@acme/qa\"\nadded = 2026-11-01\nexpires = 2099-12-31\n\n"
+        ));
+    }
+    std::fs::write(&list, text).map_err(|e| format!("{}: {e}", list.display()))?;
+    let file_arg = file.to_string_lossy().into_owned();
+    let list_arg = list.to_string_lossy().into_owned();
+    let gate = || {
+        quarantine(
+            bin,
+            dir,
+            &[
+                "gate",
+                &file_arg,
+                "--list",
+                &list_arg,
+                "--today",
+                "2026-11-22",
+            ],
+        )
+    };
+
+    let store = dir.join("quarantine-analyze.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", store.display()));
+    }
+    eprintln!("\ningesting {STORE_RUNS} runs of the report for analyze and report");
+    for run in 1..=STORE_RUNS {
+        let commit = format!("{run:0>40}");
+        let mut cmd = quarantine(
+            bin,
+            dir,
+            &["ingest", "--commit", &commit, "--branch", "main"],
+        );
+        cmd.args(["--run-id", &run.to_string(), "--store"])
+            .arg(&store)
+            .arg(file);
+        run_quiet(&mut cmd)?;
+    }
+    let store_arg = store.to_string_lossy().into_owned();
+    let analyze = || quarantine(bin, dir, &["analyze", "--store", &store_arg]);
+    let md = dir
+        .join("quarantine-report.md")
+        .to_string_lossy()
+        .into_owned();
+    let html = dir
+        .join("quarantine-report.html")
+        .to_string_lossy()
+        .into_owned();
+    let report = || {
+        quarantine(
+            bin,
+            dir,
+            &[
+                "report",
+                "--store",
+                &store_arg,
+                "--markdown",
+                &md,
+                "--html",
+                &html,
+            ],
+        )
+    };
+
+    eprintln!(
+        "\npaved-quarantine memory on the {mb:.0} MB report ({CASES} test cases); store of {STORE_RUNS} runs; median of {MEMORY_RUNS} runs"
+    );
+    let gate_label = format!("gate ({quarantined} quarantined)");
+    let commands: [(&str, &dyn Fn() -> Command); 3] = [
+        (&gate_label, &gate),
+        ("analyze", &analyze),
+        ("report (markdown and html)", &report),
+    ];
+    for (what, cmd) in commands {
+        let took = median(MEMORY_RUNS, || run_decided(&mut cmd()))?;
+        let peak = peak_rss_kib(&mut cmd());
+        let (peak, verdict) = match peak {
+            Some(k) => {
+                let mb = k as f64 * 1024.0 / 1e6;
+                (
+                    format!("{mb:.1} MB"),
+                    if mb <= PEAK_TARGET_MB {
+                        "ok"
+                    } else {
+                        "OVER TARGET"
+                    },
+                )
+            }
+            None => ("n/a (GNU time not installed)".to_owned(), "not measured"),
+        };
+        eprintln!(
+            "  {what:<28} {:>8.0} ms   peak {peak}   (target <= {PEAK_TARGET_MB:.0} MB: {verdict})",
+            ms(took)
         );
     }
     Ok(())
