@@ -399,3 +399,53 @@ fn analyze_reports_quarantined_tests_that_were_not_observed() {
         "{table}"
     );
 }
+
+/// The same test far apart in one report: an empty rerun test case (pytest-rerunfailures with
+/// pytest 9 writes each rerun attempt so; under pytest-xdist the other workers' results come in
+/// between), tens of thousands of other test cases, then its final attempt, failed, in a later
+/// suite. The final attempt decides: the gate fails. A test that failed first and passed far
+/// later is flaky.
+#[test]
+fn a_final_failure_far_from_the_same_tests_earlier_pass_still_fails_the_gate() {
+    const OTHERS: usize = 30_000;
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("pytest.xml");
+    let mut xml = String::from(
+        r#"<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest" tests="0">
+<testcase classname="test_app" name="test_late" time="0.001" />
+<testcase classname="test_app" name="test_recovers" time="0.002"><failure message="AssertionError: first try">assert False</failure></testcase>
+"#,
+    );
+    for i in 0..OTHERS {
+        xml.push_str(&format!(
+            "<testcase classname=\"test_bulk\" name=\"test_case[{i}]\" time=\"0.001\" />\n"
+        ));
+    }
+    xml.push_str(
+        r#"</testsuite><testsuite name="pytest" tests="0">
+<testcase classname="test_app" name="test_recovers" time="0.001" />
+<testcase classname="test_app" name="test_late" time="0.003"><failure message="AssertionError: late">assert False</failure></testcase>
+</testsuite></testsuites>
+"#,
+    );
+    std::fs::write(&report, xml).unwrap();
+    let out = bin()
+        .current_dir(dir.path())
+        .args(["gate", "--json"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["failed"].as_array().map(Vec::len), Some(1), "{json}");
+    assert_eq!(json["failed"][0]["id"], "pytest|test_app|test_late");
+    assert_eq!(json["failed"][0]["attempts"], 2);
+    assert_eq!(json["failed"][0]["message"], "AssertionError: late");
+    assert_eq!(json["flaky"][0]["id"], "pytest|test_app|test_recovers");
+    assert_eq!(json["flaky"][0]["message"], "AssertionError: first try");
+    let s = &json["summary"];
+    assert_eq!(s["tests"], OTHERS + 2);
+    assert_eq!((&s["failed"], &s["flaky"]), (&1.into(), &1.into()));
+    assert_eq!(s["passed"], OTHERS + 1);
+}
