@@ -5,7 +5,9 @@
 //! - [`parse_file`] → [`Report`]: the tests in one file, attempts folded per test;
 //! - [`stream_file`]: the same tests handed to a callback as each `<testsuite>` closes, so that a
 //!   report with a million test cases is ingested without holding it all in memory;
-//! - [`Summary::of`] → totals for evidence and summaries.
+//! - [`Summary::of`] → totals for evidence and summaries;
+//! - [`Tally`]: a run's files folded into a record per test and the tests with a failed attempt
+//!   in full ([`Tallied`]), in bounded memory (what paved-quarantine's `gate` reads).
 //!
 //! Inside, one parser hands each test case to a [`Sink`]: a plain pass (most of any report)
 //! arrives as borrowed strings ([`CaseRef`]), without allocating, and only other cases as a
@@ -20,7 +22,7 @@
 //!   for plain passes, and its contract with the parser), `case` (a test case's attempts),
 //!   `escape` ([`unescape`], [`text`]);
 //! - `merge` ([`merge_reports`], [`merge_into`]), `discover` ([`find_reports`]), `summary`
-//!   ([`Summary`]), [`parallel`] (one file on several threads).
+//!   ([`Summary`]), [`parallel`] (one file on several threads), [`tally`] (a record per test).
 //!
 //! # Dialects
 //!
@@ -66,6 +68,7 @@ pub mod model;
 pub mod parallel;
 mod parse;
 mod summary;
+pub mod tally;
 
 pub use discover::{FindError, find_reports};
 pub use escape::{text, unescape};
@@ -74,6 +77,7 @@ pub use merge::{merge_into, merge_reports};
 pub use model::{Attempt, Outcome, Report, TestId, TestResult};
 pub use parse::{CaseRef, Sink};
 pub use summary::Summary;
+pub use tally::{FailedTest, Tallied, Tally};
 
 use merge::{Collect, Merger};
 use parse::{Parser, bad};
@@ -98,6 +102,13 @@ pub fn stream_file<E: From<paved_core::Error>>(
     variant: &str,
     sink: impl FnMut(TestResult) -> Result<(), E>,
 ) -> Result<u64, E> {
+    let reader = open_report(path)?;
+    let mut collect = Collect::new(variant, sink);
+    Ok(Parser::new(reader, path).run(&mut collect)?.cases)
+}
+
+/// A JUnit file opened for the parser; an empty file is refused with a hint.
+fn open_report(path: &Path) -> paved_core::Result<BufReader<File>> {
     let file = File::open(path).map_err(|source| paved_core::Error::Io {
         action: "read the JUnit report",
         path: path.to_owned(),
@@ -109,12 +120,9 @@ pub fn stream_file<E: From<paved_core::Error>>(
             path,
             "the file is empty; expected a JUnit XML report (`<testsuites>` or `<testsuite>`). \
              Did the test run crash before writing it?",
-        )
-        .into());
+        ));
     }
-    let reader = BufReader::with_capacity(256 * 1024, file);
-    let mut collect = Collect::new(variant, sink);
-    Ok(Parser::new(reader, path).run(&mut collect)?.cases)
+    Ok(BufReader::with_capacity(256 * 1024, file))
 }
 
 /// Parse JUnit XML from memory (tests, and reports that arrive over a pipe).

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use paved_junit::{Report, Summary, parse_bytes, parse_file};
+use paved_junit::{Report, Summary, Tallied, Tally, parse_bytes, parse_file};
 use paved_quarantine::model::Outcome;
 
 fn fixture(name: &str) -> PathBuf {
@@ -269,4 +269,83 @@ fn large_system_out_is_skipped() {
     assert_eq!(r.results.len(), 2);
     assert_eq!(r.results[0].final_outcome(), Outcome::Failed);
     assert_eq!(r.results[1].final_outcome(), Outcome::Passed);
+}
+
+/// A [`Tally`] (a record per test, what `gate` reads) folds every runner's report, and the odd
+/// orders reruns come in, as merging every result does: the same totals, and the same tests
+/// with a failed attempt, each with its attempts, final outcome, file and last failure message.
+#[test]
+fn a_tally_folds_every_report_as_merging_every_result_does() {
+    let check = |what: &str, files: &[PathBuf]| {
+        let mut tally = Tally::new("linux", 16);
+        for f in files {
+            tally.read_file(f).unwrap_or_else(|e| panic!("{what}: {e}"));
+        }
+        let reports = files
+            .iter()
+            .map(|f| parse_file(f, "linux").unwrap_or_else(|e| panic!("{what}: {e}")));
+        let merged = paved_junit::merge_reports(reports);
+        assert_eq!(tally.finish(), Tallied::of(&merged.results), "{what}");
+    };
+    let names = [
+        "dotnet.xml",
+        "go-junit-report.xml",
+        "gotestsum-rerun.xml",
+        "gradle.xml",
+        "jest-junit.xml",
+        "nextest.xml",
+        "playwright.xml",
+        "pytest.xml",
+        "rspec.xml",
+        "surefire.xml",
+    ];
+    for name in names {
+        check(name, &[fixture(name)]);
+    }
+    // Every fixture as one run's files: tests of one report and of another never mix.
+    check("all", &names.map(fixture));
+    // The orders reruns come in (pytest-rerunfailures under xdist, gotestsum, a rerun in a later
+    // suite, a skip after a failure), and a rerun report of its own.
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, xml: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, xml).unwrap();
+        p
+    };
+    let interleaved = write(
+        "interleaved.xml",
+        r#"<testsuite name="pytest">
+            <testcase classname="m" name="always"/>
+            <testcase classname="m" name="flaky" file="m.py"/>
+            <testcase classname="m" name="flaky"/>
+            <testcase classname="m" name="always"/>
+            <testcase classname="m" name="always"><failure message="boom"/></testcase>
+            <testcase classname="m" name="late"><failure message="first"/></testcase>
+            <testcase classname="m" name="late"><skipped/></testcase>
+            <testcase classname="m" name="late"><failure message="second"/></testcase>
+        </testsuite>"#,
+    );
+    let gotestsum = write(
+        "gotestsum.xml",
+        r#"<testsuites><testsuite name="pkg">
+            <testcase classname="pkg" name="TestA"><failure message="timeout"/></testcase>
+            <testcase classname="pkg" name="TestB"><failure message="500"/></testcase>
+            <testcase classname="pkg" name="TestA"/>
+            <testcase classname="pkg" name="TestB"/>
+            <testcase classname="pkg" name="TestB"><error message="500"/></testcase>
+            </testsuite>
+            <testsuite name="s"><testcase classname="c" name="t"/></testsuite>
+            <testsuite name="s"><testcase classname="c" name="t"><failure/></testcase>
+              <testcase classname="c" name="u"><failure/></testcase>
+              <testcase classname="c" name="u"><skipped/></testcase></testsuite>
+        </testsuites>"#,
+    );
+    let rerun = write(
+        "rerun.xml",
+        r#"<testsuite name="pkg"><testcase classname="pkg" name="TestB" file="b_test.go"/>
+            <testcase classname="pkg" name="TestNew"><failure message="new"/></testcase></testsuite>"#,
+    );
+    check("interleaved", std::slice::from_ref(&interleaved));
+    check("gotestsum", std::slice::from_ref(&gotestsum));
+    check("with a rerun report", &[gotestsum, interleaved, rerun]);
 }
