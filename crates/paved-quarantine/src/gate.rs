@@ -1,7 +1,8 @@
 //! `paved-quarantine gate`: the merge check that known-flaky tests cannot block.
 //!
-//! Reads this run's JUnit files (every attempt of every test, across files) and the reviewed
-//! `quarantine.toml`, then:
+//! Reads this run's JUnit files (every attempt of every test, across files, folded as they are
+//! read into a small record per test by [`paved_junit::Tally`]: memory stays bounded on a
+//! million-test report) and the reviewed `quarantine.toml`, then:
 //!
 //! - the last attempt decides: a test that is not quarantined and whose final attempt failed is
 //!   a **failure** (exit 1), whatever earlier attempts said (pytest-rerunfailures writes its
@@ -26,7 +27,7 @@ use clap::builder::BoolishValueParser;
 use jiff::civil::Date;
 use paved_core::ci::{Annotation, CiSink, Level, Outputs};
 use paved_core::config::QuarantineConfig;
-use paved_junit::Summary;
+use paved_junit::{FailedTest, Summary, Tallied, Tally};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -142,7 +143,7 @@ pub struct Decision {
     pub allow_expired: bool,
 }
 
-fn finding(r: &TestResult, list: &QuarantineList, today: Date) -> Finding {
+fn finding(r: &FailedTest, list: &QuarantineList, today: Date) -> Finding {
     let entry = list.matches(&r.id);
     Finding {
         expired: entry.filter(|e| e.is_expired(today)).map(|e| e.expires),
@@ -151,13 +152,8 @@ fn finding(r: &TestResult, list: &QuarantineList, today: Date) -> Finding {
         id: crate::list::format_id(&r.id),
         variant: r.id.variant.clone(),
         file: r.file.clone(),
-        attempts: r.attempts.len(),
-        message: r
-            .attempts
-            .iter()
-            .rev()
-            .find(|a| a.outcome.is_failure())
-            .and_then(|a| a.message.clone()),
+        attempts: r.attempts as usize,
+        message: r.message.clone(),
         owner: entry.map(|e| e.owner.clone()),
         issue: entry.and_then(|e| e.issue.clone()),
     }
@@ -176,15 +172,22 @@ pub struct Policy {
 
 /// Decide on `results` (all attempts merged) against `list`.
 pub fn decide(results: &[TestResult], list: &QuarantineList, policy: Policy) -> Decision {
+    decide_tallied(&Tallied::of(results), list, policy)
+}
+
+/// Decide on a run's reports folded by a [`paved_junit::Tally`] against `list`: only the tests
+/// with a failed attempt matter (every other one passed or was skipped in the end).
+pub fn decide_tallied(tallied: &Tallied, list: &QuarantineList, policy: Policy) -> Decision {
+    let results = &tallied.failed;
     let today = policy.today;
-    let shields = |r: &TestResult| {
+    let shields = |r: &FailedTest| {
         list.matches(&r.id)
             .is_some_and(|e| policy.allow_expired || !e.is_expired(today))
     };
-    let failed_finally = |r: &TestResult| r.final_outcome().is_failure();
+    let failed_finally = |r: &FailedTest| r.outcome.is_failure();
     // Failed subtests by parent (every ancestor level), for parents that `go test` failed
     // through them.
-    let mut subtests: std::collections::HashMap<(&str, &str, &str, &str), Vec<&TestResult>> =
+    let mut subtests: std::collections::HashMap<(&str, &str, &str, &str), Vec<&FailedTest>> =
         std::collections::HashMap::new();
     for r in results.iter().filter(|r| failed_finally(r)) {
         let name = r.id.name.as_str();
@@ -240,7 +243,7 @@ pub fn decide(results: &[TestResult], list: &QuarantineList, policy: Policy) -> 
     let passed = failed.is_empty() && (expired.is_empty() || !policy.fail_on_expired);
     Decision {
         passed,
-        summary: Summary::of(results),
+        summary: tallied.summary,
         failed,
         flaky,
         quarantined,
@@ -446,11 +449,17 @@ pub fn run(args: &GateArgs) -> Result<u8> {
     let q = config.quarantine;
     let files = crate::ingest::expand(&args.files)?;
     let variant = paved_junit::normalize(&args.variant);
-    let mut reports = Vec::with_capacity(files.len());
+    // A record per test, not every result: a million-test report stays within tens of MB.
+    let bytes = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    let mut tally = Tally::new(&variant, Tally::expected_cases(bytes));
     for f in &files {
-        reports.push(paved_junit::parse_file(f, &variant)?);
+        tally.read_file(f)?;
     }
-    let merged = paved_junit::merge_reports(reports);
+    let tallied = tally.finish();
     let list = QuarantineList::load_or_empty(&list_path(args.list.as_deref(), &q))?;
     let today = match args.today {
         Some(d) => d,
@@ -459,8 +468,8 @@ pub fn run(args: &GateArgs) -> Result<u8> {
             .date(),
     };
     let fail_on_expired = args.fail_on_expired || q.fail_on_expired.unwrap_or(false);
-    let mut decision = decide(
-        &merged.results,
+    let mut decision = decide_tallied(
+        &tallied,
         &list,
         Policy {
             today,
