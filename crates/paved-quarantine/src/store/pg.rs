@@ -334,20 +334,26 @@ impl PgStore {
         if ids.is_empty() {
             return Ok(b.finish());
         }
-        // The tests that failed in the window, named (small: read before the packed columns).
-        let rows = self
-            .client
-            .query(
+        // One report at a time, through portals: a window of large reports (each with its
+        // failures' JSON, megabytes for a large suite) is never all in memory.
+        let mut tx = self.client.transaction().map_err(err)?;
+        // The tests that failed in the window, named (read before the packed columns).
+        let failures = tx
+            .bind(
                 "SELECT failures FROM reports WHERE run = ANY($1) ORDER BY run, id",
                 &[&ids],
             )
             .map_err(err)?;
-        for r in rows {
-            b.failures(r.get(0))?;
+        loop {
+            let rows = tx.query_portal(&failures, 8).map_err(err)?;
+            if rows.is_empty() {
+                break;
+            }
+            for r in rows {
+                b.failures(r.get(0))?;
+            }
         }
         b.focus(&q.focus);
-        // One report at a time: a window of large reports is never all in memory.
-        let mut tx = self.client.transaction().map_err(err)?;
         let portal = tx
             .bind(
                 "SELECT run, tests, ran, failed, flaky, keyset, codes FROM reports
