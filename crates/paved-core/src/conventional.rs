@@ -3,8 +3,14 @@
 //! Every message classifies to something: a conventional change, or [`Classification::Unparsed`]
 //! with the reason. Nothing is dropped. Reverts are recognised in both spellings: the conventional
 //! `revert: <header>` and git's own `Revert "<header>"` with `This reverts commit <sha>.`.
+//!
+//! [`judge`] is the one definition of "conventional" a repository is held to: `paved-version
+//! lint` rejects what it rejects, and the version analysis counts the same commits as not
+//! conventional, with the same reason.
 
 use serde::Serialize;
+
+use crate::semver_rules::BumpRules;
 
 /// A message that follows the Conventional Commits spec.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -47,6 +53,111 @@ pub enum Classification {
         /// Why the header did not parse.
         reason: String,
     },
+}
+
+/// Whether a message passes as a Conventional Commit under a repository's rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// A well-formed header of a known type.
+    Accepted,
+    /// Not conventional here; the reason says what is wrong and how to write it.
+    Rejected(String),
+}
+
+impl Verdict {
+    /// The reason, when rejected.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Verdict::Accepted => None,
+            Verdict::Rejected(r) => Some(r),
+        }
+    }
+}
+
+/// Judge `message` (already classified as `class`) by `rules`: the header must parse, its type
+/// must be one `rules` knows (the Angular types plus `[version.types]`), and its description must
+/// not be empty. A rejection names the mistakes real histories hold (`fixup!`, merge messages, a
+/// leading emoji, a space before the colon, an empty scope) rather than only the parser's words.
+///
+/// A commit rejected for an unknown type still bumps by its parse (a breaking `wip!:` is major):
+/// the verdict decides what is reported, never that a breaking change is ignored.
+pub fn judge(message: &str, class: &Classification, rules: &BumpRules) -> Verdict {
+    let head = header(message.trim_start());
+    if head.trim().is_empty() {
+        return Verdict::Rejected("the message is empty".into());
+    }
+    match class {
+        Classification::Unparsed { reason } => Verdict::Rejected(diagnose(head, reason)),
+        Classification::Conventional(c) if !rules.is_known(&c.kind) => {
+            let known: Vec<&str> = rules.known_types().collect();
+            Verdict::Rejected(format!(
+                "type `{}` is not known; use one of {} (or add it under `[version.types]` in paved.toml)",
+                c.kind,
+                known.join(", ")
+            ))
+        }
+        Classification::Conventional(c) if c.description.trim().is_empty() => {
+            Verdict::Rejected(format!("the description after `{}:` is empty", c.kind))
+        }
+        Classification::Conventional(_) => Verdict::Accepted,
+    }
+}
+
+/// Why a header that did not parse is not conventional, in the words of the usual mistake.
+fn diagnose(head: &str, parser: &str) -> String {
+    let head = head.trim();
+    for marker in ["fixup!", "squash!", "amend!"] {
+        if head.starts_with(marker) {
+            return format!(
+                "`{marker}` commits are meant to be folded into the commit they name before \
+                 merging: run `git rebase -i --autosquash`"
+            );
+        }
+    }
+    if head.starts_with("Merge ") {
+        return "this is git's merge message (`Merge …`), not a `type: description` header; a \
+                merge commit (two parents) is skipped, but this one has a single parent: give it \
+                its own header, e.g. the pull request's title"
+            .into();
+    }
+    let first = head.split_whitespace().next().unwrap_or(head);
+    let gitmoji = first.len() > 2
+        && first.starts_with(':')
+        && first.ends_with(':')
+        && first[1..first.len() - 1]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let symbol = !first.starts_with(|c: char| c.is_alphanumeric());
+    if (gitmoji || symbol) && head.len() > first.len() {
+        return format!(
+            "the header starts with `{first}` before the type; put the type first, e.g. `feat: …`"
+        );
+    }
+    let word_end = head
+        .find(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_'))
+        .unwrap_or(head.len());
+    let (word, rest) = head.split_at(word_end);
+    if !word.is_empty() {
+        let scope_end = rest
+            .strip_prefix('(')
+            .and_then(|r| r.find(')').map(|i| (r[..i].trim().is_empty(), i + 2)));
+        if let Some((true, _)) = scope_end {
+            return format!(
+                "the scope in `{word}()` is empty; name one or drop the parentheses: `{word}: …`"
+            );
+        }
+        let after = &rest[scope_end.map_or(0, |(_, end)| end)..];
+        let after = after.strip_prefix('!').unwrap_or(after);
+        if after.starts_with(char::is_whitespace) && after.trim_start().starts_with(':') {
+            return format!("no space may come before `:`; write `{word}: …`");
+        }
+        if after.trim_end() == ":" {
+            return format!("the description after `{word}:` is empty");
+        }
+    }
+    format!(
+        "{parser}; write it as `type(scope): description`, e.g. `fix(api): handle an empty body`"
+    )
 }
 
 /// The first line of a message.

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use paved_core::ci::{Annotation, CiSink, Level};
 use paved_core::config::{PavedConfig, VersionConfig};
-use paved_core::conventional::{self, Classification};
+use paved_core::conventional;
 use paved_core::git::Repo;
 use paved_core::semver_rules::BumpRules;
 use serde::Serialize;
@@ -26,28 +26,12 @@ pub struct LintFailure {
     pub reason: String,
 }
 
-/// Check one message; `None` when it is fine.
+/// Check one message; `None` when it is fine. The verdict is [`conventional::judge`]'s, the one the
+/// version analysis counts "not conventional" by.
 pub fn check(message: &str, rules: &BumpRules) -> Option<String> {
-    let header = conventional::header(message);
-    if header.trim().is_empty() {
-        return Some("the message is empty".into());
-    }
-    match conventional::classify(message) {
-        Classification::Unparsed { reason } => Some(format!(
-            "{reason}; write it as `type(scope): description`, e.g. `fix(api): handle empty body`"
-        )),
-        Classification::Conventional(c) if !rules.is_known(&c.kind) => {
-            let known: Vec<&str> = rules.known_types().collect();
-            Some(format!(
-                "type `{}` is not known; use one of {} (or add it under `[version.types]` in paved.toml)",
-                c.kind,
-                known.join(", ")
-            ))
-        }
-        Classification::Conventional(c) if c.description.trim().is_empty() => {
-            Some("the description is empty".into())
-        }
-        Classification::Conventional(_) => None,
+    match conventional::judge(message, &conventional::classify(message), rules) {
+        conventional::Verdict::Accepted => None,
+        conventional::Verdict::Rejected(reason) => Some(reason),
     }
 }
 

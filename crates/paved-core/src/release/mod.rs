@@ -392,7 +392,7 @@ pub struct CommitReport {
     pub breaking: bool,
     /// The bump this commit causes on its own (`none` when cancelled or unparsed).
     pub bump: Bump,
-    /// Why the message did not parse.
+    /// Why the message is not conventional ([`crate::conventional::judge`], as `lint` says it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unparsed: Option<String>,
     /// The revert (or reverted commit) that cancels this one.
@@ -419,7 +419,7 @@ pub struct VersionPlan {
     pub released: bool,
     /// Commits since the previous release (merges and other packages' commits excluded).
     pub commits: usize,
-    /// How many of them are not conventional commits.
+    /// How many of them are not conventional commits (the ones `paved-version lint` rejects).
     pub unparsed: usize,
     /// HEAD.
     pub head: String,
@@ -432,15 +432,16 @@ fn report(range: &CommitRange, rules: &BumpRules) -> Vec<CommitReport> {
         .commits
         .iter()
         .map(|c| {
-            let (kind, scope, breaking, unparsed) = match &c.class {
-                Classification::Conventional(conv) => (
-                    Some(conv.kind.clone()),
-                    conv.scope.clone(),
-                    conv.breaking,
-                    None,
-                ),
-                Classification::Unparsed { reason } => (None, None, false, Some(reason.clone())),
+            let (kind, scope, breaking) = match &c.class {
+                Classification::Conventional(conv) => {
+                    (Some(conv.kind.clone()), conv.scope.clone(), conv.breaking)
+                }
+                Classification::Unparsed { .. } => (None, None, false),
             };
+            // The verdict `paved-version lint` gives this message, with its reason.
+            let unparsed = crate::conventional::judge(&c.commit.message, &c.class, rules)
+                .reason()
+                .map(str::to_owned);
             let bump = match (&c.cancelled_by, c.conventional()) {
                 (None, Some(conv)) => rules.bump_for(conv),
                 (None, None) => rules.bump_for_unparsed(),

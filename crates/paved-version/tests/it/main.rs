@@ -5,4 +5,5 @@ paved_testkit::tool_tests!(env!("CARGO_BIN_EXE_paved-version"));
 mod calibrate;
 mod hostile;
 mod snapshots;
+mod verdicts;
 mod version;
