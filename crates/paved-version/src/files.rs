@@ -168,6 +168,12 @@ fn set_json(text: &str, v: &str) -> std::result::Result<Option<String>, String> 
     Ok(Some(out))
 }
 
+/// The byte span (quotes included) of the string at `path` in a JSON document, for in-place
+/// edits of nested values (`["dependencies", "@scope/x"]`).
+pub(crate) fn json_member_string(text: &[u8], path: &[&str]) -> Option<(usize, usize)> {
+    json::string_at(text, path)
+}
+
 /// A tiny JSON scanner: just enough to find the byte span of a top-level string value.
 mod json {
     fn ws(b: &[u8], mut i: usize) -> usize {
@@ -228,8 +234,9 @@ mod json {
         }
     }
 
-    pub(super) fn top_level_string(b: &[u8], key: &str) -> Option<(usize, usize)> {
-        let mut i = ws(b, 0);
+    /// The byte span of the value of member `key` of the object starting at `i`.
+    fn member(b: &[u8], i: usize, key: &str) -> Option<(usize, usize)> {
+        let mut i = ws(b, i);
         if b.get(i) != Some(&b'{') {
             return None;
         }
@@ -253,11 +260,24 @@ mod json {
             }
             i = ws(b, i + 1);
             let end = value_end(b, i)?;
-            if this_key == key && b[i] == b'"' {
+            if this_key == key {
                 return Some((i, end));
             }
             i = end;
         }
+    }
+
+    /// The span of the string at `path` (keys of nested objects), quotes included.
+    pub(super) fn string_at(b: &[u8], path: &[&str]) -> Option<(usize, usize)> {
+        let mut span = (0, b.len());
+        for key in path {
+            span = member(b, span.0, key)?;
+        }
+        (b.get(span.0) == Some(&b'"')).then_some(span)
+    }
+
+    pub(super) fn top_level_string(b: &[u8], key: &str) -> Option<(usize, usize)> {
+        string_at(b, &[key])
     }
 }
 

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod error;
 pub mod files;
 pub mod lint;
+pub mod workspace;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -17,7 +18,7 @@ use std::path::Path;
 use paved_core::ci::{CiSink, Outputs};
 use paved_core::config::{PavedConfig, VersionConfig};
 use paved_core::git::Repo;
-pub use paved_core::release::{Settings, VersionPlan, plan};
+pub use paved_core::release::{Settings, VersionPlan, plan, plan_with_dependencies};
 
 pub use crate::cli::NextArgs;
 use crate::cli::{Args, Command};
@@ -88,6 +89,9 @@ pub fn summary(p: &VersionPlan, verbose: bool) -> String {
     }
     if p.unparsed > 0 {
         let _ = write!(s, ", {} not conventional", p.unparsed);
+    }
+    for d in &p.dependencies {
+        let _ = write!(s, "; {d}");
     }
     s.push(')');
     if verbose {
@@ -326,7 +330,8 @@ fn run_next(repo: &mut Repo, file: &VersionConfig, args: &NextArgs, in_ci: bool)
     tags.notes.iter().for_each(|n| paved_core::cli::info(n));
     tags.warnings.iter().for_each(|w| paved_core::cli::warn(w));
     let sink = CiSink::from_env(args.result.dotenv.clone());
-    let plans = plan(repo, &settings)?;
+    let dependencies = workspace::dependencies(repo.root(), &file.package)?;
+    let plans = plan_with_dependencies(repo, &settings, &dependencies)?;
     let all_packages = settings.scopes.len() > 1
         || (args.package.is_none() && settings.scopes[0].0.name.is_some());
 
@@ -354,6 +359,16 @@ fn run_next(repo: &mut Repo, file: &VersionConfig, args: &NextArgs, in_ci: bool)
                     paved_core::cli::info(&format!("set version {} in `{f}`", plan.version));
                     written_files.push(f);
                 }
+            }
+        }
+    }
+    if args.write {
+        for f in workspace::write_requirements(repo.root(), &file.package, &plans)? {
+            paved_core::cli::info(&format!(
+                "set the requirements on released packages in `{f}`"
+            ));
+            if !written_files.contains(&f) {
+                written_files.push(f);
             }
         }
     }

@@ -141,6 +141,9 @@ pub struct PackageConfig {
     /// Extra files for `--write`, relative to the repository root.
     #[serde(default)]
     pub files: Vec<String>,
+    /// Whether a release of a workspace dependency releases this package too (at least a
+    /// patch). Default `true`; `false` keeps its version (its requirement is still rewritten).
+    pub propagate: Option<bool>,
 }
 
 /// `[changelog]`. Tag templates and packages come from `[version]`, so both tools agree on

@@ -7,6 +7,8 @@
 //! - [`range`]: base tags and the commit range since them (reverts, merges, shallow clones).
 //! - [`Settings`]: flag > env > `[version]` > default, resolved once from [`ReleaseOptions`].
 //! - [`analyze_scope`] / [`plan`]: the [`VersionPlan`] of each package.
+//! - [`plan_with_dependencies`]: the same, where a package whose workspace dependency is
+//!   released is released too (at least a patch), transitively.
 //! - [`with_history`]: deepen a shallow clone until the answer is known, or fail with exit 3.
 
 pub mod range;
@@ -75,6 +77,10 @@ pub struct Settings {
     /// The tag scheme of every configured package (selected or not) or of the repository, for
     /// [`Settings::adopt_tag_scheme`].
     schemes: Vec<SchemeChoice>,
+    /// Every configured package, selected or not: a selected one may depend on the others.
+    packages: Vec<Scope>,
+    /// Packages with `propagate = false`.
+    no_propagate: std::collections::BTreeSet<String>,
 }
 
 /// One tag template and whether the user chose it (a default may be replaced by the scheme the
@@ -207,6 +213,26 @@ impl Settings {
             )?
             .to_owned(),
             files: file.files.clone(),
+            packages: file
+                .package
+                .iter()
+                .map(|p| {
+                    Ok(Scope {
+                        name: Some(p.name.clone()),
+                        path: Some(p.path.trim_matches('/').to_owned()),
+                        template: TagTemplate::new(
+                            p.tag.as_deref().unwrap_or(DEFAULT_PACKAGE_TAG_TEMPLATE),
+                            Some(&p.name),
+                        )?,
+                    })
+                })
+                .collect::<Result<_>>()?,
+            no_propagate: file
+                .package
+                .iter()
+                .filter(|p| p.propagate == Some(false))
+                .map(|p| p.name.clone())
+                .collect(),
             schemes,
             package_rules: file
                 .package
@@ -288,7 +314,12 @@ impl Settings {
                 choice.template = template;
             }
         }
-        for (scope, _) in &mut self.scopes {
+        let scopes = self
+            .scopes
+            .iter_mut()
+            .map(|(s, _)| s)
+            .chain(self.packages.iter_mut());
+        for scope in scopes {
             if let Some(c) = self.schemes.iter().find(|c| c.package == scope.name) {
                 scope.template = c.template.clone();
             }
@@ -425,6 +456,41 @@ pub struct VersionPlan {
     pub head: String,
     /// Every commit considered, newest first.
     pub changes: Vec<CommitReport>,
+    /// Workspace dependencies released in the same run: why a package with no commits of its
+    /// own is released, and which requirements `--write` rewrites.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<DependencyBump>,
+}
+
+/// A package's dependency on another configured package (names as in `[[version.package]]`),
+/// read from the workspace's manifests by the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    /// The package that depends.
+    pub dependent: String,
+    /// The package it depends on.
+    pub dependency: String,
+}
+
+/// A dependency released in the same run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DependencyBump {
+    /// The dependency's package name.
+    pub name: String,
+    /// Its version before (`null`: its first release).
+    pub from: Option<Version>,
+    /// The version it is released as.
+    pub to: Version,
+}
+
+impl std::fmt::Display for DependencyBump {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let from = self
+            .from
+            .as_ref()
+            .map_or_else(|| "none".to_owned(), ToString::to_string);
+        write!(f, "dependency {} {from} -> {}", self.name, self.to)
+    }
 }
 
 fn report(range: &CommitRange, rules: &BumpRules) -> Vec<CommitReport> {
@@ -494,6 +560,18 @@ pub fn analyze_scope(
     scope: &Scope,
     settings: &Settings,
 ) -> Result<Result<ScopeAnalysis, Incomplete>> {
+    analyze_scope_at_least(repo, head, scope, settings, Bump::None)
+}
+
+/// [`analyze_scope`] for a package released at least by `floor` whatever its commits say (a
+/// workspace dependency of it is released).
+fn analyze_scope_at_least(
+    repo: &Repo,
+    head: Oid,
+    scope: &Scope,
+    settings: &Settings,
+    floor: Bump,
+) -> Result<Result<ScopeAnalysis, Incomplete>> {
     let tags = repo.tags_matching(|name| scope.template.parse(name).is_some())?;
     let candidates = range::release_tags(&tags, &scope.template);
     let mut bases: Bases = match range::find_bases(repo, head, &candidates)? {
@@ -527,7 +605,7 @@ pub fn analyze_scope(
         .as_ref()
         .map_or_else(|| settings.initial_version.clone(), |t| t.version.clone());
     let rules = settings.rules_for(scope);
-    let bump = range::bump_of(&since_stable, rules);
+    let bump = range::bump_of(&since_stable, rules).max(floor);
     let all_versions: Vec<Version> = candidates.iter().map(|t| t.version.clone()).collect();
 
     let (mut version, released, bump) = if let Some(forced) = &settings.release_as {
@@ -581,6 +659,7 @@ pub fn analyze_scope(
         unparsed,
         head: head.to_string(),
         changes,
+        dependencies: Vec::new(),
     };
     Ok(Ok(ScopeAnalysis {
         plan,
@@ -603,6 +682,89 @@ pub fn plan(repo: &mut Repo, settings: &Settings) -> Result<Vec<VersionPlan>> {
             }
         }
         Ok(Ok(plans))
+    })
+}
+
+/// [`plan`], where a package that depends on a package released in this run is released too
+/// (at least a patch, as release-plz and knope do), unless it has `propagate = false`; the
+/// chain is followed (a -> b -> c) and cycles end, each package being raised at most once.
+/// Every plan lists the dependencies released with it ([`VersionPlan::dependencies`]). With
+/// `--package`, the packages it depends on are planned too, so the answer is the same.
+pub fn plan_with_dependencies(
+    repo: &mut Repo,
+    settings: &Settings,
+    dependencies: &[Dependency],
+) -> Result<Vec<VersionPlan>> {
+    if dependencies.is_empty() || settings.packages.is_empty() {
+        return plan(repo, settings);
+    }
+    with_history(repo, settings.fetch, &settings.remote, |repo| {
+        let head = repo.head()?;
+        let mut plans: Vec<VersionPlan> = Vec::new();
+        for scope in &settings.packages {
+            match plan_scope(repo, head, scope, settings)? {
+                Ok(p) => plans.push(p),
+                Err(e) => return Ok(Err(e)),
+            }
+        }
+        // `plans[i]` is the plan of `settings.packages[i]`.
+        let index = |name: &str| {
+            settings
+                .packages
+                .iter()
+                .position(|s| s.name.as_deref() == Some(name))
+        };
+        let mut raised = vec![false; plans.len()];
+        loop {
+            let mut changed = false;
+            for dep in dependencies {
+                let (Some(d), Some(p)) = (index(&dep.dependency), index(&dep.dependent)) else {
+                    continue;
+                };
+                if !plans[d].released
+                    || plans[p].released
+                    || raised[p]
+                    || settings.no_propagate.contains(&dep.dependent)
+                {
+                    continue;
+                }
+                raised[p] = true;
+                let scope = &settings.packages[p];
+                match analyze_scope_at_least(repo, head, scope, settings, Bump::Patch)? {
+                    Ok(a) => plans[p] = a.plan,
+                    Err(e) => return Ok(Err(e)),
+                }
+                changed = true;
+            }
+            if !changed {
+                break;
+            }
+        }
+        for dep in dependencies {
+            let (Some(d), Some(p)) = (index(&dep.dependency), index(&dep.dependent)) else {
+                continue;
+            };
+            if plans[d].released
+                && d != p
+                && !plans[p]
+                    .dependencies
+                    .iter()
+                    .any(|b| b.name == dep.dependency)
+            {
+                let bump = DependencyBump {
+                    name: dep.dependency.clone(),
+                    from: plans[d].previous_version.clone(),
+                    to: plans[d].version.clone(),
+                };
+                plans[p].dependencies.push(bump);
+            }
+        }
+        let selected = settings
+            .scopes
+            .iter()
+            .filter_map(|(s, _)| plans.iter().find(|p| p.package == s.name).cloned())
+            .collect();
+        Ok(Ok(selected))
     })
 }
 

@@ -7,3 +7,4 @@ mod hostile;
 mod snapshots;
 mod verdicts;
 mod version;
+mod workspace;

@@ -1,0 +1,534 @@
+//! Workspace dependencies between `[[version.package]]`s: which package depends on which (read
+//! from the Cargo and npm manifests in their paths), and, with `--write`, the requirements that
+//! follow a released dependency.
+//!
+//! - Cargo: a `path` dependency, or `workspace = true` on a `[workspace.dependencies]` entry with
+//!   a `path`, in `[dependencies]`, `[dev-dependencies]`, `[build-dependencies]` or their
+//!   `[target.*]` forms (`package = "…"` renames understood). The `version` of the entry (in the
+//!   member, or in the root's `[workspace.dependencies]`) is rewritten with toml_edit, the rest of
+//!   the file kept byte for byte. `Cargo.lock`, when there is one at the root, gets the members'
+//!   new versions (their `[[package]]` entries have no `source`), and `"name old"` references in
+//!   `dependencies` lists, so `cargo --locked` accepts it without network.
+//! - npm: `dependencies`, `devDependencies`, `peerDependencies`, `optionalDependencies` naming
+//!   another package's `name`. A range keeps its operator (`^1.2.0` -> `^1.3.0`, `~`, `>=`, exact);
+//!   `workspace:*`, `workspace:^`, `workspace:~` and ranges that are not one operator and one
+//!   version (`1.x`, `^1 || ^2`) are left as they are. `package-lock.json` is not rewritten (npm
+//!   rewrites it on the next `npm install`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use paved_core::config::PackageConfig;
+use paved_core::release::{Dependency, VersionPlan};
+use semver::Version;
+use toml_edit::DocumentMut;
+
+use crate::error::{Error, Result};
+
+const CARGO_TABLES: &[&str] = &["dependencies", "dev-dependencies", "build-dependencies"];
+const NPM_TABLES: &[&str] = &[
+    "dependencies",
+    "devDependencies",
+    "peerDependencies",
+    "optionalDependencies",
+];
+
+/// One configured package's manifests.
+struct Member {
+    config: String,
+    dir: PathBuf,
+    cargo: Option<(String, DocumentMut)>,
+    npm: Option<(String, serde_json::Value)>,
+}
+
+fn read(root: &Path, path: &Path) -> Result<Option<String>> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    paved_core::fs::read_for_rewrite(path).map_err(|e| Error::VersionFile {
+        path: crate::display(root, path),
+        message: format!("could not read it: {e}"),
+    })
+}
+
+fn parse_toml(root: &Path, path: &Path, text: &str) -> Result<DocumentMut> {
+    text.parse()
+        .map_err(|e: toml_edit::TomlError| Error::VersionFile {
+            path: crate::display(root, path),
+            message: format!("it is not valid TOML: {e}"),
+        })
+}
+
+fn members(root: &Path, packages: &[PackageConfig]) -> Result<Vec<Member>> {
+    let mut out = Vec::new();
+    for p in packages {
+        let dir = root.join(p.path.trim_matches('/'));
+        let cargo_path = dir.join("Cargo.toml");
+        let cargo = match read(root, &cargo_path)? {
+            Some(text) => {
+                let doc = parse_toml(root, &cargo_path, &text)?;
+                let name = doc
+                    .get("package")
+                    .and_then(|t| t.get("name"))
+                    .and_then(|n| n.as_str())
+                    .map(str::to_owned);
+                name.map(|n| (n, doc))
+            }
+            None => None,
+        };
+        let npm_path = dir.join("package.json");
+        let npm = match read(root, &npm_path)? {
+            Some(text) => {
+                let value: serde_json::Value =
+                    serde_json::from_str(&text).map_err(|e| Error::VersionFile {
+                        path: crate::display(root, &npm_path),
+                        message: format!("it is not valid JSON: {e}"),
+                    })?;
+                let name = value
+                    .get("name")
+                    .and_then(|n| n.as_str())
+                    .map(str::to_owned);
+                name.map(|n| (n, value))
+            }
+            None => None,
+        };
+        out.push(Member {
+            config: p.name.clone(),
+            dir,
+            cargo,
+            npm,
+        });
+    }
+    Ok(out)
+}
+
+/// Every dependency table of a Cargo manifest: the plain ones and the `[target.*]` ones.
+fn cargo_tables(doc: &DocumentMut) -> Vec<&dyn toml_edit::TableLike> {
+    fn add<'a>(out: &mut Vec<&'a dyn toml_edit::TableLike>, t: &'a dyn toml_edit::TableLike) {
+        for name in CARGO_TABLES {
+            if let Some(table) = t.get(name).and_then(|i| i.as_table_like()) {
+                out.push(table);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    add(&mut out, doc.as_table());
+    if let Some(targets) = doc.get("target").and_then(|t| t.as_table_like()) {
+        for (_, target) in targets.iter() {
+            if let Some(target) = target.as_table_like() {
+                add(&mut out, target);
+            }
+        }
+    }
+    out
+}
+
+/// The crate an entry names (`package = "…"` renames it) when it is a workspace path dependency.
+fn cargo_path_dependency(
+    key: &str,
+    entry: &toml_edit::Item,
+    workspace_deps: Option<&dyn toml_edit::TableLike>,
+) -> Option<String> {
+    let entry = entry.as_table_like()?;
+    let renamed = |t: &dyn toml_edit::TableLike| {
+        t.get("package")
+            .and_then(|p| p.as_str())
+            .unwrap_or(key)
+            .to_owned()
+    };
+    if entry.get("path").is_some() {
+        return Some(renamed(entry));
+    }
+    if entry.get("workspace").and_then(toml_edit::Item::as_bool) == Some(true) {
+        let shared = workspace_deps?.get(key)?.as_table_like()?;
+        if shared.get("path").is_some() {
+            return Some(renamed(shared));
+        }
+    }
+    None
+}
+
+fn root_cargo(root: &Path) -> Result<Option<(PathBuf, String, DocumentMut)>> {
+    let path = root.join("Cargo.toml");
+    match read(root, &path)? {
+        Some(text) => {
+            let doc = parse_toml(root, &path, &text)?;
+            Ok(Some((path, text, doc)))
+        }
+        None => Ok(None),
+    }
+}
+
+fn workspace_dependencies(doc: &DocumentMut) -> Option<&dyn toml_edit::TableLike> {
+    doc.get("workspace")?.get("dependencies")?.as_table_like()
+}
+
+/// Which configured package depends on which, from the manifests in their paths.
+pub fn dependencies(root: &Path, packages: &[PackageConfig]) -> Result<Vec<Dependency>> {
+    if packages.len() < 2 {
+        return Ok(Vec::new());
+    }
+    let members = members(root, packages)?;
+    let root_doc = root_cargo(root)?;
+    let shared = root_doc
+        .as_ref()
+        .and_then(|(_, _, d)| workspace_dependencies(d));
+    let by_crate: BTreeMap<&str, &str> = members
+        .iter()
+        .filter_map(|m| {
+            m.cargo
+                .as_ref()
+                .map(|(n, _)| (n.as_str(), m.config.as_str()))
+        })
+        .collect();
+    let by_npm: BTreeMap<&str, &str> = members
+        .iter()
+        .filter_map(|m| m.npm.as_ref().map(|(n, _)| (n.as_str(), m.config.as_str())))
+        .collect();
+    let mut out: Vec<Dependency> = Vec::new();
+    let mut push = |dependent: &str, dependency: &str| {
+        if dependent != dependency
+            && !out
+                .iter()
+                .any(|d| d.dependent == dependent && d.dependency == dependency)
+        {
+            out.push(Dependency {
+                dependent: dependent.to_owned(),
+                dependency: dependency.to_owned(),
+            });
+        }
+    };
+    for m in &members {
+        if let Some((_, doc)) = &m.cargo {
+            for table in cargo_tables(doc) {
+                for (key, entry) in table.iter() {
+                    if let Some(target) = cargo_path_dependency(key, entry, shared)
+                        .and_then(|c| by_crate.get(c.as_str()))
+                    {
+                        push(&m.config, target);
+                    }
+                }
+            }
+        }
+        if let Some((_, value)) = &m.npm {
+            for table in NPM_TABLES {
+                let Some(deps) = value.get(table).and_then(|d| d.as_object()) else {
+                    continue;
+                };
+                for name in deps.keys() {
+                    if let Some(target) = by_npm.get(name.as_str()) {
+                        push(&m.config, target);
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `range` rewritten to require `to`, keeping its operator; `None` when it is left as it is
+/// (`workspace:*`, `*`, compound ranges).
+pub fn rewrite_range(range: &str, to: &Version) -> Option<String> {
+    if let Some(rest) = range.strip_prefix("workspace:") {
+        return rewrite_range(rest, to).map(|r| format!("workspace:{r}"));
+    }
+    let trimmed = range.trim();
+    let op_len = trimmed
+        .find(|c: char| !matches!(c, '^' | '~' | '=' | '>' | '<'))
+        .unwrap_or(trimmed.len());
+    let (op, rest) = trimmed.split_at(op_len);
+    let rest = rest.trim_start();
+    let (v, digits) = match rest.strip_prefix('v') {
+        Some(d) => ("v", d),
+        None => ("", rest),
+    };
+    if !matches!(op, "" | "^" | "~" | "=" | ">=" | "~>") || digits.is_empty() {
+        return None;
+    }
+    // One version, possibly partial (`1.2`): digits and dots, then an optional pre-release.
+    let core = digits.split(['-', '+']).next().unwrap_or(digits);
+    let parts: Vec<&str> = core.split('.').collect();
+    if parts.len() > 3
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
+    let new = format!("{op}{v}{to}");
+    (new != trimmed).then_some(new)
+}
+
+fn set_requirement(item: &mut toml_edit::Item, to: &Version) -> bool {
+    let Some(table) = item.as_table_like_mut() else {
+        return false;
+    };
+    let Some(version) = table.get_mut("version") else {
+        return false;
+    };
+    let Some(value) = version.as_value_mut() else {
+        return false;
+    };
+    let Some(new) = value.as_str().and_then(|old| rewrite_range(old, to)) else {
+        return false;
+    };
+    let decor = value.decor().clone();
+    *value = toml_edit::Value::from(new);
+    *value.decor_mut() = decor;
+    true
+}
+
+/// With `--write`: point every requirement on a released package at its new version. Returns the
+/// files changed, relative to `root`. Requirements follow even into packages with
+/// `propagate = false` (an exact `=1.2.0` would otherwise no longer resolve); only their version
+/// stays.
+pub fn write_requirements(
+    root: &Path,
+    packages: &[PackageConfig],
+    plans: &[VersionPlan],
+) -> Result<Vec<String>> {
+    let released: BTreeMap<&str, &Version> = plans
+        .iter()
+        .filter(|p| p.released)
+        .filter_map(|p| p.package.as_deref().map(|n| (n, &p.version)))
+        .collect();
+    if released.is_empty() || packages.len() < 2 {
+        return Ok(Vec::new());
+    }
+    let members = members(root, packages)?;
+    let crate_version: BTreeMap<String, &Version> = members
+        .iter()
+        .filter_map(|m| {
+            let (name, _) = m.cargo.as_ref()?;
+            Some((name.clone(), *released.get(m.config.as_str())?))
+        })
+        .collect();
+    let npm_version: BTreeMap<String, &Version> = members
+        .iter()
+        .filter_map(|m| {
+            let (name, _) = m.npm.as_ref()?;
+            Some((name.clone(), *released.get(m.config.as_str())?))
+        })
+        .collect();
+    let mut prepared: Vec<(PathBuf, String)> = Vec::new();
+
+    // The root's `[workspace.dependencies]`.
+    let root_doc = root_cargo(root)?;
+    let shared = root_doc
+        .as_ref()
+        .and_then(|(_, _, d)| workspace_dependencies(d));
+    if let Some((path, text, mut doc)) = root_doc.clone() {
+        let mut changed = false;
+        if let Some(table) = doc
+            .get_mut("workspace")
+            .and_then(|w| w.get_mut("dependencies"))
+            .and_then(|d| d.as_table_like_mut())
+        {
+            for (key, entry) in table.iter_mut() {
+                let key = key.get().to_owned();
+                let Some(name) = cargo_path_dependency(&key, entry, None) else {
+                    continue;
+                };
+                if let Some(to) = crate_version.get(&name) {
+                    changed |= set_requirement(entry, to);
+                }
+            }
+        }
+        if changed && doc.to_string() != text {
+            prepared.push((path, doc.to_string()));
+        }
+    }
+
+    for m in &members {
+        if let Some((_, doc)) = &m.cargo {
+            let path = m.dir.join("Cargo.toml");
+            // The root package of a workspace: start from the edit of its `[workspace.dependencies]`.
+            let mut doc = match current(&prepared, &path) {
+                Some(text) => parse_toml(root, &path, &text)?,
+                None => doc.clone(),
+            };
+            let mut changed = false;
+            let mut edit = |t: &mut dyn toml_edit::TableLike| {
+                for table in CARGO_TABLES {
+                    let Some(deps) = t.get_mut(table).and_then(|i| i.as_table_like_mut()) else {
+                        continue;
+                    };
+                    for (key, entry) in deps.iter_mut() {
+                        let key = key.get().to_owned();
+                        let Some(name) = cargo_path_dependency(&key, entry, shared) else {
+                            continue;
+                        };
+                        if let Some(to) = crate_version.get(&name) {
+                            changed |= set_requirement(entry, to);
+                        }
+                    }
+                }
+            };
+            edit(doc.as_table_mut());
+            if let Some(targets) = doc.get_mut("target").and_then(|t| t.as_table_like_mut()) {
+                for (_, target) in targets.iter_mut() {
+                    if let Some(target) = target.as_table_like_mut() {
+                        edit(target);
+                    }
+                }
+            }
+            if changed {
+                merge(&mut prepared, path, doc.to_string());
+            }
+        }
+        if m.npm.is_some() {
+            let path = m.dir.join("package.json");
+            let text = current(&prepared, &path)
+                .map_or_else(|| read(root, &path).map(Option::unwrap_or_default), Ok)?;
+            if let Some(new) = rewrite_npm(&text, &npm_version) {
+                merge(&mut prepared, path, new);
+            }
+        }
+    }
+
+    let lock = root.join("Cargo.lock");
+    if !crate_version.is_empty()
+        && let Some(text) = read(root, &lock)?
+        && let Some(new) = rewrite_lock(root, &lock, &text, &crate_version)?
+    {
+        prepared.push((lock, new));
+    }
+
+    let mut written = Vec::new();
+    for (path, text) in prepared {
+        paved_core::fs::write_atomic(&path, text.as_bytes())?;
+        written.push(crate::display(root, &path));
+    }
+    Ok(written)
+}
+
+fn current(prepared: &[(PathBuf, String)], path: &Path) -> Option<String> {
+    prepared
+        .iter()
+        .find(|(p, _)| p == path)
+        .map(|(_, t)| t.clone())
+}
+
+fn merge(prepared: &mut Vec<(PathBuf, String)>, path: PathBuf, text: String) {
+    match prepared.iter_mut().find(|(p, _)| *p == path) {
+        Some(entry) => entry.1 = text,
+        None => prepared.push((path, text)),
+    }
+}
+
+/// `package.json` with its requirements on released packages rewritten in place.
+fn rewrite_npm(text: &str, versions: &BTreeMap<String, &Version>) -> Option<String> {
+    let mut out = text.to_owned();
+    let mut changed = false;
+    for table in NPM_TABLES {
+        for (name, to) in versions {
+            let Some((start, end)) =
+                crate::files::json_member_string(out.as_bytes(), &[table, name])
+            else {
+                continue;
+            };
+            let old: String = serde_json::from_str(&out[start..end]).ok()?;
+            if let Some(new) = rewrite_range(&old, to) {
+                let quoted = serde_json::to_string(&new).expect("a string serialises");
+                out.replace_range(start..end, &quoted);
+                changed = true;
+            }
+        }
+    }
+    changed.then_some(out)
+}
+
+/// `Cargo.lock` with the released members' versions (entries without `source`) and the
+/// `"name old"` references to them updated.
+fn rewrite_lock(
+    root: &Path,
+    path: &Path,
+    text: &str,
+    versions: &BTreeMap<String, &Version>,
+) -> Result<Option<String>> {
+    let mut doc = parse_toml(root, path, text)?;
+    let mut old: BTreeMap<String, String> = BTreeMap::new();
+    let Some(packages) = doc
+        .get_mut("package")
+        .and_then(|p| p.as_array_of_tables_mut())
+    else {
+        return Ok(None);
+    };
+    for package in packages.iter_mut() {
+        if package.contains_key("source") {
+            continue;
+        }
+        let Some(name) = package
+            .get("name")
+            .and_then(|n| n.as_str())
+            .map(str::to_owned)
+        else {
+            continue;
+        };
+        let Some(to) = versions.get(&name) else {
+            continue;
+        };
+        if let Some(item) = package.get_mut("version")
+            && let Some(value) = item.as_value_mut()
+            && let Some(previous) = value.as_str().map(str::to_owned)
+        {
+            let decor = value.decor().clone();
+            *value = toml_edit::Value::from(to.to_string());
+            *value.decor_mut() = decor;
+            old.insert(name, previous);
+        }
+    }
+    for package in packages.iter_mut() {
+        let Some(deps) = package
+            .get_mut("dependencies")
+            .and_then(|d| d.as_array_mut())
+        else {
+            continue;
+        };
+        for dep in deps.iter_mut() {
+            let Some(s) = dep.as_str() else { continue };
+            let mut words = s.split(' ');
+            let (Some(name), Some(version), None) = (words.next(), words.next(), words.next())
+            else {
+                continue;
+            };
+            if old.get(name).is_some_and(|o| o == version)
+                && let Some(to) = versions.get(name)
+            {
+                let decor = dep.decor().clone();
+                *dep = toml_edit::Value::from(format!("{name} {to}"));
+                *dep.decor_mut() = decor;
+            }
+        }
+    }
+    let new = doc.to_string();
+    Ok((new != text).then_some(new))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_keep_their_operator() {
+        let to = Version::new(1, 3, 0);
+        for (old, new) in [
+            ("^1.2.0", Some("^1.3.0")),
+            ("~1.2.0", Some("~1.3.0")),
+            ("1.2.0", Some("1.3.0")),
+            ("=1.2.0", Some("=1.3.0")),
+            (">=1.2", Some(">=1.3.0")),
+            ("^v1.2.0", Some("^v1.3.0")),
+            ("workspace:^1.2.0", Some("workspace:^1.3.0")),
+            ("workspace:*", None),
+            ("workspace:^", None),
+            ("*", None),
+            ("1.x", None),
+            ("^1 || ^2", None),
+            (">=1.0.0 <2.0.0", None),
+            ("^1.3.0", None),
+        ] {
+            assert_eq!(rewrite_range(old, &to).as_deref(), new, "{old}");
+        }
+    }
+}
