@@ -41,19 +41,13 @@ struct Member {
     npm: Option<(String, serde_json::Value)>,
 }
 
-fn read(root: &Path, path: &Path) -> Result<Option<String>> {
-    if !path.is_file() {
-        return Ok(None);
-    }
-    paved_core::fs::read_for_rewrite(path).map_err(|e| Error::VersionFile {
-        path: crate::display(root, path),
-        message: format!("could not read it: {e}"),
-    })
+fn read(path: &Path) -> Result<Option<String>> {
+    Ok(paved_core::fs::read_for_rewrite(path)?)
 }
 
 fn parse_toml(root: &Path, path: &Path, text: &str) -> Result<DocumentMut> {
     text.parse()
-        .map_err(|e: toml_edit::TomlError| Error::VersionFile {
+        .map_err(|e: toml_edit::TomlError| Error::Manifest {
             path: crate::display(root, path),
             message: format!("it is not valid TOML: {e}"),
         })
@@ -64,7 +58,7 @@ fn members(root: &Path, packages: &[PackageConfig]) -> Result<Vec<Member>> {
     for p in packages {
         let dir = root.join(p.path.trim_matches('/'));
         let cargo_path = dir.join("Cargo.toml");
-        let cargo = match read(root, &cargo_path)? {
+        let cargo = match read(&cargo_path)? {
             Some(text) => {
                 let doc = parse_toml(root, &cargo_path, &text)?;
                 let name = doc
@@ -77,10 +71,10 @@ fn members(root: &Path, packages: &[PackageConfig]) -> Result<Vec<Member>> {
             None => None,
         };
         let npm_path = dir.join("package.json");
-        let npm = match read(root, &npm_path)? {
+        let npm = match read(&npm_path)? {
             Some(text) => {
                 let value: serde_json::Value =
-                    serde_json::from_str(&text).map_err(|e| Error::VersionFile {
+                    serde_json::from_str(&text).map_err(|e| Error::Manifest {
                         path: crate::display(root, &npm_path),
                         message: format!("it is not valid JSON: {e}"),
                     })?;
@@ -150,7 +144,7 @@ fn cargo_path_dependency(
 
 fn root_cargo(root: &Path) -> Result<Option<(PathBuf, String, DocumentMut)>> {
     let path = root.join("Cargo.toml");
-    match read(root, &path)? {
+    match read(&path)? {
         Some(text) => {
             let doc = parse_toml(root, &path, &text)?;
             Ok(Some((path, text, doc)))
@@ -379,7 +373,7 @@ pub fn write_requirements(
         if m.npm.is_some() {
             let path = m.dir.join("package.json");
             let text = current(&prepared, &path)
-                .map_or_else(|| read(root, &path).map(Option::unwrap_or_default), Ok)?;
+                .map_or_else(|| read(&path).map(Option::unwrap_or_default), Ok)?;
             if let Some(new) = rewrite_npm(&text, &npm_version) {
                 merge(&mut prepared, path, new);
             }
@@ -388,7 +382,7 @@ pub fn write_requirements(
 
     let lock = root.join("Cargo.lock");
     if !crate_version.is_empty()
-        && let Some(text) = read(root, &lock)?
+        && let Some(text) = read(&lock)?
         && let Some(new) = rewrite_lock(root, &lock, &text, &crate_version)?
     {
         prepared.push((lock, new));

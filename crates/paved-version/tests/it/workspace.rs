@@ -355,3 +355,20 @@ fn a_dependency_cycle_ends_with_both_released_once() {
     assert!(repo.read("p/package.json").contains("\"q\": \"^1.0.1\""));
     assert!(repo.read("q/package.json").contains("\"p\": \"^1.0.1\""));
 }
+
+#[test]
+fn a_broken_manifest_is_named_and_nothing_is_written() {
+    let repo = cargo_workspace(PAVED_TOML);
+    repo.write("crates/b/Cargo.toml", "[package\nname = \"b\"\n");
+    let run = repo.paved(&["--write"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "could not read the dependencies in `crates/b/Cargo.toml`: it is not valid TOML"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("nothing was written"), "{}", run.stderr);
+    assert_eq!(repo.read("crates/c/Cargo.toml"), C);
+}
