@@ -361,6 +361,27 @@ mod tests {
     }
 
     #[test]
+    fn judge_names_the_mistake() {
+        let rules = BumpRules::default();
+        let reason = |m: &str| match judge(m, &classify(m), &rules) {
+            Verdict::Rejected(r) => r,
+            Verdict::Accepted => panic!("{m:?} was accepted"),
+        };
+        assert!(reason("[WIP] feat: x").contains("starts with `[WIP]`"));
+        assert!(reason("feat(api)! : x").contains("before `:`"));
+        assert!(reason("  \n\n").contains("empty"));
+        assert!(reason("Merge remote-tracking branch 'origin/main'").contains("merge"));
+        assert!(reason("chores: tidy").contains("type `chores` is not known"));
+        for ok in [
+            "feat: x",
+            "Revert \"Update README\"\n\nThis reverts commit 1234567.",
+            "FIX(Api)!: y",
+        ] {
+            assert_eq!(judge(ok, &classify(ok), &rules), Verdict::Accepted, "{ok}");
+        }
+    }
+
+    #[test]
     fn lenient_body_still_classifies_header() {
         let c = conv("feat: x\r\n\r\nfree text\nnot-a-footer : weird\nBREAKING CHANGE: yes");
         assert_eq!(c.kind, "feat");
