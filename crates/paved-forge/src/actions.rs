@@ -49,6 +49,51 @@ pub struct WorkflowRun {
     /// When the run was created (RFC 3339).
     #[serde(default)]
     pub created_at: Option<String>,
+    /// What started the run (`push`, `schedule`, `pull_request`, …).
+    #[serde(default)]
+    pub event: Option<String>,
+    /// The repository the tested commit came from: a fork's for a pull request from a fork.
+    #[serde(default)]
+    pub head_repository: Option<RunRepository>,
+}
+
+/// The repository part of a run that says where its commit came from.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RunRepository {
+    /// `owner/name`.
+    pub full_name: String,
+}
+
+/// The events whose runs test a branch of the repository itself, as pushed: anything else (a
+/// pull request, a comment) tests code someone proposed, and a fork can name its branch `main`.
+pub const BRANCH_EVENTS: &[&str] = &[
+    "push",
+    "schedule",
+    "workflow_dispatch",
+    "merge_group",
+    "repository_dispatch",
+    "workflow_run",
+];
+
+impl WorkflowRun {
+    /// Why this run is not history of `repository`'s own branch, if it is not: it came from a
+    /// fork, or from an event that tests a proposal rather than the branch.
+    pub fn not_branch_history(&self, repository: &str) -> Option<String> {
+        let from = self.head_repository.as_ref().map(|r| r.full_name.as_str());
+        if !from.is_some_and(|f| f.eq_ignore_ascii_case(repository)) {
+            return Some(match from {
+                Some(f) => format!("its commit comes from the fork `{f}`"),
+                None => "the API names no repository for its commit".to_owned(),
+            });
+        }
+        match self.event.as_deref() {
+            Some(e) if BRANCH_EVENTS.contains(&e) => None,
+            Some(e) => Some(format!(
+                "it ran for a `{e}` event, not a push to the branch"
+            )),
+            None => Some("the API names no event for it".to_owned()),
+        }
+    }
 }
 
 fn first_attempt() -> u32 {

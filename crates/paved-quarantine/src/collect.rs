@@ -434,12 +434,36 @@ impl Collector<'_> {
         let window = self.window(&source)?;
         let pattern = branch.contains('*');
         // A pattern cannot be asked of the API: every completed run is listed and matched here.
+        // A fork can name its branch `main`; a pull request's run tests a proposal. Neither is the
+        // branch's history, and a fork's run uploads whatever artifact it likes.
+        let refused = std::cell::RefCell::new(Vec::new());
         let listed = actions.completed_runs((!pattern).then_some(branch), window, |r| {
-            !pattern
+            let on_branch = !pattern
                 || r.head_branch
                     .as_deref()
-                    .is_some_and(|b| branch_matches(branch, b))
+                    .is_some_and(|b| branch_matches(branch, b));
+            if !on_branch {
+                return false;
+            }
+            match r.not_branch_history(repository) {
+                Some(why) => {
+                    refused.borrow_mut().push(format!("run {} ({why})", r.id));
+                    false
+                }
+                None => true,
+            }
         })?;
+        let mut refused = refused.into_inner();
+        refused.sort();
+        refused.dedup();
+        if !refused.is_empty() {
+            let n = refused.len();
+            paved_core::cli::warn(&format!(
+                "`{branch}`: {n} run{} not read: only the repository's own runs of a push, schedule or dispatch are its history, never a pull request's or a fork's: {}",
+                if n == 1 { " was" } else { "s were" },
+                refused.join("; ")
+            ));
+        }
         if listed.more {
             self.more(branch, listed.new.len());
         }

@@ -162,7 +162,8 @@ fn fake_github(
         .map(|i| {
             json!({"id": 100 + i, "name": "CI", "run_attempt": 1, "head_sha": shas[i as usize],
                    "head_branch": "main", "status": "completed", "conclusion": "success",
-                   "event": "push", "html_url": format!("https://github.com/acme/app/actions/runs/{}", 100 + i),
+                   "event": "push", "head_repository": {"full_name": "acme/app"},
+                   "html_url": format!("https://github.com/acme/app/actions/runs/{}", 100 + i),
                    "created_at": format!("2026-11-2{i}T10:00:00Z"), "run_started_at": format!("2026-11-2{i}T10:00:05Z")})
         })
         .rev()

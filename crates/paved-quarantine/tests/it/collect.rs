@@ -137,6 +137,7 @@ fn run(id: u64, attempt: u32, sha: &str) -> Value {
         "status": "completed",
         "conclusion": "success",
         "event": "push",
+        "head_repository": {"full_name": "o/r"},
         "html_url": format!("https://github.com/o/r/actions/runs/{id}"),
         "created_at": format!("2026-11-2{}T10:00:00Z", id % 10),
         "run_started_at": format!("2026-11-2{}T10:00:05Z", id % 10),
@@ -979,5 +980,70 @@ fn a_run_that_completes_after_a_newer_one_is_not_lost_behind_the_watermark() {
         storage.requests_to("GET", "/blobs/9020").len(),
         1,
         "902 is read once"
+    );
+}
+
+/// A fork can name its branch `main` and open a pull request: its `pull_request` run carries
+/// `head_branch: "main"`, runs the fork's own workflow file and uploads whatever `junit*` artifact
+/// it likes. `GET /actions/runs?branch=main` lists it. Only the repository's own runs of
+/// non-pull-request events are the default branch's history; the rest are named and never read.
+#[test]
+fn runs_from_forks_and_pull_requests_never_become_the_default_branch_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("pytest");
+    std::fs::create_dir(&work).unwrap();
+    let good = pytest_report(&work, false);
+    let forged = pytest_report(&work, true);
+    let api = FakeServer::start();
+    let storage = FakeServer::start();
+    let mut fork = run(902, 1, "f0f0f0");
+    fork["event"] = json!("pull_request");
+    fork["head_repository"] = json!({"full_name": "mallory/r"});
+    let mut same_repo_pr = run(903, 1, "a0a0a0");
+    same_repo_pr["event"] = json!("pull_request");
+    let mut no_repository = run(904, 1, "b0b0b0");
+    no_repository
+        .as_object_mut()
+        .unwrap()
+        .remove("head_repository");
+    let mut fork_push = run(905, 1, "c0c0c0");
+    fork_push["head_repository"] = json!({"full_name": "mallory/r"});
+    api.route("GET", "/repos/o/r/actions/runs")
+        .respond(FakeResponse::json(
+            200,
+            json!({"total_count": 5, "workflow_runs": [fork_push, no_repository, same_repo_pr, fork, run(901, 1, "ddd999")]}),
+        ));
+    for (id, art) in [(901, 91), (902, 92), (903, 93), (904, 94), (905, 95)] {
+        api.route("GET", &format!("/repos/o/r/actions/runs/{id}/artifacts"))
+            .respond(FakeResponse::json(
+                200,
+                json!({"total_count": 1, "artifacts": [artifact(art, "junit", 100)]}),
+            ));
+        let report = if id == 901 { &good } else { &forged };
+        serve_zip(&api, &storage, art, zip(&work, &[("r.xml", report)]));
+    }
+    let (code, json, stderr) = collect(dir.path(), &api, &["--branch", "main"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        json["summary"]["files"], 1,
+        "only run 901 is read: {stderr}"
+    );
+    for id in ["902", "903", "904", "905"] {
+        assert!(
+            !api.requests()
+                .iter()
+                .any(|r| r.path.contains(&format!("/runs/{id}/"))),
+            "run {id}'s artifacts were listed"
+        );
+    }
+    assert!(stderr.contains("4 runs"), "{stderr}");
+    assert!(
+        stderr.contains("pull request") && stderr.contains("fork"),
+        "{stderr}"
+    );
+    let conn = db(dir.path());
+    assert_eq!(
+        rows(&conn, "SELECT DISTINCT commit_sha FROM runs"),
+        vec!["ddd999".to_owned()]
     );
 }
