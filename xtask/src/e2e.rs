@@ -4,11 +4,12 @@
 //! a consumer git repository in a temporary directory outside this checkout and outside any git
 //! repository (HOME too, where act keeps its work trees), and runs
 //! - the reusable workflows and actions with act (`-P ubuntu-latest=-self-hosted`: on this host,
-//!   no containers). The consumer calls copies of `release.yml` and `pr.yml` by local path; their
-//!   `paved-dev/paved/actions/*@vX` steps resolve to a snapshot of this tree with
-//!   `--local-repository`, so nothing is fetched;
-//! - the GitLab components with gitlab-ci-local (`--force-shell-executor --shell-isolation`),
-//!   included by local path with `inputs:`.
+//!   no containers). The consumer's `.github/workflows/paved.yml` is README.md's adoption block,
+//!   read at run time (see `adoption.rs`); its `paved-dev/paved/...@vX` references resolve to a
+//!   snapshot of this tree with `--local-repository`, so nothing is fetched;
+//! - the GitLab components with gitlab-ci-local (`--force-shell-executor --shell-isolation`).
+//!   The consumer's `.gitlab-ci.yml` is README.md's block too; its `component:` lines resolve to
+//!   this tree's templates through gitlab-ci-local's include cache.
 //!
 //! `cargo xtask e2e github` or `cargo xtask e2e gitlab` runs only one of the two.
 //!
@@ -18,8 +19,11 @@
 //! actions/setup/install.sh, by the setup action under act and by a component under
 //! gitlab-ci-local; and every refusal (tampered archive, no pin, 404, 500, plain http off host).
 //!
-//! The pipelines use `PAVED_BIN_DIR` pointing at the fresh binaries. Each must produce a version, release
-//! notes, and a quarantine-gate result from a JUnit report with one quarantined flaky failure.
+//! The pipelines use `PAVED_BIN_DIR` pointing at the fresh binaries, a bare repository as the forge's git
+//! host (tags are pushed there) and a fake forge API (releases are published there). Each runs
+//! the default branch's pipeline (version, tag, release with notes), a tag's, and a pull or merge
+//! request's (title lint, quarantine gate on pytest's JUnit report with one quarantined
+//! failure), and the failure paths: a bad title, and a failure that is not quarantined.
 //! The flaky-test loop (`quarantine.yml`, the `quarantine-loop` component) runs against fake
 //! forges served from this process; see [`quarantine`].
 
@@ -27,6 +31,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use paved_testkit::http::{FakeResponse, FakeServer};
+
+use crate::adoption;
 use crate::tools::{npm_bin, venv_bin};
 use crate::util::{cargo, describe, root, step};
 
@@ -40,79 +47,58 @@ const BINS: &[&str] = &[
     "paved-change",
 ];
 
-const JUNIT: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
-<testsuites>
-  <testsuite name="app" tests="3" failures="1">
-    <testcase classname="tests.test_app" name="test_ok" time="0.01"/>
-    <testcase classname="tests.test_app" name="test_also_ok" time="0.01"/>
-    <testcase classname="tests.test_app" name="test_flaky" time="0.02">
-      <failure message="timed out talking to the fake server">AssertionError: timed out</failure>
-    </testcase>
-  </testsuite>
-</testsuites>
+/// The consumer's tests: two pass, one fails (the flaky one its quarantine list names). pytest
+/// writes the JUnit report the gate reads, on the runner (GitHub) or before the pipeline runs
+/// (GitLab, where the README's block leaves the test job to the consumer).
+const TESTS_PY: &str = r#"def test_ok():
+    assert 1 + 1 == 2
+
+
+def test_also_ok():
+    assert "paved".upper() == "PAVED"
+
+
+def test_flaky():
+    raise AssertionError("timed out talking to the fake server")
 "#;
 
+/// pytest's identity for `test_flaky` (suite `pytest`, class from the module path).
 const QUARANTINE: &str = r#"# Tests CI does not block on while they are flaky. Reviewed like code.
 [[test]]
-id = "app|tests.test_app|test_flaky"
+id = "pytest|tests.test_app|test_flaky"
 reason = "flaky: 4 of 40 runs failed"
 owner = "@acme/qa"
 added = 2026-01-01
 expires = 2099-01-01
 "#;
 
-const GITHUB_RELEASE: &str = r#"name: release
-on: push
+/// The consumer's own test workflow, which the README's block calls as `./.github/workflows/test.yml`:
+/// it runs the tests and uploads the JUnit XML as the artifact `junit`. A failing test fails its
+/// step, not the job, so the PR gate (`needs: test`) runs and decides what the failure means.
+const GITHUB_TEST: &str = r#"name: test
+on: workflow_call
 permissions: {}
 jobs:
-  release:
-    uses: ./.github/workflows/paved-release.yml
-    permissions:
-      contents: write
-    with:
-      push: false
-      publish: false
-  show:
-    needs: release
+  test:
     runs-on: ubuntu-latest
+    permissions: { contents: read }
     steps:
-      - env:
-          VERSION: ${{ needs.release.outputs.version }}
-          RELEASED: ${{ needs.release.outputs.released }}
-          TAG: ${{ needs.release.outputs.tag }}
-          NOTES: ${{ needs.release.outputs.notes }}
-        run: |
-          echo "E2E version=$VERSION released=$RELEASED tag=$TAG"
-          printf 'E2E notes: %s\n' "$NOTES"
+      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2
+        with: { persist-credentials: false }
+      - run: pytest -p no:cacheprovider --junitxml=junit.xml tests
+        continue-on-error: true
+      - if: always()
+        uses: actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02 # v4.6.2
+        with: { name: junit, path: junit.xml }
 "#;
 
-const GITHUB_PR: &str = r#"name: pr
-on: pull_request
-permissions: {}
-jobs:
-  paved:
-    uses: ./.github/workflows/paved-pr.yml
-    permissions:
-      contents: read
-      actions: read
-    with:
-      junit: junit.xml
-  show:
-    needs: paved
-    runs-on: ubuntu-latest
-    steps:
-      - env:
-          PASSED: ${{ needs.paved.outputs.gate-passed }}
-          QUARANTINED: ${{ needs.paved.outputs.quarantined }}
-        run: echo "E2E gate passed=$PASSED quarantined=$QUARANTINED"
-"#;
-
+/// release-notes.yml for a tag pushed by hand. `{version}` is the paved release under test.
 const GITHUB_NOTES: &str = r#"name: notes
 on: push
 permissions: {}
 jobs:
   notes:
-    uses: ./.github/workflows/paved-release-notes.yml
+    uses: paved-dev/paved/.github/workflows/release-notes.yml@v{version}
     permissions:
       contents: write
     with:
@@ -129,13 +115,16 @@ jobs:
 "#;
 
 /// A deployment between change.yml's open and close, as the README documents it. Open and close
-/// are separate jobs (fresh workspaces): the record reaches close only as the run's artifact.
+/// are separate jobs (fresh workspaces): the record reaches close only as the run's artifact, and
+/// the test evidence reaches open as the test job's.
 const GITHUB_CHANGE: &str = r#"name: deploy
 on: push
 permissions: {}
 jobs:
+  test: { uses: ./.github/workflows/test.yml }
   change:
-    uses: ./.github/workflows/paved-change.yml
+    needs: test
+    uses: paved-dev/paved/.github/workflows/change.yml@v{version}
     permissions:
       contents: read
       deployments: write
@@ -145,6 +134,7 @@ jobs:
       environment: prod
       version: 0.2.0
       junit: junit.xml
+      junit-artifact: junit
   deploy:
     needs: change
     runs-on: ubuntu-latest
@@ -155,7 +145,7 @@ jobs:
   close:
     needs: [change, deploy]
     if: always() && needs.change.result == 'success'
-    uses: ./.github/workflows/paved-change.yml
+    uses: paved-dev/paved/.github/workflows/change.yml@v{version}
     permissions:
       contents: read
       deployments: write
@@ -166,7 +156,7 @@ jobs:
       result: ${{ needs.deploy.result }}
 "#;
 
-/// The artifact pins in change.yml.
+/// The artifact pins in change.yml and the consumer's test.yml.
 const UPLOAD_SHA: &str = "ea165f8d65b6e75b540449e92b4886f43607fa02";
 
 /// Stand-ins for GitHub's artifact store (act cannot fetch the real actions offline): a
@@ -188,8 +178,9 @@ runs:
       run: |
         set -eu
         [ -e "$FROM" ] || { echo "upload-artifact: no files at $FROM" >&2; exit 1; }
+        rm -rf "$PAVED_E2E_ARTIFACTS/$NAME"
         mkdir -p "$PAVED_E2E_ARTIFACTS/$NAME"
-        cp -R "$FROM/." "$PAVED_E2E_ARTIFACTS/$NAME/"
+        if [ -d "$FROM" ]; then cp -R "$FROM/." "$PAVED_E2E_ARTIFACTS/$NAME/"; else cp "$FROM" "$PAVED_E2E_ARTIFACTS/$NAME/"; fi
 "#;
 
 const DOWNLOAD_WORKING: &str = r#"name: stand-in for actions/download-artifact
@@ -223,69 +214,18 @@ const PR_EVENT: &str = r#"{
 }
 "#;
 
-const GITLAB_CI: &str = r#"stages: [build, test, release]
-include:
-  - local: paved/templates/version/template.yml
-    inputs:
-      stage: build
-      verbose: true
-  - local: paved/templates/quarantine/template.yml
-    inputs:
-      stage: test
-      job-name: quarantine-gate
-      command: gate
-      files: junit.xml
-      junit-report: junit.xml
-  - local: paved/templates/changelog/template.yml
-    inputs:
-      stage: release
-      tag: $CI_COMMIT_TAG
-      template: gitlab
-  - local: paved/templates/version/template.yml
-    inputs:
-      job-name: mr-title
-      stage: test
-      command: lint
-      messages: $CI_MERGE_REQUEST_TITLE
-  # A change opened before a deployment and closed after it, in a later job.
-  - local: paved/templates/change/template.yml
-    inputs:
-      job-name: change-open
-      stage: test
-      command: open
-      env: prod
-      version: 0.2.0
-      junit: junit.xml
-  - local: paved/templates/change/template.yml
-    inputs:
-      job-name: change-close
-      stage: release
-      command: close
-      id: $CHANGE_ID
-      result: success
-show:
-  stage: test
-  needs: [paved-version]
-  script:
-    - echo "E2E version=$VERSION released=$RELEASED tag=$TAG"
-show-gate:
-  stage: release
-  needs: [quarantine-gate]
-  script:
-    - echo "E2E gate passed=$PASSED quarantined=$QUARANTINED"
+/// The change component, as docs/pipelines.md documents it: opened before a deployment and
+/// closed after it, in a later job. A file of its own next to the README's `.gitlab-ci.yml`
+/// (`gitlab-ci-local --file`). `{version}` is the paved release under test.
+const GITLAB_CHANGE: &str = r#"include:
+  - component: $CI_SERVER_FQDN/paved-dev/paved/change@{version}
+    inputs: { job-name: change-open, stage: test, command: open, env: prod, version: 0.2.0, junit: junit.xml }
+  - component: $CI_SERVER_FQDN/paved-dev/paved/change@{version}
+    inputs: { job-name: change-close, stage: deploy, command: close, id: $CHANGE_ID, result: success }
 "#;
 
 /// The download-artifact pin in pr.yml.
 const DOWNLOAD_SHA: &str = "d3f86a106a0bac45b974a628896c90dbdf5c8093";
-
-const DOWNLOAD_STANDIN: &str = r#"name: stand-in for actions/download-artifact
-description: e2e stand-in; fails if a step that should be skipped runs.
-runs:
-  using: composite
-  steps:
-    - shell: bash
-      run: echo "the download-artifact step should have been skipped" >&2; exit 1
-"#;
 
 /// A fresh temporary directory outside this checkout (and outside any git repository), as a
 /// consumer's runner has: a pipeline step that needs a repository it did not check out must fail
@@ -372,47 +312,181 @@ pub fn run(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// The README's adoption block for `file`, as a consumer copies it into its repository.
+fn readme_block(file: &str) -> Result<String, String> {
+    let readme = std::fs::read_to_string(root().join("README.md"))
+        .map_err(|e| format!("could not read README.md: {e}"))?;
+    crate::adoption::block(&readme, file).map_err(|e| format!("README.md: {e}"))
+}
+
+/// A bare repository outside the consumer that stands in for its forge's git host. The
+/// consumer's `origin` stays the forge's URL (act and gitlab-ci-local read the repository's name
+/// from it); the jobs' git reaches the bare repository instead, through `url.<bare>.insteadOf`
+/// passed in the environment (`GIT_CONFIG_*`), so fetches, `ls-remote` and pushes work offline.
+fn bare_origin(repo: &Path, origin: &Path, url: &str) -> Result<Vec<String>, String> {
+    std::fs::create_dir_all(origin).map_err(|e| format!("{}: {e}", origin.display()))?;
+    git(origin, &["init", "-q", "--bare"])?;
+    let bare = origin.display().to_string();
+    git(repo, &["push", "-q", &bare, "main", "v0.1.0"])?;
+    Ok(vec![
+        "GIT_CONFIG_COUNT=1".to_owned(),
+        format!("GIT_CONFIG_KEY_0=url.{bare}.insteadOf"),
+        format!("GIT_CONFIG_VALUE_0={url}"),
+    ])
+}
+
+/// The commit `rev` names in `git_dir`, or why not.
+fn rev(git_dir: &Path, rev: &str) -> Result<String, String> {
+    let out = Command::new("git")
+        .arg("--git-dir")
+        .arg(git_dir)
+        .args(["rev-parse", "--verify", "-q"])
+        .arg(format!("{rev}^{{commit}}"))
+        .output()
+        .map_err(|e| format!("git: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    } else {
+        Err(format!("no `{rev}` in {}", git_dir.display()))
+    }
+}
+
+/// The release pipeline pushed `tag` for the consumer's HEAD to its origin; fetch it back, as
+/// the next pipeline (the tag's) sees it.
+fn expect_pushed_tag(repo: &Path, origin: &Path, tag: &str, what: &str) -> Result<(), String> {
+    let pushed = rev(origin, tag).map_err(|e| format!("{what}: the tag was not pushed ({e})"))?;
+    let head = rev(&repo.join(".git"), "HEAD")?;
+    if pushed != head {
+        return Err(format!(
+            "{what}: `{tag}` was pushed for {pushed}, not for HEAD {head}"
+        ));
+    }
+    let refspec = format!("refs/tags/{tag}:refs/tags/{tag}");
+    git(
+        repo,
+        &["fetch", "-q", &origin.display().to_string(), &refspec],
+    )
+}
+
+/// The consumer's tests, run by the real pytest into `junit.xml` (one failure: `test_flaky`).
+fn run_tests(repo: &Path) -> Result<(), String> {
+    let out = Command::new(venv_bin().join("pytest"))
+        .current_dir(repo)
+        .args(["-p", "no:cacheprovider", "--junitxml=junit.xml", "tests"])
+        .output()
+        .map_err(|e| {
+            format!(
+                "pytest ({}): {e}; run `cargo xtask tools`",
+                venv_bin().display()
+            )
+        })?;
+    if out.status.code() != Some(1) || !repo.join("junit.xml").is_file() {
+        return Err(format!(
+            "pytest was to fail `test_flaky` and write junit.xml ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout)
+        ));
+    }
+    Ok(())
+}
+
+/// A fake forge API: release lookups find nothing, a created release is answered as the
+/// vendor does (`201` and the release). Anything else is `404`, which enrichment tolerates.
+fn fake_forge(
+    releases: &str,
+    created: fn(&serde_json::Value) -> serde_json::Value,
+) -> Result<FakeServer, String> {
+    let api = FakeServer::try_start()
+        .map_err(|e| format!("the fake forge API could not listen on 127.0.0.1: {e}"))?;
+    api.route("GET", releases)
+        .respond(FakeResponse::json(200, serde_json::json!([])));
+    api.route("POST", releases)
+        .respond_with(move |r| FakeResponse::json(201, created(&r.json())));
+    Ok(api)
+}
+
+/// The release the pipeline published: one `POST` to `releases`, for `tag`, with the notes.
+fn expect_published(
+    api: &FakeServer,
+    releases: &str,
+    tag: &str,
+    notes_key: &str,
+    what: &str,
+) -> Result<(), String> {
+    let posts = api.requests_to("POST", releases);
+    let [post] = posts.as_slice() else {
+        return Err(format!(
+            "{what}: expected one `POST {releases}` to the fake API, got {}",
+            posts.len()
+        ));
+    };
+    let body = post.json();
+    let notes = body[notes_key].as_str().unwrap_or_default();
+    if body["tag_name"] != tag
+        || !notes.contains("add the api")
+        || !notes.contains("report test results")
+    {
+        return Err(format!(
+            "{what}: the release published is not {tag} with its notes: {body}"
+        ));
+    }
+    Ok(())
+}
+
 fn github(tmp: &Path, paved: &Path, bin_dir: &Path) -> Result<(), String> {
     let repo = tmp.join("github-consumer");
-    consumer(&repo, "https://github.com/acme/app.git")?;
+    let url = "https://github.com/acme/app.git";
+    consumer(&repo, url)?;
+    let origin = tmp.join("github-origin.git");
+    let reach_origin = bare_origin(&repo, &origin, url)?;
+    let version = crate::dist::workspace_version()?;
     let wf = repo.join(".github/workflows");
-    std::fs::create_dir_all(&wf).map_err(|e| e.to_string())?;
-    for (from, to) in [
-        ("release.yml", "paved-release.yml"),
-        ("release-notes.yml", "paved-release-notes.yml"),
-        ("pr.yml", "paved-pr.yml"),
-        ("change.yml", "paved-change.yml"),
-    ] {
-        std::fs::copy(paved.join(".github/workflows").join(from), wf.join(to))
-            .map_err(|e| format!("{from}: {e}"))?;
-    }
-    write(&wf.join("release.yml"), GITHUB_RELEASE)?;
-    write(&wf.join("pr.yml"), GITHUB_PR)?;
-    write(&wf.join("notes.yml"), GITHUB_NOTES)?;
-    write(&wf.join("deploy.yml"), GITHUB_CHANGE)?;
+    // The README's block as it is; its references resolve to this checkout through
+    // `--local-repository paved-dev/paved@v<version>` below.
+    write(
+        &repo.join(adoption::GITHUB),
+        &readme_block(adoption::GITHUB)?,
+    )?;
+    write(&wf.join("test.yml"), GITHUB_TEST)?;
+    write(
+        &wf.join("notes.yml"),
+        &GITHUB_NOTES.replace("{version}", &version),
+    )?;
+    write(
+        &wf.join("deploy.yml"),
+        &GITHUB_CHANGE.replace("{version}", &version),
+    )?;
     write(&repo.join("event.json"), PR_EVENT)?;
+    write(&repo.join(".gitignore"), "junit.xml\nevent.json\n")?;
     git(&repo, &["add", "-A"])?;
     git(
         &repo,
         &["commit", "-q", "-m", "ci: adopt the paved pipelines"],
     )?;
 
-    let version = crate::dist::workspace_version()?;
-    // act fetches every remote action a job names, even in a skipped step; the one pr.yml skips
-    // here (no artifact to download) stands in as a local action that would fail if it ran.
+    let api = fake_forge("/repos/acme/app/releases", |body| {
+        let tag = body["tag_name"].as_str().unwrap_or_default();
+        serde_json::json!({
+            "id": 1,
+            "tag_name": tag,
+            "html_url": format!("https://github.com/acme/app/releases/tag/{tag}"),
+            "upload_url": "https://uploads.github.com/repos/acme/app/releases/1/assets{?name,label}",
+            "draft": false,
+        })
+    })?;
+    // act fetches every remote action a job names; the artifact actions stand in as local ones.
     let download = tmp.join("download-artifact");
-    write(&download.join("action.yml"), DOWNLOAD_STANDIN)?;
+    write(&download.join("action.yml"), DOWNLOAD_WORKING)?;
     let upload = tmp.join("upload-artifact");
     write(&upload.join("action.yml"), UPLOAD_STANDIN)?;
-    let download_working = tmp.join("download-artifact-working");
-    write(&download_working.join("action.yml"), DOWNLOAD_WORKING)?;
     let artifacts = tmp.join("artifacts");
+    // The runner has pytest, as a consumer's would after installing its test tools.
+    let path = format!(
+        "{}:{}",
+        venv_bin().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let act = |event: &str, workflow: &str| {
-        let download = if workflow == "deploy.yml" {
-            &download_working
-        } else {
-            &download
-        };
         let mut c = Command::new(venv_bin().join("act"));
         c.current_dir(&repo)
             .args([event, "-W"])
@@ -429,26 +503,41 @@ fn github(tmp: &Path, paved: &Path, bin_dir: &Path) -> Result<(), String> {
                 "actions/upload-artifact@{UPLOAD_SHA}={}",
                 upload.display()
             ))
+            .args(["-s", "GITHUB_TOKEN=e2e-token", "--env"])
+            .arg(format!("GITHUB_API_URL={}", api.url()))
             .arg("--env")
             .arg(format!("PAVED_BIN_DIR={}", bin_dir.display()))
             .arg("--env")
             .arg(format!("PAVED_E2E_ARTIFACTS={}", artifacts.display()))
+            .env("PATH", &path)
             .env("HOME", tmp.join("home"));
+        for kv in &reach_origin {
+            c.arg("--env").arg(kv);
+        }
         if event == "pull_request" {
             c.args(["-e", "event.json"]);
         }
         c
     };
-    let out = capture("act: release.yml on push", &mut act("push", "release.yml"))?;
+    let paved_yml = "paved.yml";
+    // A push to the default branch: the tests, then the release (version, tag, push, notes,
+    // the GitHub release).
+    let out = capture("act: paved.yml on push", &mut act("push", paved_yml))?;
+    expect(&out, "::set-output:: version=0.2.0", "act release")?;
     expect(
         &out,
-        "E2E version=0.2.0 released=true tag=v0.2.0",
+        "Success - Main Run paved-changelog",
+        "act release notes",
+    )?;
+    expect_pushed_tag(&repo, &origin, "v0.2.0", "act release")?;
+    expect_published(
+        &api,
+        "/repos/acme/app/releases",
+        "v0.2.0",
+        "body",
         "act release",
     )?;
-    expect(&out, "## Features", "act release notes")?;
-    expect(&out, "add the api", "act release notes")?;
-    // A repo that tags by hand: the notes of the tag it pushed.
-    git(&repo, &["tag", "-a", "v0.2.0", "-m", "v0.2.0"])?;
+    // A repo that tags by hand: the notes of the tag the release pushed.
     let out = capture(
         "act: release-notes.yml for a tag",
         &mut act("push", "notes.yml"),
@@ -473,123 +562,241 @@ fn github(tmp: &Path, paved: &Path, bin_dir: &Path) -> Result<(), String> {
             "act: change.yml's close job did not close the change (see the log above)".into(),
         );
     }
+    // A pull request: the tests, then the title lint and the gate on the `junit` artifact.
     let out = capture(
-        "act: pr.yml on pull_request",
-        &mut act("pull_request", "pr.yml"),
+        "act: paved.yml on pull_request",
+        &mut act("pull_request", paved_yml),
     )?;
-    expect(
-        &out,
-        "E2E gate passed=true quarantined=1",
-        "act quarantine gate",
-    )?;
+    expect(&out, "Success - Main Lint the title", "act PR title")?;
+    expect(&out, "::set-output:: passed=true", "act quarantine gate")?;
+    expect(&out, "::set-output:: quarantined=1", "act quarantine gate")?;
     // The title lint bites: a title that is not a Conventional Commit fails the run.
     write(
         &repo.join("event.json"),
         &PR_EVENT.replace("feat(api): add the thing", "Add the thing"),
     )?;
-    let mut bad = act("pull_request", "pr.yml");
-    eprintln!(
-        "\n==> act: pr.yml with a bad title (must fail)\n    $ {}",
-        describe(&bad)
-    );
-    let out = bad.output().map_err(|e| format!("act: {e}"))?;
+    must_fail(
+        "act: paved.yml, a PR with a bad title",
+        &mut act("pull_request", paved_yml),
+        "Failure - Main Lint the title",
+    )?;
+    // The gate bites: with test_flaky released from quarantine, its failure fails the run.
+    write(&repo.join("event.json"), PR_EVENT)?;
+    write(&repo.join("quarantine.toml"), "# No test is quarantined.\n")?;
+    git(
+        &repo,
+        &[
+            "commit",
+            "-q",
+            "-am",
+            "test: release test_flaky from quarantine",
+        ],
+    )?;
+    let out = must_fail(
+        "act: paved.yml, a PR whose tests fail",
+        &mut act("pull_request", paved_yml),
+        "Failure - Main paved-dev/paved/actions/quarantine",
+    )?;
+    expect(&out, "test_flaky", "act failing gate")?;
+    Ok(())
+}
+
+/// Run a pipeline that must fail, and fail unless it did with `needle` in its output.
+fn must_fail(title: &str, cmd: &mut Command, needle: &str) -> Result<String, String> {
+    eprintln!("\n==> {title} (must fail)\n    $ {}", describe(cmd));
+    let out = cmd.output().map_err(|e| format!("{title}: {e}"))?;
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    if out.status.success() || !text.contains("Failure - Main Lint the title") {
+    if out.status.success() || !text.contains(needle) {
         eprintln!("{text}");
-        return Err("act: pr.yml passed a PR title that is not a Conventional Commit".into());
+        return Err(format!(
+            "{title}: expected a failed run with `{needle}` in its output ({})",
+            out.status
+        ));
     }
-    Ok(())
+    Ok(text)
 }
 
 fn gitlab(tmp: &Path, paved: &Path, bin_dir: &Path) -> Result<(), String> {
     let repo = tmp.join("gitlab-consumer");
-    consumer(&repo, "https://gitlab.com/acme/app.git")?;
-    copy_dir(&paved.join("templates"), &repo.join("paved/templates"))?;
-    write(&repo.join(".gitlab-ci.yml"), GITLAB_CI)?;
+    let url = "https://gitlab.com/acme/app.git";
+    consumer(&repo, url)?;
+    let origin = tmp.join("gitlab-origin.git");
+    let reach_origin = bare_origin(&repo, &origin, url)?;
+    let version = crate::dist::workspace_version()?;
+    // The README's block as it is. Its `component: $CI_SERVER_FQDN/paved-dev/paved/<name>@<ref>`
+    // lines resolve to this checkout's templates through gitlab-ci-local's include cache, which
+    // it reads instead of fetching (without `--fetch-includes`).
+    copy_dir(
+        &paved.join("templates"),
+        &repo.join(format!(
+            ".gitlab-ci-local/includes/gitlab.com/paved-dev/paved/{version}/templates"
+        )),
+    )?;
+    write(
+        &repo.join(adoption::GITLAB),
+        &readme_block(adoption::GITLAB)?,
+    )?;
+    write(
+        &repo.join(".gitlab-ci-change.yml"),
+        &GITLAB_CHANGE.replace("{version}", &version),
+    )?;
+    // The consumer's test job's JUnit artifact (the README's block leaves that job to it).
+    run_tests(&repo)?;
+    write(&repo.join(".gitignore"), ".gitlab-ci-local/\n")?;
     git(&repo, &["add", "-A"])?;
     git(
         &repo,
         &["commit", "-q", "-m", "ci: adopt the paved components"],
     )?;
-    let gcl = |jobs: &[&str], vars: &[&str]| {
+    let api = fake_forge("/projects/42/releases", |body| {
+        let tag = body["tag_name"].as_str().unwrap_or_default();
+        serde_json::json!({
+            "tag_name": tag,
+            "_links": { "self": format!("https://gitlab.com/acme/app/-/releases/{tag}") },
+        })
+    })?;
+    // `args`: what GitLab sets for the pipeline, over gitlab-ci-local's push-pipeline defaults.
+    let gcl = |args: &[&str]| {
         let mut c = Command::new(npm_bin().join("gitlab-ci-local"));
         c.current_dir(&repo)
             .args(["--force-shell-executor", "--shell-isolation", "--variable"])
-            .arg(format!("PAVED_BIN_DIR={}", bin_dir.display()));
-        for v in vars {
-            c.args(["--variable", v]);
+            .arg(format!("PAVED_BIN_DIR={}", bin_dir.display()))
+            .args(["--variable", "CI_DEFAULT_BRANCH=main", "--variable"])
+            .arg(format!("CI_API_V4_URL={}", api.url()))
+            .args([
+                "--variable",
+                "CI_PROJECT_ID=42",
+                "--variable",
+                "CI_JOB_TOKEN=e2e-job-token",
+            ])
+            .env("HOME", tmp.join("home"));
+        for kv in &reach_origin {
+            c.arg("--variable").arg(kv);
         }
-        c.args(jobs).env("HOME", tmp.join("home"));
+        c.args(args);
         c
     };
+    let merge_request = |title: &str| {
+        let mut c = gcl(&[
+            "--unset-variable",
+            "CI_COMMIT_BRANCH",
+            "--variable",
+            "CI_PIPELINE_SOURCE=merge_request_event",
+            "--variable",
+            "CI_MERGE_REQUEST_IID=7",
+            "--variable",
+            "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME=feature",
+            "--variable",
+            "CI_MERGE_REQUEST_TARGET_BRANCH_NAME=main",
+            "--variable",
+        ]);
+        c.arg(format!("CI_MERGE_REQUEST_TITLE={title}"));
+        c
+    };
+    // The default branch's pipeline: the version, tagged and pushed.
     let out = capture(
-        "gitlab-ci-local: version and quarantine gate",
-        &mut gcl(
-            &["paved-version", "show", "quarantine-gate", "show-gate"],
-            &[],
-        ),
+        "gitlab-ci-local: the default branch's pipeline",
+        &mut gcl(&[]),
     )?;
     expect(
         &out,
-        "E2E version=0.2.0 released=true tag=v0.2.0",
+        "pushed `v0.2.0` to `origin`",
         "gitlab-ci-local version",
     )?;
-    expect(
+    expect_absent(
         &out,
-        "E2E gate passed=true quarantined=1",
-        "gitlab-ci-local gate",
+        "paved-changelog starting",
+        "gitlab-ci-local branch pipeline",
     )?;
-    // change: open, then close in a job of its own (the record comes as open's artifact).
+    expect_pushed_tag(&repo, &origin, "v0.2.0", "gitlab-ci-local version")?;
+    // The tag's pipeline: the notes, and the GitLab release.
     let out = capture(
-        "gitlab-ci-local: change open, then close",
-        &mut gcl(&["change-open", "change-close"], &[]),
+        "gitlab-ci-local: the tag's pipeline",
+        &mut gcl(&[
+            "--unset-variable",
+            "CI_COMMIT_BRANCH",
+            "--variable",
+            "CI_COMMIT_TAG=v0.2.0",
+            "--variable",
+            "CI_COMMIT_REF_NAME=v0.2.0",
+        ]),
     )?;
-    expect(&out, "opened change chg-", "gitlab-ci-local change open")?;
-    expect(&out, "closed change chg-", "gitlab-ci-local change close")?;
-    // The merge-request title lint: a conventional title passes; a title that is a flag
-    // (`--help`) is a message like any other, and fails the lint.
-    capture(
-        "gitlab-ci-local: MR title lint",
-        &mut gcl(
-            &["mr-title"],
-            &["CI_MERGE_REQUEST_TITLE=feat(api): add the thing"],
-        ),
-    )?;
-    for title in ["--help", "Add the thing"] {
-        let mut bad = gcl(&["mr-title"], &[&format!("CI_MERGE_REQUEST_TITLE={title}")]);
-        eprintln!(
-            "\n==> gitlab-ci-local: MR titled `{title}` (must fail)\n    $ {}",
-            describe(&bad)
-        );
-        let out = bad.output().map_err(|e| format!("gitlab-ci-local: {e}"))?;
-        let text = String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr);
-        if out.status.success() || !text.contains("not conventional") {
-            eprintln!("{text}");
-            return Err(format!(
-                "gitlab-ci-local: the MR title lint passed the title `{title}`"
-            ));
-        }
-    }
-    // The tag pipeline of a repo that tags by hand: notes for that tag, and the release.
-    git(&repo, &["tag", "-a", "v0.2.0", "-m", "v0.2.0"])?;
-    let out = capture(
-        "gitlab-ci-local: release notes on a tag pipeline",
-        &mut gcl(&["paved-changelog"], &["CI_COMMIT_TAG=v0.2.0"]),
-    )?;
-    expect(&out, "Features", "gitlab-ci-local release notes")?;
     expect(&out, "add the api", "gitlab-ci-local release notes")?;
+    expect_absent(
+        &out,
+        "paved-version starting",
+        "gitlab-ci-local tag pipeline",
+    )?;
     let notes = std::fs::read_to_string(repo.join("release-notes.md")).unwrap_or_default();
     if !notes.contains("add the api") {
         return Err(format!(
             "gitlab-ci-local: the changelog job left no release-notes.md artifact with the notes (got {notes:?})"
         ));
     }
+    expect_published(
+        &api,
+        "/projects/42/releases",
+        "v0.2.0",
+        "description",
+        "gitlab-ci-local release",
+    )?;
+    // A merge request's pipeline: the title lint, and the gate (one quarantined failure).
+    let out = capture(
+        "gitlab-ci-local: a merge request's pipeline",
+        &mut merge_request("feat(api): add the thing"),
+    )?;
+    expect(
+        &out,
+        "checked 1 message: 0 not conventional",
+        "gitlab-ci-local MR title lint",
+    )?;
+    expect(
+        &out,
+        "gate passed: 3 tests, 0 failing, 0 flaky, 1 quarantined failures",
+        "gitlab-ci-local gate",
+    )?;
+    expect_absent(
+        &out,
+        "paved-version starting",
+        "gitlab-ci-local MR pipeline",
+    )?;
+    // A title that is a flag (`--help`) is a message like any other, and fails the lint.
+    for title in ["--help", "Add the thing"] {
+        must_fail(
+            &format!("gitlab-ci-local: an MR titled `{title}`"),
+            &mut merge_request(title),
+            "not conventional",
+        )?;
+    }
+    // The gate bites: with test_flaky released from quarantine, its failure fails the pipeline.
+    write(&repo.join("quarantine.toml"), "# No test is quarantined.\n")?;
+    git(
+        &repo,
+        &[
+            "commit",
+            "-q",
+            "-am",
+            "test: release test_flaky from quarantine",
+        ],
+    )?;
+    let out = must_fail(
+        "gitlab-ci-local: an MR whose tests fail",
+        &mut merge_request("feat(api): add the thing"),
+        "test_flaky",
+    )?;
+    expect(&out, "paved-quarantine", "gitlab-ci-local failing gate")?;
+    // change: open, then close in a job of its own (the record comes as open's artifact).
+    let out = capture(
+        "gitlab-ci-local: change open, then close",
+        &mut gcl(&["--file", ".gitlab-ci-change.yml"]),
+    )?;
+    expect(&out, "opened change chg-", "gitlab-ci-local change open")?;
+    expect(&out, "closed change chg-", "gitlab-ci-local change close")?;
     Ok(())
 }
 
-/// A repository with a release, a feature and a fix since, a JUnit report and a quarantine list.
+/// A repository with a release, a feature and a fix since, its tests and a quarantine list.
 fn consumer(repo: &Path, remote: &str) -> Result<(), String> {
     std::fs::create_dir_all(repo).map_err(|e| e.to_string())?;
     git(repo, &["init", "-q", "-b", "main"])?;
@@ -603,7 +810,7 @@ fn consumer(repo: &Path, remote: &str) -> Result<(), String> {
     write(&repo.join("api.txt"), "api\n")?;
     git(repo, &["add", "-A"])?;
     git(repo, &["commit", "-q", "-m", "feat: add the api"])?;
-    write(&repo.join("junit.xml"), JUNIT)?;
+    write(&repo.join("tests/test_app.py"), TESTS_PY)?;
     write(&repo.join("quarantine.toml"), QUARANTINE)?;
     git(repo, &["add", "-A"])?;
     git(repo, &["commit", "-q", "-m", "fix: report test results"])?;
@@ -673,6 +880,17 @@ fn capture(title: &str, cmd: &mut Command) -> Result<String, String> {
             "{title} failed ({}); see the log above",
             out.status
         ))
+    }
+}
+
+/// A job the pipeline's rules leave out did not run.
+fn expect_absent(out: &str, needle: &str, what: &str) -> Result<(), String> {
+    if out.contains(needle) {
+        Err(format!(
+            "{what}: `{needle}` in the output above; the rules should leave that job out"
+        ))
+    } else {
+        Ok(())
     }
 }
 

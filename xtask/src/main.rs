@@ -14,6 +14,7 @@
 
 use std::process::ExitCode;
 
+mod adoption;
 mod bench;
 mod bump;
 mod ci;
