@@ -31,6 +31,11 @@
 //!   approval is `blocked`, and lists its `approvals` (`user`, `status` `approved`/`rejected`,
 //!   `created_at`, `comment`); `pending_approval_count` (Premium and Ultimate only) is how many
 //!   approvals it still needs.
+//! - A deployment has no free-form field, so what must be read back from it later (paved-change's
+//!   evidence digest) goes into a commit status on the deployed sha:
+//!   `POST /projects/:id/statuses/:sha` (`state`, `name`, `ref`, `description`, `target_url`) →
+//!   `201`, and `GET /projects/:id/repository/commits/:sha/statuses?name=&all=true` (every
+//!   status of that name, not only the latest per pipeline).
 
 use paved_core::http::{Client, HttpError, Method, RequestBuilder, encode_component};
 use serde::{Deserialize, Serialize};
@@ -578,6 +583,36 @@ struct GlApproval {
 }
 
 #[derive(Debug, Deserialize)]
+struct GlCommitStatus {
+    id: u64,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default, rename = "ref")]
+    ref_name: Option<String>,
+    #[serde(default)]
+    target_url: Option<String>,
+}
+
+/// A GitLab commit status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitStatus {
+    /// `pending`, `running`, `success`, `failed`, `canceled`.
+    pub state: String,
+    /// The status's name (GitLab's `name`, "context" elsewhere).
+    pub name: String,
+    /// Its description (GitLab keeps 255 characters).
+    pub description: String,
+    /// The branch or tag it is for.
+    pub ref_name: Option<String>,
+    /// A link shown with it.
+    pub target_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
 struct GlUser {
     username: String,
 }
@@ -718,6 +753,62 @@ impl GitLabDeployments {
             .send()?
             .json()?;
         Ok(Self::convert(d, false, ""))
+    }
+
+    /// Post a commit status named `name` on `sha` (`state`: `pending`, `running`, `success`,
+    /// `failed`, `canceled`).
+    pub fn post_commit_status(&self, sha: &str, status: &CommitStatus) -> Result<()> {
+        let mut body = json!({
+            "state": status.state,
+            "name": status.name,
+            "description": status.description,
+        });
+        if let Some(r) = &status.ref_name {
+            body["ref"] = json!(r);
+        }
+        if let Some(u) = &status.target_url {
+            body["target_url"] = json!(u);
+        }
+        self.request(
+            Method::Post,
+            self.url(&format!("/statuses/{}", encode_component(sha))),
+            "posting a GitLab commit status",
+        )?
+        .json(&body)
+        .send()?;
+        Ok(())
+    }
+
+    /// Every commit status named `name` on `sha`, newest first.
+    pub fn commit_statuses(&self, sha: &str, name: &str) -> Result<Vec<CommitStatus>> {
+        let mut all: Vec<GlCommitStatus> = Vec::new();
+        self.request(
+            Method::Get,
+            self.url(&format!(
+                "/repository/commits/{}/statuses",
+                encode_component(sha)
+            )),
+            "reading GitLab commit statuses",
+        )?
+        .query("name", name)
+        .query("all", "true")
+        .query("per_page", "100")
+        .for_each_page(MAX_PAGES, |page| {
+            all.extend(page.json::<Vec<GlCommitStatus>>()?);
+            Ok::<_, HttpError>(ControlFlow::Continue(()))
+        })?;
+        all.sort_by_key(|s| std::cmp::Reverse(s.id));
+        Ok(all
+            .into_iter()
+            .filter(|s| s.name == name)
+            .map(|s| CommitStatus {
+                state: s.status,
+                name: s.name,
+                description: s.description.unwrap_or_default(),
+                ref_name: s.ref_name,
+                target_url: s.target_url,
+            })
+            .collect())
     }
 
     /// The newest successful deployment to `environment`.
