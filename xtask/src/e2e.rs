@@ -1372,9 +1372,10 @@ fn github_setup(tmp: &Path, pinned: &Path, mirror: &Mirror) -> Result<(), String
     Ok(())
 }
 
+/// `{version}`: the release under test; the component resolves through the include cache.
 const GITLAB_SETUP: &str = r#"stages: [build]
 include:
-  - local: paved/templates/version/template.yml
+  - component: $CI_SERVER_FQDN/paved-dev/paved/version@{version}
     inputs:
       stage: build
 "#;
@@ -1385,8 +1386,17 @@ fn gitlab_setup(tmp: &Path, pinned: &Path, mirror: &Mirror) -> Result<(), String
     let version = crate::dist::workspace_version()?;
     let repo = tmp.join("gitlab-setup-consumer");
     consumer(&repo, "https://gitlab.com/acme/app.git")?;
-    copy_dir(&pinned.join("templates"), &repo.join("paved/templates"))?;
-    write(&repo.join(".gitlab-ci.yml"), GITLAB_SETUP)?;
+    copy_dir(
+        &pinned.join("templates"),
+        &repo.join(format!(
+            ".gitlab-ci-local/includes/gitlab.com/paved-dev/paved/{version}/templates"
+        )),
+    )?;
+    write(
+        &repo.join(".gitlab-ci.yml"),
+        &GITLAB_SETUP.replace("{version}", &version),
+    )?;
+    write(&repo.join(".gitignore"), ".gitlab-ci-local/\n")?;
     git(&repo, &["add", "-A"])?;
     git(
         &repo,

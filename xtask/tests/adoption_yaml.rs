@@ -114,7 +114,7 @@ fn the_github_block_runs_release_and_the_pr_gate_with_inputs_the_workflows_take(
             );
         }
     }
-    assert_eq!(called, ["release.yml", "pr.yml"]);
+    assert_eq!(called, ["release.yml", "pr.yml", "quarantine.yml"]);
     assert!(block.contains("junit-artifact: junit"), "{block}");
 }
 
@@ -146,7 +146,16 @@ fn the_gitlab_block_tags_releases_and_gates_with_inputs_the_components_take() {
             );
         }
     }
-    assert_eq!(included, ["version", "changelog", "version", "quarantine"]);
+    assert_eq!(
+        included,
+        [
+            "version",
+            "changelog",
+            "version",
+            "quarantine",
+            "quarantine-loop"
+        ]
+    );
     for needle in [
         "tag: true, push: true",
         "publish: gitlab",
@@ -165,21 +174,33 @@ fn the_flaky_test_loop_is_adopted_once_its_workflow_exists() {
     let blocks = readme_blocks();
     let github = &blocks[GITHUB];
     let e2e = read("xtask/src/e2e.rs");
-    if root().join(".github/workflows/quarantine.yml").is_file() {
+    let quarantine_e2e = read("xtask/src/e2e/quarantine.rs");
+    assert!(
+        root().join(".github/workflows/quarantine.yml").is_file(),
+        "the flaky-test loop's workflow is gone"
+    );
+    assert!(
+        github.contains("paved-dev/paved/.github/workflows/quarantine.yml@"),
+        "add the flaky-test loop to README.md's `{GITHUB}` block"
+    );
+    assert!(
+        blocks[GITLAB].contains("/paved-dev/paved/quarantine-loop@"),
+        "add the flaky-test loop's component to README.md's `{GITLAB}` block"
+    );
+    // The loop's e2e runs the README's blocks too, never a consumer file of its own.
+    let code: String = quarantine_e2e.split_whitespace().collect();
+    for constant in ["GITHUB", "GITLAB"] {
         assert!(
-            github.contains("paved-dev/paved/.github/workflows/quarantine.yml@"),
-            "quarantine.yml exists: add the flaky-test loop to README.md's `{GITHUB}` block"
-        );
-        assert!(
-            e2e.contains("quarantine.yml"),
-            "quarantine.yml exists: the e2e must run it"
-        );
-    } else {
-        assert!(
-            !github.contains("quarantine.yml"),
-            "README.md calls quarantine.yml, which does not exist"
+            code.contains(&format!("&readme_block(adoption::{constant})?")),
+            "e2e/quarantine.rs must write README.md's {constant} block"
         );
     }
+    assert!(
+        !quarantine_e2e.contains("./.github/workflows/paved-")
+            && !quarantine_e2e.contains("local: paved/templates"),
+        "e2e/quarantine.rs calls a local copy instead of the README's references"
+    );
+    assert!(e2e.contains("quarantine::github") && e2e.contains("quarantine::gitlab"));
     let component = read("templates/quarantine/template.yml");
     let spec = component.split("\n---\n").next().unwrap();
     if !spec.contains("\n    propose:") {

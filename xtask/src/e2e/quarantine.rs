@@ -16,33 +16,12 @@ use std::sync::{Arc, Mutex};
 use paved_testkit::http::{FakeResponse, FakeServer};
 use serde_json::json;
 
-use super::{capture, consumer, expect, git, write};
+use super::{adoption, capture, consumer, expect, git, readme_block, write};
 use crate::tools::venv_bin;
 
-/// The consumer's scheduled workflow: the README's (flaky-test loop), with the golden workflow called
-/// by local path and a job that prints its outputs.
-pub const GITHUB_QUARANTINE: &str = r#"name: quarantine
-on:
-  schedule:
-    - cron: '17 5 * * *'
-  workflow_dispatch:
-permissions: {}
-jobs:
-  quarantine:
-    uses: ./.github/workflows/paved-quarantine.yml
-    permissions:
-      contents: write
-      pull-requests: write
-      actions: read
-  show:
-    needs: quarantine
-    runs-on: ubuntu-latest
-    steps:
-      - env:
-          URL: ${{ needs.quarantine.outputs.proposal-url }}
-          ADDED: ${{ needs.quarantine.outputs.added }}
-        run: echo "E2E proposal=$URL added=$ADDED"
-"#;
+/// The consumer's own reusable test workflow, which the README's block calls; the scheduled
+/// run below starts only the `quarantine` job, so this one never runs here.
+const TEST_WORKFLOW: &str = "on: workflow_call\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: 'true'\n";
 
 /// The cache pin in quarantine.yml.
 const CACHE_SHA: &str = "5a3ec84eff668545956fd18022155c47e93e2684";
@@ -243,14 +222,13 @@ fn fake_github(
 pub fn github(tmp: &Path, paved: &Path, bin_dir: &Path, version: &str) -> Result<(), String> {
     let repo = tmp.join("github-quarantine-consumer");
     consumer(&repo, "https://github.com/acme/app.git")?;
-    let wf = repo.join(".github/workflows");
-    std::fs::create_dir_all(&wf).map_err(|e| e.to_string())?;
-    std::fs::copy(
-        paved.join(".github/workflows/quarantine.yml"),
-        wf.join("paved-quarantine.yml"),
-    )
-    .map_err(|e| format!("quarantine.yml: {e}"))?;
-    write(&wf.join("quarantine.yml"), GITHUB_QUARANTINE)?;
+    // The README's block as it is: its `quarantine` job calls
+    // `paved-dev/paved/.github/workflows/quarantine.yml@vX`, which act resolves to this checkout.
+    write(
+        &repo.join(adoption::GITHUB),
+        &readme_block(adoption::GITHUB)?,
+    )?;
+    write(&repo.join(".github/workflows/test.yml"), TEST_WORKFLOW)?;
     git(&repo, &["add", "-A"])?;
     git(
         &repo,
@@ -274,7 +252,7 @@ pub fn github(tmp: &Path, paved: &Path, bin_dir: &Path, version: &str) -> Result
     let act = || {
         let mut c = Command::new(venv_bin().join("act"));
         c.current_dir(&repo)
-            .args(["schedule", "-W", ".github/workflows/quarantine.yml"])
+            .args(["schedule", "-W", adoption::GITHUB, "-j", "quarantine"])
             .args(["-P", "ubuntu-latest=-self-hosted", "--local-repository"])
             .arg(format!("paved-dev/paved@v{version}={}", paved.display()))
             .arg("--local-repository")
@@ -293,7 +271,7 @@ pub fn github(tmp: &Path, paved: &Path, bin_dir: &Path, version: &str) -> Result
     expect(&out, "E2E cache miss", "act quarantine cache")?;
     expect(
         &out,
-        "E2E proposal=https://github.com/acme/app/pull/1 added=1",
+        "https://github.com/acme/app/pull/1",
         "act quarantine proposal",
     )?;
     let posts = api.requests_to("POST", "/repos/acme/app/pulls");
@@ -332,7 +310,7 @@ pub fn github(tmp: &Path, paved: &Path, bin_dir: &Path, version: &str) -> Result
     )?;
     expect(
         &out,
-        "E2E proposal=https://github.com/acme/app/pull/1",
+        "https://github.com/acme/app/pull/1",
         "act quarantine second proposal",
     )?;
     let opened = api.requests_to("POST", "/repos/acme/app/pulls").len();
@@ -358,15 +336,6 @@ pub fn github(tmp: &Path, paved: &Path, bin_dir: &Path, version: &str) -> Result
         return Err("act quarantine: the token reached a body or the storage host".into());
     }
     Ok(())
-}
-
-/// The consumer's scheduled pipeline: the README's include of the loop component, by local path,
-/// with the store in a file the runner keeps (the collect job is not run here; see [`gitlab`]).
-fn gitlab_ci(store: &Path) -> String {
-    format!(
-        "include:\n  - local: paved/templates/quarantine-loop/template.yml\n    inputs:\n      stage: test\n      store: {}\n",
-        store.display()
-    )
 }
 
 /// A fake GitLab project `42` that takes the commit and opens, lists and updates merge requests.
@@ -409,7 +378,15 @@ fn fake_gitlab(api: &FakeServer) -> Arc<Mutex<Vec<u64>>> {
 pub fn gitlab(tmp: &Path, paved: &Path, bin_dir: &Path) -> Result<(), String> {
     let repo = tmp.join("gitlab-quarantine-consumer");
     consumer(&repo, "https://gitlab.com/acme/app.git")?;
-    super::copy_dir(&paved.join("templates"), &repo.join("paved/templates"))?;
+    // The README's block as it is; its `component:` lines resolve to this checkout's templates
+    // through gitlab-ci-local's include cache (as in the e2e's other GitLab consumer).
+    let version = crate::dist::workspace_version()?;
+    super::copy_dir(
+        &paved.join("templates"),
+        &repo.join(format!(
+            ".gitlab-ci-local/includes/gitlab.com/paved-dev/paved/{version}/templates"
+        )),
+    )?;
     let store = tmp.join("gitlab-quarantine-store/quarantine.db");
     let reports = tmp.join("gitlab-quarantine-reports");
     std::fs::create_dir_all(&reports).map_err(|e| e.to_string())?;
@@ -442,7 +419,11 @@ pub fn gitlab(tmp: &Path, paved: &Path, bin_dir: &Path) -> Result<(), String> {
             &mut ingest,
         )?;
     }
-    write(&repo.join(".gitlab-ci.yml"), &gitlab_ci(&store))?;
+    write(
+        &repo.join(adoption::GITLAB),
+        &readme_block(adoption::GITLAB)?,
+    )?;
+    write(&repo.join(".gitignore"), ".gitlab-ci-local/\n")?;
     git(&repo, &["add", "-A"])?;
     git(
         &repo,
@@ -458,6 +439,10 @@ pub fn gitlab(tmp: &Path, paved: &Path, bin_dir: &Path) -> Result<(), String> {
             .arg("--variable")
             .arg(format!("PAVED_BIN_DIR={}", bin_dir.display()))
             .args(["--variable", "CI_PIPELINE_SOURCE=schedule"])
+            // What the collect job leaves behind; a variable of the pipeline, as a project's
+            // CI/CD variable would be (the README's block keeps the default, the cached file).
+            .arg("--variable")
+            .arg(format!("PAVED_STORE={}", store.display()))
             .arg("--variable")
             .arg(format!("CI_API_V4_URL={}", api.url()))
             .args(["--variable", "CI_PROJECT_ID=42"])
