@@ -1,14 +1,20 @@
 //! The GitLab backend: a deployment, approved through a protected environment.
+//!
+//! A GitLab deployment has no free-form field, so the evidence digest is recorded as a commit
+//! status on the deployed commit: name [`EVIDENCE_STATUS`], state `success`, description
+//! `paved evidence digest: sha256:…`, linked to the CI job. It is visible in the commit's and the
+//! pipeline's status list, cannot be edited (only a newer one posted), and `verify` reads the
+//! newest one back through the deployment's sha.
 
 use std::sync::{Mutex, PoisonError};
 
 use paved_core::http::{Client, Secret};
 use paved_forge::GitLabConfig;
-use paved_forge::deployments::{Deployment, GitLabDeployments};
+use paved_forge::deployments::{CommitStatus, Deployment, GitLabDeployments};
 
 use super::{
-    Approval, Backend, Kind, Opened, Outcome, Review, State, forge_err, parse_id, previous,
-    seen_reviews, spec,
+    Approval, Backend, DIGEST_LABEL, Kind, Opened, Outcome, Review, State, digest_in, forge_err,
+    parse_id, previous, seen_reviews, spec,
 };
 use crate::bundle::{Bundle, Previous};
 use crate::error::Result;
@@ -34,6 +40,21 @@ impl GitLabBackend {
             deployments: GitLabDeployments::new(client, config),
             seen: Mutex::new(None),
         }
+    }
+}
+
+/// The name of the commit status that holds the evidence digest.
+pub const EVIDENCE_STATUS: &str = "paved-change/evidence";
+
+impl GitLabBackend {
+    /// The evidence digest recorded on `sha`: the newest [`EVIDENCE_STATUS`] status naming one.
+    fn digest_on(&self, sha: &str) -> Result<Option<String>> {
+        Ok(self
+            .deployments
+            .commit_statuses(sha, EVIDENCE_STATUS)
+            .map_err(forge_err)?
+            .iter()
+            .find_map(|s| digest_in(&s.description)))
     }
 }
 
@@ -79,6 +100,21 @@ impl Backend for GitLabBackend {
             s.ref_name.clone_from(r);
         }
         let d = self.deployments.create(&s).map_err(forge_err)?;
+        // Recorded once per digest: a re-run with the same evidence posts nothing.
+        if let Some(digest) = &bundle.record.evidence_digest
+            && self.digest_on(&d.sha)?.as_ref() != Some(digest)
+        {
+            let status = CommitStatus {
+                state: "success".into(),
+                name: EVIDENCE_STATUS.into(),
+                description: format!("{DIGEST_LABEL} {digest}"),
+                ref_name: Some(s.ref_name.clone()).filter(|r| !r.is_empty() && *r != d.sha),
+                target_url: bundle.ci.run_url.clone(),
+            };
+            self.deployments
+                .post_commit_status(&d.sha, &status)
+                .map_err(forge_err)?;
+        }
         Ok(Opened {
             id: d.id.to_string(),
             number: d.number.to_string(),
@@ -113,5 +149,10 @@ impl Backend for GitLabBackend {
 
     fn secret(&self) -> Option<&Secret> {
         self.token.as_ref()
+    }
+
+    fn recorded_digest(&self, id: &str) -> Result<Option<String>> {
+        let d = self.deployments.get(parse_id(id)?).map_err(forge_err)?;
+        self.digest_on(&d.sha)
     }
 }

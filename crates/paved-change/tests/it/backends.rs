@@ -592,9 +592,31 @@ fn gitlab_creates_finds_gates_and_closes_a_deployment() {
         201,
         json!({ "id": 9, "iid": 3, "sha": b.commits.head, "status": "blocked", "environment": {"name": "prod"} }),
     ));
+    // The evidence digest goes into a commit status on the deployed sha.
+    let statuses = format!(
+        "/projects/acme%2Frocket/repository/commits/{}/statuses",
+        b.commits.head
+    );
+    server
+        .route("GET", &statuses)
+        .respond(FakeResponse::json(200, json!([])));
+    server
+        .route(
+            "POST",
+            &format!("/projects/acme%2Frocket/statuses/{}", b.commits.head),
+        )
+        .respond(FakeResponse::json(
+            201,
+            json!({ "id": 1, "status": "success" }),
+        ));
     let gl = gitlab(&server);
     let opened = gl.open(&b).unwrap();
     assert_eq!((opened.id.as_str(), opened.number.as_str()), ("9", "3"));
+    let lookup = &server.requests_to("GET", &statuses)[0];
+    assert_eq!(
+        lookup.query_param("name").as_deref(),
+        Some("paved-change/evidence")
+    );
     assert_eq!(opened.approval, Approval::Pending);
     let post = server.requests_to("POST", GL_DEPLOYMENTS)[0].clone();
     assert_eq!(post.header("private-token"), Some("glpat-token"));

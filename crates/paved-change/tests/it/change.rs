@@ -871,6 +871,19 @@ fn gitlab_wait_and_close_accept_the_printed_id_and_the_iid() {
             json!({ "id": 90, "iid": 3, "sha": c2, "ref": "main", "status": "running",
                 "environment": { "name": "prod" } }),
         ));
+    // The evidence digest's commit status on the deployed sha.
+    server
+        .route(
+            "GET",
+            &format!("/projects/acme%2Frocket/repository/commits/{c2}/statuses"),
+        )
+        .respond(FakeResponse::json(200, json!([])));
+    server
+        .route("POST", &format!("/projects/acme%2Frocket/statuses/{c2}"))
+        .respond(FakeResponse::json(
+            201,
+            json!({ "id": 1, "status": "success" }),
+        ));
     let one = format!("{deployments}/90");
     server.route("GET", &one).respond(FakeResponse::json(
         200,

@@ -825,6 +825,186 @@ fn github_and_pagerduty_records_carry_the_evidence_digest_and_github_is_read_bac
     assert!(pd["record"]["evidence_digest"].is_string());
 }
 
+/// A GitLab project's deployments and commit statuses, following the REST API v4: list, create
+/// and read deployments (of one commit), and commit statuses that record what is posted and list
+/// them by `name`.
+struct GitLabFake {
+    statuses: Arc<Mutex<Vec<Value>>>,
+}
+
+const GL_PROJECT: &str = "/projects/acme%2Frocket";
+
+fn gitlab_fake(server: &FakeServer, sha: &str) -> GitLabFake {
+    let fake = GitLabFake {
+        statuses: Arc::new(Mutex::new(Vec::new())),
+    };
+    let created = Arc::new(Mutex::new(false));
+    let deployment = json!({ "id": 41, "iid": 7, "sha": sha, "status": "running",
+                             "created_at": "2026-01-01T00:00:00Z", "environment": {"name": "prod"} });
+    let (c, d) = (Arc::clone(&created), deployment.clone());
+    server
+        .route("GET", &format!("{GL_PROJECT}/deployments"))
+        .respond_with(move |r: &RecordedRequest| {
+            // `status=success` asks for finished deployments; this one is still running.
+            let finished = r.query_param("status").is_some();
+            let list = if *c.lock().unwrap() && !finished {
+                vec![d.clone()]
+            } else {
+                vec![]
+            };
+            FakeResponse::json(200, json!(list))
+        });
+    let (c, d) = (Arc::clone(&created), deployment.clone());
+    server
+        .route("POST", &format!("{GL_PROJECT}/deployments"))
+        .respond_with(move |_| {
+            *c.lock().unwrap() = true;
+            FakeResponse::json(201, d.clone())
+        });
+    server
+        .route("GET", &format!("{GL_PROJECT}/deployments/41"))
+        .respond(FakeResponse::json(200, deployment));
+    let st = Arc::clone(&fake.statuses);
+    server
+        .route("POST", &format!("{GL_PROJECT}/statuses/{sha}"))
+        .respond_with(move |r: &RecordedRequest| {
+            let body = r.json();
+            let mut list = st.lock().unwrap();
+            let status = json!({ "id": 100 + list.len(), "sha": r.path.rsplit('/').next().unwrap(),
+                "ref": body["ref"], "status": body["state"], "name": body["name"],
+                "description": body["description"], "target_url": body["target_url"] });
+            list.push(status.clone());
+            FakeResponse::json(201, status)
+        });
+    let st = Arc::clone(&fake.statuses);
+    server
+        .route(
+            "GET",
+            &format!("{GL_PROJECT}/repository/commits/{sha}/statuses"),
+        )
+        .respond_with(move |r: &RecordedRequest| {
+            let name = r.query_param("name");
+            let list: Vec<Value> = st
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|s| name.as_deref().is_none_or(|n| s["name"] == n))
+                .cloned()
+                .collect();
+            FakeResponse::json(200, json!(list))
+        });
+    fake
+}
+
+/// GitLab: a deployment has no free-form field, so `open` records the digest as a commit status
+/// on the deployed sha (`paved-change/evidence`), a re-run with other evidence posts a newer one,
+/// and `verify` reads the newest back; another digest there is refused, naming the record.
+#[test]
+fn gitlab_records_the_evidence_digest_in_a_commit_status_and_verify_reads_it_back() {
+    let repo = history();
+    let sha = repo.git(&["rev-parse", "HEAD"]).trim().to_owned();
+    let server = FakeServer::start();
+    let fake = gitlab_fake(&server, &sha);
+    let url = server.url();
+    let dotenv = repo.path().join("change.env");
+    let env = [
+        ("GITLAB_CI", "true"),
+        ("CI_API_V4_URL", url.as_str()),
+        ("CI_PROJECT_PATH", "acme/rocket"),
+        ("CI_PIPELINE_ID", "555"),
+        ("CI_JOB_ID", "9001"),
+        (
+            "CI_JOB_URL",
+            "https://gitlab.example/acme/rocket/-/jobs/9001",
+        ),
+        ("CI_COMMIT_REF_NAME", "main"),
+        ("GITLAB_USER_LOGIN", "ada"),
+        ("GITLAB_TOKEN", "glpat-deploytoken123"),
+        ("PAVED_DOTENV", dotenv.to_str().unwrap()),
+    ];
+    let open_gl = |digest: &str| {
+        repo.paved_env(
+            &[
+                "--backend",
+                "gitlab",
+                "open",
+                "--env",
+                "prod",
+                "--version",
+                "1.1.0",
+                "--digest",
+                digest,
+                "--json",
+            ],
+            &env,
+        )
+        .json()
+    };
+    let gl = open_gl(DIGEST1);
+    let digest = gl["record"]["evidence_digest"].as_str().unwrap().to_owned();
+    let statuses = fake.statuses.lock().unwrap().clone();
+    assert_eq!(statuses.len(), 1, "{statuses:?}");
+    assert_eq!(statuses[0]["name"], "paved-change/evidence");
+    assert_eq!(statuses[0]["status"], "success");
+    assert_eq!(statuses[0]["ref"], "main");
+    assert_eq!(
+        statuses[0]["target_url"],
+        "https://gitlab.example/acme/rocket/-/jobs/9001"
+    );
+    assert_eq!(
+        statuses[0]["description"],
+        format!("paved evidence digest: {digest}").as_str()
+    );
+
+    let bundle = repo.path().join(format!(
+        ".paved/changes/{}.json",
+        gl["id"].as_str().unwrap()
+    ));
+    let (run, v) = verify_env(&repo, &bundle, &[], &env);
+    assert_eq!(v["backend_digest"]["status"], "recorded", "{}", run.stderr);
+    assert_eq!(v["backend_digest"]["digest"], digest.as_str());
+    assert_eq!(v["intact"], true, "{v}");
+
+    // The same evidence again posts nothing; other evidence posts a newer status, which wins.
+    open_gl(DIGEST1);
+    assert_eq!(fake.statuses.lock().unwrap().len(), 1);
+    let again = open_gl(&format!("sha256:{}", "3".repeat(64)));
+    let new_digest = again["record"]["evidence_digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(new_digest, digest);
+    assert_eq!(fake.statuses.lock().unwrap().len(), 2);
+    assert_eq!(
+        server
+            .requests_to("POST", &format!("{GL_PROJECT}/deployments"))
+            .len(),
+        1,
+        "one deployment"
+    );
+    let (run, v) = verify_env(&repo, &bundle, &[], &env);
+    assert_eq!(
+        v["backend_digest"]["digest"],
+        new_digest.as_str(),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(v["intact"], true, "{v}");
+
+    // Tampered: the newest status names another digest than the bundle's evidence.
+    fake.statuses.lock().unwrap().push(json!({ "id": 900, "sha": sha, "status": "success",
+        "name": "paved-change/evidence", "description": format!("paved evidence digest: {digest}") }));
+    let (run, v) = verify_env(&repo, &bundle, &[], &env);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(integrity_fields(&v), ["record"], "{v}");
+    assert!(
+        run.stderr
+            .contains(&format!("gitlab 7 holds the evidence digest `{digest}`")),
+        "{}",
+        run.stderr
+    );
+}
+
 fn sslib_python() -> PathBuf {
     let python = paved_testkit::tools_dir()
         .join("venv")
