@@ -43,6 +43,30 @@ pub struct Args {
     )]
     pub servicenow_url: Option<String>,
 
+    /// Which ServiceNow REST API to use: `table` (the Table API on `change_request`) or `change`
+    /// (the Change Management API, `sn_chg_rest`) [default: table; change with
+    /// --standard-template].
+    #[arg(
+        long,
+        env = "PAVED_SERVICENOW_API",
+        value_name = "API",
+        global = true,
+        help_heading = "ServiceNow backend"
+    )]
+    pub servicenow_api: Option<crate::backend::SnowApi>,
+
+    /// Open a standard change from this ServiceNow standard change template (its name or
+    /// sys_id; it must be active), through the Change Management API. Standard changes are
+    /// pre-approved: `open` schedules them.
+    #[arg(
+        long,
+        env = "PAVED_STANDARD_TEMPLATE",
+        value_name = "NAME",
+        global = true,
+        help_heading = "ServiceNow backend"
+    )]
+    pub standard_template: Option<String>,
+
     /// PagerDuty Events API root [default: `https://events.pagerduty.com`]. The routing key comes
     /// from PAGERDUTY_ROUTING_KEY.
     #[arg(

@@ -126,6 +126,20 @@ fn make_backend(
                     .unwrap_or_else(|| "normal".into()),
                 assignment_group: ctx.config.change.servicenow_assignment_group.clone(),
                 category: ctx.config.change.servicenow_category.clone(),
+                api: match (args.servicenow_api, &args.standard_template) {
+                    (Some(backend::SnowApi::Table), Some(t)) => {
+                        return Err(Error::usage(
+                            format!(
+                                "`--standard-template {t}` needs the Change Management API, and `--servicenow-api table` was given"
+                            ),
+                            "drop `--servicenow-api table` (or pass `--servicenow-api change`): the Table API cannot create a change from a template",
+                        ));
+                    }
+                    (Some(api), _) => api,
+                    (None, Some(_)) => backend::SnowApi::Change,
+                    (None, None) => backend::SnowApi::Table,
+                },
+                standard_template: args.standard_template.clone(),
             };
             Box::new(backend::ServiceNow::new(client()?, config))
         }

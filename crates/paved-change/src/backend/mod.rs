@@ -27,14 +27,14 @@ pub use github::GitHubBackend;
 pub use gitlab::GitLabBackend;
 pub use pagerduty::PagerDuty;
 pub use paved_forge::deployments::Review;
-pub use servicenow::{ServiceNow, ServiceNowConfig, snow_state};
+pub use servicenow::{ServiceNow, ServiceNowConfig, SnowApi, snow_state};
 
 /// Which backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Kind {
     /// The evidence bundle file is the record (no approver: records are approved when opened).
     File,
-    /// A ServiceNow `change_request` (Table API).
+    /// A ServiceNow `change_request` (the Table API, or the Change Management API).
     Servicenow,
     /// A GitHub deployment with statuses.
     Github,

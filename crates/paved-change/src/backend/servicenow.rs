@@ -1,5 +1,6 @@
-//! The ServiceNow backend: a `change_request` through the Table API, moved through the Change
-//! Management state model.
+//! The ServiceNow backend: a `change_request` through the Table API or the Change Management
+//! API (`sn_chg_rest`, which can also create a standard change from a template), moved through
+//! the Change Management state model and read back after every move.
 
 use paved_core::http::{Auth, Client, Method, RequestBuilder, Secret};
 use serde_json::{Value, json};
@@ -58,6 +59,22 @@ pub struct ServiceNowConfig {
     pub assignment_group: Option<String>,
     /// `category` of new changes.
     pub category: Option<String>,
+    /// Which REST API paved talks to.
+    pub api: SnowApi,
+    /// With the Change Management API: create a standard change from this template (its name
+    /// or sys_id) instead of a normal change.
+    pub standard_template: Option<String>,
+}
+
+/// Which ServiceNow REST API paved uses for change requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum SnowApi {
+    /// The Table API on `change_request` (`/api/now/table/change_request`).
+    #[default]
+    Table,
+    /// The Change Management API (`/api/sn_chg_rest/change`): normal changes, and standard
+    /// changes from a template (`--standard-template`).
+    Change,
 }
 
 impl ServiceNowConfig {
@@ -77,7 +94,18 @@ impl ServiceNowConfig {
     }
 }
 
-/// A ServiceNow change request through the Table API.
+/// A ServiceNow change request through the Table API, or through the Change Management API
+/// ([`SnowApi::Change`]):
+///
+/// - `GET /api/sn_chg_rest/change/standard/template?sysparm_query=name=…` (or
+///   `…/template/{sys_id}`): the standard change template, which must be `active`;
+/// - `POST /api/sn_chg_rest/change/standard/{template_sys_id}` (or `…/change/normal`) with the
+///   fields paved sets; a standard change is pre-approved: `open` moves it New → Scheduled;
+/// - `GET /api/sn_chg_rest/change?sysparm_query=…` (by correlation id or number),
+///   `GET /api/sn_chg_rest/change/{sys_id}` and `PATCH` the same to move it. Its answers hold
+///   every field as `{"value", "display_value"}`, which is read like the Table API's strings.
+///
+/// The Table API:
 ///
 /// - `GET /api/now/table/change_request?sysparm_query=correlation_id=…&sysparm_limit=1`: the
 ///   record a re-run made;
@@ -110,35 +138,99 @@ impl ServiceNow {
         }
     }
 
-    fn table(&self, rest: &str) -> String {
-        format!(
-            "{}/api/now/table/change_request{rest}",
-            self.config.url.trim_end_matches('/')
-        )
+    fn root(&self) -> &str {
+        self.config.url.trim_end_matches('/')
     }
 
-    /// A request to the table at `rest` (`""` or `/{sys_id}`) asking for [`SNOW_FIELDS`]; with
-    /// `query`, a search for the first record matching that `sysparm_query`.
+    fn table(&self, rest: &str) -> String {
+        match self.config.api {
+            SnowApi::Table => format!("{}/api/now/table/change_request{rest}", self.root()),
+            SnowApi::Change => format!("{}/api/sn_chg_rest/change{rest}", self.root()),
+        }
+    }
+
+    /// A request to the change requests at `rest` (`""` or `/{sys_id}`); with `query`, a search
+    /// for the first record matching that `sysparm_query`. The Table API is asked only for
+    /// [`SNOW_FIELDS`]; the Change Management API pages with `sysparm_length`.
     fn request(&self, method: Method, rest: &str, query: Option<&str>) -> RequestBuilder<'_> {
         let request = self.api.request(method, self.table(rest));
-        match query {
-            Some(query) => request
+        match (self.config.api, query) {
+            (SnowApi::Table, Some(query)) => request
                 .query("sysparm_query", query)
                 .query("sysparm_fields", SNOW_FIELDS)
                 .query("sysparm_limit", "1"),
-            None => request.query("sysparm_fields", SNOW_FIELDS),
+            (SnowApi::Table, None) => request.query("sysparm_fields", SNOW_FIELDS),
+            (SnowApi::Change, Some(query)) => request
+                .query("sysparm_query", query)
+                .query("sysparm_length", "1"),
+            (SnowApi::Change, None) => request,
+        }
+    }
+
+    /// Where a new change is created: the table, or the Change Management API's normal or
+    /// standard change endpoint (the template looked up first).
+    fn create_url(&self) -> Result<String> {
+        match (self.config.api, &self.config.standard_template) {
+            (SnowApi::Table, _) => Ok(self.table("")),
+            (SnowApi::Change, None) => Ok(self.table("/normal")),
+            (SnowApi::Change, Some(template)) => {
+                let sys_id = self.template(template)?;
+                Ok(self.table(&format!("/standard/{sys_id}")))
+            }
+        }
+    }
+
+    /// The sys_id of the active standard change template named (or identified) by `template`.
+    fn template(&self, template: &str) -> Result<String> {
+        let by_id = is_sys_id(template);
+        let request = if by_id {
+            self.api
+                .request(
+                    Method::Get,
+                    self.table(&format!("/standard/template/{template}")),
+                )
+                .allow_status(404)
+        } else {
+            self.api
+                .request(Method::Get, self.table("/standard/template"))
+                .query("sysparm_query", &format!("name={template}"))
+        };
+        let response = self.api.send(request, None)?;
+        let value: Value = if response.status() == 404 {
+            Value::Null
+        } else {
+            response.json()?
+        };
+        let found: Vec<&Value> = match &value["result"] {
+            Value::Array(a) => a.iter().collect(),
+            r @ Value::Object(_) => vec![r],
+            _ => Vec::new(),
+        };
+        let field = |r: &Value, k: &str| field_text(&r[k]);
+        if found.is_empty() {
+            return Err(Error::usage(
+                format!("ServiceNow has no standard change template `{template}`"),
+                "pass `--standard-template` the name (or sys_id) of a published template, as listed under Change > Standard Change > Standard Change Catalog",
+            ));
+        }
+        let active = found
+            .iter()
+            .find(|r| field(r, "active").is_some_and(|a| a == "true"));
+        match active.and_then(|r| field(r, "sys_id")) {
+            Some(sys_id) => Ok(sys_id),
+            None => Err(Error::usage(
+                format!(
+                    "the ServiceNow standard change template `{template}` is inactive (retired), so no change can be made from it"
+                ),
+                "pass `--standard-template` an active template, or ask the change manager to reactivate it",
+            )),
         }
     }
 
     fn record(value: &Value) -> Result<SnowRecord> {
         let r = &value["result"];
         let r = if r.is_array() { &r[0] } else { r };
-        let text = |k: &str| match &r[k] {
-            Value::String(s) => Some(s.clone()),
-            Value::Object(o) => o.get("value").and_then(Value::as_str).map(str::to_owned),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        };
+        let text = |k: &str| field_text(&r[k]);
         let sys_id = text("sys_id").filter(|s| !s.is_empty()).ok_or_else(|| {
             Error::Backend(format!(
                 "ServiceNow answered without a `sys_id`: {}",
@@ -167,8 +259,7 @@ impl ServiceNow {
 
     /// The record named by a `sys_id` or a number (`CHG0030001`).
     fn get(&self, id: &str) -> Result<SnowRecord> {
-        let looks_like_number = !id.chars().all(|c| c.is_ascii_hexdigit()) || id.len() != 32;
-        let request = if looks_like_number {
+        let request = if !is_sys_id(id) {
             self.request(Method::Get, "", Some(&format!("number={id}")))
         } else {
             self.request(Method::Get, &format!("/{id}"), None)
@@ -202,6 +293,43 @@ impl ServiceNow {
         Self::record(&value)
     }
 
+    /// A `PATCH` that moves the state. The Change Management API answers `409 Conflict` (or
+    /// `400`) when the change's model does not allow the move: that is named, not retried.
+    fn patch_state(&self, record: &SnowRecord, target: i64, body: &Value) -> Result<()> {
+        let request = self
+            .request(Method::Patch, &format!("/{}", record.sys_id), None)
+            .allow_status(409);
+        let response = self.api.send(request, Some(body))?;
+        if response.status() == 409 {
+            let why = response
+                .json::<Value>()
+                .ok()
+                .and_then(|v| {
+                    v["error"]["message"]
+                        .as_str()
+                        .or_else(|| v["error"]["detail"].as_str())
+                        .map(str::to_owned)
+                })
+                .unwrap_or_default();
+            let is = record.state.map_or_else(
+                || "no state".to_owned(),
+                |s| format!("{} ({s})", snow_state::label(s)),
+            );
+            return Err(Error::Backend(format!(
+                "ServiceNow refused to move change `{}` from {is} to {} ({target}): 409 Conflict{}; \
+                 check the change model's state transitions and the change's mandatory fields",
+                record.number,
+                snow_state::label(target),
+                if why.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({why})")
+                },
+            )));
+        }
+        Ok(())
+    }
+
     /// Move the change to `target` (with `extra` fields), then read it back: a `200` that left
     /// the state where it was (a business rule, a mandatory field, an ACL on `state`) is an
     /// external failure naming the state the change is really in. A state past `target` on the
@@ -209,7 +337,7 @@ impl ServiceNow {
     fn move_to(&self, record: &SnowRecord, target: i64, extra: Value) -> Result<SnowRecord> {
         let mut body = extra;
         body["state"] = json!(target.to_string());
-        self.patch(&record.sys_id, &body)?;
+        self.patch_state(record, target, &body)?;
         let now = self.get(&record.sys_id)?;
         let moved = match now.state {
             Some(s) if target == snow_state::CLOSED => s == snow_state::CLOSED,
@@ -238,6 +366,28 @@ impl ServiceNow {
             self.config.url.trim_end_matches('/')
         )
     }
+}
+
+/// A field as either API answers it: the Table API's string (or number), or the Change
+/// Management API's `{"value": …, "display_value": …}`.
+fn field_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(o) => o.get("value").and_then(|v| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// A 32-character hex sys_id (anything else is a number or a name).
+fn is_sys_id(id: &str) -> bool {
+    id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit())
 }
 
 #[derive(Debug, Clone)]
@@ -338,23 +488,35 @@ impl Backend for ServiceNow {
                     "end_date": snow_time(&bundle.timestamps.opened_at, 3600),
                     "correlation_id": bundle.correlation_id,
                     "correlation_display": "paved-change",
-                    "type": self.config.change_type,
                 });
+                // The Change Management API's endpoint (or the template) sets the type.
+                if self.config.api == SnowApi::Table {
+                    body["type"] = json!(self.config.change_type);
+                }
                 if let Some(g) = &self.config.assignment_group {
                     body["assignment_group"] = json!(g);
                 }
                 if let Some(c) = &self.config.category {
                     body["category"] = json!(c);
                 }
-                let value = self
-                    .api
-                    .send_json(self.request(Method::Post, "", None), Some(&body))?;
+                let url = self.create_url()?;
+                let request = match self.config.api {
+                    SnowApi::Table => self.request(Method::Post, "", None),
+                    SnowApi::Change => self.api.request(Method::Post, url),
+                };
+                let value = self.api.send_json(request, Some(&body))?;
                 (Self::record(&value)?, true)
             }
         };
-        // Request approval: New → Assess. A re-run leaves a record that moved on alone.
+        // Request approval: New → Assess. A standard change is pre-approved: New → Scheduled.
+        // A re-run leaves a record that moved on alone.
+        let first = if self.config.standard_template.is_some() {
+            snow_state::SCHEDULED
+        } else {
+            snow_state::ASSESS
+        };
         let record = if record.state.is_none_or(|s| s == snow_state::NEW) {
-            self.move_to(&record, snow_state::ASSESS, json!({}))?
+            self.move_to(&record, first, json!({}))?
         } else {
             record
         };

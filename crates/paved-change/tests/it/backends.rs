@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use paved_change::backend::{
     Approval, Backend, GitHubBackend, GitLabBackend, Outcome, PagerDuty, ServiceNow,
-    ServiceNowConfig,
+    ServiceNowConfig, SnowApi,
 };
 use paved_change::bundle::{
     Artifact, BaseSource, Bundle, Changes, Ci, Commits, Previous, Record, Timestamps,
@@ -84,6 +84,8 @@ fn snow(server: &FakeServer) -> (ServiceNow, Arc<FakeClock>) {
         change_type: "normal".into(),
         assignment_group: Some("Release Management".into()),
         category: None,
+        api: SnowApi::Table,
+        standard_template: None,
     };
     (ServiceNow::new(client, config), clock)
 }

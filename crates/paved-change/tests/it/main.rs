@@ -8,5 +8,6 @@ mod change;
 mod dora;
 mod hostile;
 mod signed;
+mod snow_change;
 mod support;
 mod verify;
