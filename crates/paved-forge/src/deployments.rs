@@ -17,8 +17,12 @@
 //!   `state` `approved`/`rejected`, `user`, `comment`; no time) and
 //!   `GET …/actions/runs/{run_id}/pending_deployments` (environments still waiting, with their
 //!   `reviewers`). Both need `permissions: actions: read`. `GET /repos/{o}/{r}/environments/{name}`
-//!   gives the environment's `protection_rules` (`required_reviewers`, `wait_timer`,
-//!   `branch_policy`, or a custom rule's app).
+//!   gives the environment's `protection_rules` (`required_reviewers`, `wait_timer` with its
+//!   minutes, `branch_policy`), and `GET …/environments/{name}/deployment_protection_rules` its
+//!   custom deployment protection rules (`custom_deployment_protection_rules`: `enabled`, the
+//!   GitHub App's `slug`; `404` where the server has none). A pending deployment carries
+//!   `wait_timer` (minutes) and `wait_timer_started_at`; `GET …/actions/runs/{run_id}` gives the
+//!   run's `status` and `conclusion`.
 //!
 //! GitLab, REST API v4:
 //! - `GET /projects/:id/deployments?environment=&order_by=id&sort=desc&per_page=100`
@@ -118,6 +122,39 @@ pub struct RunReview {
     pub reviewers: Vec<String>,
     /// The reviews of that environment in the run's history, in the order GitHub lists them.
     pub reviews: Vec<Review>,
+    /// While it waits: the environment's wait timer, in minutes (0 or absent: none).
+    pub wait_timer_minutes: Option<u64>,
+    /// While it waits: when the wait timer started (RFC 3339).
+    pub wait_timer_started_at: Option<String>,
+}
+
+/// What can hold a job back in a GitHub environment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Protection {
+    /// Required reviewers must approve.
+    pub required_reviewers: bool,
+    /// A wait timer, in minutes (`None`: no timer).
+    pub wait_timer_minutes: Option<u64>,
+    /// The GitHub Apps of enabled custom deployment protection rules (by slug), and protection
+    /// rules of a type paved does not know.
+    pub custom: Vec<String>,
+}
+
+impl Protection {
+    /// Whether anything can hold a job in the environment back (a branch policy cannot: it
+    /// decides which branches may deploy, not when).
+    pub fn gated(&self) -> bool {
+        self.required_reviewers || self.wait_timer_minutes.is_some() || !self.custom.is_empty()
+    }
+}
+
+/// A workflow run's `status` and `conclusion`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunStatus {
+    /// `queued`, `in_progress`, `waiting`, `completed`, …
+    pub status: String,
+    /// Once completed: `success`, `failure`, `cancelled`, …
+    pub conclusion: Option<String>,
 }
 
 const GITHUB_TOKEN_VAR: &str = "GITHUB_TOKEN";
@@ -189,6 +226,38 @@ struct GhEnvironment {
 struct GhRule {
     #[serde(rename = "type")]
     kind: String,
+    #[serde(default)]
+    wait_timer: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct GhCustomRules {
+    #[serde(default)]
+    custom_deployment_protection_rules: Vec<GhCustomRule>,
+}
+
+#[derive(Debug, Deserialize)]
+struct GhCustomRule {
+    #[serde(default = "enabled")]
+    enabled: bool,
+    app: Option<GhApp>,
+}
+
+fn enabled() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+struct GhApp {
+    slug: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct GhRun {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    conclusion: Option<String>,
 }
 
 /// One environment a run waits on.
@@ -197,6 +266,10 @@ struct GhPending {
     environment: GhNamed,
     #[serde(default)]
     reviewers: Vec<GhReviewer>,
+    #[serde(default)]
+    wait_timer: Option<u64>,
+    #[serde(default)]
+    wait_timer_started_at: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -300,6 +373,12 @@ impl GitHubDeployments {
     /// Whether anything can hold a job in `environment` back: a protection rule other than a
     /// branch policy (required reviewers, a wait timer, a custom rule).
     pub fn environment_gated(&self, environment: &str) -> Result<bool> {
+        Ok(self.environment_protection(environment)?.gated())
+    }
+
+    /// What can hold a job in `environment` back: its protection rules and its enabled custom
+    /// deployment protection rules.
+    pub fn environment_protection(&self, environment: &str) -> Result<Protection> {
         let env: GhEnvironment = self
             .actions_request(
                 self.session
@@ -308,10 +387,56 @@ impl GitHubDeployments {
             )?
             .send()?
             .json()?;
-        Ok(env
-            .protection_rules
-            .iter()
-            .any(|r| r.kind != "branch_policy"))
+        let mut protection = Protection::default();
+        for rule in env.protection_rules {
+            match rule.kind.as_str() {
+                "branch_policy" => {}
+                "required_reviewers" => protection.required_reviewers = true,
+                "wait_timer" => {
+                    protection.wait_timer_minutes = rule.wait_timer.filter(|m| *m > 0);
+                }
+                other => protection.custom.push(other.to_owned()),
+            }
+        }
+        let response = self
+            .actions_request(
+                self.session.url(&format!(
+                    "/environments/{}/deployment_protection_rules",
+                    encode_component(environment)
+                )),
+                "reading the custom deployment protection rules of a GitHub environment",
+            )?
+            .allow_status(404)
+            .send()?;
+        if response.status() != 404 {
+            let rules: GhCustomRules = response.json()?;
+            protection.custom.extend(
+                rules
+                    .custom_deployment_protection_rules
+                    .into_iter()
+                    .filter(|r| r.enabled)
+                    .map(|r| {
+                        r.app
+                            .map_or_else(|| "(a GitHub App)".to_owned(), |a| a.slug)
+                    }),
+            );
+        }
+        Ok(protection)
+    }
+
+    /// Workflow run `run_id`'s status and conclusion.
+    pub fn run_status(&self, run_id: u64) -> Result<RunStatus> {
+        let run: GhRun = self
+            .actions_request(
+                self.url(&format!("/actions/runs/{run_id}")),
+                "reading a GitHub workflow run",
+            )?
+            .send()?
+            .json()?;
+        Ok(RunStatus {
+            status: run.status,
+            conclusion: run.conclusion,
+        })
     }
 
     /// How run `run_id`'s review of `environment` stands: its history (every page), then, unless
@@ -347,6 +472,8 @@ impl GitHubDeployments {
                 .filter(|p| p.environment.name == environment)
             {
                 review.waiting = true;
+                review.wait_timer_minutes = p.wait_timer.filter(|m| *m > 0);
+                review.wait_timer_started_at = p.wait_timer_started_at;
                 review
                     .reviewers
                     .extend(p.reviewers.into_iter().filter_map(|r| {
