@@ -5,7 +5,7 @@ use std::sync::{Mutex, PoisonError};
 
 use paved_core::http::{Client, Secret};
 use paved_forge::GitHubConfig;
-use paved_forge::deployments::GitHubDeployments;
+use paved_forge::deployments::{GitHubDeployments, Protection, RunReview};
 
 use super::{
     Approval, Backend, DIGEST_LABEL, Kind, Opened, Outcome, Review, State, forge_err, parse_id,
@@ -20,7 +20,11 @@ use crate::error::Result;
 /// (required reviewers gate the run's job in that `environment:`, not paved's deployment): a run
 /// waiting for review, or not yet at that job, is pending; otherwise the latest review decides. An
 /// environment with no protection rules (other than a branch policy) gates nothing, so a change
-/// to it is approved. `close` adds `success` or `failure`.
+/// to it is approved. An environment held only by a wait timer is approved when the timer
+/// elapses (`wait_timer_started_at` + `wait_timer`), or when the run stops waiting on it; one
+/// held by a custom deployment protection rule (a GitHub App) is pending while the run waits on
+/// it, approved once the run no longer does, and rejected when the run ended instead.
+/// `close` adds `success` or `failure`.
 #[derive(Debug)]
 pub struct GitHubBackend {
     deployments: GitHubDeployments,
@@ -31,6 +35,8 @@ pub struct GitHubBackend {
     /// The workflow run and environment of the deployment `state` last read (they never change,
     /// so polls do not read the deployment again).
     run: Mutex<Option<(u64, Option<RunOf>)>>,
+    /// The deployment whose run `state` has seen waiting on its environment.
+    seen_waiting: Mutex<Option<u64>>,
 }
 
 impl GitHubBackend {
@@ -42,6 +48,7 @@ impl GitHubBackend {
             production,
             seen: Mutex::new(None),
             run: Mutex::new(None),
+            seen_waiting: Mutex::new(None),
         }
     }
 }
@@ -106,6 +113,89 @@ impl GitHubBackend {
         let run = self.deployments.run_of(id).map_err(forge_err)?;
         *cached = Some((id, run.clone()));
         Ok(run)
+    }
+
+    /// The protection rules of `environment` (read on each poll that needs them: they can
+    /// change while a change waits).
+    fn protection_of(&self, environment: &str) -> Result<Protection> {
+        self.deployments
+            .environment_protection(environment)
+            .map_err(forge_err)
+    }
+
+    /// Where a run waiting on `environment` with no reviewer to ask stands: a custom rule's app
+    /// decides, a wait timer elapses, or (neither) it waits for review.
+    fn waiting_without_reviewers(
+        &self,
+        run: u64,
+        environment: &str,
+        review: &RunReview,
+    ) -> Result<State> {
+        let protection = self.protection_of(environment)?;
+        if !protection.custom.is_empty() {
+            return Ok(State {
+                approval: Approval::Pending,
+                label: format!(
+                    "`{environment}` waiting for its deployment protection rule ({}) in run {run}",
+                    protection.custom.join(", ")
+                ),
+            });
+        }
+        let minutes = review.wait_timer_minutes.or(protection.wait_timer_minutes);
+        if let Some(minutes) = minutes
+            && !protection.required_reviewers
+        {
+            let ends = review
+                .wait_timer_started_at
+                .as_deref()
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                .and_then(|t| {
+                    t.checked_add(jiff::SignedDuration::from_mins(minutes.try_into().ok()?))
+                        .ok()
+                });
+            return Ok(match ends {
+                Some(ends) if jiff::Timestamp::now() >= ends => State {
+                    approval: Approval::Approved,
+                    label: format!(
+                        "`{environment}`'s wait timer of {minutes} min elapsed at {ends} in run {run}"
+                    ),
+                },
+                Some(ends) => State {
+                    approval: Approval::Pending,
+                    label: format!(
+                        "`{environment}` waiting for its wait timer of {minutes} min in run {run}: it elapses at {ends}"
+                    ),
+                },
+                None => State {
+                    approval: Approval::Pending,
+                    label: format!(
+                        "`{environment}` waiting for its wait timer of {minutes} min in run {run}"
+                    ),
+                },
+            });
+        }
+        Ok(State {
+            approval: Approval::Pending,
+            label: format!("`{environment}` waiting for review in run {run}"),
+        })
+    }
+
+    /// A run that waited on a gate no reviewer decides (a custom rule, a wait timer) and no
+    /// longer does: the job started (approved), unless the run ended instead (rejected).
+    fn gate_passed(&self, run: u64, environment: &str) -> Result<State> {
+        let status = self.deployments.run_status(run).map_err(forge_err)?;
+        Ok(match status.conclusion.as_deref() {
+            Some(conclusion) if status.status == "completed" && conclusion != "success" => State {
+                approval: Approval::Rejected,
+                label: format!(
+                    "run {run} ended `{conclusion}` while `{environment}`'s protection rules held it"
+                ),
+            },
+            _ => State {
+                approval: Approval::Approved,
+                label: format!("`{environment}`'s protection rules let run {run} go on"),
+            },
+        })
     }
 }
 
@@ -202,11 +292,19 @@ impl Backend for GitHubBackend {
             .iter()
             .rev()
             .find(|r| matches!(r.state.as_str(), "approved" | "rejected"));
+        let mut seen_waiting = self
+            .seen_waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if review.waiting {
+            *seen_waiting = Some(id);
+        }
+        let waited = *seen_waiting == Some(id);
+        drop(seen_waiting);
         Ok(match decided {
-            _ if review.waiting && review.reviewers.is_empty() => State {
-                approval: Approval::Pending,
-                label: format!("`{environment}` waiting for review in run {run}"),
-            },
+            _ if review.waiting && review.reviewers.is_empty() => {
+                self.waiting_without_reviewers(run, &environment, &review)?
+            }
             _ if review.waiting => State {
                 approval: Approval::Pending,
                 label: format!(
@@ -222,16 +320,12 @@ impl Backend for GitHubBackend {
                 },
                 label: format!("`{environment}` {} by {}", r.state, r.user),
             },
-            None if !self
-                .deployments
-                .environment_gated(&environment)
-                .map_err(forge_err)? =>
-            {
-                State {
-                    approval: Approval::Approved,
-                    label: format!("`{environment}` has no protection rules: nothing to approve"),
-                }
-            }
+            None if !self.protection_of(&environment)?.gated() => State {
+                approval: Approval::Approved,
+                label: format!("`{environment}` has no protection rules: nothing to approve"),
+            },
+            // It waited on a gate no review decides, and no longer does.
+            None if waited => self.gate_passed(run, &environment)?,
             None => State {
                 approval: Approval::Pending,
                 label: format!("{status}: run {run} is not waiting on `{environment}` yet"),

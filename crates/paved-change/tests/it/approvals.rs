@@ -328,6 +328,183 @@ fn github_an_environment_without_protection_rules_gates_nothing() {
     assert!(s.label.contains("no protection rules"), "{s:?}");
 }
 
+/// A run waiting on an environment no reviewer gates: `wait_timer` minutes from
+/// `wait_timer_started_at`, with no reviewers to ask.
+fn pending_on_timer(name: &str, minutes: u64, started: jiff::Timestamp) -> Value {
+    json!([{
+        "environment": env(7, name),
+        "wait_timer": minutes,
+        "wait_timer_started_at": started.to_string(),
+        "current_user_can_approve": false,
+        "reviewers": []
+    }])
+}
+
+/// `GET …/environments/prod/deployment_protection_rules` with these apps' enabled rules.
+fn custom_rules(server: &FakeServer, apps: &[&str]) {
+    let rules: Vec<Value> = apps
+        .iter()
+        .enumerate()
+        .map(|(n, slug)| {
+            json!({ "id": 3 + n, "node_id": "MDE2OkRlcGxveW1lbnRQcm90ZWN0aW9uUnVsZTM=", "enabled": true,
+                    "app": { "id": 1, "node_id": "UHJvdGVjdGlvblJ1bGU6MQ==", "slug": slug,
+                             "integration_url": format!("https://api.github.com/apps/{slug}") } })
+        })
+        .collect();
+    server
+        .route(
+            "GET",
+            "/repos/acme/rocket/environments/prod/deployment_protection_rules",
+        )
+        .respond(FakeResponse::json(
+            200,
+            json!({ "total_count": rules.len(), "custom_deployment_protection_rules": rules }),
+        ));
+}
+
+fn run_status(status: &str, conclusion: Option<&str>) -> FakeResponse {
+    FakeResponse::json(
+        200,
+        json!({ "id": 4242, "name": "deploy", "run_attempt": 1, "status": status, "conclusion": conclusion }),
+    )
+}
+
+#[test]
+fn github_a_wait_timer_only_environment_is_approved_when_the_timer_elapses() {
+    let server = FakeServer::start();
+    queued_deployment(&server);
+    server
+        .route("GET", &format!("{RUN}/approvals"))
+        .respond(FakeResponse::json(200, json!([])));
+    server
+        .route("GET", "/repos/acme/rocket/environments/prod")
+        .respond(environment(json!([
+            { "id": 5, "node_id": "MDQ6R2F0ZTU=", "type": "wait_timer", "wait_timer": 30 },
+            { "id": 4, "node_id": "MDQ6R2F0ZTQ=", "type": "branch_policy" }
+        ])));
+    custom_rules(&server, &[]);
+    let now = jiff::Timestamp::now();
+    let started = now - jiff::SignedDuration::from_mins(10);
+    server
+        .route("GET", &format!("{RUN}/pending_deployments"))
+        .respond(FakeResponse::json(
+            200,
+            pending_on_timer("prod", 30, started),
+        ));
+    let gh = github(&server);
+    let s = gh.state("77").unwrap();
+    assert_eq!(s.approval, Approval::Pending, "{s:?}");
+    let ends = started + jiff::SignedDuration::from_mins(30);
+    assert!(
+        s.label.contains(&format!(
+            "wait timer of 30 min in run 4242: it elapses at {ends}"
+        )),
+        "{s:?}"
+    );
+    // The timer has run out (GitHub may not have started the job yet): approved.
+    let started = now - jiff::SignedDuration::from_mins(31);
+    server
+        .route("GET", &format!("{RUN}/pending_deployments"))
+        .respond(FakeResponse::json(
+            200,
+            pending_on_timer("prod", 30, started),
+        ));
+    let s = gh.state("77").unwrap();
+    assert_eq!(s.approval, Approval::Approved, "{s:?}");
+    assert!(s.label.contains("wait timer of 30 min elapsed"), "{s:?}");
+}
+
+#[test]
+fn github_wait_on_a_wait_timer_ends_when_the_job_starts() {
+    let server = FakeServer::start();
+    queued_deployment(&server);
+    server
+        .route("GET", &format!("{RUN}/approvals"))
+        .respond(FakeResponse::json(200, json!([])));
+    server
+        .route("GET", "/repos/acme/rocket/environments/prod")
+        .respond(environment(json!([
+            { "id": 5, "node_id": "MDQ6R2F0ZTU=", "type": "wait_timer", "wait_timer": 60 }
+        ])));
+    // A server without custom deployment protection rules answers 404.
+    let started = jiff::Timestamp::now();
+    server
+        .route("GET", &format!("{RUN}/pending_deployments"))
+        .respond_seq([
+            FakeResponse::json(200, pending_on_timer("prod", 60, started)),
+            FakeResponse::json(200, pending_on_timer("prod", 60, started)),
+            FakeResponse::json(200, json!([])),
+        ]);
+    server
+        .route("GET", RUN)
+        .respond(run_status("in_progress", None));
+    let gh = github(&server);
+    let clock = Arc::new(FakeClock::new());
+    let mut lines = Vec::new();
+    let d = wait::wait(
+        &gh,
+        "77",
+        Duration::from_secs(7200),
+        Duration::from_secs(60),
+        clock.as_ref(),
+        &mut |l| lines.push(l.to_owned()),
+    )
+    .unwrap();
+    assert_eq!(d.approval, Approval::Approved, "{lines:#?}");
+    assert_eq!(d.polls, 3);
+    assert!(lines[0].contains("it elapses at"), "{lines:#?}");
+    assert!(lines[1].contains("let run 4242 go on"), "{lines:#?}");
+}
+
+#[test]
+fn github_a_custom_protection_rule_is_pending_until_the_run_goes_on_or_ends() {
+    let server = FakeServer::start();
+    queued_deployment(&server);
+    server
+        .route("GET", &format!("{RUN}/approvals"))
+        .respond(FakeResponse::json(200, json!([])));
+    server
+        .route("GET", "/repos/acme/rocket/environments/prod")
+        .respond(environment(json!([
+            { "id": 4, "node_id": "MDQ6R2F0ZTQ=", "type": "branch_policy" }
+        ])));
+    custom_rules(&server, &["deploy-guard"]);
+    server
+        .route("GET", &format!("{RUN}/pending_deployments"))
+        .respond(FakeResponse::json(
+            200,
+            pending_on_timer("prod", 0, jiff::Timestamp::now()),
+        ));
+    let gh = github(&server);
+    let s = gh.state("77").unwrap();
+    assert_eq!(s.approval, Approval::Pending, "{s:?}");
+    assert!(
+        s.label
+            .contains("deployment protection rule (deploy-guard)"),
+        "{s:?}"
+    );
+    // Not waiting any more, and the run goes on: the app approved.
+    server
+        .route("GET", &format!("{RUN}/pending_deployments"))
+        .respond(FakeResponse::json(200, json!([])));
+    server
+        .route("GET", RUN)
+        .respond(run_status("in_progress", None));
+    assert_eq!(gh.state("77").unwrap().approval, Approval::Approved);
+    // The run ended instead (the app rejected it, or someone cancelled it): rejected.
+    server
+        .route("GET", RUN)
+        .respond(run_status("completed", Some("cancelled")));
+    let s = gh.state("77").unwrap();
+    assert_eq!(s.approval, Approval::Rejected, "{s:?}");
+    assert!(s.label.contains("ended `cancelled`"), "{s:?}");
+    // A fresh `wait` that never saw the run waiting does not take "not waiting" for a pass.
+    let fresh = github(&server);
+    let s = fresh.state("77").unwrap();
+    assert_eq!(s.approval, Approval::Pending, "{s:?}");
+    assert!(s.label.contains("not waiting on `prod` yet"), "{s:?}");
+}
+
 #[test]
 fn github_a_rerun_waiting_for_review_is_pending_despite_an_earlier_rejection() {
     let server = FakeServer::start();
