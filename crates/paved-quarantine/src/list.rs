@@ -43,7 +43,8 @@ use std::path::{Path, PathBuf};
 
 use jiff::civil::Date;
 use paved_core::{Error, Result};
-use toml_edit::{ArrayOfTables, DocumentMut, Item, Table, Value};
+use toml::de::{DeTable, DeValue};
+use toml_edit::{ArrayOfTables, DocumentMut, Item, Table};
 
 use crate::model::TestId;
 
@@ -173,11 +174,19 @@ pub fn parse_id(id: &str) -> std::result::Result<IdParts, String> {
     })
 }
 
+/// The list's text as read, or the `toml_edit` document once it has been edited (so edits keep
+/// its comments and layout, and a list that is only read never builds one).
+#[derive(Debug, Clone)]
+enum Doc {
+    Text(String),
+    Edited(DocumentMut),
+}
+
 /// The reviewed list, with the document it came from so edits keep its comments and layout.
 #[derive(Debug, Clone)]
 pub struct QuarantineList {
     path: PathBuf,
-    doc: DocumentMut,
+    doc: Doc,
     entries: Vec<QuarantineEntry>,
     keys: Vec<IdParts>,
     index: HashMap<IdParts, Vec<usize>>,
@@ -213,7 +222,7 @@ impl QuarantineList {
         );
         QuarantineList {
             path: path.to_owned(),
-            doc,
+            doc: Doc::Edited(doc),
             entries: Vec::new(),
             keys: Vec::new(),
             index: HashMap::new(),
@@ -221,6 +230,10 @@ impl QuarantineList {
     }
 
     /// Parse the text of a list; `path` names it in errors and is where [`Self::save`] writes.
+    ///
+    /// Validation reads a borrowed, spanned tree (`toml`'s `DeTable`), which is small and quick:
+    /// `filter` and `gate` only read the list. The editable `toml_edit` document is built from
+    /// the same text on the first edit ([`Self::add`], [`Self::remove`], [`Self::set_issue`]).
     pub fn parse(text: &str, path: &Path) -> Result<QuarantineList> {
         let bad = |message: String| Error::BadFile {
             path: path.to_owned(),
@@ -236,41 +249,56 @@ impl QuarantineList {
             0 => String::new(),
             n => format!("line {n}: "),
         };
-        let parsed = toml_edit::Document::parse(text).map_err(|e| {
+        let parsed = DeTable::parse(text).map_err(|e| {
             bad(format!(
                 "{}not valid TOML: {}",
                 at(e.span()),
                 e.message().trim_end()
             ))
         })?;
-        for (key, item) in parsed.iter() {
-            if key != KEY {
-                let span = parsed.key(key).and_then(toml_edit::Key::span);
-                return Err(bad(format!(
-                    "{}unknown key `{key}`; the list holds only `[[{KEY}]]` entries",
-                    at(span)
-                )));
-            }
-            if !item.is_array_of_tables() {
-                return Err(bad(format!(
-                    "{}`{KEY}` must be written as `[[{KEY}]]` tables, one per quarantined test",
-                    at(item.span())
-                )));
-            }
+        let top = parsed.get_ref();
+        // The map is sorted by key: report the first unknown key of the file, not of the alphabet.
+        if let Some(key) = top
+            .keys()
+            .filter(|k| k.get_ref().as_ref() != KEY)
+            .min_by_key(|k| k.span().start)
+        {
+            return Err(bad(format!(
+                "{}unknown key `{}`; the list holds only `[[{KEY}]]` entries",
+                at(Some(key.span())),
+                key.get_ref()
+            )));
         }
         let mut entries = Vec::new();
-        if let Some(aot) = parsed.get(KEY).and_then(Item::as_array_of_tables) {
-            for table in aot {
-                let entry = parse_entry(table, &at).map_err(bad)?;
-                entries.push((entry, line_of(table.span())));
+        if let Some(item) = top.get(KEY) {
+            // An array of tables spans its first `[[test]]` header; an inline array spans `[`.
+            let tables = match item.get_ref() {
+                DeValue::Array(items) if text[item.span()].starts_with("[[") => Some(items),
+                _ => None,
+            };
+            let Some(items) = tables else {
+                return Err(bad(format!(
+                    "{}`{KEY}` must be written as `[[{KEY}]]` tables, one per quarantined test",
+                    at(Some(item.span()))
+                )));
+            };
+            for table in items {
+                let DeValue::Table(t) = table.get_ref() else {
+                    return Err(bad(format!(
+                        "{}`{KEY}` must be written as `[[{KEY}]]` tables, one per quarantined test",
+                        at(Some(table.span()))
+                    )));
+                };
+                let entry = parse_entry(t, table.span(), text, &at).map_err(bad)?;
+                entries.push((entry, line_of(Some(table.span()))));
             }
         }
         let mut list = QuarantineList {
             path: path.to_owned(),
-            doc: parsed.into_mut(),
-            entries: Vec::new(),
-            keys: Vec::new(),
-            index: HashMap::new(),
+            doc: Doc::Text(text.to_owned()),
+            entries: Vec::with_capacity(entries.len()),
+            keys: Vec::with_capacity(entries.len()),
+            index: HashMap::with_capacity(entries.len()),
         };
         let mut first_line: HashMap<(IdParts, Option<String>), usize> = HashMap::new();
         for (entry, line) in entries {
@@ -289,6 +317,20 @@ impl QuarantineList {
             list.push_entry(entry, key);
         }
         Ok(list)
+    }
+
+    /// The editable document, parsed from the text on the first edit.
+    fn doc_mut(&mut self) -> &mut DocumentMut {
+        if let Doc::Text(text) = &self.doc {
+            let doc = text
+                .parse::<DocumentMut>()
+                .expect("the text was validated as TOML when the list was read");
+            self.doc = Doc::Edited(doc);
+        }
+        match &mut self.doc {
+            Doc::Edited(doc) => doc,
+            Doc::Text(_) => unreachable!("replaced above"),
+        }
     }
 
     fn push_entry(&mut self, entry: QuarantineEntry, key: IdParts) {
@@ -394,11 +436,12 @@ impl QuarantineList {
         }
         table.insert("added", toml_edit::value(toml_date(entry.added)));
         table.insert("expires", toml_edit::value(toml_date(entry.expires)));
-        if !self.entries.is_empty() || !self.doc.as_table().is_empty() {
+        let entries = self.entries.len();
+        let doc = self.doc_mut();
+        if entries > 0 || !doc.as_table().is_empty() {
             table.decor_mut().set_prefix("\n");
         }
-        let aot = self
-            .doc
+        let aot = doc
             .entry(KEY)
             .or_insert_with(|| Item::ArrayOfTables(ArrayOfTables::new()))
             .as_array_of_tables_mut()
@@ -411,8 +454,8 @@ impl QuarantineList {
     /// Remove the entry at `index` (with the comments written just above it), returning it.
     /// Comments separated from the entry by a blank line (a file header, a section note) stay.
     pub fn remove(&mut self, index: usize) -> QuarantineEntry {
-        let aot = self
-            .doc
+        let doc = self.doc_mut();
+        let aot = doc
             .get_mut(KEY)
             .and_then(Item::as_array_of_tables_mut)
             .expect("an entry exists, so the array exists");
@@ -445,11 +488,11 @@ impl QuarantineList {
             }
         }
         if aot.is_empty() {
-            self.doc.remove(KEY);
+            doc.remove(KEY);
         }
         if let Some(kept) = kept_for_trailing {
-            let trailing = self.doc.trailing().as_str().unwrap_or("").to_owned();
-            self.doc.set_trailing(format!("{kept}{trailing}"));
+            let trailing = doc.trailing().as_str().unwrap_or("").to_owned();
+            doc.set_trailing(format!("{kept}{trailing}"));
         }
         let entry = self.entries.remove(index);
         self.keys.remove(index);
@@ -460,7 +503,7 @@ impl QuarantineList {
     /// Record the tracking issue of the entry at `index`.
     pub fn set_issue(&mut self, index: usize, url: &str) {
         let table = self
-            .doc
+            .doc_mut()
             .get_mut(KEY)
             .and_then(Item::as_array_of_tables_mut)
             .and_then(|a| a.get_mut(index))
@@ -488,7 +531,10 @@ impl QuarantineList {
 
     /// The file's text as it would be saved.
     pub fn render(&self) -> String {
-        self.doc.to_string()
+        match &self.doc {
+            Doc::Text(text) => text.clone(),
+            Doc::Edited(doc) => doc.to_string(),
+        }
     }
 
     /// Write the list to its path atomically.
@@ -510,23 +556,27 @@ fn toml_date(d: Date) -> toml_edit::Datetime {
 }
 
 fn parse_entry(
-    table: &Table,
+    table: &DeTable<'_>,
+    span: std::ops::Range<usize>,
+    text: &str,
     at: &dyn Fn(Option<std::ops::Range<usize>>) -> String,
 ) -> std::result::Result<QuarantineEntry, String> {
-    let here = at(table.span());
-    for (key, _) in table {
-        if !ENTRY_KEYS.contains(&key) {
-            let span = table.key(key).and_then(toml_edit::Key::span);
-            return Err(format!(
-                "{}unknown key `{key}` in a `[[{KEY}]]` entry; the keys are {}",
-                at(span),
-                ENTRY_KEYS
-                    .iter()
-                    .map(|k| format!("`{k}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
+    let here = at(Some(span));
+    if let Some(key) = table
+        .keys()
+        .filter(|k| !ENTRY_KEYS.contains(&k.get_ref().as_ref()))
+        .min_by_key(|k| k.span().start)
+    {
+        return Err(format!(
+            "{}unknown key `{}` in a `[[{KEY}]]` entry; the keys are {}",
+            at(Some(key.span())),
+            key.get_ref(),
+            ENTRY_KEYS
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
     let string = |key: &str, required: bool| -> std::result::Result<Option<String>, String> {
         match table.get(key) {
@@ -535,9 +585,9 @@ fn parse_entry(
                 "`id`, `reason`, `owner`, `added` and `expires`"
             )),
             None => Ok(None),
-            Some(item) => match item.as_str() {
-                Some(s) => Ok(Some(s.to_owned())),
-                None => Err(format!("{}`{key}` must be a string", at(item.span()))),
+            Some(item) => match item.get_ref() {
+                DeValue::String(s) => Ok(Some(s.as_ref().to_owned())),
+                _ => Err(format!("{}`{key}` must be a string", at(Some(item.span())))),
             },
         }
     };
@@ -547,29 +597,25 @@ fn parse_entry(
                 "{here}the `[[{KEY}]]` entry has no `{key}` date (write it like `{key} = 2026-11-22`)"
             ));
         };
-        let where_ = at(item.span());
+        let where_ = at(Some(item.span()));
         let invalid = |shown: String| {
             format!("{where_}`{key} = {shown}` is not a date; write it like `{key} = 2026-11-22`")
         };
-        match item.as_value() {
-            Some(Value::Datetime(dt)) => {
-                let dt = dt.value();
-                match (dt.date, dt.time, dt.offset) {
-                    (Some(d), None, None) => Date::new(
-                        i16::try_from(d.year).map_err(|_| invalid(dt.to_string()))?,
-                        i8::try_from(d.month).map_err(|_| invalid(dt.to_string()))?,
-                        i8::try_from(d.day).map_err(|_| invalid(dt.to_string()))?,
-                    )
-                    .map_err(|_| invalid(dt.to_string())),
-                    _ => Err(invalid(dt.to_string())),
-                }
-            }
-            Some(Value::String(s)) => s
-                .value()
+        match item.get_ref() {
+            DeValue::Datetime(dt) => match (dt.date, dt.time, dt.offset) {
+                (Some(d), None, None) => Date::new(
+                    i16::try_from(d.year).map_err(|_| invalid(dt.to_string()))?,
+                    i8::try_from(d.month).map_err(|_| invalid(dt.to_string()))?,
+                    i8::try_from(d.day).map_err(|_| invalid(dt.to_string()))?,
+                )
+                .map_err(|_| invalid(dt.to_string())),
+                _ => Err(invalid(dt.to_string())),
+            },
+            DeValue::String(s) => s
                 .trim()
                 .parse::<Date>()
-                .map_err(|_| invalid(format!("\"{}\"", s.value()))),
-            _ => Err(invalid(item.to_string().trim().to_owned())),
+                .map_err(|_| invalid(format!("\"{s}\""))),
+            _ => Err(invalid(text[item.span()].trim().to_owned())),
         }
     };
     let entry = QuarantineEntry {
@@ -584,7 +630,7 @@ fn parse_entry(
     if entry.expires < entry.added {
         return Err(format!(
             "{}`expires = {}` is before `added = {}`",
-            at(table.get("expires").and_then(Item::span)),
+            at(table.get("expires").map(toml::Spanned::span)),
             entry.expires,
             entry.added
         ));
