@@ -4,7 +4,8 @@
 #
 # Used by actions/setup on GitHub and embedded in every GitLab component by `cargo xtask codegen`.
 # `cargo xtask bump X.Y.Z` rewrites the version and checksums below from dist/SHA256SUMS. Nothing
-# downloaded is unpacked, let alone run, before its sha256 matches the pin.
+# downloaded or cached is unpacked, let alone run, before its sha256 matches the pin: the cache
+# keeps the archive, re-hashed on every run, and each run unpacks it into a fresh directory.
 set -eu
 
 # A target missing from this table has no verifiable archive: there, only PAVED_BIN_DIR works.
@@ -124,49 +125,69 @@ paved_install() {
   expected=$(paved_sha256 "$target")
   [ -n "$expected" ] || paved_fail 2 "this action pins no sha256 for paved $paved_version on $target, so a download cannot be verified; set PAVED_BIN_DIR (input binary-dir) to binaries you built"
   cache_root=${RUNNER_TOOL_CACHE:-${PAVED_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}}}
-  dir="$cache_root/paved/$paved_version/$target"
-  # The marker holds the sha256 of the archive the directory was unpacked from: a cache made from
-  # another archive (another pin) is never used.
-  if [ -f "$dir.complete" ] && [ "$(cat "$dir.complete")" = "$expected" ] && [ -x "$dir/paved-version" ]; then
-    echo "paved setup: paved $paved_version ($target) from the cache, verified when it was installed" >&2
-    paved_add_path "$dir"
-    paved_output
-    return
-  fi
+  cache="$cache_root/paved/$paved_version"
   archive="paved-$paved_version-$target.tar.gz"
-  # PAVED_SETUP_MIRROR: a mirror of the release assets (GHES, air-gapped runners), laid out like
-  # the release page (<mirror>/v<version>/<archive>); the pinned checksum is checked all the same.
-  url="${PAVED_SETUP_MIRROR:-https://github.com/paved-dev/paved/releases/download}/v$paved_version/$archive"
-  paved_check_url "$url"
-  # The download and the unpacking happen next to the cache entry, so the final move is a rename.
-  mkdir -p "$cache_root/paved/$paved_version"
-  tmp=$(mktemp -d "$cache_root/paved/$paved_version/.download.XXXXXX")
-  echo "paved setup: downloading $url" >&2
-  paved_download "$url" "$tmp/$archive" || {
-    rm -rf "$tmp"
-    paved_fail 3 "could not download $url (see the line above); check PAVED_SETUP_MIRROR or the network, or set PAVED_BIN_DIR"
-  }
-  actual=$(paved_sha256_of "$tmp/$archive")
-  if [ "$actual" != "$expected" ]; then
-    rm -rf "$tmp"
-    paved_fail 1 "checksum mismatch for $archive from $url: expected $expected (pinned), got $actual; refusing to install it, nothing was unpacked"
+  cached="$cache/$archive"
+  # The cache holds the verified archive, never an unpacked tree: whoever can write the cache (a
+  # self-hosted runner's tool cache shared with pull-request jobs, a persistent ~/.cache) could
+  # plant binaries and a marker, so nothing there is trusted. Every run copies the cached archive
+  # into a fresh directory of its own (mktemp: mode 0700, new each run), hashes that copy against
+  # the pin, and unpacks that same copy there: what is verified is what runs.
+  # On GitHub RUNNER_TEMP is emptied after every job.
+  run_root=${RUNNER_TEMP:-${TMPDIR:-/tmp}}
+  mkdir -p "$run_root"
+  run_dir=$(mktemp -d "$run_root/paved-$paved_version.XXXXXX")
+  if [ -f "$cached" ] && cp "$cached" "$run_dir/$archive"; then
+    actual=$(paved_sha256_of "$run_dir/$archive")
+    if [ "$actual" = "$expected" ]; then
+      echo "paved setup: paved $paved_version ($target) from the cache $cached, sha256 $expected (checked now)" >&2
+    else
+      echo "paved setup: the cached $cached has sha256 $actual, not the pinned $expected; deleting it and downloading again" >&2
+      rm -f "$run_dir/$archive"
+      rm -rf "$cached" || true
+    fi
   fi
-  # Only a verified archive is unpacked, into a fresh directory that replaces the cache entry whole.
-  mkdir "$tmp/unpacked"
-  tar -xzf "$tmp/$archive" -C "$tmp/unpacked" || {
-    rm -rf "$tmp"
+  if [ ! -f "$run_dir/$archive" ]; then
+    # PAVED_SETUP_MIRROR: a mirror of the release assets (GHES, air-gapped runners), laid out like
+    # the release page (<mirror>/v<version>/<archive>); the pinned checksum is checked all the same.
+    url="${PAVED_SETUP_MIRROR:-https://github.com/paved-dev/paved/releases/download}/v$paved_version/$archive"
+    paved_check_url "$url"
+    echo "paved setup: downloading $url" >&2
+    paved_download "$url" "$run_dir/$archive" || {
+      rm -rf "$run_dir"
+      paved_fail 3 "could not download $url (see the line above); check PAVED_SETUP_MIRROR or the network, or set PAVED_BIN_DIR"
+    }
+    actual=$(paved_sha256_of "$run_dir/$archive")
+    if [ "$actual" != "$expected" ]; then
+      rm -rf "$run_dir"
+      paved_fail 1 "checksum mismatch for $archive from $url: expected $expected (pinned), got $actual; refusing to install it, nothing was unpacked"
+    fi
+    # Cache the verified archive for the next run: written beside the entry, then renamed into
+    # place, so no run ever sees half of it. A cache that cannot be written costs only time.
+    if mkdir -p "$cache" && cache_tmp=$(mktemp "$cache/.download.XXXXXX") &&
+      cp "$run_dir/$archive" "$cache_tmp" && { [ ! -d "$cached" ] || rm -rf "$cached"; } &&
+      mv -f "$cache_tmp" "$cached"; then
+      echo "paved setup: cached $cached" >&2
+    else
+      rm -f "${cache_tmp:-}"
+      echo "paved setup: warning: could not cache the archive in $cache; the next run downloads it again" >&2
+    fi
+    # What earlier versions of this script cached (an unpacked tree and a marker): never used.
+    rm -rf "${cache:?}/$target" "$cache/$target.complete" || true
+    echo "paved setup: installed paved $paved_version ($target), sha256 $expected" >&2
+  fi
+  # Only a verified archive is unpacked.
+  mkdir "$run_dir/bin"
+  tar -xzf "$run_dir/$archive" -C "$run_dir/bin" || {
+    rm -rf "$run_dir"
     paved_fail 3 "could not unpack $archive (its checksum matched the pin; the release asset itself is broken)"
   }
-  [ -x "$tmp/unpacked/paved-version" ] || {
-    rm -rf "$tmp"
+  rm -f "$run_dir/$archive"
+  [ -x "$run_dir/bin/paved-version" ] || {
+    rm -rf "$run_dir"
     paved_fail 3 "$archive has no paved-version binary (its checksum matched the pin; the release asset itself is broken)"
   }
-  rm -rf "$dir" "$dir.complete"
-  mv "$tmp/unpacked" "$dir"
-  rm -rf "$tmp"
-  echo "$expected" >"$dir.complete"
-  echo "paved setup: installed paved $paved_version ($target), sha256 $expected" >&2
-  paved_add_path "$dir"
+  paved_add_path "$run_dir/bin"
   paved_output
 }
 

@@ -1007,6 +1007,7 @@ fn run_install(script: &Path, dir: &Path, cache: &Path, mirror: &str, arch: &str
         .env("RUNNER_OS", "Linux")
         .env("RUNNER_ARCH", arch)
         .env("RUNNER_TOOL_CACHE", cache)
+        .env("RUNNER_TEMP", dir.join("runner-temp"))
         .env("GITHUB_PATH", &github_path)
         .env("GITHUB_OUTPUT", &github_output)
         .env("PAVED_SETUP_MIRROR", mirror)
@@ -1025,6 +1026,55 @@ fn run_install(script: &Path, dir: &Path, cache: &Path, mirror: &str, arch: &str
             output: String::new(),
         },
     }
+}
+
+/// `paved-version --version` as the job's later steps find it, on the PATH the run wrote.
+fn installed_runs(run: &Installed, version: &str) -> Result<(), String> {
+    let path = format!(
+        "{}:{}",
+        run.path.trim(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let ran = Command::new("sh")
+        .args(["-c", "paved-version --version"])
+        .env("PATH", path)
+        .output()
+        .map_err(|e| format!("setup: could not run sh: {e}"))?;
+    let said = String::from_utf8_lossy(&ran.stdout);
+    eprintln!("    installed paved-version --version: {}", said.trim());
+    if !ran.status.success() || !said.contains(version) {
+        return Err(format!(
+            "setup: the installed `paved-version --version` printed {said:?}, expected {version}"
+        ));
+    }
+    Ok(())
+}
+
+/// A fresh tool cache holding what an attacker plants: an unpacked tree whose paved-version
+/// writes a proof file when run, and a marker with the pinned sha256. Returns (cache, proof).
+fn fresh_cache_with_planted_tree(
+    runs: &Path,
+    version: &str,
+    target: &str,
+    sha: &str,
+) -> Result<(PathBuf, PathBuf), String> {
+    let cache = runs.join("cache-planted");
+    let proof = runs.join("planted-binary-ran");
+    let tree = cache.join("paved").join(version).join(target);
+    std::fs::create_dir_all(&tree).map_err(|e| e.to_string())?;
+    let bin = tree.join("paved-version");
+    write(
+        &bin,
+        &format!(
+            "#!/bin/sh\necho planted >\"{}\"\necho paved-version {version}\n",
+            proof.display()
+        ),
+    )?;
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| e.to_string())?;
+    write(&tree.with_extension("complete"), &format!("{sha}\n"))?;
+    Ok((cache, proof))
 }
 
 /// A run that must be refused: exit `code`, `needle` in the message, nothing on PATH.
@@ -1132,9 +1182,11 @@ fn setup(tmp: &Path) -> Result<(PathBuf, Mirror), String> {
     let runs = tmp.join("setup-runs");
     std::fs::create_dir_all(runs.join("home")).map_err(|e| e.to_string())?;
     let cache = runs.join("toolcache");
-    let installed = cache.join("paved").join(&version).join(target);
+    let cached = cache.join("paved").join(&version).join(&archive);
+    // Each run unpacks into a fresh directory of its own under RUNNER_TEMP.
+    let run_temp = runs.join("runner-temp").display().to_string();
 
-    // Download, verify, cache, PATH, and the installed binary runs.
+    // Download, verify, cache the archive, PATH, and the installed binary runs.
     let first = run_install(&script, &runs, &cache, &mirror.url(""), "X64");
     eprintln!(
         "\n==> setup: install.sh from {}\n{}",
@@ -1154,27 +1206,22 @@ fn setup(tmp: &Path) -> Result<(PathBuf, Mirror), String> {
             mirror.requests()
         ));
     }
-    if first.path.trim() != installed.display().to_string()
+    if !first.path.trim().starts_with(&run_temp)
+        || first.path.trim().lines().count() != 1
         || first.output.trim() != format!("version={version}")
     {
         return Err(format!(
-            "setup: expected {} on GITHUB_PATH and version={version} in GITHUB_OUTPUT, got {:?} and {:?}",
-            installed.display(),
-            first.path,
-            first.output
+            "setup: expected one directory under {run_temp} on GITHUB_PATH and version={version} in GITHUB_OUTPUT, got {:?} and {:?}",
+            first.path, first.output
         ));
     }
-    let ran = Command::new(installed.join("paved-version"))
-        .arg("--version")
-        .output()
-        .map_err(|e| format!("setup: the installed paved-version does not run: {e}"))?;
-    let said = String::from_utf8_lossy(&ran.stdout);
-    eprintln!("    installed paved-version --version: {}", said.trim());
-    if !ran.status.success() || !said.contains(&version) {
+    if std::fs::read(&cached).ok() != std::fs::read(assets.join(&archive)).ok() {
         return Err(format!(
-            "setup: the installed `paved-version --version` printed {said:?}, expected {version}"
+            "setup: the cache must hold the verified archive (sha256 {sha}) at {}",
+            cached.display()
         ));
     }
+    installed_runs(&first, &version)?;
     // Second run: the cache, no download.
     let second = run_install(&script, &runs, &cache, &mirror.url(""), "X64");
     eprintln!(
@@ -1185,13 +1232,36 @@ fn setup(tmp: &Path) -> Result<(PathBuf, Mirror), String> {
         || second.stderr.contains("downloading")
         || !second.stderr.contains("from the cache")
         || mirror.requests().len() != 1
-        || second.path.trim() != installed.display().to_string()
+        || !second.path.trim().starts_with(&run_temp)
+        || second.path == first.path
     {
         return Err(format!(
-            "setup: the second run must use the cache and download nothing (exit {:?}, mirror saw {:?})",
+            "setup: the second run must use the cache, download nothing and unpack afresh (exit {:?}, mirror saw {:?}, PATH {:?} then {:?})",
             second.code,
-            mirror.requests()
+            mirror.requests(),
+            first.path,
+            second.path
         ));
+    }
+    installed_runs(&second, &version)?;
+
+    // Finding H3: an unpacked tree and a marker holding the (public) pin, planted in the cache
+    // by whoever can write it, are never run: the release is downloaded and verified instead.
+    let planted = fresh_cache_with_planted_tree(&runs, &version, target, &sha)?;
+    let run = run_install(&script, &runs, &planted.0, &mirror.url(""), "X64");
+    eprintln!(
+        "\n==> setup: a cache with a planted tree and marker\n{}",
+        run.stderr.trim_end()
+    );
+    if run.code != Some(0) || !run.stderr.contains("downloading") {
+        return Err(format!(
+            "setup: with a planted cache the release must be downloaded (exit {:?})",
+            run.code
+        ));
+    }
+    installed_runs(&run, &version)?;
+    if planted.1.exists() {
+        return Err("setup: the binary planted in the cache ran".into());
     }
 
     // Refusals, each with a fresh cache.
@@ -1212,10 +1282,10 @@ fn setup(tmp: &Path) -> Result<(PathBuf, Mirror), String> {
     if fresh("cache-tampered")
         .join("paved")
         .join(&version)
-        .join(target)
+        .join(&archive)
         .exists()
     {
-        return Err("setup: the tampered archive was unpacked into the cache".into());
+        return Err("setup: the tampered archive was cached".into());
     }
     let run = run_install(
         &script,
@@ -1529,6 +1599,7 @@ mod tests {
             .env("RUNNER_OS", "Linux")
             .env("RUNNER_ARCH", "X64")
             .env("RUNNER_TOOL_CACHE", s.dir.path().join("toolcache"))
+            .env("RUNNER_TEMP", s.dir.path().join("runner-temp"))
             .env("GITHUB_PATH", &github_path)
             .env("PAVED_SETUP_MIRROR", mirror)
             .output()
@@ -1540,28 +1611,126 @@ mod tests {
         )
     }
 
+    /// Where the release archive is cached (the verified archive, never an unpacked tree).
+    const CACHED: &str = "toolcache/paved/0.1.0/paved-0.1.0-x86_64-unknown-linux-musl.tar.gz";
+
+    /// `paved-version` as the job's later steps find it: on the PATH the run wrote to
+    /// GITHUB_PATH. Returns its stdout.
+    fn run_installed(github_path: &str) -> String {
+        let dir = github_path.trim();
+        assert!(!dir.is_empty() && !dir.contains('\n'), "{github_path:?}");
+        let path = format!("{dir}:{}", std::env::var("PATH").unwrap_or_default());
+        let out = Command::new("sh")
+            .args(["-c", "paved-version"])
+            .env("PATH", path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A `paved-version` that, if it ever runs, leaves `proof` behind (the attacker's binary).
+    fn planted(proof: &Path) -> String {
+        format!(
+            "#!/bin/sh\necho planted >\"{}\"\necho 6.6.6\n",
+            proof.display()
+        )
+    }
+
+    fn sha256(path: &Path) -> String {
+        assert!(path.is_file(), "{} is not a file", path.display());
+        let out = Command::new("sha256sum").arg(path).output().unwrap();
+        String::from_utf8_lossy(&out.stdout)[..64].to_owned()
+    }
+
     #[test]
     fn setup_installs_a_verified_release_into_the_tool_cache() {
-        let (s, _) = setup("real");
+        let (s, real) = setup("real");
         let (ok, stderr, path) = run(&s);
         assert!(ok, "{stderr}");
-        let dir = s
+        // The cache holds the verified archive; the binaries are unpacked for this run only,
+        // outside the cache.
+        assert_eq!(sha256(&s.dir.path().join(CACHED)), real);
+        let first = path.trim().to_owned();
+        assert!(
+            !first.starts_with(&s.dir.path().join("toolcache").display().to_string()),
+            "the binaries on PATH must not live in the cache: {first}"
+        );
+        assert_eq!(run_installed(&path).trim(), "9.9.9");
+        // Cached: the second run downloads nothing, even with the mirror gone, and unpacks
+        // into a directory of its own.
+        std::fs::remove_dir_all(s.dir.path().join("mirror")).unwrap();
+        let (ok, stderr, path) = run(&s);
+        assert!(ok, "{stderr}");
+        assert!(!stderr.contains("downloading"), "{stderr}");
+        assert!(stderr.contains("from the cache"), "{stderr}");
+        assert_ne!(path.trim(), first, "each run unpacks afresh");
+        assert_eq!(run_installed(&path).trim(), "9.9.9");
+    }
+
+    #[test]
+    fn setup_never_runs_a_binary_planted_in_the_cache() {
+        // Finding H3: whoever can write the cache (a self-hosted runner's tool cache shared with
+        // pull-request jobs, a persistent ~/.cache) plants an unpacked tree and a marker holding
+        // the pinned sha256, which is public. Neither is trusted: only a cached archive that
+        // hashes to the pin, every run.
+        let (s, real) = setup("real");
+        let proof = s.dir.path().join("planted-binary-ran");
+        let tree = s
             .dir
             .path()
             .join("toolcache/paved/0.1.0/x86_64-unknown-linux-musl");
-        assert_eq!(path.trim(), dir.display().to_string());
-        assert!(dir.join("paved-version").is_file());
+        std::fs::create_dir_all(&tree).unwrap();
+        write(&tree.join("paved-version"), &planted(&proof)).unwrap();
         assert!(
-            s.dir
-                .path()
-                .join("toolcache/paved/0.1.0/x86_64-unknown-linux-musl.complete")
-                .is_file()
+            Command::new("chmod")
+                .arg("+x")
+                .arg(tree.join("paved-version"))
+                .status()
+                .unwrap()
+                .success()
         );
-        // Cached: the second run downloads nothing, even with the mirror gone.
-        std::fs::remove_dir_all(s.dir.path().join("mirror")).unwrap();
-        let (ok, stderr, _) = run(&s);
+        write(&tree.with_extension("complete"), &format!("{real}\n")).unwrap();
+        let (ok, stderr, path) = run(&s);
         assert!(ok, "{stderr}");
-        assert!(!stderr.contains("downloading"), "{stderr}");
+        assert_eq!(run_installed(&path).trim(), "9.9.9", "{stderr}");
+        assert!(!proof.exists(), "the planted binary ran: {stderr}");
+    }
+
+    #[test]
+    fn setup_replaces_a_cached_archive_that_does_not_match_the_pin() {
+        let (s, real) = setup("real");
+        // A planted archive (its own paved-version) where the cached archive belongs.
+        let proof = s.dir.path().join("planted-binary-ran");
+        let evil = s.dir.path().join("evil");
+        std::fs::create_dir_all(&evil).unwrap();
+        write(&evil.join("paved-version"), &planted(&proof)).unwrap();
+        let cached = s.dir.path().join(CACHED);
+        std::fs::create_dir_all(cached.parent().unwrap()).unwrap();
+        let ok = Command::new("sh")
+            .current_dir(&evil)
+            .args([
+                "-c",
+                "chmod +x paved-version && tar -czf \"$0\" paved-version",
+            ])
+            .arg(&cached)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let planted_sha = sha256(&cached);
+        let (ok, stderr, path) = run(&s);
+        assert!(ok, "{stderr}");
+        assert!(
+            stderr.contains(&planted_sha) && stderr.contains("downloading"),
+            "the mismatch is said, and the release downloaded again: {stderr}"
+        );
+        assert_eq!(run_installed(&path).trim(), "9.9.9", "{stderr}");
+        assert!(!proof.exists(), "the planted binary ran: {stderr}");
+        assert_eq!(
+            sha256(&cached),
+            real,
+            "the cache now holds the pinned archive"
+        );
     }
 
     #[test]
@@ -1577,6 +1746,10 @@ mod tests {
                 .path()
                 .join("toolcache/paved/0.1.0/x86_64-unknown-linux-musl/paved-version")
                 .exists()
+        );
+        assert!(
+            !s.dir.path().join(CACHED).exists(),
+            "a refused archive is not cached"
         );
     }
 
@@ -1599,6 +1772,10 @@ mod tests {
         .unwrap();
         let (ok, stderr, path) = run(&s);
         assert!(!ok, "the cache of another archive was used: {stderr}");
+        assert!(
+            stderr.contains("deleting it and downloading again"),
+            "{stderr}"
+        );
         assert!(stderr.contains("checksum mismatch"), "{stderr}");
         assert!(path.is_empty(), "{path}");
     }
