@@ -169,7 +169,7 @@ paved_install() {
       mv -f "$cache_tmp" "$cached"; then
       echo "paved setup: cached $cached" >&2
     else
-      rm -f "${cache_tmp:-}"
+      [ -z "${cache_tmp:-}" ] || rm -f "$cache_tmp"
       echo "paved setup: warning: could not cache the archive in $cache; the next run downloads it again" >&2
     fi
     # What earlier versions of this script cached (an unpacked tree and a marker): never used.

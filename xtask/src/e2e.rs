@@ -1734,6 +1734,17 @@ mod tests {
     }
 
     #[test]
+    fn setup_installs_even_when_the_cache_cannot_be_written() {
+        let (s, _) = setup("real");
+        // A file where the cache directory should be: nothing can be cached under it.
+        write(&s.dir.path().join("toolcache"), "not a directory\n").unwrap();
+        let (ok, stderr, path) = run(&s);
+        assert!(ok, "{stderr}");
+        assert!(stderr.contains("could not cache the archive"), "{stderr}");
+        assert_eq!(run_installed(&path).trim(), "9.9.9", "{stderr}");
+    }
+
+    #[test]
     fn setup_refuses_an_archive_whose_checksum_differs() {
         let (s, real) = setup("wrong");
         let (ok, stderr, path) = run(&s);
