@@ -1479,6 +1479,9 @@ fn gitlab_setup(tmp: &Path, pinned: &Path, mirror: &Mirror) -> Result<(), String
             .arg(format!("PAVED_SETUP_MIRROR={mirror_url}"))
             .arg("--variable")
             .arg(format!("PAVED_CACHE_DIR={}", tmp.join(cache).display()))
+            // Where each run unpacks its own copy (not the host's /tmp).
+            .arg("--variable")
+            .arg(format!("TMPDIR={}", tmp.join("gitlab-tmp").display()))
             .arg("paved-version")
             .env("HOME", tmp.join("home-gitlab-setup"));
         c
@@ -1500,6 +1503,11 @@ fn gitlab_setup(tmp: &Path, pinned: &Path, mirror: &Mirror) -> Result<(), String
         &mut gcl(&mirror.url(""), "gitlab-cache"),
     )?;
     expect(&out, "paved setup: downloading", "gitlab-ci-local setup")?;
+    expect(
+        &out,
+        &format!("paved setup: using {}", tmp.join("gitlab-tmp").display()),
+        "gitlab-ci-local setup unpacks outside the cache",
+    )?;
     expect(
         &out,
         &format!("installed paved {version}"),
