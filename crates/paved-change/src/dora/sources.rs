@@ -372,10 +372,18 @@ const PROMOTION_ARTIFACT_TYPE: &str = "application/vnd.paved.promotion.v1+json";
 const DSSE_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
 const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
 
-/// Plain HTTP only for a loopback registry, as `skopeo` and `crane` do.
+/// Plain HTTP only for a loopback registry, as `skopeo` and `crane` do: `localhost` or a
+/// loopback IP address (`127.0.0.0/8`, `[::1]`), never a name that merely starts like one
+/// (`127.evil.example`).
 fn registry_base(host: &str) -> String {
-    let name = host.rsplit_once(':').map_or(host, |(h, _)| h);
-    let loopback = name == "localhost" || name.starts_with("127.") || name == "[::1]";
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split_once(']').map_or(rest, |(h, _)| h),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    let loopback = name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
     format!("{}://{host}", if loopback { "http" } else { "https" })
 }
 
@@ -538,6 +546,30 @@ mod tests {
             repository_of("ghcr.io/acme/app@sha256:00"),
             "ghcr.io/acme/app"
         );
+    }
+
+    #[test]
+    fn only_a_loopback_registry_is_read_over_plain_http() {
+        for host in [
+            "localhost:5000",
+            "localhost",
+            "127.0.0.1:5000",
+            "127.5.6.7",
+            "[::1]:5000",
+        ] {
+            assert!(registry_base(host).starts_with("http://"), "{host}");
+        }
+        // A name that only starts like a loopback address is a public host.
+        for host in [
+            "127.evil.example",
+            "127.evil.example:5000",
+            "127.0.0.1.evil.example",
+            "localhost.evil.example",
+            "ghcr.io",
+            "10.0.0.1:5000",
+        ] {
+            assert!(registry_base(host).starts_with("https://"), "{host}");
+        }
     }
 
     #[test]
