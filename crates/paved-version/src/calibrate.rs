@@ -13,6 +13,9 @@
 //! release and not its base, and each candidate config is arithmetic over that range's
 //! classified commits.
 //!
+//! Bounded: only the newest `--max-releases` releases of each scheme are replayed (with the one
+//! before them as their base), and the bit sets are refused above [`MEMORY_BUDGET`].
+//!
 //! Not scored: a release that leaves 0.x (`0.y.z` to `1.0.0`), because paved never proposes it
 //! (leaving 0.x is `--release-as`).
 
@@ -38,6 +41,29 @@ const SHOWN_DISAGREEMENTS: usize = 10;
 const SHOWN_CANDIDATES: usize = 8;
 /// How many commits a disagreement names as the ones that decided it.
 const DECIDING_COMMITS: usize = 3;
+/// `--max-releases` unless told: the newest releases of each tag scheme that are replayed.
+pub const DEFAULT_MAX_RELEASES: u32 = 500;
+/// The bytes the per-commit release sets may take (commits x ceil(release commits / 64) x 8):
+/// 512 MiB, e.g. a million commits against 4096 release commits.
+pub const MEMORY_BUDGET: u64 = 512 * 1024 * 1024;
+
+/// How much of the history calibrate may take on.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The newest releases of each tag scheme replayed (`--max-releases`).
+    pub max_releases: usize,
+    /// Bytes for the per-commit release sets.
+    pub memory_budget: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_releases: DEFAULT_MAX_RELEASES as usize,
+            memory_budget: MEMORY_BUDGET,
+        }
+    }
+}
 
 /// The conventions searched: `zero-feat` and `default-bump` (the tag scheme is searched per scope).
 const CONVENTIONS: [(Bump, Bump); 4] = [
@@ -182,11 +208,14 @@ struct History {
     contained: Vec<u64>,
     words: usize,
     bit_of: HashMap<Oid, usize>,
+    /// Position of each commit in `commits`.
+    index: HashMap<Oid, usize>,
 }
 
 impl History {
-    /// One walk from every tag commit.
-    fn read(repo: &Repo, tag_commits: &[Oid]) -> Result<History> {
+    /// One walk from every tag commit; refused when the release sets would take more than
+    /// `limits.memory_budget` bytes.
+    fn read(repo: &Repo, tag_commits: &[Oid], limits: Limits) -> Result<History> {
         let walk = repo.range_decoded(tag_commits, &[])?;
         if walk.hit_shallow_boundary || repo.is_shallow() {
             return Err(paved_core::Error::Shallow {
@@ -203,6 +232,12 @@ impl History {
             bit_of.entry(*c).or_insert(next);
         }
         let words = bit_of.len().div_ceil(64).max(1);
+        let bytes = (commits.len() as u64)
+            .saturating_mul(words as u64)
+            .saturating_mul(8);
+        if bytes > limits.memory_budget {
+            return Err(too_large(commits.len(), bit_of.len(), bytes, limits));
+        }
         let mut contained = vec![0u64; commits.len() * words];
         // Children before parents (Kahn's order over the child counts), so each commit's set is
         // complete before it is passed on to its parents.
@@ -237,26 +272,74 @@ impl History {
             contained,
             words,
             bit_of,
+            index,
         })
     }
 
-    fn has(&self, commit: usize, tag_commit: Oid) -> bool {
-        let b = self.bit_of[&tag_commit];
+    fn has_bit(&self, commit: usize, b: usize) -> bool {
         self.contained[commit * self.words + b / 64] & (1 << (b % 64)) != 0
     }
 
     /// Whether `ancestor` is in the history of `tip` (or is it).
-    fn reaches(&self, index: &HashMap<Oid, usize>, tip: Oid, ancestor: Oid) -> bool {
-        index.get(&ancestor).is_some_and(|&i| self.has(i, tip))
+    fn reaches(&self, tip: Oid, ancestor: Oid) -> bool {
+        let b = self.bit_of[&tip];
+        self.index
+            .get(&ancestor)
+            .is_some_and(|&i| self.has_bit(i, b))
     }
 
-    /// The commits of `tip` that are not in `base`'s history, newest first.
+    /// The commits of `tip` that are not in `base`'s history, in walk order (newest first).
+    /// Walks back from `tip` and stops at `base`'s history, so it costs the range, not the
+    /// whole history.
     fn range(&self, tip: Oid, base: Option<Oid>) -> Vec<CommitInfo> {
-        (0..self.commits.len())
-            .filter(|&i| self.has(i, tip) && base.is_none_or(|b| !self.has(i, b)))
-            .map(|i| self.commits[i].clone())
-            .collect()
+        let base_bit = base.map(|b| self.bit_of[&b]);
+        let outside = |i: usize| base_bit.is_none_or(|b| !self.has_bit(i, b));
+        let mut seen = std::collections::HashSet::new();
+        let mut todo: Vec<usize> = self.index.get(&tip).copied().into_iter().collect();
+        let mut found = Vec::new();
+        while let Some(i) = todo.pop() {
+            if !seen.insert(i) || !outside(i) {
+                continue;
+            }
+            found.push(i);
+            todo.extend(
+                self.commits[i]
+                    .parents
+                    .iter()
+                    .filter_map(|p| self.index.get(p).copied()),
+            );
+        }
+        found.sort_unstable();
+        found.into_iter().map(|i| self.commits[i].clone()).collect()
     }
+}
+
+/// The error for a history whose release sets do not fit in the budget, with the way out.
+fn too_large(commits: usize, release_commits: usize, bytes: u64, limits: Limits) -> Error {
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    // The release commits that fit: whole words of 64 per commit.
+    let fitting = (limits.memory_budget / 8 / (commits.max(1) as u64)).saturating_mul(64);
+    let way_out = if fitting == 0 {
+        "even one release does not fit: the history has too many commits for calibrate".to_owned()
+    } else {
+        // The window holds N releases and the one before them per scheme; stay inside `fitting`.
+        let n = (fitting as usize * limits.max_releases / release_commits.max(1))
+            .saturating_sub(1)
+            .clamp(1, limits.max_releases.saturating_sub(1).max(1));
+        format!(
+            "pass `--max-releases N` (now {}) with a lower N, e.g. `--max-releases {n}`, to replay \
+             only the newest N releases of each tag scheme",
+            limits.max_releases
+        )
+    };
+    Error::Usage(format!(
+        "calibrate would need {bytes} bytes ({:.1} MiB) to track which of {release_commits} release \
+         tags each of {commits} commits belongs to, more than the memory budget of {} bytes \
+         ({:.1} MiB); {way_out}",
+        mib(bytes),
+        limits.memory_budget,
+        mib(limits.memory_budget)
+    ))
 }
 
 /// The bump that took `from` to `to` (pre-release identifiers of `to` ignored).
@@ -290,12 +373,13 @@ struct Replay {
     proposed: [Bump; CONVENTIONS.len()],
 }
 
-/// The releases of `template` replayed, and the ones not scored.
+/// The releases of `template` replayed, and the ones not scored. The first `scored_from`
+/// releases are only bases for the others (the window of `--max-releases` starts after them).
 fn replay(
     repo: &Repo,
     history: &History,
-    index: &HashMap<Oid, usize>,
     releases: &[Release],
+    scored_from: usize,
     path: Option<&str>,
     file: &VersionConfig,
 ) -> Result<(Vec<Replay>, Vec<Skipped>)> {
@@ -311,12 +395,12 @@ fn replay(
         .collect();
     let mut replays = Vec::new();
     let mut skipped = Vec::new();
-    for release in releases {
+    for release in &releases[scored_from..] {
         // The highest stable release below this one in its history: what paved would have built on.
         let previous = releases
             .iter()
             .filter(|r| r.version.pre.is_empty() && r.version < release.version)
-            .filter(|r| history.reaches(index, release.commit, r.commit))
+            .filter(|r| history.reaches(release.commit, r.commit))
             .max_by(|a, b| a.version.cmp(&b.version))
             .cloned();
         let base = previous
@@ -485,8 +569,9 @@ fn deciding(replay: &Replay, rules: &BumpRules) -> Vec<DecidingCommit> {
         .collect()
 }
 
-/// Replay every release of the repository at `repo` under every candidate config.
-pub fn calibrate(repo: &Repo, file: &VersionConfig) -> Result<Calibration> {
+/// Replay the newest `limits.max_releases` releases of each tag scheme of the repository at
+/// `repo` under every candidate config.
+pub fn calibrate(repo: &Repo, file: &VersionConfig, limits: Limits) -> Result<Calibration> {
     let all_tags = repo.tags()?;
     let names: Vec<&str> = all_tags.iter().map(|t| t.name.as_str()).collect();
     let targets = targets(file, &names)?;
@@ -513,16 +598,36 @@ pub fn calibrate(repo: &Repo, file: &VersionConfig) -> Result<Calibration> {
             tried.join(", ")
         )));
     }
-    let mut tag_commits: Vec<Oid> = tags.iter().map(|(_, c)| *c).collect();
+    // Per scope and scheme, the window replayed: the newest `max_releases` releases and the one
+    // before them, which is only their base.
+    let max = limits.max_releases.max(1);
+    let mut windows: Vec<Vec<(String, Vec<Release>, usize)>> = Vec::new();
+    let mut tag_commits: Vec<Oid> = Vec::new();
+    for target in &targets {
+        let mut schemes = Vec::new();
+        for template in &target.schemes {
+            let mut releases = releases_of(template, &tags);
+            if releases.is_empty() {
+                continue;
+            }
+            if releases.len() > max {
+                paved_core::cli::info(&format!(
+                    "calibrate: `{}`: replaying only the newest {max} of {} releases \
+                     (`--max-releases`)",
+                    template.as_str(),
+                    releases.len()
+                ));
+                releases.drain(..releases.len() - max - 1);
+            }
+            let scored_from = releases.len().saturating_sub(max);
+            tag_commits.extend(releases.iter().map(|r| r.commit));
+            schemes.push((template.as_str().to_owned(), releases, scored_from));
+        }
+        windows.push(schemes);
+    }
     tag_commits.sort_unstable();
     tag_commits.dedup();
-    let history = History::read(repo, &tag_commits)?;
-    let index: HashMap<Oid, usize> = history
-        .commits
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.id, i))
-        .collect();
+    let history = History::read(repo, &tag_commits, limits)?;
 
     let rules: Vec<BumpRules> = CONVENTIONS
         .iter()
@@ -530,22 +635,18 @@ pub fn calibrate(repo: &Repo, file: &VersionConfig) -> Result<Calibration> {
         .collect();
     // Per scope: per scheme, the replays and what was skipped.
     let mut per_scope = Vec::new();
-    for target in &targets {
+    for (target, window) in targets.iter().zip(&windows) {
         let mut schemes = Vec::new();
-        for template in &target.schemes {
-            let releases = releases_of(template, &tags);
-            if releases.is_empty() {
-                continue;
-            }
+        for (template, releases, scored_from) in window {
             let (replays, skipped) = replay(
                 repo,
                 &history,
-                &index,
-                &releases,
+                releases,
+                *scored_from,
                 target.path.as_deref(),
                 file,
             )?;
-            schemes.push((template.as_str().to_owned(), replays, skipped));
+            schemes.push((template.clone(), replays, skipped));
         }
         per_scope.push((target, schemes));
     }
@@ -853,7 +954,11 @@ pub fn run(
     let (config, found) = PavedConfig::load(config_path, repo.root())?;
     paved_core::cli::info("calibrate: reading the history of every release tag");
     let started = Instant::now();
-    let mut result = calibrate(repo, &config.version)?;
+    let limits = Limits {
+        max_releases: args.max_releases as usize,
+        memory_budget: args.memory_budget,
+    };
+    let mut result = calibrate(repo, &config.version, limits)?;
     paved_core::cli::info(&format!(
         "calibrate: replayed {} releases over {} commits in {:.2} s",
         result.best.releases,

@@ -157,13 +157,22 @@ pub struct LintArgs {
 }
 
 /// Options for `calibrate`.
-#[derive(Debug, Clone, ClapArgs, Default)]
+#[derive(Debug, Clone, ClapArgs)]
 pub struct CalibrateArgs {
     /// Add the best settings to `[version]` of paved.toml (created if missing), keeping the rest of the file.
     // The same twin as the release's `--write`: both write what the command found into the
     // repository's files, and the action passes both through its one `write` input.
     #[arg(long, env = "PAVED_WRITE", value_parser = BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
     pub write: bool,
+
+    /// Replay only the newest N releases of each tag scheme; lower it when calibrate reports a
+    /// history too large for its memory budget.
+    #[arg(long, env = "PAVED_MAX_RELEASES", value_name = "N", default_value_t = crate::calibrate::DEFAULT_MAX_RELEASES, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_releases: u32,
+
+    /// Bytes calibrate may use for its per-commit release sets (tests use a tiny one).
+    #[arg(long, value_name = "BYTES", hide = true, default_value_t = crate::calibrate::MEMORY_BUDGET)]
+    pub memory_budget: u64,
 }
 
 #[cfg(test)]

@@ -317,3 +317,83 @@ fn each_configured_package_is_calibrated_from_the_commits_that_touch_its_path() 
     );
     assert!(!written.contains("tag-template"), "{written}");
 }
+
+// ---- memory bound ---------------------------------------------------------------------------
+
+/// A history of `releases` commits (`fix: change N`), each tagged `v1.0.N`, written with
+/// `git fast-import` (a `git commit` per release would take seconds).
+fn many_releases(releases: usize) -> TestRepo {
+    let repo = TestRepo::new();
+    let mut stream = String::new();
+    for i in 0..releases {
+        let message = format!("fix: change {i}\n");
+        let content = format!("{i}\n");
+        stream.push_str(&format!(
+            "commit refs/heads/main\nmark :{}\ncommitter Dev <dev@example.com> {} +0000\ndata {}\n{message}",
+            i + 1,
+            1_700_000_000 + i,
+            message.len()
+        ));
+        if i > 0 {
+            stream.push_str(&format!("from :{i}\n"));
+        }
+        stream.push_str(&format!(
+            "M 644 inline f.txt\ndata {}\n{content}\nreset refs/tags/v1.0.{i}\nfrom :{}\n\n",
+            content.len(),
+            i + 1
+        ));
+    }
+    let mut import = crate::common::git_cmd(repo.path())
+        .args(["fast-import", "--quiet"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    import
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stream.as_bytes())
+        .unwrap();
+    assert!(import.wait().unwrap().success());
+    repo.git(&["reset", "-q", "--hard", "main"]);
+    repo
+}
+
+#[test]
+fn a_history_too_large_for_the_memory_budget_is_refused_with_the_way_out() {
+    // 130 commits x 130 release tags: 3 words of tag bits per commit, 3120 bytes.
+    let repo = many_releases(130);
+    let run = repo.paved(&["calibrate", "--memory-budget", "2000"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    for part in [
+        "130 commits",
+        "130 release tags",
+        "3120 bytes",
+        "more than the memory budget of 2000 bytes",
+        "--max-releases",
+    ] {
+        assert!(run.stderr.contains(part), "`{part}` in {}", run.stderr);
+    }
+    // The newest 20 releases (and the one before them, as their base) fit in one word each.
+    let report = calibrate(&repo, &["--memory-budget", "2000", "--max-releases", "20"]);
+    assert_eq!(report["best"]["releases"], 20, "{report:#}");
+    assert_eq!(report["best"]["agreed"], 20, "{report:#}");
+    assert_eq!(scope(&report)["best"]["tag_template"], "v{version}");
+}
+
+#[test]
+fn max_releases_replays_only_the_newest_releases_from_their_real_base() {
+    let repo = many_releases(30);
+    let run = repo.paved(&["calibrate", "--json", "--max-releases", "5"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("only the newest 5 of 30 releases"),
+        "{}",
+        run.stderr
+    );
+    let report = run.json();
+    assert_eq!(report["best"]["releases"], 5);
+    assert_eq!(report["best"]["agreed"], 5);
+    // The walk still reads every commit below the window: the ranges and bases need them.
+    assert_eq!(report["commits_read"], 30);
+}
