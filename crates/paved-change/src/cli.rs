@@ -284,7 +284,8 @@ pub struct DoraArgs {
     pub store: Option<String>,
 
     /// Read paved-promote's promotion ledger: its JSON-lines file, or the registry repository
-    /// (`HOST/REPOSITORY`) that holds the records.
+    /// (`HOST/REPOSITORY`) that holds the records. `file:PATH` and `oci://HOST/REPOSITORY` say
+    /// which; a value that is both an existing file and registry-shaped needs one.
     #[arg(
         long,
         env = "PAVED_LEDGER",

@@ -841,15 +841,47 @@ fn dora(args: &Args, d: &DoraArgs, sink: &CiSink) -> Result<u8> {
     Ok(paved_core::exit::OK)
 }
 
-/// Whether `value` of `--ledger` names a file rather than a registry repository.
-fn ledger_is_file(value: &str) -> bool {
+/// Where `--ledger` reads paved-promote's records from.
+#[derive(Debug, PartialEq, Eq)]
+enum LedgerSource<'a> {
+    /// The JSON-lines ledger file.
+    File(&'a Path),
+    /// The registry repository `HOST/REPOSITORY`.
+    Registry(&'a str),
+}
+
+/// What `value` of `--ledger` names: `file:PATH` and `oci://HOST/REPOSITORY` say it; without a
+/// prefix, a value shaped like a registry repository (`ghcr.io/acme/app`, `localhost:5000/app`)
+/// is the registry, anything else a file. A value that is registry-shaped and also an existing
+/// file is refused, so a checked-in file cannot silently replace the registry's ledger (nor the
+/// registry the file).
+fn ledger_source(value: &str) -> Result<LedgerSource<'_>> {
+    if let Some(path) = value.strip_prefix("file:") {
+        return Ok(LedgerSource::File(Path::new(path)));
+    }
+    if let Some(reference) = value.strip_prefix("oci://") {
+        return Ok(LedgerSource::Registry(reference));
+    }
     let path = Path::new(value);
-    path.exists()
-        || !value.contains('/')
-        || value.starts_with(['.', '/', '~'])
-        || path
+    let registry_shaped = value.split_once('/').is_some_and(|(host, repo)| {
+        !repo.is_empty() && (host.contains('.') || host.contains(':') || host == "localhost")
+    }) && !value.starts_with(['.', '/', '~'])
+        && !path
             .extension()
-            .is_some_and(|e| e == "jsonl" || e == "json" || e == "ndjson")
+            .is_some_and(|e| e == "jsonl" || e == "json" || e == "ndjson");
+    match (registry_shaped, path.exists()) {
+        (true, true) => Err(Error::usage(
+            format!(
+                "`--ledger {value}` names both a file here and a registry repository; dora will \
+                 not guess which ledger to read"
+            ),
+            format!(
+                "write `file:{value}` to read the file, or `oci://{value}` to read the registry"
+            ),
+        )),
+        (true, false) => Ok(LedgerSource::Registry(value)),
+        (false, _) => Ok(LedgerSource::File(path)),
+    }
 }
 
 /// The deployments of every source `dora` was pointed at. The local records are read when
@@ -934,11 +966,12 @@ fn dora_sources(
     }
     if let Some(ledger) = &d.ledger {
         let what = format!("the promotion ledger `{ledger}`");
-        let read = if ledger_is_file(ledger) {
-            dora::sources::ledger_file(Path::new(ledger))?
-        } else {
-            paved_core::cli::info(&format!("reading {what}"));
-            dora::sources::ledger_registry(&client()?, ledger)?
+        let read = match ledger_source(ledger)? {
+            LedgerSource::File(path) => dora::sources::ledger_file(path)?,
+            LedgerSource::Registry(reference) => {
+                paved_core::cli::info(&format!("reading {what}"));
+                dora::sources::ledger_registry(&client()?, reference)?
+            }
         };
         gathered.push((what, read));
     }
@@ -957,4 +990,37 @@ fn dora_sources(
         all.extend(g.deployments);
     }
     Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ledger_prefix_says_which_source_and_a_bare_value_goes_by_its_shape() {
+        assert_eq!(
+            ledger_source("oci://ghcr.io/acme/app").unwrap(),
+            LedgerSource::Registry("ghcr.io/acme/app")
+        );
+        assert_eq!(
+            ledger_source("file:ghcr.io/acme/app").unwrap(),
+            LedgerSource::File(Path::new("ghcr.io/acme/app"))
+        );
+        assert_eq!(
+            ledger_source("localhost:5000/app").unwrap(),
+            LedgerSource::Registry("localhost:5000/app")
+        );
+        for file in [
+            "ledger.jsonl",
+            "./ghcr.io/acme/app",
+            "promotions/ledger",
+            "a.json",
+        ] {
+            assert_eq!(
+                ledger_source(file).unwrap(),
+                LedgerSource::File(Path::new(file)),
+                "{file}"
+            );
+        }
+    }
 }

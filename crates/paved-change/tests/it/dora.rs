@@ -759,6 +759,41 @@ fn the_ledger_is_read_from_a_registry() {
     );
 }
 
+/// A checked-in file named like a registry repository (`ghcr.io/acme/app`) must not silently
+/// stand in for the registry's ledger, nor the registry for the file: the value is refused until
+/// a `file:` or `oci://` prefix says which, and `file:` reads the file.
+#[test]
+fn a_ledger_value_that_is_both_a_file_and_a_registry_needs_a_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("ghcr.io/acme")).unwrap();
+    std::fs::write(
+        dir.path().join("ghcr.io/acme/app"),
+        ledger_lines().join("\n") + "\n",
+    )
+    .unwrap();
+    let dora = |ledger: &str| {
+        run_in(
+            dir.path(),
+            &[
+                "--json", "dora", "--ledger", ledger, "--since", SINCE, "--until", UNTIL,
+            ],
+            &[],
+        )
+    };
+    let run = dora("ghcr.io/acme/app");
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    for part in [
+        "`--ledger ghcr.io/acme/app`",
+        "`file:ghcr.io/acme/app`",
+        "`oci://ghcr.io/acme/app`",
+    ] {
+        assert!(run.stderr.contains(part), "`{part}` in {}", run.stderr);
+    }
+    let run = dora("file:ghcr.io/acme/app");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["deployments"], 4);
+}
+
 /// A ledger file that is not there is an input error naming it (exit 2), not "no deployments".
 #[test]
 fn a_missing_ledger_file_is_an_input_error() {
