@@ -970,7 +970,21 @@ fn dora_sources(
             LedgerSource::File(path) => dora::sources::ledger_file(path)?,
             LedgerSource::Registry(reference) => {
                 paved_core::cli::info(&format!("reading {what}"));
-                dora::sources::ledger_registry(&client()?, reference)?
+                // `trusted-keys` under `[change]`, relative to the repository root.
+                let paths: Vec<PathBuf> = ctx
+                    .config
+                    .change
+                    .trusted_keys
+                    .iter()
+                    .map(|k| ctx.root.join(k))
+                    .collect();
+                let trusted = signed::load_trusted(&paths)?;
+                dora::sources::ledger_registry(
+                    &client()?,
+                    reference,
+                    &dora::sources::LedgerLimits::default(),
+                    &trusted,
+                )?
             }
         };
         gathered.push((what, read));

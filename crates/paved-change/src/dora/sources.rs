@@ -406,8 +406,37 @@ struct ManifestDoc {
     manifests: Vec<Descriptor>,
 }
 
-/// The promotion records that the registry repository `reference` (`HOST/REPOSITORY`) holds.
-pub fn ledger_registry(client: &Client, reference: &str) -> Result<Gathered> {
+/// How much of a registry ledger `dora` reads; past a cap the rest is left out with a warning.
+#[derive(Debug, Clone)]
+pub struct LedgerLimits {
+    /// Image tags whose referrers are looked up (two requests each).
+    pub image_tags: usize,
+    /// Promotion records read.
+    pub records: usize,
+    /// Bytes of record blobs read, all records together.
+    pub bytes: usize,
+}
+
+impl Default for LedgerLimits {
+    fn default() -> Self {
+        LedgerLimits {
+            image_tags: 500,
+            records: 10_000,
+            bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// The promotion records that the registry repository `reference` (`HOST/REPOSITORY`) holds,
+/// read up to `limits`. With `trusted` keys, only DSSE envelopes one of them signed count (the
+/// rest are left out and counted in a warning); without, the records are read unverified, and a
+/// warning says so.
+pub fn ledger_registry(
+    client: &Client,
+    reference: &str,
+    limits: &LedgerLimits,
+    trusted: &[paved_core::sign::PublicKey],
+) -> Result<Gathered> {
     let bad = || {
         Error::usage(
             format!(
@@ -455,12 +484,21 @@ pub fn ledger_registry(client: &Client, reference: &str) -> Result<Gathered> {
     };
     // Record manifests: those under their own tag, and the referrers of every image tag.
     let mut manifests: Vec<String> = Vec::new();
+    let mut image_tags = 0;
     for tag in &tags {
         if tag.starts_with("sha256-") {
             if tag.contains(".paved-") {
                 manifests.push(tag.clone());
             }
             continue;
+        }
+        image_tags += 1;
+        if image_tags > limits.image_tags {
+            out.warnings.push(format!(
+                "looked up the promotion records of only the first {} image tags of `{reference}`; the records of later tags are left out",
+                limits.image_tags
+            ));
+            break;
         }
         let image = get(
             format!("{base}/manifests/{}", encode_component(tag)),
@@ -493,7 +531,9 @@ pub fn ledger_registry(client: &Client, reference: &str) -> Result<Gathered> {
     }
     let mut seen = HashSet::new();
     let mut records = Vec::new();
-    for m in manifests {
+    let mut bytes = 0usize;
+    let mut unverified = 0usize;
+    'manifests: for m in manifests {
         let response = get(
             format!("{base}/manifests/{}", encode_component(&m)),
             "application/vnd.oci.image.manifest.v1+json",
@@ -516,9 +556,28 @@ pub fn ledger_registry(client: &Client, reference: &str) -> Result<Gathered> {
             .iter()
             .filter(|l| l.media_type == PROMOTION_ARTIFACT_TYPE || l.media_type == DSSE_MEDIA_TYPE)
         {
+            if records.len() + unverified >= limits.records {
+                out.warnings.push(format!(
+                    "read only the first {} promotion records of `{reference}`; the rest are left out",
+                    limits.records
+                ));
+                break 'manifests;
+            }
             let blob = get(format!("{base}/blobs/{}", layer.digest), "*/*")?;
             out.requests += 1;
+            bytes += blob.body().len();
+            if bytes > limits.bytes {
+                out.warnings.push(format!(
+                    "read only the first {} bytes of promotion records of `{reference}`; the rest are left out",
+                    limits.bytes
+                ));
+                break 'manifests;
+            }
             let origin = format!("{digest} in {reference}");
+            if !trusted.is_empty() && !signed_by(blob.body(), trusted, &origin) {
+                unverified += 1;
+                continue;
+            }
             match parse_record(blob.body(), &origin) {
                 Ok(r) => records.push(r),
                 Err(e) => out
@@ -527,8 +586,24 @@ pub fn ledger_registry(client: &Client, reference: &str) -> Result<Gathered> {
             }
         }
     }
+    if unverified > 0 {
+        out.warnings.push(format!(
+            "left out {unverified} promotion records not signed by a trusted key in `{reference}` (`trusted-keys` in `[change]` of paved.toml)"
+        ));
+    } else if trusted.is_empty() && !records.is_empty() {
+        out.warnings.push(format!(
+            "the {} promotion records of `{reference}` are not verified: anyone who can push to it can add records; set `trusted-keys` in `[change]` of paved.toml to count only records those keys signed",
+            records.len()
+        ));
+    }
     out.deployments = ledger_deployments(records);
     Ok(out)
+}
+
+/// Whether `bytes` is a DSSE envelope that one of `trusted` signed.
+fn signed_by(bytes: &[u8], trusted: &[paved_core::sign::PublicKey], origin: &str) -> bool {
+    paved_core::sign::Envelope::from_json(bytes, origin)
+        .is_ok_and(|e| e.verify(trusted, None, origin).is_ok())
 }
 
 #[cfg(test)]

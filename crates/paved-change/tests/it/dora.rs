@@ -189,11 +189,18 @@ fn record(action: &str, env: Option<&str>, time: &str) -> Value {
 /// | copy | - | 01-22 | not a deployment |
 /// | promote | staging | 01-22 00:00 | success (signed: a DSSE envelope) |
 fn ledger_lines() -> Vec<String> {
-    let key = paved_core::sign::PrivateKey::from_pem(
+    ledger_lines_signed_by(&ledger_key())
+}
+
+fn ledger_key() -> paved_core::sign::PrivateKey {
+    paved_core::sign::PrivateKey::from_pem(
         &paved_core::sign::PrivateKey::generate(paved_core::sign::Algorithm::Ed25519).unwrap(),
         "test key",
     )
-    .unwrap();
+    .unwrap()
+}
+
+fn ledger_lines_signed_by(key: &paved_core::sign::PrivateKey) -> Vec<String> {
     let staging = record("promote", Some("staging"), "2026-01-22T00:00:00.000Z");
     let statement = paved_core::sign::Statement::new(
         vec![paved_core::sign::Subject::sha256(
@@ -208,7 +215,7 @@ fn ledger_lines() -> Vec<String> {
         record("promote", Some("prod"), "2026-01-21T12:00:00.000Z").to_string(),
         record("rollback", Some("prod"), "2026-01-21T15:00:00.000Z").to_string(),
         record("copy", None, "2026-01-22T00:00:00.000Z").to_string(),
-        statement.sign(&key).unwrap().to_json(),
+        statement.sign(key).unwrap().to_json(),
     ]
 }
 
@@ -698,6 +705,109 @@ fn push_manifest(client: &Client, base: &str, repo: &str, reference: &str, doc: 
 /// paved-promote writes it (`ledger::push_record`).
 #[test]
 fn the_ledger_is_read_from_a_registry() {
+    let registry = registry_with_ledger(&ledger_lines());
+    let repo = "acme/app";
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_in(
+        dir.path(),
+        &[
+            "--json",
+            "dora",
+            "--ledger",
+            &format!("{}/{repo}", registry.host()),
+            "--since",
+            SINCE,
+            "--until",
+            UNTIL,
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("not verified"),
+        "without trusted keys the records are read unverified, and it says so: {}",
+        run.stderr
+    );
+    let j = run.json();
+    // As in the file: 4 deployments, the rolled-back promotion failed, restored after 3h.
+    assert_eq!(j["deployments"], 4, "{j:#}");
+    assert_eq!(j["failed"], 1);
+    assert_eq!(j["time_to_restore"]["median_seconds"], 10800);
+    assert_eq!(
+        j["repositories"][0]["name"], "registry.example/acme/app",
+        "the records name their destination"
+    );
+}
+
+/// With `trusted-keys` in `[change]`, a registry ledger record counts only when it is a DSSE
+/// envelope one of those keys signed; the others are left out, with a warning counting them.
+#[test]
+fn with_trusted_keys_only_signed_registry_ledger_records_count() {
+    let key = ledger_key();
+    let registry = registry_with_ledger(&ledger_lines_signed_by(&key));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("trusted.pub"), key.public_key().to_pem()).unwrap();
+    std::fs::write(
+        dir.path().join("paved.toml"),
+        "[change]\ntrusted-keys = [\"trusted.pub\"]\n",
+    )
+    .unwrap();
+    let run = run_in(
+        dir.path(),
+        &[
+            "--json",
+            "dora",
+            "--ledger",
+            &format!("{}/acme/app", registry.host()),
+            "--since",
+            SINCE,
+            "--until",
+            UNTIL,
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("left out 4 promotion records not signed by a trusted key"),
+        "{}",
+        run.stderr
+    );
+    let j = run.json();
+    // Only the signed staging promotion is left.
+    assert_eq!(j["deployments"], 1, "{j:#}");
+    assert_eq!(j["failed"], 0);
+}
+
+/// Reading a registry ledger is bounded: past the record cap the rest is left out, with a
+/// warning saying so.
+#[test]
+fn a_registry_ledger_is_read_up_to_its_caps() {
+    let registry = registry_with_ledger(&ledger_lines());
+    let client = Client::new(HttpConfig::default());
+    let limits = paved_change::dora::sources::LedgerLimits {
+        records: 2,
+        ..Default::default()
+    };
+    let got = paved_change::dora::sources::ledger_registry(
+        &client,
+        &format!("{}/acme/app", registry.host()),
+        &limits,
+        &[],
+    )
+    .unwrap();
+    assert!(
+        got.warnings
+            .iter()
+            .any(|w| w.contains("read only the first 2 promotion records")),
+        "{:?}",
+        got.warnings
+    );
+    assert!(got.deployments.len() <= 2, "{:?}", got.deployments);
+}
+
+/// A registry holding `lines` as promotion records of `acme/app:prod`, as paved-promote pushes them.
+fn registry_with_ledger(lines: &[String]) -> paved_testkit::registry::Registry {
     let registry = paved_testkit::registry::Registry::start();
     let base = format!("http://{}", registry.host());
     let client = Client::new(HttpConfig::default());
@@ -711,7 +821,7 @@ fn the_ledger_is_read_from_a_registry() {
     });
     let image_bytes = serde_json::to_vec(&image).unwrap();
     let image_digest = push_manifest(&client, &base, repo, "prod", &image);
-    for line in ledger_lines() {
+    for line in lines {
         let dsse = line.contains("payloadType");
         let blob = push_blob(&client, &base, repo, line.as_bytes());
         let doc = json!({
@@ -732,31 +842,7 @@ fn the_ledger_is_read_from_a_registry() {
         );
         push_manifest(&client, &base, repo, &tag, &doc);
     }
-    let dir = tempfile::tempdir().unwrap();
-    let run = run_in(
-        dir.path(),
-        &[
-            "--json",
-            "dora",
-            "--ledger",
-            &format!("{}/{repo}", registry.host()),
-            "--since",
-            SINCE,
-            "--until",
-            UNTIL,
-        ],
-        &[],
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let j = run.json();
-    // As in the file: 4 deployments, the rolled-back promotion failed, restored after 3h.
-    assert_eq!(j["deployments"], 4, "{j:#}");
-    assert_eq!(j["failed"], 1);
-    assert_eq!(j["time_to_restore"]["median_seconds"], 10800);
-    assert_eq!(
-        j["repositories"][0]["name"], "registry.example/acme/app",
-        "the records name their destination"
-    );
+    registry
 }
 
 /// A checked-in file named like a registry repository (`ghcr.io/acme/app`) must not silently
