@@ -215,7 +215,8 @@ struct History {
 impl History {
     /// One walk from every tag commit; refused when the release sets would take more than
     /// `limits.memory_budget` bytes.
-    fn read(repo: &Repo, tag_commits: &[Oid], limits: Limits) -> Result<History> {
+    /// `window` is the most releases one scheme replays (for the suggestion in the refusal).
+    fn read(repo: &Repo, tag_commits: &[Oid], limits: Limits, window: usize) -> Result<History> {
         let walk = repo.range_decoded(tag_commits, &[])?;
         if walk.hit_shallow_boundary || repo.is_shallow() {
             return Err(paved_core::Error::Shallow {
@@ -236,7 +237,13 @@ impl History {
             .saturating_mul(words as u64)
             .saturating_mul(8);
         if bytes > limits.memory_budget {
-            return Err(too_large(commits.len(), bit_of.len(), bytes, limits));
+            return Err(too_large(
+                commits.len(),
+                bit_of.len(),
+                bytes,
+                limits,
+                window,
+            ));
         }
         let mut contained = vec![0u64; commits.len() * words];
         // Children before parents (Kahn's order over the child counts), so each commit's set is
@@ -315,17 +322,24 @@ impl History {
 }
 
 /// The error for a history whose release sets do not fit in the budget, with the way out.
-fn too_large(commits: usize, release_commits: usize, bytes: u64, limits: Limits) -> Error {
+fn too_large(
+    commits: usize,
+    release_commits: usize,
+    bytes: u64,
+    limits: Limits,
+    window: usize,
+) -> Error {
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
     // The release commits that fit: whole words of 64 per commit.
     let fitting = (limits.memory_budget / 8 / (commits.max(1) as u64)).saturating_mul(64);
     let way_out = if fitting == 0 {
         "even one release does not fit: the history has too many commits for calibrate".to_owned()
     } else {
-        // The window holds N releases and the one before them per scheme; stay inside `fitting`.
-        let n = (fitting as usize * limits.max_releases / release_commits.max(1))
+        // The release commits shrink with the windows (N releases and the one before them per
+        // scheme): scale the largest window down to what fits.
+        let n = (fitting as usize * window / release_commits.max(1))
             .saturating_sub(1)
-            .clamp(1, limits.max_releases.saturating_sub(1).max(1));
+            .clamp(1, window.saturating_sub(1).max(1));
         format!(
             "pass `--max-releases N` (now {}) with a lower N, e.g. `--max-releases {n}`, to replay \
              only the newest N releases of each tag scheme",
@@ -627,7 +641,8 @@ pub fn calibrate(repo: &Repo, file: &VersionConfig, limits: Limits) -> Result<Ca
     }
     tag_commits.sort_unstable();
     tag_commits.dedup();
-    let history = History::read(repo, &tag_commits, limits)?;
+    let window = windows.iter().flatten().map(|(_, r, _)| r.len()).max();
+    let history = History::read(repo, &tag_commits, limits, window.unwrap_or(1))?;
 
     let rules: Vec<BumpRules> = CONVENTIONS
         .iter()
