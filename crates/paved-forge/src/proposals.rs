@@ -10,6 +10,13 @@
 //! comment. No `git push` is involved: the commit is made through the API, so the token never
 //! reaches git.
 //!
+//! Only a PR/MR from the repository's **own** branch counts as the open one: the listings below
+//! also match forks whose branch has the same name, and editing or closing one of those would put
+//! paved's title and body on someone else's change. GitHub: `head.repo.full_name` is `{o}/{r}`
+//! and `head.ref` the branch; GitLab: `source_project_id` is the project's own `id`. The author is
+//! not compared: a rotated project access token is a new user, and its predecessor's MR is still
+//! paved's.
+//!
 //! GitHub, REST API `2022-11-28`:
 //! - `GET /repos/{o}/{r}` (`default_branch`);
 //! - `GET /repos/{o}/{r}/git/commits/{sha}` (`tree.sha`), `POST /repos/{o}/{r}/git/trees`
@@ -17,16 +24,17 @@
 //!   (`message`, `tree`, `parents`) → `201`;
 //! - `PATCH /repos/{o}/{r}/git/refs/heads/{branch}` (`sha`, `force: true`) → `200`, or `422`
 //!   when the branch does not exist, then `POST /repos/{o}/{r}/git/refs` → `201`;
-//! - `GET /repos/{o}/{r}/pulls?head={owner}:{branch}&state=open`, `POST /repos/{o}/{r}/pulls`
+//! - `GET /repos/{o}/{r}/pulls?head={owner}:{branch}&state=open` (`head.ref`,
+//!   `head.repo.full_name`), `POST /repos/{o}/{r}/pulls`
 //!   → `201` (`422` when one is open already), `PATCH /repos/{o}/{r}/pulls/{n}` → `200`;
 //! - closing: `POST /repos/{o}/{r}/issues/{n}/comments` → `201`, then
 //!   `PATCH /repos/{o}/{r}/pulls/{n}` (`state: closed`) → `200`.
 //!
 //! GitLab, REST API v4:
-//! - `GET /projects/:id` (`default_branch`);
+//! - `GET /projects/:id` (`id`, `default_branch`);
 //! - `POST /projects/:id/repository/commits` (`branch`, `start_sha`, `force: true`, one
 //!   `create` or `update` action) → `201`;
-//! - `GET /projects/:id/merge_requests?source_branch=&state=opened`,
+//! - `GET /projects/:id/merge_requests?source_branch=&state=opened` (`source_project_id`),
 //!   `POST /projects/:id/merge_requests` → `201` (`409` when one is open already),
 //!   `PUT /projects/:id/merge_requests/:iid` → `200`;
 //! - closing: `POST /projects/:id/merge_requests/:iid/notes` → `201`, then
@@ -172,6 +180,22 @@ fn unexpected(what: &str, e: impl fmt::Display) -> Error {
 struct GhPull {
     number: u64,
     html_url: String,
+    /// Absent in the answers to `POST`/`PATCH` of older servers; the listing always has it.
+    #[serde(default)]
+    head: Option<GhHead>,
+}
+
+#[derive(Debug, Deserialize)]
+struct GhHead {
+    #[serde(rename = "ref")]
+    branch: String,
+    /// `null` when the fork the pull request came from was deleted.
+    repo: Option<GhRepo>,
+}
+
+#[derive(Debug, Deserialize)]
+struct GhRepo {
+    full_name: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -240,7 +264,18 @@ impl ProposalTracker for GitHubProposals {
             .query("per_page", "100")
             .send()?
             .json()?;
-        Ok(pulls.into_iter().next().map(|p| Proposal {
+        // `head=owner:branch` also matches a fork the same owner holds (`octo/widgets-fork`):
+        // only a pull request from this repository's own branch is ours to edit or close.
+        let own = format!("{}/{}", self.config.owner, self.config.repo);
+        let ours = |p: &GhPull| {
+            p.head.as_ref().is_some_and(|h| {
+                h.branch == branch
+                    && h.repo
+                        .as_ref()
+                        .is_some_and(|r| r.full_name.eq_ignore_ascii_case(&own))
+            })
+        };
+        Ok(pulls.into_iter().find(ours).map(|p| Proposal {
             number: p.number,
             url: p.html_url,
             created: false,
@@ -362,6 +397,15 @@ impl ProposalTracker for GitHubProposals {
 struct GlMerge {
     iid: u64,
     web_url: String,
+    #[serde(default)]
+    source_project_id: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct GlProject {
+    id: u64,
+    #[serde(default)]
+    default_branch: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -400,6 +444,15 @@ impl GitLabProposals {
         self.session
             .write(method, self.session.url(rest), missing, hint)
     }
+
+    /// `GET /projects/:id`: the numeric id (the configured project may be a path) and the
+    /// default branch.
+    fn project(&self, what: &str) -> Result<GlProject> {
+        self.request(Method::Get, "", what)?
+            .send()?
+            .json()
+            .map_err(|e| unexpected(what, e))
+    }
 }
 
 impl ProposalTracker for GitLabProposals {
@@ -409,15 +462,16 @@ impl ProposalTracker for GitLabProposals {
 
     fn default_branch(&self) -> Result<String> {
         let what = "reading the GitLab project's default branch";
-        let project: Value = self.request(Method::Get, "", what)?.send()?.json()?;
-        project["default_branch"]
-            .as_str()
+        self.project(what)?
+            .default_branch
             .filter(|b| !b.is_empty())
-            .map(str::to_owned)
             .ok_or_else(|| unexpected(what, "no `default_branch`"))
     }
 
     fn find_open(&self, branch: &str) -> Result<Option<Proposal>> {
+        // `source_branch=` also lists merge requests from forks whose branch has that name:
+        // only one from this project's own branch is ours to edit or close.
+        let own = self.project("reading the GitLab project's id")?.id;
         let merges: Vec<GlMerge> = self
             .request(
                 Method::Get,
@@ -429,11 +483,14 @@ impl ProposalTracker for GitLabProposals {
             .query("per_page", "100")
             .send()?
             .json()?;
-        Ok(merges.into_iter().next().map(|m| Proposal {
-            number: m.iid,
-            url: m.web_url,
-            created: false,
-        }))
+        Ok(merges
+            .into_iter()
+            .find(|m| m.source_project_id == Some(own))
+            .map(|m| Proposal {
+                number: m.iid,
+                url: m.web_url,
+                created: false,
+            }))
     }
 
     fn push_file(&self, spec: &ProposalSpec) -> Result<String> {

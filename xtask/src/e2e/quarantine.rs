@@ -174,7 +174,10 @@ fn fake_github(
     }
     // Pull requests and the git data API.
     let open: Arc<Mutex<Vec<u64>>> = Arc::default();
-    let pull = |n: u64| json!({"number": n, "state": "open", "html_url": format!("https://github.com/acme/app/pull/{n}")});
+    let pull = |n: u64| {
+        json!({"number": n, "state": "open", "html_url": format!("https://github.com/acme/app/pull/{n}"),
+               "head": {"ref": "paved/quarantine", "repo": {"full_name": "acme/app"}}})
+    };
     api.route("GET", &format!("{REPO}/git/commits/{base}"))
         .respond(FakeResponse::json(
             200,
@@ -342,7 +345,10 @@ pub fn github(tmp: &Path, paved: &Path, bin_dir: &Path, version: &str) -> Result
 fn fake_gitlab(api: &FakeServer) -> Arc<Mutex<Vec<u64>>> {
     const PROJECT: &str = "/projects/42";
     let open: Arc<Mutex<Vec<u64>>> = Arc::default();
-    let merge = |iid: u64| json!({"iid": iid, "state": "opened", "web_url": format!("https://gitlab.com/acme/app/-/merge_requests/{iid}")});
+    let merge = |iid: u64| {
+        json!({"iid": iid, "state": "opened", "source_project_id": 42, "target_project_id": 42,
+               "web_url": format!("https://gitlab.com/acme/app/-/merge_requests/{iid}")})
+    };
     api.route("GET", PROJECT).respond(FakeResponse::json(
         200,
         json!({"id": 42, "default_branch": "main"}),

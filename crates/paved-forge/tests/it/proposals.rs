@@ -49,8 +49,17 @@ fn spec(body: &str) -> ProposalSpec {
 }
 
 fn gh_pull(n: u64) -> serde_json::Value {
+    gh_pull_from(n, "octo/widgets")
+}
+
+/// A pull request as `GET /repos/{o}/{r}/pulls` lists it, from the branch `paved/quarantine` of
+/// the repository `head_repo` (a fork when that is not `octo/widgets`).
+fn gh_pull_from(n: u64, head_repo: &str) -> serde_json::Value {
     json!({"number": n, "state": "open", "title": "t",
-           "html_url": format!("https://github.com/octo/widgets/pull/{n}")})
+           "html_url": format!("https://github.com/octo/widgets/pull/{n}"),
+           "head": {"ref": "paved/quarantine", "label": format!("{}:paved/quarantine", head_repo.split('/').next().unwrap()),
+                    "repo": {"full_name": head_repo}},
+           "base": {"ref": "trunk", "repo": {"full_name": "octo/widgets"}}})
 }
 
 /// A fake GitHub repository whose branch `paved/quarantine` and open pull requests change as
@@ -210,6 +219,55 @@ fn github_a_create_that_raced_another_job_updates_the_open_pull_request() {
 }
 
 #[test]
+fn github_a_pull_request_from_a_fork_with_the_same_branch_name_is_never_touched() {
+    let server = FakeServer::start();
+    let open = fake_github(&server);
+    // A fork under the same owner (`octo/widgets-fork`) matches `head=octo:paved/quarantine`;
+    // GitHub lists its pull request first.
+    let o = open.clone();
+    server
+        .route("GET", &format!("{REPO}/pulls"))
+        .query("head", "octo:paved/quarantine")
+        .query("state", "open")
+        .respond_with(move |_| {
+            let mut list = vec![gh_pull_from(66, "octo/widgets-fork"), {
+                let mut deleted = gh_pull_from(67, "x/y");
+                // A pull request whose fork was deleted has `head.repo: null`.
+                deleted["head"]["repo"] = serde_json::Value::Null;
+                deleted
+            }];
+            list.extend(o.lock().unwrap().iter().map(|&n| gh_pull(n)));
+            FakeResponse::json(200, json!(list))
+        });
+    let gh = github(&server, Some("ghs_x"));
+
+    let first = gh.propose(&spec("first")).unwrap();
+    assert!(first.created, "{first:?}");
+    assert_eq!(first.number, 12);
+    let second = gh.propose(&spec("second")).unwrap();
+    assert_eq!((second.number, second.created), (12, false));
+    assert_eq!(
+        gh.withdraw("paved/quarantine", "done")
+            .unwrap()
+            .map(|p| p.number),
+        Some(12)
+    );
+    for n in [66, 67] {
+        assert!(
+            server
+                .requests_to("PATCH", &format!("{REPO}/pulls/{n}"))
+                .is_empty()
+        );
+        assert!(
+            server
+                .requests_to("POST", &format!("{REPO}/issues/{n}/comments"))
+                .is_empty()
+        );
+    }
+    assert!(server.unmatched().is_empty(), "{:?}", server.unmatched());
+}
+
+#[test]
 fn github_another_422_is_an_error_naming_the_request() {
     let server = FakeServer::start();
     fake_github(&server);
@@ -266,7 +324,15 @@ fn github_without_a_token_is_a_usage_error_naming_the_variable() {
 }
 
 fn gl_merge(iid: u64) -> serde_json::Value {
-    json!({"iid": iid, "state": "opened",
+    gl_merge_from(iid, 4)
+}
+
+/// A merge request as `GET /projects/:id/merge_requests` lists it, into project 4 from the
+/// branch `paved/quarantine` of project `source_project_id` (a fork when that is not 4).
+fn gl_merge_from(iid: u64, source_project_id: u64) -> serde_json::Value {
+    json!({"iid": iid, "state": "opened", "source_branch": "paved/quarantine",
+           "source_project_id": source_project_id, "target_project_id": 4,
+           "author": {"id": 900 + source_project_id, "username": "someone"},
            "web_url": format!("https://gitlab.com/grp/widgets/-/merge_requests/{iid}")})
 }
 
@@ -379,6 +445,47 @@ fn gitlab_a_409_on_create_updates_the_open_merge_request() {
             .len(),
         1
     );
+}
+
+#[test]
+fn gitlab_a_merge_request_from_a_fork_with_the_same_branch_name_is_never_touched() {
+    let server = FakeServer::start();
+    let open = fake_gitlab(&server);
+    // `source_branch=` matches merge requests from forks too; GitLab lists the fork's first.
+    let o = open.clone();
+    server
+        .route("GET", &format!("{PROJECT}/merge_requests"))
+        .query("source_branch", "paved/quarantine")
+        .query("state", "opened")
+        .respond_with(move |_| {
+            let mut list = vec![gl_merge_from(42, 666)];
+            list.extend(o.lock().unwrap().iter().map(|&n| gl_merge(n)));
+            FakeResponse::json(200, json!(list))
+        });
+    let gl = gitlab(&server);
+
+    let first = gl.propose(&spec("first")).unwrap();
+    assert!(first.created, "{first:?}");
+    assert_eq!(first.number, 5);
+    let second = gl.propose(&spec("second")).unwrap();
+    assert_eq!((second.number, second.created), (5, false));
+    assert_eq!(
+        gl.withdraw("paved/quarantine", "done")
+            .unwrap()
+            .map(|p| p.number),
+        Some(5)
+    );
+    assert!(
+        server
+            .requests_to("PUT", &format!("{PROJECT}/merge_requests/42"))
+            .is_empty()
+    );
+    assert!(
+        server
+            .requests_to("POST", &format!("{PROJECT}/merge_requests/42/notes"))
+            .is_empty()
+    );
+    assert!(server.unmatched().is_empty(), "{:?}", server.unmatched());
 }
 
 #[test]

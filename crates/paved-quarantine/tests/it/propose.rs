@@ -71,7 +71,10 @@ fn github_env(server: &FakeServer) -> Vec<(&'static str, String)> {
 /// A fake GitHub whose open pull requests from `paved/quarantine` change as the client writes.
 fn fake_github(server: &FakeServer, base: &str) -> Arc<Mutex<Vec<u64>>> {
     let open: Arc<Mutex<Vec<u64>>> = Arc::default();
-    let pull = |n: u64| json!({"number": n, "state": "open", "html_url": format!("https://github.com/acme/app/pull/{n}")});
+    let pull = |n: u64| {
+        json!({"number": n, "state": "open", "html_url": format!("https://github.com/acme/app/pull/{n}"),
+               "head": {"ref": "paved/quarantine", "repo": {"full_name": "acme/app"}}})
+    };
     server
         .route("GET", REPO)
         .respond(FakeResponse::json(200, json!({"default_branch": "main"})));
