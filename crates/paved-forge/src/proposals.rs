@@ -110,12 +110,28 @@ pub trait ProposalTracker: fmt::Debug + Send + Sync {
     fn close(&self, number: u64, comment: &str) -> Result<()>;
 
     /// Push the change and open the PR/MR, or update the open one. Safe to re-run.
+    ///
+    /// Refused (a usage error, nothing written) when `spec.branch` is the default branch: the
+    /// branch is force-replaced on every run, which would throw away the default branch's
+    /// history.
     fn propose(&self, spec: &ProposalSpec) -> Result<Proposal> {
+        let target = self.default_branch()?;
+        if spec.branch == target {
+            return Err(Error::Config {
+                message: format!(
+                    "the {} branch `{}` is the repository's default branch, which paved would force-replace with one commit; nothing was pushed",
+                    self.noun(),
+                    spec.branch
+                ),
+                hint: format!(
+                    "pass `--propose-branch` a branch of its own (the default is `{DEFAULT_BRANCH}`)"
+                ),
+            });
+        }
         self.push_file(spec)?;
         if let Some(open) = self.find_open(&spec.branch)? {
             return self.edit(open.number, spec);
         }
-        let target = self.default_branch()?;
         if let Some(created) = self.create(spec, &target)? {
             return Ok(created);
         }

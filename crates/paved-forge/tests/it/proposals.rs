@@ -268,6 +268,33 @@ fn github_a_pull_request_from_a_fork_with_the_same_branch_name_is_never_touched(
 }
 
 #[test]
+fn a_proposal_branch_that_is_the_default_branch_is_refused_before_anything_is_written() {
+    let server = FakeServer::start();
+    fake_github(&server);
+    let mut on_trunk = spec("b");
+    on_trunk.branch = "trunk".into();
+    let err = github(&server, Some("ghs_x"))
+        .propose(&on_trunk)
+        .unwrap_err();
+    assert_eq!(err.category(), Category::Usage, "{err}");
+    assert!(err.to_string().contains("`trunk`"), "{err}");
+    assert!(err.hint().unwrap().contains("--propose-branch"), "{err:?}");
+    assert!(
+        server.requests().iter().all(|r| r.method == "GET"),
+        "{:?}",
+        server.requests()
+    );
+
+    let server = FakeServer::start();
+    fake_gitlab(&server);
+    let mut on_main = spec("b");
+    on_main.branch = "main".into();
+    let err = gitlab(&server).propose(&on_main).unwrap_err();
+    assert_eq!(err.category(), Category::Usage, "{err}");
+    assert!(server.requests().iter().all(|r| r.method == "GET"));
+}
+
+#[test]
 fn github_another_422_is_an_error_naming_the_request() {
     let server = FakeServer::start();
     fake_github(&server);
