@@ -2,19 +2,29 @@
 //! date: found by a hidden marker its body starts with, edited in place on re-runs, created once.
 //!
 //! GitHub, REST API `2022-11-28`:
-//! - `GET /repos/{o}/{r}/issues/{n}/comments?per_page=100` → `[{id, body, html_url}]`, oldest
+//! - `GET /user` → `{id, login}` (`403` for the Actions `GITHUB_TOKEN`);
+//! - `GET /repos/{o}/{r}/issues/{n}/comments?per_page=100` → `[{id, body, user, html_url}]`, oldest
 //!   first, paginated with `Link` (every page is read: the marker may be on any);
 //! - `PATCH /repos/{o}/{r}/issues/comments/{id}` (`body`) → `200`;
 //! - `POST /repos/{o}/{r}/issues/{n}/comments` (`body`) → `201`.
 //!
 //! GitLab, REST API v4:
+//! - `GET /user` → `{id, username}`;
 //! - `GET /projects/:id/merge_requests/:iid/notes?sort=asc&order_by=created_at&per_page=100` →
-//!   `[{id, body, system}]`, paginated (system notes are skipped);
+//!   `[{id, body, system, author}]`, paginated (system notes are skipped);
 //! - `PUT /projects/:id/merge_requests/:iid/notes/:note_id` (`body`) → `200`;
 //! - `POST /projects/:id/merge_requests/:iid/notes` (`body`) → `201`.
 //!
 //! The marker is matched at the start of a body only, so text quoted from elsewhere (a test
-//! name, a message) cannot make another comment look like ours.
+//! name, a message) cannot make another comment look like ours. And only a comment the token's
+//! own identity wrote counts: anyone can start a comment with the marker, and editing theirs
+//! would put the gate's verdict under their name (or leave their "all green" standing).
+//! - GitHub: `GET /user` → `id`, compared with each comment's `user.id`. The Actions
+//!   `GITHUB_TOKEN` is an installation token and `GET /user` answers it `403`; its comments are
+//!   by `github-actions[bot]` (`user.type: Bot`), so then only those count. A GitHub App's own
+//!   installation token also gets `403`, and its comments (by `<app>[bot]`) are not recognised:
+//!   the gate then posts a new comment on each run.
+//! - GitLab: `GET /user` → `id`, compared with each note's `author.id`.
 
 use std::ops::ControlFlow;
 
@@ -41,6 +51,46 @@ struct Note {
     body: Option<String>,
     #[serde(default)]
     system: bool,
+    /// GitHub's author of a comment.
+    #[serde(default)]
+    user: Option<Account>,
+    /// GitLab's author of a note.
+    #[serde(default)]
+    author: Option<Account>,
+}
+
+/// A user as `GET /user` and the comment listings describe it.
+#[derive(Debug, Deserialize)]
+struct Account {
+    id: u64,
+    #[serde(default)]
+    login: Option<String>,
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+}
+
+/// Whose comments are ours: the token's identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Author {
+    /// The user (or bot user) `GET /user` named.
+    Id(u64),
+    /// The Actions `GITHUB_TOKEN`, which cannot read `GET /user`: `github-actions[bot]`.
+    GitHubActions,
+}
+
+/// The login GitHub Actions' `GITHUB_TOKEN` comments as.
+const GITHUB_ACTIONS_BOT: &str = "github-actions[bot]";
+
+impl Author {
+    fn wrote(self, note: &Note) -> bool {
+        let by = note.user.as_ref().or(note.author.as_ref());
+        by.is_some_and(|a| match self {
+            Author::Id(id) => a.id == id,
+            Author::GitHubActions => {
+                a.login.as_deref() == Some(GITHUB_ACTIONS_BOT) && a.kind.as_deref() == Some("Bot")
+            }
+        })
+    }
 }
 
 /// The comments (GitHub) or notes (GitLab) of pull or merge requests of one repository.
@@ -49,6 +99,8 @@ pub struct Comments {
     session: Session,
     kind: ForgeKind,
     variable: &'static str,
+    /// The REST API root, for `GET /user`.
+    api_url: String,
 }
 
 impl Comments {
@@ -58,6 +110,7 @@ impl Comments {
             session: Session::github(client, config),
             kind: ForgeKind::GitHub,
             variable: "GITHUB_TOKEN",
+            api_url: config.api_url.clone(),
         }
     }
 
@@ -70,6 +123,7 @@ impl Comments {
                 .token
                 .as_ref()
                 .map_or("GITLAB_TOKEN", |t| t.variable()),
+            api_url: config.api_url.clone(),
         }
     }
 
@@ -97,8 +151,31 @@ impl Comments {
         }
     }
 
-    /// The first comment of PR/MR `number` whose body starts with `marker`.
+    /// Who the token is (see the module docs).
+    fn author(&self) -> Result<Author> {
+        let request = self
+            .session
+            .read(format!("{}/user", self.api_url), self.hint());
+        let response = match self.kind {
+            ForgeKind::GitHub => request.allow_status(403).send()?,
+            ForgeKind::GitLab => request.send()?,
+        };
+        if response.status() == 403 {
+            return Ok(Author::GitHubActions);
+        }
+        let account: Account = response.json().map_err(|e| Error::Unexpected {
+            message: format!(
+                "GET {}: the answer names no user, as the API documents it should: {e}",
+                response.url()
+            ),
+        })?;
+        Ok(Author::Id(account.id))
+    }
+
+    /// The first comment of PR/MR `number` that the token's identity wrote and whose body starts
+    /// with `marker`.
     pub fn find(&self, number: u64, marker: &str) -> Result<Option<u64>> {
+        let author = self.author()?;
         let mut found = None;
         let mut request = self
             .session
@@ -111,7 +188,11 @@ impl Comments {
             let page: Vec<Note> = response.json()?;
             found = page
                 .into_iter()
-                .find(|n| !n.system && n.body.as_deref().is_some_and(|b| b.starts_with(marker)))
+                .find(|n| {
+                    !n.system
+                        && n.body.as_deref().is_some_and(|b| b.starts_with(marker))
+                        && author.wrote(n)
+                })
                 .map(|n| n.id);
             Ok::<_, HttpError>(if found.is_some() {
                 ControlFlow::Break(())

@@ -203,12 +203,24 @@ fn with_a_store_each_failure_is_new_quarantined_or_broken_on_the_default_branch(
     );
 }
 
+/// The author of the comments the Actions `GITHUB_TOKEN` writes.
+fn actions_bot() -> Value {
+    json!({"id": 41898282, "login": "github-actions[bot]", "type": "Bot"})
+}
+
 /// A fake GitHub issue-comments API holding comments in memory: two pages when there are more
-/// than `per_page` (2 here, to make the gate walk pages).
+/// than `per_page` (2 here, to make the gate walk pages). The token is the Actions
+/// `GITHUB_TOKEN`: `GET /user` answers `403`, and comments it writes are by
+/// `github-actions[bot]`.
 fn github_comments(api: &FakeServer) -> Arc<Mutex<Vec<Value>>> {
+    api.route("GET", "/user").respond(FakeResponse::json(
+        403,
+        json!({"message": "Resource not accessible by integration"}),
+    ));
+    let mallory = json!({"id": 666, "login": "mallory", "type": "User"});
     let comments = Arc::new(Mutex::new(vec![
-        json!({"id": 1, "body": "LGTM", "html_url": "https://github.com/o/r/pull/7#issuecomment-1"}),
-        json!({"id": 2, "body": "quoting: <!-- paved-quarantine gate --> is not ours", "html_url": "https://github.com/o/r/pull/7#issuecomment-2"}),
+        json!({"id": 1, "body": "LGTM", "user": mallory, "html_url": "https://github.com/o/r/pull/7#issuecomment-1"}),
+        json!({"id": 2, "body": "quoting: <!-- paved-quarantine gate --> is not ours", "user": mallory, "html_url": "https://github.com/o/r/pull/7#issuecomment-2"}),
     ]));
     let url = api.url();
     let list = comments.clone();
@@ -237,7 +249,7 @@ fn github_comments(api: &FakeServer) -> Arc<Mutex<Vec<Value>>> {
         .respond_with(move |r| {
             let mut all = create.lock().unwrap();
             let id = 100 + all.len() as u64;
-            let c = json!({"id": id, "body": r.json()["body"], "html_url": format!("https://github.com/o/r/pull/7#issuecomment-{id}")});
+            let c = json!({"id": id, "body": r.json()["body"], "user": actions_bot(), "html_url": format!("https://github.com/o/r/pull/7#issuecomment-{id}")});
             all.push(c.clone());
             FakeResponse::json(201, c)
         });
@@ -279,11 +291,12 @@ fn one_pr_comment_is_created_then_edited_in_place_and_hostile_names_stay_text() 
             c["body"] = r.json()["body"].clone();
             FakeResponse::json(200, c.clone())
         });
-    // Someone else's comment makes the list two pages long before the gate's.
-    comments
-        .lock()
-        .unwrap()
-        .push(json!({"id": 3, "body": "nit", "html_url": "x"}));
+    // Someone else's comment, starting with the gate's marker, makes the list two pages long
+    // before the gate's: it is not taken for the gate's.
+    comments.lock().unwrap().push(
+        json!({"id": 3, "body": "<!-- paved-quarantine gate -->\nall green",
+        "user": {"id": 666, "login": "mallory", "type": "User"}, "html_url": "x"}),
+    );
     let env = github_env(dir.path(), &api);
 
     let out = gate(dir.path(), &pr, &["--store", "q.db", "--comment"], &env);
@@ -387,6 +400,10 @@ fn a_comment_that_cannot_be_posted_is_a_warning_and_the_exit_code_is_the_gates()
     let clean = pytest(dir.path(), "clean", &[]);
     std::fs::write(dir.path().join("quarantine.toml"), LIST).unwrap();
     let api = FakeServer::start();
+    api.route("GET", "/user").respond(FakeResponse::json(
+        403,
+        json!({"message": "Resource not accessible by integration"}),
+    ));
     api.route("GET", "/repos/o/r/issues/7/comments")
         .respond(FakeResponse::json(200, json!([])));
     api.route("POST", "/repos/o/r/issues/7/comments")
@@ -428,9 +445,16 @@ fn one_merge_request_note_is_created_then_edited_in_place() {
     let dir = tempfile::tempdir().unwrap();
     let pr = setup(dir.path());
     let api = FakeServer::start();
+    // The project access token's bot user.
+    api.route("GET", "/user").respond(FakeResponse::json(
+        200,
+        json!({"id": 12, "username": "project_42_bot_1a2b", "bot": true}),
+    ));
+    let bot = json!({"id": 12, "username": "project_42_bot_1a2b"});
     let notes = Arc::new(Mutex::new(vec![
-        json!({"id": 1, "body": "<!-- paved-quarantine gate --> added 1 commit", "system": true}),
-        json!({"id": 2, "body": "looks good", "system": false}),
+        json!({"id": 1, "body": "<!-- paved-quarantine gate --> added 1 commit", "system": true, "author": bot}),
+        json!({"id": 2, "body": "looks good", "system": false, "author": {"id": 5, "username": "dev"}}),
+        json!({"id": 3, "body": "<!-- paved-quarantine gate -->\nall green", "system": false, "author": {"id": 666, "username": "mallory"}}),
     ]));
     let list = notes.clone();
     api.route("GET", "/projects/42/merge_requests/3/notes")
@@ -440,7 +464,8 @@ fn one_merge_request_note_is_created_then_edited_in_place() {
     api.route("POST", "/projects/42/merge_requests/3/notes")
         .respond_with(move |r| {
             let mut all = create.lock().unwrap();
-            let n = json!({"id": 30, "body": r.json()["body"], "system": false});
+            let n = json!({"id": 30, "body": r.json()["body"], "system": false,
+                           "author": {"id": 12, "username": "project_42_bot_1a2b"}});
             all.push(n.clone());
             FakeResponse::json(201, n)
         });
@@ -489,9 +514,14 @@ fn one_merge_request_note_is_created_then_edited_in_place() {
         1
     );
     let all = notes.lock().unwrap();
-    assert_eq!(all.len(), 3, "the system note is not taken for ours");
+    assert_eq!(
+        all.len(),
+        4,
+        "neither the system note nor someone else's is taken for ours"
+    );
+    assert_eq!(all[2]["body"], "<!-- paved-quarantine gate -->\nall green");
     assert!(
-        all[2]["body"]
+        all[3]["body"]
             .as_str()
             .unwrap()
             .contains("broken on `main` since c13")
