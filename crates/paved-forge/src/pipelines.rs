@@ -9,7 +9,9 @@
 //! - `GET /projects/:id/pipelines/:pipeline_id/jobs?include_retried=true&per_page=100` →
 //!   `[{id, name, status, web_url, started_at, artifacts_file: {filename, size}, …}]`. Without
 //!   `include_retried` GitLab (13.5 and later) lists only the latest job of each name; with it,
-//!   the retried ones too, so each retry is an attempt of its own;
+//!   the retried ones too, so each retry is an attempt of its own. One pipeline's listing is read
+//!   up to [`MAX_PIPELINE_JOBS`] jobs and [`MAX_JOBS_BYTES`], so a server that ignores `per_page`
+//!   or links on forever cannot fill memory; the cut is returned for a warning;
 //! - `GET /projects/:id/jobs/:job_id/artifacts` → the job's artifacts archive (zip), or `302` to
 //!   object storage on another host; `404` when the job has none, or they expired or were
 //!   erased.
@@ -29,6 +31,24 @@ use crate::{Error, GitLabConfig, GitLabToken, Result};
 
 /// Most pages of pipelines or jobs read (100 items a page).
 pub const MAX_PIPELINE_PAGES: usize = 50;
+
+/// Most jobs of one pipeline read: the page cap at 100 a page. A server that ignores
+/// `per_page` is cut here too.
+pub const MAX_PIPELINE_JOBS: usize = MAX_PIPELINE_PAGES * 100;
+
+/// Most bytes of job listings read for one pipeline (a real job is a few KB): with each page
+/// allowed up to the HTTP client's response cap, the page cap alone would let a hostile server
+/// fill gigabytes.
+pub const MAX_JOBS_BYTES: u64 = 32 * 1024 * 1024;
+
+/// The jobs of one pipeline, as [`Pipelines::jobs`] read them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineJobs {
+    /// Every job read, retried ones included, in the API's order.
+    pub jobs: Vec<Job>,
+    /// Why the listing was cut short, for a warning (`None`: it was read whole).
+    pub truncated: Option<String>,
+}
 
 /// A finished pipeline, as the API describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -276,10 +296,15 @@ impl Pipelines {
         Ok(listed)
     }
 
-    /// Every job of pipeline `id`, retried ones included.
-    pub fn jobs(&self, pipeline_id: u64) -> Result<Vec<Job>> {
+    /// Every job of pipeline `id`, retried ones included, up to [`MAX_PIPELINE_JOBS`] jobs,
+    /// [`MAX_JOBS_BYTES`] of listings and [`MAX_PIPELINE_PAGES`] pages;
+    /// [`PipelineJobs::truncated`] says when one of those cut it.
+    pub fn jobs(&self, pipeline_id: u64) -> Result<PipelineJobs> {
         let mut jobs = Vec::new();
-        self.session
+        let mut bytes: u64 = 0;
+        let mut cut = None;
+        let pages = self
+            .session
             .read(
                 self.session.url(&format!("/pipelines/{pipeline_id}/jobs")),
                 self.hint(),
@@ -287,10 +312,36 @@ impl Pipelines {
             .query("include_retried", "true")
             .query("per_page", "100")
             .for_each_page(MAX_PIPELINE_PAGES, |response| {
-                jobs.extend(response.json::<Vec<Job>>()?);
-                Ok::<_, HttpError>(ControlFlow::Continue(()))
+                bytes = bytes.saturating_add(response.body().len() as u64);
+                let page = response.json::<Vec<Job>>()?;
+                let room = MAX_PIPELINE_JOBS - jobs.len();
+                if page.len() > room {
+                    cut = Some(format!("more than {MAX_PIPELINE_JOBS} jobs"));
+                }
+                jobs.extend(page.into_iter().take(room));
+                if cut.is_none() && bytes > MAX_JOBS_BYTES {
+                    cut = Some(format!(
+                        "more than {} MiB of job listings",
+                        MAX_JOBS_BYTES / (1024 * 1024)
+                    ));
+                }
+                let full = jobs.len() >= MAX_PIPELINE_JOBS;
+                Ok::<_, HttpError>(if cut.is_some() || full {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                })
             })?;
-        Ok(jobs)
+        if cut.is_none() && pages.truncated {
+            cut = Some(format!("more than {MAX_PIPELINE_PAGES} pages of jobs"));
+        }
+        let truncated = cut.map(|why| {
+            format!(
+                "pipeline {pipeline_id} lists {why}: read the first {} jobs; the rest are not collected",
+                jobs.len()
+            )
+        });
+        Ok(PipelineJobs { jobs, truncated })
     }
 
     /// Stream the artifacts archive of job `job_id` into `path`, failing once it grows past

@@ -639,7 +639,11 @@ impl Collector<'_> {
         pipeline: &Pipeline,
         recheck: bool,
     ) -> Result<()> {
-        let jobs = pipelines.jobs(pipeline.id)?;
+        let listed = pipelines.jobs(pipeline.id)?;
+        if let Some(cut) = &listed.truncated {
+            paved_core::cli::warn(cut);
+        }
+        let jobs = listed.jobs;
         let attempts = paved_forge::pipelines::attempts(&jobs);
         let mut todo: Vec<(&Job, u32)> = Vec::new();
         for (job, attempt) in jobs.iter().zip(attempts) {

@@ -5,4 +5,5 @@ mod deployments;
 mod github;
 mod gitlab;
 mod issues;
+mod pipelines;
 mod proposals;
