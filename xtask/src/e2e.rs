@@ -26,6 +26,8 @@
 //! failure), and the failure paths: a bad title, and a failure that is not quarantined.
 //! The flaky-test loop (`quarantine.yml`, the `quarantine-loop` component) runs against fake
 //! forges served from this process; see [`quarantine`].
+//! Promotion (`promote.yml`, the `promote` component) runs against a real registry, refusal
+//! first; see [`promote`].
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -37,6 +39,7 @@ use crate::adoption;
 use crate::tools::{npm_bin, venv_bin};
 use crate::util::{cargo, describe, root, step};
 
+mod promote;
 mod quarantine;
 
 /// The tools the pipelines under test run.
@@ -45,6 +48,7 @@ const BINS: &[&str] = &[
     "paved-changelog",
     "paved-quarantine",
     "paved-change",
+    "paved-promote",
 ];
 
 /// The consumer's tests: two pass, one fails (the flaky one its quarantine list names). pytest
@@ -294,12 +298,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let setup_secs = t.elapsed().as_secs_f64();
     let t = Instant::now();
     if run_github {
+        promote::github(&tmp, &paved, &bin_dir, &crate::dist::workspace_version()?)?;
         github(&tmp, &paved, &bin_dir)?;
         quarantine::github(&tmp, &paved, &bin_dir, &crate::dist::workspace_version()?)?;
     }
     let github_secs = t.elapsed().as_secs_f64();
     let t = Instant::now();
     if run_gitlab {
+        promote::gitlab(&tmp, &paved, &bin_dir)?;
         gitlab(&tmp, &paved, &bin_dir)?;
         quarantine::gitlab(&tmp, &paved, &bin_dir)?;
     }
