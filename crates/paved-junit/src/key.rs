@@ -108,6 +108,61 @@ impl KeyHasher {
     }
 }
 
+/// The key of each [`CaseRef`](crate::CaseRef) of one variant, reusing the hash of the suite and
+/// the classname while they stay the same (a suite's test cases mostly share both). The ingest
+/// fast path and [`Tally`](crate::Tally) both key their cases with it.
+#[derive(Debug, Clone)]
+pub struct CaseKeyer {
+    variant: String,
+    suite: Option<(Vec<u8>, KeyHasher)>,
+    class: Option<(Vec<u8>, KeyHasher)>,
+}
+
+impl CaseKeyer {
+    /// Keys for test cases of `variant`.
+    pub fn new(variant: &str) -> CaseKeyer {
+        CaseKeyer {
+            variant: variant.to_owned(),
+            suite: None,
+            class: None,
+        }
+    }
+
+    /// The variant the keys are for.
+    pub fn variant(&self) -> &str {
+        &self.variant
+    }
+
+    /// [`test_key`] of `case`'s id under this variant, as a `u64`.
+    pub fn key(&mut self, case: &crate::CaseRef<'_>) -> u64 {
+        let mut h = match (&self.suite, &self.class) {
+            (Some((suite, _)), Some((class, h)))
+                if suite == case.suite && class == case.classname =>
+            {
+                *h
+            }
+            _ => {
+                let suite = match &self.suite {
+                    Some((name, h)) if name == case.suite => *h,
+                    _ => {
+                        let mut h = KeyHasher::new();
+                        h.part(case.suite);
+                        self.suite = Some((case.suite.to_vec(), h));
+                        h
+                    }
+                };
+                let mut h = suite;
+                h.part(case.classname);
+                self.class = Some((case.classname.to_vec(), h));
+                h
+            }
+        };
+        h.part(case.name);
+        h.part(self.variant.as_bytes());
+        h.finish().cast_unsigned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,7 +72,7 @@ pub mod tally;
 
 pub use discover::{FindError, find_reports};
 pub use escape::{text, unescape};
-pub use key::{KeyHasher, normalize, test_key};
+pub use key::{CaseKeyer, KeyHasher, normalize, test_key};
 pub use merge::{merge_into, merge_reports};
 pub use model::{Attempt, Outcome, Report, TestId, TestResult};
 pub use parse::{CaseRef, Sink};

@@ -26,7 +26,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 
 use crate::escape::text;
-use crate::key::KeyHasher;
+use crate::key::CaseKeyer;
 use crate::model::{Attempt, Outcome, TestId, TestResult};
 use crate::parse::{CaseRef, Parser, Sink};
 use crate::summary::Summary;
@@ -207,7 +207,7 @@ type KeyMap<V> = HashMap<u64, V, BuildHasherDefault<KeyIsHash>>;
 /// (see the module docs). A [`Sink`]; [`Tally::read_file`] feeds it a file.
 #[derive(Debug)]
 pub struct Tally {
-    variant: String,
+    keys: CaseKeyer,
     /// Test key → index into `records`.
     index: KeyMap<u32>,
     /// In the order the reports first named them.
@@ -218,9 +218,6 @@ pub struct Tally {
     collided: HashMap<TestId, u32>,
     files: Vec<Box<str>>,
     file_index: HashMap<Box<str>, u32>,
-    /// The hash state after the current suite's name, and after its current classname.
-    suite: Option<(Vec<u8>, KeyHasher)>,
-    class: Option<(Vec<u8>, KeyHasher)>,
 }
 
 impl Tally {
@@ -228,15 +225,13 @@ impl Tally {
     pub fn new(variant: &str, expected: usize) -> Tally {
         let expected = expected.min(1 << 24);
         Tally {
-            variant: variant.to_owned(),
+            keys: CaseKeyer::new(variant),
             index: KeyMap::with_capacity_and_hasher(expected, BuildHasherDefault::default()),
             records: Vec::with_capacity(expected),
             details: HashMap::default(),
             collided: HashMap::new(),
             files: Vec::new(),
             file_index: HashMap::new(),
-            suite: None,
-            class: None,
         }
     }
 
@@ -290,36 +285,6 @@ impl Tally {
         Tallied { summary, failed }
     }
 
-    /// The test key, reusing the hash of the suite and classname (a suite's test cases mostly
-    /// share both).
-    fn key(&mut self, case: &CaseRef<'_>) -> u64 {
-        let mut h = match (&self.suite, &self.class) {
-            (Some((suite, _)), Some((class, h)))
-                if suite == case.suite && class == case.classname =>
-            {
-                *h
-            }
-            _ => {
-                let suite = match &self.suite {
-                    Some((name, h)) if name == case.suite => *h,
-                    _ => {
-                        let mut h = KeyHasher::new();
-                        h.part(case.suite);
-                        self.suite = Some((case.suite.to_vec(), h));
-                        h
-                    }
-                };
-                let mut h = suite;
-                h.part(case.classname);
-                self.class = Some((case.classname.to_vec(), h));
-                h
-            }
-        };
-        h.part(case.name);
-        h.part(self.variant.as_bytes());
-        h.finish().cast_unsigned()
-    }
-
     fn file(&mut self, file: Option<&str>) -> u32 {
         let Some(file) = file else {
             return 0;
@@ -338,7 +303,7 @@ impl Tally {
             suite: text(case.suite),
             classname: text(case.classname),
             name: text(case.name),
-            variant: self.variant.clone(),
+            variant: self.keys.variant().to_owned(),
         }
     }
 
@@ -375,7 +340,7 @@ impl Tally {
     }
 
     fn add(&mut self, case: &CaseRef<'_>, attempts: &[Attempt]) {
-        let key = self.key(case);
+        let key = self.keys.key(case);
         let i = match self.find(key, case) {
             Some(i) => i,
             None => {

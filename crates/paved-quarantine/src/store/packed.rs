@@ -19,7 +19,7 @@
 //! stands for 31 or more; the exact number of a test with a failure is in its [`FailureRow`]).
 
 use paved_junit::parallel::PieceSink;
-use paved_junit::{CaseRef, KeyHasher, Sink, merge_into, text};
+use paved_junit::{CaseKeyer, CaseRef, Sink, merge_into, text};
 
 use crate::model::{Attempt, Outcome, RunTotals as Totals, TestId, TestResult};
 
@@ -249,7 +249,7 @@ pub(crate) fn keys_from_bytes(bytes: &[u8]) -> Option<Vec<u64>> {
 /// The ingest [`Sink`], one per parsed piece of a file: a key per test case, and the test
 /// cases that were not a plain pass in full.
 pub(crate) struct Collector {
-    variant: String,
+    keys: CaseKeyer,
     /// The piece's number in file order: the top half of each entry's tag.
     piece: u64,
     /// (key, tag) per test case; the tag is `piece << 32 | position << 1 | full`, so that,
@@ -269,9 +269,6 @@ pub(crate) struct Collector {
     full_positions: Vec<u32>,
     /// Test cases seen.
     count: u32,
-    /// The hash state after the current suite's name, and after its current classname.
-    suite: Option<(Vec<u8>, KeyHasher)>,
-    class: Option<(Vec<u8>, KeyHasher)>,
 }
 
 /// How many top key bits to bucket by (see [`Collector`]) for about `cases` test cases in all:
@@ -286,7 +283,7 @@ impl Collector {
     /// every piece of a file.
     pub fn new(variant: &str, piece: usize, expected: usize, bits: u32) -> Collector {
         Collector {
-            variant: variant.to_owned(),
+            keys: CaseKeyer::new(variant),
             piece: piece as u64,
             entries: Vec::with_capacity(expected + 16),
             bits: bits.min(16),
@@ -294,8 +291,6 @@ impl Collector {
             full: Vec::new(),
             full_positions: Vec::new(),
             count: 0,
-            suite: None,
-            class: None,
         }
     }
 
@@ -313,36 +308,6 @@ impl Collector {
             (Some(&start), Some(&end)) => &self.entries[start..end],
             _ => &[],
         }
-    }
-
-    /// The test key, reusing the hash of the suite and classname prefix (a suite's test cases
-    /// mostly share both).
-    fn key(&mut self, case: &CaseRef<'_>) -> u64 {
-        let mut h = match (&self.suite, &self.class) {
-            (Some((suite, _)), Some((class, h)))
-                if suite == case.suite && class == case.classname =>
-            {
-                *h
-            }
-            _ => {
-                let suite = match &self.suite {
-                    Some((name, h)) if name == case.suite => *h,
-                    _ => {
-                        let mut h = KeyHasher::new();
-                        h.part(case.suite);
-                        self.suite = Some((case.suite.to_vec(), h));
-                        h
-                    }
-                };
-                let mut h = suite;
-                h.part(case.classname);
-                self.class = Some((case.classname.to_vec(), h));
-                h
-            }
-        };
-        h.part(case.name);
-        h.part(self.variant.as_bytes());
-        h.finish().cast_unsigned()
     }
 
     /// Record a test case; returns its position.
@@ -371,13 +336,13 @@ impl Sink for Collector {
     type Error = paved_core::Error;
 
     fn passed(&mut self, case: &CaseRef<'_>) -> paved_core::Result<()> {
-        let key = self.key(case);
+        let key = self.keys.key(case);
         self.push(key, false)?;
         Ok(())
     }
 
     fn other(&mut self, case: &CaseRef<'_>, attempts: Vec<Attempt>) -> paved_core::Result<()> {
-        let key = self.key(case);
+        let key = self.keys.key(case);
         let position = self.push(key, true)?;
         self.full_positions.push(position);
         self.full.push(TestResult {
@@ -385,7 +350,7 @@ impl Sink for Collector {
                 suite: text(case.suite),
                 classname: text(case.classname),
                 name: text(case.name),
-                variant: self.variant.clone(),
+                variant: self.keys.variant().to_owned(),
             },
             file: case.file.map(str::to_owned),
             attempts,
