@@ -1,5 +1,6 @@
-//! `cargo xtask fuzz [--seconds N] [--build-only] [TARGET…]`: build the libFuzzer targets in
-//! `fuzz/` and run each for N seconds on its seed corpus, printing executions per target.
+//! `cargo xtask fuzz [--seconds N] [--runs N] [--build-only] [TARGET…]`: build the libFuzzer
+//! targets in `fuzz/` and run each for N seconds (or until N executions with `--runs`, whichever
+//! comes first) on its seed corpus, printing executions per target.
 //!
 //! cargo-fuzz is not needed: the flags it would pass are passed here. libFuzzer's coverage
 //! instrumentation (`-Cpasses=sancov-module`) and AddressSanitizer (`-Zsanitizer=address`) are
@@ -35,6 +36,8 @@ const RUSTFLAGS: &[&str] = &[
 
 struct Options {
     seconds: u64,
+    /// Stop a target after this many executions (libFuzzer's `-runs`), if it gets there first.
+    runs: Option<u64>,
     build_only: bool,
     targets: Vec<String>,
 }
@@ -42,6 +45,7 @@ struct Options {
 fn parse_args(args: &[String], known: &[String]) -> Result<Options, String> {
     let mut options = Options {
         seconds: DEFAULT_SECONDS,
+        runs: None,
         build_only: false,
         targets: Vec::new(),
     };
@@ -57,10 +61,18 @@ fn parse_args(args: &[String], known: &[String]) -> Result<Options, String> {
                         format!("`--seconds {v}`: expected a whole number above 0")
                     })?;
             }
+            "--runs" => {
+                let v = it
+                    .next()
+                    .ok_or("`--runs` needs a number of executions, e.g. `--runs 10000000`")?;
+                options.runs = Some(v.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                    format!("`--runs {v}`: expected a whole number above 0")
+                })?);
+            }
             "--build-only" => options.build_only = true,
             flag if flag.starts_with('-') => {
                 return Err(format!(
-                    "unknown flag `{flag}`; usage: cargo xtask fuzz [--seconds N] [--build-only] [TARGET…]"
+                    "unknown flag `{flag}`; usage: cargo xtask fuzz [--seconds N] [--runs N] [--build-only] [TARGET…]"
                 ));
             }
             target if known.iter().any(|k| k == target) => options.targets.push(target.into()),
@@ -108,7 +120,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let bin_dir = fuzz.join("target").join(&triple).join("release");
     let mut results = Vec::new();
     for target in &options.targets {
-        results.push(run_one(&fuzz, &bin_dir, target, options.seconds)?);
+        results.push(run_one(&fuzz, &bin_dir, target, options.seconds, options.runs)?);
     }
     println!(
         "\n{:<18} {:>14} {:>9} {:>11}  result",
@@ -183,7 +195,13 @@ struct Outcome {
     crash: Option<String>,
 }
 
-fn run_one(fuzz: &Path, bin_dir: &Path, target: &str, seconds: u64) -> Result<Outcome, String> {
+fn run_one(
+    fuzz: &Path,
+    bin_dir: &Path,
+    target: &str,
+    seconds: u64,
+    runs: Option<u64>,
+) -> Result<Outcome, String> {
     let seeds = fuzz.join("corpus").join(target);
     if !seeds.is_dir() {
         return Err(format!(
@@ -208,11 +226,13 @@ fn run_one(fuzz: &Path, bin_dir: &Path, target: &str, seconds: u64) -> Result<Ou
         .arg(format!("-artifact_prefix={}/", artifacts.display()))
         .arg(&work)
         .arg(&seeds)
+        .args(runs.map(|n| format!("-runs={n}")))
         .env("ASAN_OPTIONS", "detect_leaks=0")
         .stdout(Stdio::null())
         .stderr(log);
+    let budget = runs.map_or_else(String::new, |n| format!(" or {n} executions"));
     eprintln!(
-        "\n==> fuzz {target} for {seconds}s\n    $ {}",
+        "\n==> fuzz {target} for {seconds}s{budget}\n    $ {}",
         describe(&cmd)
     );
     let start = Instant::now();
@@ -335,6 +355,9 @@ mod tests {
         );
         assert!(parse_args(&args(&["--seconds", "0"]), &known).is_err());
         assert!(parse_args(&args(&["--seconds"]), &known).is_err());
+        let o = parse_args(&args(&["--runs", "10000000"]), &known).unwrap();
+        assert_eq!(o.runs, Some(10_000_000));
+        assert!(parse_args(&args(&["--runs", "many"]), &known).is_err());
         assert!(parse_args(&args(&["--jobs"]), &known).is_err());
     }
 }
