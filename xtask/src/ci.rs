@@ -9,6 +9,21 @@ pub fn run(args: &[String]) -> Result<(), String> {
     ensure_tools()?;
     crate::tools::ensure()?;
     step("format", cargo().args(["fmt", "--all", "--", "--check"]))?;
+    // CI does not build `fuzz/` (a second instrumented build of every dependency), but its lock
+    // file must stay in step with the workspace, or `cargo xtask fuzz` fails on `--locked`.
+    step(
+        "fuzz lock file in step with the workspace",
+        cargo()
+            .args([
+                "metadata",
+                "--locked",
+                "--format-version",
+                "1",
+                "--manifest-path",
+                "fuzz/Cargo.toml",
+            ])
+            .stdout(std::process::Stdio::null()),
+    )?;
     // The golden pipelines: generated inputs in step with the CLIs, then lints (seconds each).
     timed("codegen drift", || {
         crate::codegen::check(&crate::util::root())

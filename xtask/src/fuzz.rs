@@ -65,9 +65,12 @@ fn parse_args(args: &[String], known: &[String]) -> Result<Options, String> {
                 let v = it
                     .next()
                     .ok_or("`--runs` needs a number of executions, e.g. `--runs 10000000`")?;
-                options.runs = Some(v.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
-                    format!("`--runs {v}`: expected a whole number above 0")
-                })?);
+                options.runs = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|&n| n > 0)
+                        .ok_or_else(|| format!("`--runs {v}`: expected a whole number above 0"))?,
+                );
             }
             "--build-only" => options.build_only = true,
             flag if flag.starts_with('-') => {
@@ -120,7 +123,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let bin_dir = fuzz.join("target").join(&triple).join("release");
     let mut results = Vec::new();
     for target in &options.targets {
-        results.push(run_one(&fuzz, &bin_dir, target, options.seconds, options.runs)?);
+        results.push(run_one(
+            &fuzz,
+            &bin_dir,
+            target,
+            options.seconds,
+            options.runs,
+        )?);
     }
     println!(
         "\n{:<18} {:>14} {:>9} {:>11}  result",
