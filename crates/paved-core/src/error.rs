@@ -55,6 +55,10 @@ pub enum Error {
     #[error("`{path}`: {message}")]
     BadFile { path: PathBuf, message: String },
 
+    /// A package manifest (Cargo.toml, package.json) whose dependencies could not be read.
+    #[error("could not read the dependencies in `{path}`: {message}")]
+    Manifest { path: String, message: String },
+
     /// Writing the result to stdout failed (a closed pipe is treated as success by [`crate::cli`]).
     #[error("could not write to stdout: {0}")]
     Stdout(#[source] std::io::Error),
@@ -114,7 +118,8 @@ impl Diagnostic for Error {
             Error::NotARepo { .. }
             | Error::Config { .. }
             | Error::Usage(_)
-            | Error::BadFile { .. } => Category::Usage,
+            | Error::BadFile { .. }
+            | Error::Manifest { .. } => Category::Usage,
             Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 Category::Usage
             }
@@ -140,6 +145,11 @@ impl Diagnostic for Error {
                     .into(),
             ),
             Error::Config { .. } => Some("fix the file; every key is listed in the README's paved.toml reference".into()),
+            Error::Manifest { .. } => Some(
+                "fix the manifest: paved reads it to find which `[[version.package]]` depends on \
+                 which; nothing was written"
+                    .into(),
+            ),
             Error::Refused { hint, .. } => hint.clone(),
             Error::Http(e) => e.hint(),
             Error::NoRandomness { .. } => Some(

@@ -10,6 +10,8 @@
 //!   each package; paved-version, paved-changelog and paved-change all compute it here.
 //! - [`conventional`]: classifying commit messages as Conventional Commits, reverts or unparsed.
 //! - [`semver_rules`]: bump levels, the type → bump map, and next-version arithmetic.
+//! - [`workspace`]: which `[[version.package]]` depends on which, from the Cargo and npm
+//!   manifests (the dependencies [`release::plan_with_dependencies`] propagates releases along).
 //! - [`tag`]: tag templates such as `v{version}` or `{name}@{version}`.
 //! - [`config`]: `paved.toml`, with unknown keys rejected.
 //! - [`ci`]: the CI sink: GitHub outputs, step summary, annotations and masks; GitLab dotenv;
@@ -40,5 +42,6 @@ pub mod release;
 pub mod semver_rules;
 pub mod sign;
 pub mod tag;
+pub mod workspace;
 
 pub use error::{Error, Result};

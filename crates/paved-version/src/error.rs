@@ -17,10 +17,6 @@ pub enum Error {
     #[error("could not set the version in `{path}`: {message}")]
     VersionFile { path: String, message: String },
 
-    /// A package manifest (Cargo.toml, package.json) whose dependencies could not be read.
-    #[error("could not read the dependencies in `{path}`: {message}")]
-    Manifest { path: String, message: String },
-
     /// `--push` without `--tag`, and similar.
     #[error("{0}")]
     Usage(String),
@@ -30,7 +26,7 @@ impl Diagnostic for Error {
     fn category(&self) -> Category {
         match self {
             Error::Core(e) => e.category(),
-            Error::VersionFile { .. } | Error::Manifest { .. } | Error::Usage(_) => Category::Usage,
+            Error::VersionFile { .. } | Error::Usage(_) => Category::Usage,
         }
     }
 
@@ -39,11 +35,6 @@ impl Diagnostic for Error {
             Error::Core(e) => e.hint(),
             Error::VersionFile { .. } => Some(
                 "fix the file, or remove it from `files` in paved.toml; nothing was written".into(),
-            ),
-            Error::Manifest { .. } => Some(
-                "fix the manifest: paved reads it to find which `[[version.package]]` depends on \
-                 which; nothing was written"
-                    .into(),
             ),
             Error::Usage(_) => None,
         }

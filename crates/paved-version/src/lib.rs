@@ -330,7 +330,7 @@ fn run_next(repo: &mut Repo, file: &VersionConfig, args: &NextArgs, in_ci: bool)
     tags.notes.iter().for_each(|n| paved_core::cli::info(n));
     tags.warnings.iter().for_each(|w| paved_core::cli::warn(w));
     let sink = CiSink::from_env(args.result.dotenv.clone());
-    let dependencies = workspace::dependencies(repo.root(), &file.package)?;
+    let dependencies = paved_core::workspace::dependencies(repo.root(), &file.package)?;
     let plans = plan_with_dependencies(repo, &settings, &dependencies)?;
     let all_packages = settings.scopes.len() > 1
         || (args.package.is_none() && settings.scopes[0].0.name.is_some());
@@ -439,8 +439,5 @@ where
 
 /// The path of a version file relative to `root`, as shown to people.
 pub(crate) fn display(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root)
-        .unwrap_or(path)
-        .display()
-        .to_string()
+    paved_core::workspace::display(root, path)
 }

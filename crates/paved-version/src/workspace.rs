@@ -1,16 +1,13 @@
-//! Workspace dependencies between `[[version.package]]`s: which package depends on which (read
-//! from the Cargo and npm manifests in their paths), and, with `--write`, the requirements that
-//! follow a released dependency.
+//! With `--write`, the requirements that follow a released workspace dependency. Which
+//! `[[version.package]]` depends on which is read in [`paved_core::workspace`] (paved-changelog
+//! plans with the same reading); this module only rewrites.
 //!
-//! - Cargo: a `path` dependency, or `workspace = true` on a `[workspace.dependencies]` entry with
-//!   a `path`, in `[dependencies]`, `[dev-dependencies]`, `[build-dependencies]` or their
-//!   `[target.*]` forms (`package = "…"` renames understood). The `version` of the entry (in the
-//!   member, or in the root's `[workspace.dependencies]`) is rewritten with toml_edit, the rest of
+//! - Cargo: the `version` of a workspace path dependency (in the member, or in the root's
+//!   `[workspace.dependencies]`) is rewritten with toml_edit, the rest of
 //!   the file kept byte for byte. `Cargo.lock`, when there is one at the root, gets the members'
 //!   new versions (their `[[package]]` entries have no `source`), and `"name old"` references in
 //!   `dependencies` lists, so `cargo --locked` accepts it without network.
-//! - npm: `dependencies`, `devDependencies`, `peerDependencies`, `optionalDependencies` naming
-//!   another package's `name`. A range keeps its operator (`^1.2.0` -> `^1.3.0`, `~`, `>=`, exact);
+//! - npm: a requirement naming another package's `name`. A range keeps its operator (`^1.2.0` -> `^1.3.0`, `~`, `>=`, exact);
 //!   `workspace:*`, `workspace:^`, `workspace:~` and ranges that are not one operator and one
 //!   version (`1.x`, `^1 || ^2`) are left as they are. `package-lock.json` is not rewritten (npm
 //!   rewrites it on the next `npm install`).
@@ -19,205 +16,16 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use paved_core::config::PackageConfig;
-use paved_core::release::{Dependency, VersionPlan};
+use paved_core::release::VersionPlan;
+use paved_core::workspace::{
+    CARGO_TABLES, Manifests, NPM_TABLES, cargo_path_dependency, parse_toml,
+};
 use semver::Version;
-use toml_edit::DocumentMut;
 
-use crate::error::{Error, Result};
-
-const CARGO_TABLES: &[&str] = &["dependencies", "dev-dependencies", "build-dependencies"];
-const NPM_TABLES: &[&str] = &[
-    "dependencies",
-    "devDependencies",
-    "peerDependencies",
-    "optionalDependencies",
-];
-
-/// One configured package's manifests.
-struct Member {
-    config: String,
-    dir: PathBuf,
-    cargo: Option<(String, DocumentMut)>,
-    npm: Option<(String, serde_json::Value)>,
-}
+use crate::error::Result;
 
 fn read(path: &Path) -> Result<Option<String>> {
     Ok(paved_core::fs::read_for_rewrite(path)?)
-}
-
-fn parse_toml(root: &Path, path: &Path, text: &str) -> Result<DocumentMut> {
-    text.parse()
-        .map_err(|e: toml_edit::TomlError| Error::Manifest {
-            path: crate::display(root, path),
-            message: format!("it is not valid TOML: {e}"),
-        })
-}
-
-fn members(root: &Path, packages: &[PackageConfig]) -> Result<Vec<Member>> {
-    let mut out = Vec::new();
-    for p in packages {
-        let dir = root.join(p.path.trim_matches('/'));
-        let cargo_path = dir.join("Cargo.toml");
-        let cargo = match read(&cargo_path)? {
-            Some(text) => {
-                let doc = parse_toml(root, &cargo_path, &text)?;
-                let name = doc
-                    .get("package")
-                    .and_then(|t| t.get("name"))
-                    .and_then(|n| n.as_str())
-                    .map(str::to_owned);
-                name.map(|n| (n, doc))
-            }
-            None => None,
-        };
-        let npm_path = dir.join("package.json");
-        let npm = match read(&npm_path)? {
-            Some(text) => {
-                let value: serde_json::Value =
-                    serde_json::from_str(&text).map_err(|e| Error::Manifest {
-                        path: crate::display(root, &npm_path),
-                        message: format!("it is not valid JSON: {e}"),
-                    })?;
-                let name = value
-                    .get("name")
-                    .and_then(|n| n.as_str())
-                    .map(str::to_owned);
-                name.map(|n| (n, value))
-            }
-            None => None,
-        };
-        out.push(Member {
-            config: p.name.clone(),
-            dir,
-            cargo,
-            npm,
-        });
-    }
-    Ok(out)
-}
-
-/// Every dependency table of a Cargo manifest: the plain ones and the `[target.*]` ones.
-fn cargo_tables(doc: &DocumentMut) -> Vec<&dyn toml_edit::TableLike> {
-    fn add<'a>(out: &mut Vec<&'a dyn toml_edit::TableLike>, t: &'a dyn toml_edit::TableLike) {
-        for name in CARGO_TABLES {
-            if let Some(table) = t.get(name).and_then(|i| i.as_table_like()) {
-                out.push(table);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    add(&mut out, doc.as_table());
-    if let Some(targets) = doc.get("target").and_then(|t| t.as_table_like()) {
-        for (_, target) in targets.iter() {
-            if let Some(target) = target.as_table_like() {
-                add(&mut out, target);
-            }
-        }
-    }
-    out
-}
-
-/// The crate an entry names (`package = "…"` renames it) when it is a workspace path dependency.
-fn cargo_path_dependency(
-    key: &str,
-    entry: &toml_edit::Item,
-    workspace_deps: Option<&dyn toml_edit::TableLike>,
-) -> Option<String> {
-    let entry = entry.as_table_like()?;
-    let renamed = |t: &dyn toml_edit::TableLike| {
-        t.get("package")
-            .and_then(|p| p.as_str())
-            .unwrap_or(key)
-            .to_owned()
-    };
-    if entry.get("path").is_some() {
-        return Some(renamed(entry));
-    }
-    if entry.get("workspace").and_then(toml_edit::Item::as_bool) == Some(true) {
-        let shared = workspace_deps?.get(key)?.as_table_like()?;
-        if shared.get("path").is_some() {
-            return Some(renamed(shared));
-        }
-    }
-    None
-}
-
-fn root_cargo(root: &Path) -> Result<Option<(PathBuf, String, DocumentMut)>> {
-    let path = root.join("Cargo.toml");
-    match read(&path)? {
-        Some(text) => {
-            let doc = parse_toml(root, &path, &text)?;
-            Ok(Some((path, text, doc)))
-        }
-        None => Ok(None),
-    }
-}
-
-fn workspace_dependencies(doc: &DocumentMut) -> Option<&dyn toml_edit::TableLike> {
-    doc.get("workspace")?.get("dependencies")?.as_table_like()
-}
-
-/// Which configured package depends on which, from the manifests in their paths.
-pub fn dependencies(root: &Path, packages: &[PackageConfig]) -> Result<Vec<Dependency>> {
-    if packages.len() < 2 {
-        return Ok(Vec::new());
-    }
-    let members = members(root, packages)?;
-    let root_doc = root_cargo(root)?;
-    let shared = root_doc
-        .as_ref()
-        .and_then(|(_, _, d)| workspace_dependencies(d));
-    let by_crate: BTreeMap<&str, &str> = members
-        .iter()
-        .filter_map(|m| {
-            m.cargo
-                .as_ref()
-                .map(|(n, _)| (n.as_str(), m.config.as_str()))
-        })
-        .collect();
-    let by_npm: BTreeMap<&str, &str> = members
-        .iter()
-        .filter_map(|m| m.npm.as_ref().map(|(n, _)| (n.as_str(), m.config.as_str())))
-        .collect();
-    let mut out: Vec<Dependency> = Vec::new();
-    let mut push = |dependent: &str, dependency: &str| {
-        if dependent != dependency
-            && !out
-                .iter()
-                .any(|d| d.dependent == dependent && d.dependency == dependency)
-        {
-            out.push(Dependency {
-                dependent: dependent.to_owned(),
-                dependency: dependency.to_owned(),
-            });
-        }
-    };
-    for m in &members {
-        if let Some((_, doc)) = &m.cargo {
-            for table in cargo_tables(doc) {
-                for (key, entry) in table.iter() {
-                    if let Some(target) = cargo_path_dependency(key, entry, shared)
-                        .and_then(|c| by_crate.get(c.as_str()))
-                    {
-                        push(&m.config, target);
-                    }
-                }
-            }
-        }
-        if let Some((_, value)) = &m.npm {
-            for table in NPM_TABLES {
-                let Some(deps) = value.get(table).and_then(|d| d.as_object()) else {
-                    continue;
-                };
-                for name in deps.keys() {
-                    if let Some(target) = by_npm.get(name.as_str()) {
-                        push(&m.config, target);
-                    }
-                }
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// `range` rewritten to require `to`, keeping its operator; `None` when it is left as it is
@@ -289,7 +97,8 @@ pub fn write_requirements(
     if released.is_empty() || packages.len() < 2 {
         return Ok(Vec::new());
     }
-    let members = members(root, packages)?;
+    let manifests = Manifests::read(root, packages)?;
+    let members = &manifests.members;
     let crate_version: BTreeMap<String, &Version> = members
         .iter()
         .filter_map(|m| {
@@ -307,11 +116,13 @@ pub fn write_requirements(
     let mut prepared: Vec<(PathBuf, String)> = Vec::new();
 
     // The root's `[workspace.dependencies]`.
-    let root_doc = root_cargo(root)?;
-    let shared = root_doc
-        .as_ref()
-        .and_then(|(_, _, d)| workspace_dependencies(d));
-    if let Some((path, text, mut doc)) = root_doc.clone() {
+    let shared = manifests.shared();
+    if let Some(root_manifest) = &manifests.root {
+        let (path, text, mut doc) = (
+            root_manifest.path.clone(),
+            &root_manifest.text,
+            root_manifest.doc.clone(),
+        );
         let mut changed = false;
         if let Some(table) = doc
             .get_mut("workspace")
@@ -328,12 +139,12 @@ pub fn write_requirements(
                 }
             }
         }
-        if changed && doc.to_string() != text {
+        if changed && doc.to_string() != *text {
             prepared.push((path, doc.to_string()));
         }
     }
 
-    for m in &members {
+    for m in members {
         if let Some((_, doc)) = &m.cargo {
             let path = m.dir.join("Cargo.toml");
             // The root package of a workspace: start from the edit of its `[workspace.dependencies]`.
@@ -391,7 +202,7 @@ pub fn write_requirements(
     let mut written = Vec::new();
     for (path, text) in prepared {
         paved_core::fs::write_atomic(&path, text.as_bytes())?;
-        written.push(crate::display(root, &path));
+        written.push(paved_core::workspace::display(root, &path));
     }
     Ok(written)
 }

@@ -8,7 +8,8 @@
 //! - [`Settings`]: flag > env > `[version]` > default, resolved once from [`ReleaseOptions`].
 //! - [`analyze_scope`] / [`plan`]: the [`VersionPlan`] of each package.
 //! - [`plan_with_dependencies`]: the same, where a package whose workspace dependency is
-//!   released is released too (at least a patch), transitively.
+//!   released is released too (at least a patch), transitively; [`analyze_with_dependencies`]
+//!   keeps the commit ranges behind one such plan (paved-changelog).
 //! - [`with_history`]: deepen a shallow clone until the answer is known, or fail with exit 3.
 
 pub mod range;
@@ -251,6 +252,14 @@ impl Settings {
                 })
                 .collect(),
         })
+    }
+
+    /// The scope of the configured package `name`, selected or not (its tag template as
+    /// [`Settings::adopt_tag_scheme`] chose it).
+    pub fn package_scope(&self, name: &str) -> Option<&Scope> {
+        self.packages
+            .iter()
+            .find(|s| s.name.as_deref() == Some(name))
     }
 
     /// The bump rules of `scope`: its package's conventions, else `[version]`'s.
@@ -700,72 +709,116 @@ pub fn plan_with_dependencies(
     }
     with_history(repo, settings.fetch, &settings.remote, |repo| {
         let head = repo.head()?;
-        let mut plans: Vec<VersionPlan> = Vec::new();
-        for scope in &settings.packages {
-            match plan_scope(repo, head, scope, settings)? {
-                Ok(p) => plans.push(p),
-                Err(e) => return Ok(Err(e)),
-            }
-        }
-        // `plans[i]` is the plan of `settings.packages[i]`.
-        let index = |name: &str| {
-            settings
-                .packages
-                .iter()
-                .position(|s| s.name.as_deref() == Some(name))
+        let analyses = match propagate(repo, head, settings, dependencies)? {
+            Ok(a) => a,
+            Err(e) => return Ok(Err(e)),
         };
-        let mut raised = vec![false; plans.len()];
-        loop {
-            let mut changed = false;
-            for dep in dependencies {
-                let (Some(d), Some(p)) = (index(&dep.dependency), index(&dep.dependent)) else {
-                    continue;
-                };
-                if !plans[d].released
-                    || plans[p].released
-                    || raised[p]
-                    || settings.no_propagate.contains(&dep.dependent)
-                {
-                    continue;
-                }
-                raised[p] = true;
-                let scope = &settings.packages[p];
-                match analyze_scope_at_least(repo, head, scope, settings, Bump::Patch)? {
-                    Ok(a) => plans[p] = a.plan,
-                    Err(e) => return Ok(Err(e)),
-                }
-                changed = true;
-            }
-            if !changed {
-                break;
-            }
+        let selected = settings
+            .scopes
+            .iter()
+            .filter_map(|(s, _)| {
+                analyses
+                    .iter()
+                    .find(|a| a.plan.package == s.name)
+                    .map(|a| a.plan.clone())
+            })
+            .collect();
+        Ok(Ok(selected))
+    })
+}
+
+/// [`analyze_scope`] with the propagation of [`plan_with_dependencies`]: the analysis of
+/// `scope` is the one paved-version plans it by, its plan listing the dependencies released
+/// with it. Without dependencies (or for the repository's own scope) it is [`analyze_scope`].
+pub fn analyze_with_dependencies(
+    repo: &Repo,
+    head: Oid,
+    scope: &Scope,
+    settings: &Settings,
+    dependencies: &[Dependency],
+) -> Result<Result<ScopeAnalysis, Incomplete>> {
+    if dependencies.is_empty() || settings.packages.is_empty() || scope.name.is_none() {
+        return analyze_scope(repo, head, scope, settings);
+    }
+    let analyses = match propagate(repo, head, settings, dependencies)? {
+        Ok(a) => a,
+        Err(e) => return Ok(Err(e)),
+    };
+    match analyses.into_iter().find(|a| a.plan.package == scope.name) {
+        Some(a) => Ok(Ok(a)),
+        None => analyze_scope(repo, head, scope, settings),
+    }
+}
+
+/// The analysis of every configured package (`settings.packages`, in order), raised along
+/// `dependencies`.
+fn propagate(
+    repo: &Repo,
+    head: Oid,
+    settings: &Settings,
+    dependencies: &[Dependency],
+) -> Result<Result<Vec<ScopeAnalysis>, Incomplete>> {
+    let mut analyses: Vec<ScopeAnalysis> = Vec::new();
+    for scope in &settings.packages {
+        match analyze_scope(repo, head, scope, settings)? {
+            Ok(a) => analyses.push(a),
+            Err(e) => return Ok(Err(e)),
         }
+    }
+    // `analyses[i]` is the analysis of `settings.packages[i]`.
+    let index = |name: &str| {
+        settings
+            .packages
+            .iter()
+            .position(|s| s.name.as_deref() == Some(name))
+    };
+    let mut raised = vec![false; analyses.len()];
+    loop {
+        let mut changed = false;
         for dep in dependencies {
             let (Some(d), Some(p)) = (index(&dep.dependency), index(&dep.dependent)) else {
                 continue;
             };
-            if plans[d].released
-                && d != p
-                && !plans[p]
-                    .dependencies
-                    .iter()
-                    .any(|b| b.name == dep.dependency)
+            if !analyses[d].plan.released
+                || analyses[p].plan.released
+                || raised[p]
+                || settings.no_propagate.contains(&dep.dependent)
             {
-                let bump = DependencyBump {
-                    name: dep.dependency.clone(),
-                    from: plans[d].previous_version.clone(),
-                    to: plans[d].version.clone(),
-                };
-                plans[p].dependencies.push(bump);
+                continue;
             }
+            raised[p] = true;
+            let scope = &settings.packages[p];
+            match analyze_scope_at_least(repo, head, scope, settings, Bump::Patch)? {
+                Ok(a) => analyses[p] = a,
+                Err(e) => return Ok(Err(e)),
+            }
+            changed = true;
         }
-        let selected = settings
-            .scopes
-            .iter()
-            .filter_map(|(s, _)| plans.iter().find(|p| p.package == s.name).cloned())
-            .collect();
-        Ok(Ok(selected))
-    })
+        if !changed {
+            break;
+        }
+    }
+    for dep in dependencies {
+        let (Some(d), Some(p)) = (index(&dep.dependency), index(&dep.dependent)) else {
+            continue;
+        };
+        if analyses[d].plan.released
+            && d != p
+            && !analyses[p]
+                .plan
+                .dependencies
+                .iter()
+                .any(|b| b.name == dep.dependency)
+        {
+            let bump = DependencyBump {
+                name: dep.dependency.clone(),
+                from: analyses[d].plan.previous_version.clone(),
+                to: analyses[d].plan.version.clone(),
+            };
+            analyses[p].plan.dependencies.push(bump);
+        }
+    }
+    Ok(Ok(analyses))
 }
 
 /// Run `compute` until it has the history it needs: in a shallow clone, deepen with
