@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use paved_core::conventional::{self, Classification, Conventional};
 use paved_core::git::CommitInfo;
+use paved_core::release::DependencyBump;
 use paved_core::release::range::CommitRange;
 use serde::Serialize;
 
@@ -51,6 +52,10 @@ pub struct Release {
     pub breaking: Vec<Entry>,
     /// Visible sections in order (Features, Bug fixes, Performance, Reverts, then configured ones).
     pub sections: Vec<Section>,
+    /// Workspace dependencies (other `[[version.package]]`s) released since `previous_tag`:
+    /// why a package with no changes of its own is released. `from` is `null` when the
+    /// dependency had no release before.
+    pub dependencies: Vec<DependencyBump>,
     /// Commits that are not Conventional Commits: in the context, not in the built-in notes.
     pub unparsed: Vec<Unparsed>,
     /// Everyone who authored a change, in order of first appearance.
@@ -196,6 +201,8 @@ pub struct ReleaseMeta {
     pub previous_tag: Option<String>,
     /// Commit time of the newest commit, seconds.
     pub time: i64,
+    /// Workspace dependencies released since `previous_tag`.
+    pub dependencies: Vec<DependencyBump>,
 }
 
 /// Build one release section from a classified range.
@@ -272,6 +279,7 @@ pub fn release(meta: ReleaseMeta, range: &CommitRange, opts: BuildOptions<'_>) -
         date: date(meta.time),
         breaking,
         sections,
+        dependencies: meta.dependencies,
         unparsed,
         contributors,
         first_time_contributors: Vec::new(),

@@ -23,7 +23,7 @@ use paved_core::ci::{CiSink, Outputs, Platform};
 use paved_core::config::PavedConfig;
 use paved_core::git::{Oid, Repo};
 use paved_core::release::range::{self, Candidate, Incomplete, Scope};
-use paved_core::release::{ReleaseOptions, Settings};
+use paved_core::release::{Dependency, DependencyBump, ReleaseOptions, Settings};
 
 use crate::cli::Args;
 use crate::context::{BuildOptions, Context, Release, ReleaseMeta, Repository, SectionRules};
@@ -65,6 +65,9 @@ pub struct Plan<'a> {
     pub links: &'a Links,
     /// Split squash bodies.
     pub split_squash: bool,
+    /// Which configured package depends on which ([`paved_core::workspace`]): a package is
+    /// released when a dependency is, as paved-version plans it.
+    pub dependencies: &'a [Dependency],
 }
 
 impl Plan<'_> {
@@ -107,6 +110,7 @@ impl Plan<'_> {
         sink: &mut dyn FnMut(ReleaseInput) -> Result<()>,
     ) -> Result<Result<(), Incomplete>> {
         let candidates = self.candidates(repo)?;
+        let dependencies = self.dependency_candidates(repo)?;
         match mode {
             Mode::Unreleased => match self.unreleased(repo)? {
                 Ok((r, _)) => sink(r).map(Ok),
@@ -121,7 +125,7 @@ impl Plan<'_> {
                         "tag `{name}` does not point at a commit, so it is not a release"
                     ))
                 })?;
-                match self.tagged(repo, &candidates, i, commit)? {
+                match self.tagged(repo, &candidates, &dependencies, i, commit)? {
                     Ok((r, _)) => sink(r).map(Ok),
                     Err(e) => Ok(Err(e)),
                 }
@@ -131,11 +135,16 @@ impl Plan<'_> {
                     Ok(r) => r,
                     Err(e) => return Ok(Err(e)),
                 };
-                if unreleased
-                    .range
-                    .commits
-                    .iter()
-                    .any(|c| c.cancelled_by.is_none())
+                // A release made only because a workspace dependency is released has no
+                // commits of its own, and still gets its section.
+                let by_dependency =
+                    unreleased.meta.version.is_some() && !unreleased.meta.dependencies.is_empty();
+                if by_dependency
+                    || unreleased
+                        .range
+                        .commits
+                        .iter()
+                        .any(|c| c.cancelled_by.is_none())
                 {
                     sink(unreleased)?;
                 }
@@ -150,10 +159,11 @@ impl Plan<'_> {
                     let Some(&i) = index.get(name.as_str()) else {
                         return Err(self.missing_tag(repo, &name));
                     };
-                    let (release, base) = match self.tagged(repo, &candidates, i, commit)? {
-                        Ok(x) => x,
-                        Err(e) => return Ok(Err(e)),
-                    };
+                    let (release, base) =
+                        match self.tagged(repo, &candidates, &dependencies, i, commit)? {
+                            Ok(x) => x,
+                            Err(e) => return Ok(Err(e)),
+                        };
                     sink(release)?;
                     next = base;
                 }
@@ -182,11 +192,16 @@ impl Plan<'_> {
         repo: &Repo,
     ) -> Result<Result<(ReleaseInput, Option<(String, Oid)>), Incomplete>> {
         let head = repo.head()?;
-        let analysis =
-            match paved_core::release::analyze_scope(repo, head, self.scope, self.settings)? {
-                Ok(a) => a,
-                Err(e) => return Ok(Err(e)),
-            };
+        let analysis = match paved_core::release::analyze_with_dependencies(
+            repo,
+            head,
+            self.scope,
+            self.settings,
+            self.dependencies,
+        )? {
+            Ok(a) => a,
+            Err(e) => return Ok(Err(e)),
+        };
         let plan = &analysis.plan;
         // A stable release's notes cover everything since the last stable release (folding in
         // its release candidates); a pre-release's cover what is new since the latest tag.
@@ -208,9 +223,67 @@ impl Plan<'_> {
             version,
             previous_tag: base.as_ref().map(|t| t.name.clone()),
             time: repo.commit(head)?.commit_time,
+            dependencies: plan.dependencies.clone(),
         };
         let latest = analysis.latest.map(|t| (t.name, t.commit));
         Ok(Ok((ReleaseInput { meta, range }, latest)))
+    }
+
+    /// The release tags of each workspace dependency of this package, read once for every
+    /// release [`Plan::each_release`] builds.
+    fn dependency_candidates(&self, repo: &Repo) -> Result<Vec<(String, Vec<Candidate>)>> {
+        let Some(name) = self.scope.name.as_deref() else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for dep in self.dependencies.iter().filter(|d| d.dependent == name) {
+            let Some(scope) = self.settings.package_scope(&dep.dependency) else {
+                continue;
+            };
+            let template = &scope.template;
+            let tags = repo.tags_matching(|n| template.parse(n).is_some())?;
+            let candidates = range::release_tags(&tags, template);
+            if !candidates.is_empty() {
+                out.push((dep.dependency.clone(), candidates));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The workspace dependencies (`dependencies`: each one's release tags) whose latest release
+    /// reachable from `commit` (a release of this package) is not the one reachable from `base`
+    /// (the release before): what the release was built against that the one before was not.
+    /// Nothing for a first release.
+    fn released_dependencies(
+        repo: &Repo,
+        dependencies: &[(String, Vec<Candidate>)],
+        commit: Oid,
+        base: Option<Oid>,
+    ) -> Result<Result<Vec<DependencyBump>, Incomplete>> {
+        let mut out = Vec::new();
+        let Some(base) = base else {
+            return Ok(Ok(out));
+        };
+        for (name, candidates) in dependencies {
+            let now = match range::find_bases(repo, commit, candidates)? {
+                Ok(b) => b.latest,
+                Err(e) => return Ok(Err(e)),
+            };
+            let before = match range::find_bases(repo, base, candidates)? {
+                Ok(b) => b.latest,
+                Err(e) => return Ok(Err(e)),
+            };
+            if let Some(now) = now
+                && before.as_ref().is_none_or(|b| b.version < now.version)
+            {
+                out.push(DependencyBump {
+                    name: name.clone(),
+                    from: before.map(|b| b.version),
+                    to: now.version,
+                });
+            }
+        }
+        Ok(Ok(out))
     }
 
     /// The release of `candidates[i]` (on `commit`), and the tag its range starts after.
@@ -219,6 +292,7 @@ impl Plan<'_> {
         &self,
         repo: &Repo,
         candidates: &[Candidate],
+        dependencies: &[(String, Vec<Candidate>)],
         i: usize,
         commit: Oid,
     ) -> Result<Result<(ReleaseInput, Option<(String, Oid)>), Incomplete>> {
@@ -246,12 +320,22 @@ impl Plan<'_> {
             Ok(r) => r,
             Err(e) => return Ok(Err(e)),
         };
+        let dependencies = match Self::released_dependencies(
+            repo,
+            dependencies,
+            commit,
+            base.as_ref().map(|t| t.commit),
+        )? {
+            Ok(d) => d,
+            Err(e) => return Ok(Err(e)),
+        };
         let meta = ReleaseMeta {
             title: tag.version.to_string(),
             version: Some(tag.version.clone()),
             tag: Some(tag.name.clone()),
             previous_tag: base.as_ref().map(|t| t.name.clone()),
             time: repo.commit(commit)?.commit_time,
+            dependencies,
         };
         Ok(Ok((
             ReleaseInput { meta, range },
@@ -308,12 +392,14 @@ pub fn run(args: &Args) -> Result<u8> {
     let renderer = Renderer::new(template)?;
     let links = repository(&repo, config.changelog.repository_url.as_deref());
     let sections = SectionRules::new(&config.changelog.sections);
+    let dependencies = paved_core::workspace::dependencies(repo.root(), &config.version.package)?;
     let plan = Plan {
         settings: &settings,
         scope: &scope,
         sections: &sections,
         links: &links,
         split_squash: args.split_squash || config.changelog.split_squash.unwrap_or(false),
+        dependencies: &dependencies,
     };
     let mode = match (&args.tag, args.all) {
         (Some(t), _) => Mode::Tag(t.clone()),
@@ -452,6 +538,14 @@ pub fn run(args: &Args) -> Result<u8> {
         if r.breaking > 0 {
             let _ = write!(text, ", {} breaking", r.breaking);
         }
+        if r.dependencies > 0 {
+            let noun = if r.dependencies == 1 {
+                "dependency"
+            } else {
+                "dependencies"
+            };
+            let _ = write!(text, ", {} {noun} released", r.dependencies);
+        }
         if r.unparsed > 0 {
             let _ = write!(text, ", {} not conventional (left out)", r.unparsed);
         }
@@ -502,6 +596,7 @@ struct Summary {
     prerelease: bool,
     entries: usize,
     breaking: usize,
+    dependencies: usize,
     unparsed: usize,
     commits: usize,
 }
@@ -516,6 +611,7 @@ impl Summary {
             prerelease: r.prerelease,
             entries: r.sections.iter().map(|s| s.entries.len()).sum(),
             breaking: r.breaking.len(),
+            dependencies: r.dependencies.len(),
             unparsed: r.unparsed.len(),
             commits: r.commit_count,
         }

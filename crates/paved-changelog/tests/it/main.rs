@@ -2,6 +2,7 @@
 
 paved_testkit::tool_tests!(env!("CARGO_BIN_EXE_paved-changelog"));
 
+mod agree;
 mod changelog;
 mod hostile;
 mod publish;
