@@ -9,6 +9,7 @@ use paved_core::conventional::{self, Classification, Conventional};
 use paved_core::git::CommitInfo;
 use paved_core::release::DependencyBump;
 use paved_core::release::range::CommitRange;
+use paved_core::semver_rules::BumpRules;
 use serde::Serialize;
 
 use paved_forge::links::{IssueRef, Links, PrRef};
@@ -56,7 +57,9 @@ pub struct Release {
     /// why a package with no changes of its own is released. `from` is `null` when the
     /// dependency had no release before.
     pub dependencies: Vec<DependencyBump>,
-    /// Commits that are not Conventional Commits: in the context, not in the built-in notes.
+    /// Commits that are not Conventional Commits under the repository's rules (the ones
+    /// `paved-version lint` rejects, for the same reason): in the context, not in the built-in
+    /// notes.
     pub unparsed: Vec<Unparsed>,
     /// Everyone who authored a change, in order of first appearance.
     pub contributors: Vec<Contributor>,
@@ -125,6 +128,8 @@ pub struct Unparsed {
     pub short_sha: String,
     /// First line.
     pub summary: String,
+    /// Why it is not conventional (as `paved-version lint` says it).
+    pub reason: String,
     /// Web link to the commit.
     pub url: Option<String>,
 }
@@ -182,6 +187,8 @@ impl SectionRules {
 pub struct BuildOptions<'a> {
     /// Visible types and titles.
     pub sections: &'a SectionRules,
+    /// The package's bump rules: which types are known, so which commits are not conventional.
+    pub rules: &'a BumpRules,
     /// Link builder.
     pub links: &'a Links,
     /// Split squash bodies into entries.
@@ -213,11 +220,24 @@ pub fn release(meta: ReleaseMeta, range: &CommitRange, opts: BuildOptions<'_>) -
     let mut contributors: Vec<Contributor> = Vec::new();
     let mut counted = 0;
     for rc in &range.commits {
+        let c = &rc.commit;
+        // Judged as `paved-version lint` and the version analysis judge it, cancelled or not,
+        // so the three count the same commits as not conventional.
+        if let conventional::Verdict::Rejected(reason) =
+            conventional::judge(&c.message, &rc.class, opts.rules)
+        {
+            unparsed.push(Unparsed {
+                sha: c.id.to_string(),
+                short_sha: c.short_id(),
+                summary: c.summary().to_owned(),
+                reason,
+                url: opts.links.commit(&c.id.to_string()),
+            });
+        }
         if rc.cancelled_by.is_some() {
             continue;
         }
         counted += 1;
-        let c = &rc.commit;
         let author = Author {
             name: c.author.name.clone(),
             email: c.author.email.clone(),
@@ -232,15 +252,7 @@ pub fn release(meta: ReleaseMeta, range: &CommitRange, opts: BuildOptions<'_>) -
         }
         let conv = match &rc.class {
             Classification::Conventional(conv) => conv,
-            Classification::Unparsed { .. } => {
-                unparsed.push(Unparsed {
-                    sha: c.id.to_string(),
-                    short_sha: c.short_id(),
-                    summary: c.summary().to_owned(),
-                    url: opts.links.commit(&c.id.to_string()),
-                });
-                continue;
-            }
+            Classification::Unparsed { .. } => continue,
         };
         for entry in entries_of(c, conv, &author, opts) {
             if entry.breaking {

@@ -79,6 +79,7 @@ impl Plan<'_> {
     fn opts(&self) -> BuildOptions<'_> {
         BuildOptions {
             sections: self.sections,
+            rules: self.settings.rules_for(self.scope),
             links: self.links,
             split_squash: self.split_squash,
         }

@@ -307,3 +307,104 @@ fn an_npm_package_released_by_its_dependency_gets_the_same_version() {
     assert_agree(&runs);
     assert_eq!(runs[1].1["released"], false);
 }
+
+/// A history whose commits `lint` rejects for reasons other than a header that does not parse
+/// (an unknown type, a breaking unknown type, git's merge wording on a single-parent commit, a
+/// `fixup!`), with a type the config adds (`deps`), which all three accept.
+#[test]
+fn lint_the_analysis_and_the_changelog_count_the_same_commits_as_not_conventional() {
+    let repo = TestRepo::new();
+    repo.write("paved.toml", "[version.types]\ndeps = \"patch\"\n");
+    repo.git(&["add", "paved.toml"]);
+    repo.git(&["commit", "-q", "-m", "chore: configure paved"]);
+    repo.tag("v1.0.0");
+    let base = repo.head();
+    for (file, message) in [
+        ("a", "feat: search"),
+        ("b", "wip: half of the parser"),
+        ("c", "feature: export as CSV"),
+        ("d", "deps: bump serde"),
+        ("e", "Merge branch 'topic' into main"),
+        ("f", "fixup! feat: search"),
+        ("g", "Update README"),
+        ("h", "refactor!: drop the v1 config"),
+        ("i", "hack!: the old API is gone"),
+        ("j", "fix(api): handle an empty body"),
+    ] {
+        repo.commit_file(file, message);
+    }
+
+    let lint = version(
+        &repo,
+        &["lint", "--range", &format!("{base}..HEAD"), "--json"],
+    );
+    assert_eq!(lint.code, 1, "{lint:?}");
+    let lint: serde_json::Value = serde_json::from_str(&lint.stdout).unwrap();
+    let rejected: Vec<(String, String)> = lint["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["header"].as_str().unwrap().to_owned(),
+                f["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let mut headers: Vec<&str> = rejected.iter().map(|(h, _)| h.as_str()).collect();
+    headers.sort_unstable();
+    assert_eq!(
+        headers,
+        [
+            "Merge branch 'topic' into main",
+            "Update README",
+            "feature: export as CSV",
+            "fixup! feat: search",
+            "hack!: the old API is gone",
+            "wip: half of the parser",
+        ]
+    );
+
+    let plan = version(&repo, &["--json"]).json();
+    assert_eq!(plan["unparsed"], rejected.len(), "{plan:#}");
+    assert_eq!(plan["version"], "2.0.0");
+
+    let context = repo.paved(&["--context"]).json();
+    let release = &context["releases"][0];
+    assert_eq!(release["version"], "2.0.0");
+    assert_eq!(
+        release["unparsed"].as_array().unwrap().len(),
+        rejected.len(),
+        "{release:#}"
+    );
+    let mut from_changelog: Vec<(String, String)> = release["unparsed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["summary"].as_str().unwrap().to_owned(),
+                u["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let mut from_lint = rejected.clone();
+    from_changelog.sort();
+    from_lint.sort();
+    assert_eq!(from_changelog, from_lint);
+    // The breaking change of an unknown type is still shown as breaking (it bumps major).
+    let breaking: Vec<&str> = release["breaking"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["description"].as_str().unwrap())
+        .collect();
+    assert_eq!(breaking, ["the old API is gone", "drop the v1 config"]);
+    let run = repo.paved(&[]);
+    assert!(
+        run.stderr
+            .contains(&format!("{} not conventional (left out)", rejected.len())),
+        "{}",
+        run.stderr
+    );
+}
