@@ -15,8 +15,12 @@
 //! - paved-changelog `--all` on a 1,000,000-commit history where every commit is a release tag,
 //!   against paved-version on the same repository (`cargo xtask bench tags`). Target: at most 2x.
 //!
-//! `cargo xtask bench version`, `cargo xtask bench changelog`, `cargo xtask bench tags` or
-//! `cargo xtask bench quarantine` runs one.
+//! - paved-version calibrate: every release replayed on a 10,000-commit history with 200 release
+//!   tags (`cargo xtask bench calibrate`), against `git log --format=%B` of the whole history.
+//!   Target: seconds, not minutes (one history walk shared by every replay).
+//!
+//! `cargo xtask bench version`, `cargo xtask bench changelog`, `cargo xtask bench tags`,
+//! `cargo xtask bench calibrate` or `cargo xtask bench quarantine` runs one.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -58,6 +62,13 @@ const CHANGELOG_REPO: History = History {
     tag_every: 500,
     after_last_tag: 300,
 };
+/// 200 releases of 50 commits each, for calibrate's replay of every one of them.
+const CALIBRATE_REPO: History = History {
+    name: "calibrate-10k-200",
+    commits: 10_000,
+    tag_every: 50,
+    after_last_tag: 0,
+};
 /// Every commit a release: a million tags, where a per-release scan of the tags is quadratic.
 const TAGS_REPO: History = History {
     name: "tags-1m",
@@ -75,18 +86,18 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if (args.len() > 1 && !memory_only)
         || !matches!(
             which,
-            None | Some("version" | "changelog" | "tags" | "quarantine")
+            None | Some("version" | "changelog" | "tags" | "calibrate" | "quarantine")
         )
     {
         return Err(format!(
-            "usage: cargo xtask bench [version|changelog|tags|quarantine [memory]] (got `{}`)",
+            "usage: cargo xtask bench [version|changelog|tags|calibrate|quarantine [memory]] (got `{}`)",
             args.join(" ")
         ));
     }
     // Only the binaries this bench runs.
     let packages: &[&str] = match which {
         Some("quarantine") => &["paved-quarantine"],
-        Some("version") => &["paved-version"],
+        Some("version" | "calibrate") => &["paved-version"],
         Some("changelog" | "tags") => &["paved-version", "paved-changelog"],
         _ => &["paved-version", "paved-changelog", "paved-quarantine"],
     };
@@ -104,6 +115,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     if matches!(which, None | Some("changelog" | "tags")) {
         bench_tags()?;
+    }
+    if matches!(which, None | Some("calibrate")) {
+        bench_calibrate()?;
     }
     if matches!(which, None | Some("quarantine")) {
         quarantine::run(memory_only)?;
@@ -217,6 +231,64 @@ fn bench_tags() -> Result<(), String> {
     println!(
         "  ratio                             {ratio:>8.2}x  (target <= 2.00x) {}",
         verdict(ratio, 2.0)
+    );
+    Ok(())
+}
+
+/// `paved-version calibrate` replays every release of a history with 200 release tags: one walk
+/// decodes the history and every replay is arithmetic over it, so it takes about as long as
+/// reading the history once. Target: seconds (at most 10 s here), not minutes.
+fn bench_calibrate() -> Result<(), String> {
+    const RUNS: usize = 5;
+    const TARGET_SECS: f64 = 10.0;
+    let h = &CALIBRATE_REPO;
+    let bin = root().join("target/release/paved-version");
+    let (repo, _) = build_history(h)?;
+    let git = median(RUNS, || {
+        run_quiet(
+            Command::new("git")
+                .current_dir(&repo)
+                .args(["log", "--format=%B"]),
+        )
+    })?;
+    let calibrate = median(RUNS, || run_quiet(tool(&bin, &repo).arg("calibrate")))?;
+    let out = tool(&bin, &repo)
+        .args(["calibrate", "--json"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!(
+            "paved-version calibrate failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("paved-version calibrate --json printed no JSON: {e}"))?;
+    let best = &report["best"];
+    let (Some(releases), Some(score)) = (best["releases"].as_u64(), best["score"].as_f64()) else {
+        return Err(format!(
+            "paved-version calibrate --json has no `best.releases`/`best.score`: {report}"
+        ));
+    };
+    let agreement = format!("{:.1}%", score * 100.0);
+    let commits_read = report["commits_read"].as_u64().unwrap_or_default();
+    let secs = calibrate.as_secs_f64();
+    let ratio = secs / git.as_secs_f64();
+    println!(
+        "
+paved-version calibrate on {} commits ({} release tags); median of {RUNS} runs",
+        h.commits,
+        (1..=h.commits).filter(|i| h.is_tagged(*i)).count()
+    );
+    println!("  git log --format=%B               {:>8.1} ms", ms(git));
+    println!(
+        "  paved-version calibrate           {:>8.1} ms   -> {releases} releases replayed over {commits_read} commits read, {agreement} agree",
+        ms(calibrate)
+    );
+    println!("  ratio to git log                  {ratio:>8.2}x");
+    println!(
+        "  time                              {secs:>8.2} s   (target <= {TARGET_SECS:.0} s) {}",
+        verdict(secs, TARGET_SECS)
     );
     Ok(())
 }
