@@ -200,7 +200,20 @@ pub fn upsert(existing: Option<&str>, sections: &[String], header: &str) -> Stri
             continue;
         };
         unreleased_written |= key == Key::Unreleased;
-        let mut body: String = text.trim_end().lines().collect::<Vec<_>>().join(eol);
+        let lines: Vec<&str> = text.trim_end().lines().collect();
+        let mut body = String::with_capacity(text.len() + 2);
+        for (n, (line, fenced)) in lines.iter().zip(fenced_lines(&lines)).enumerate() {
+            if n > 0 {
+                body.push_str(eol);
+                // A release heading inside the section (a pasted PR body, a custom template)
+                // would split it in the file, and the next run would write it twice. Escaped,
+                // it reads as the same text and stays part of this section.
+                if !fenced && heading_key(line).is_some() {
+                    body.push('\\');
+                }
+            }
+            body.push_str(line);
+        }
         body.push_str(eol);
         // A released version takes the place of the `Unreleased` section it came from, unless
         // this call wrote that `Unreleased` section itself.
@@ -554,6 +567,8 @@ mod tests {
         let sections = ["## [1.0.0]\n\n- a\n\n## [1.0.0]\n\n- b\n".to_owned()];
         let once = upsert(None, &sections, DEFAULT_HEADER);
         assert_eq!(upsert(Some(&once), &sections, DEFAULT_HEADER), once);
+        assert!(once.contains("\n\\## [1.0.0]\n\n- b\n"), "{once}");
+        assert_eq!(once.matches("\n## [1.0.0]").count(), 1, "{once}");
         // A file that already holds a release twice (another tool's duplicate) gets it once.
         let existing =
             "# Changelog\n\n## [1.0.0]\n\n- old\n\n## [0.9.0]\n\n- x\n\n## [1.0.0]\n\n- older\n";
@@ -564,5 +579,22 @@ mod tests {
         );
         assert_eq!(out.matches("## [1.0.0]").count(), 1, "{out}");
         assert!(out.contains("## [0.9.0]\n\n- x\n"), "{out}");
+    }
+
+    /// Found by the `changelog_upsert` fuzz target: a release's notes holding another release's
+    /// heading (a PR description with `## [Unreleased]` in it) were split in the file, so a second
+    /// run wrote the part after that heading once more.
+    #[test]
+    fn a_section_holding_another_release_heading_is_written_once() {
+        let sections = [
+            "## v2.0.0\n\n- new\n\n## [Unreleased]\n\n- body text\n\n```\n## [1.0.0]\n```\n"
+                .to_owned(),
+        ];
+        let once = upsert(None, &sections, "");
+        let twice = upsert(Some(&once), &sections, "");
+        assert_eq!(twice, once);
+        assert!(once.contains("\n\\## [Unreleased]\n"), "{once}");
+        // In a code fence it is not a heading, and stays as written.
+        assert!(once.contains("```\n## [1.0.0]\n```"), "{once}");
     }
 }
