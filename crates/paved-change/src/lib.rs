@@ -478,6 +478,12 @@ fn wait_cmd(args: &Args, w: &WaitArgs, sink: &CiSink) -> Result<u8> {
     for r in &decision.reviews {
         paved_core::cli::info(&wait::review_line(r));
     }
+    // The number people use (CHG0030001), when the local record knows it.
+    let name = local
+        .as_ref()
+        .map(|(_, b)| b.record.number.clone())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| w.id.clone());
     if let Some((path, mut b)) = local {
         b.record.state = decision.approval.as_str().into();
         if decision.approval == Approval::Approved && b.timestamps.approved_at.is_none() {
@@ -507,12 +513,7 @@ fn wait_cmd(args: &Args, w: &WaitArgs, sink: &CiSink) -> Result<u8> {
         Approval::Approved => Ok(paved_core::exit::OK),
         _ => {
             sink.annotate(&paved_core::ci::Annotation {
-                message: format!(
-                    "change {} was {} ({}); do not deploy",
-                    w.id,
-                    decision.approval.as_str(),
-                    decision.label
-                ),
+                message: wait::refusal(&name, ctx.kind, &decision),
                 ..Default::default()
             });
             Ok(paved_core::exit::REFUSED)

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use paved_core::http::Clock;
 
-use crate::backend::{Approval, Backend, Review, State};
+use crate::backend::{Approval, Backend, Kind, Review, State};
 use crate::error::{Error, Result};
 
 /// How `wait` ended (a timeout is an error: exit 3).
@@ -107,7 +107,12 @@ pub fn parse_duration(flag: &str, text: &str) -> Result<Duration> {
 /// One line a person reads about a review: `approved by grace at 2026-01-05T10:20:00Z: lgtm`
 /// (the comment on one line, cut to 200 characters; the CI sink shields it when printed).
 pub fn review_line(r: &Review) -> String {
-    let mut line = format!("{} by {}", r.state, r.user);
+    format!("{} {}", r.state, decided_by(r, false))
+}
+
+/// `by grace at 2026-01-05T10:20:00Z: lgtm`, the comment quoted when `quote`.
+fn decided_by(r: &Review, quote: bool) -> String {
+    let mut line = format!("by {}", r.user);
     if let Some(at) = &r.at {
         line.push_str(&format!(" at {at}"));
     }
@@ -119,9 +124,41 @@ pub fn review_line(r: &Review) -> String {
             .chars()
             .take(200)
             .collect();
-        line.push_str(&format!(": {one}"));
+        if quote {
+            line.push_str(&format!(": \"{one}\""));
+        } else {
+            line.push_str(&format!(": {one}"));
+        }
     }
     line
+}
+
+/// What `wait` says when change `change` (the number people use, or the id given) in `backend`
+/// was not approved: the change, its approval and the backend's own state, who decided and why
+/// (when the backend keeps approval records), and what to do next.
+pub fn refusal(change: &str, backend: Kind, decision: &Decision) -> String {
+    let approval = decision.approval.as_str();
+    let deciders: Vec<String> = decision
+        .reviews
+        .iter()
+        .filter(|r| r.state == approval)
+        .map(|r| decided_by(r, true))
+        .collect();
+    let who = if deciders.is_empty() {
+        String::new()
+    } else {
+        format!(": {approval} {}", deciders.join("; and "))
+    };
+    let next = match decision.approval {
+        Approval::Cancelled => "open a new change for the next deployment",
+        _ => {
+            "address the reasons given, then ask for approval again (re-run the pipeline: `paved-change open` finds the change, or opens a new one)"
+        }
+    };
+    format!(
+        "change {change} ({backend}) was {approval}, state {}{who}. Do not deploy it: {next}.",
+        decision.label
+    )
 }
 
 /// The `approved-by` output: who approved, comma-separated, each once, in review order.
@@ -133,4 +170,71 @@ pub fn approvers(reviews: &[Review]) -> String {
         }
     }
     users.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decision(approval: Approval, label: &str, reviews: Vec<Review>) -> Decision {
+        Decision {
+            approval,
+            label: label.to_owned(),
+            polls: 1,
+            reviews,
+        }
+    }
+
+    fn review(user: &str, state: &str, comment: Option<&str>) -> Review {
+        Review {
+            user: user.to_owned(),
+            state: state.to_owned(),
+            at: Some("2026-01-05T10:20:00Z".to_owned()),
+            comment: comment.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_rejection_names_the_change_its_approval_the_approver_and_what_to_do() {
+        let d = decision(
+            Approval::Rejected,
+            "New (approval rejected)",
+            vec![
+                review("Abel Tuter", "approved", Some("fine by me")),
+                review(
+                    "Bernard Laboy",
+                    "rejected",
+                    Some("The backout plan\nwas never tested"),
+                ),
+            ],
+        );
+        assert_eq!(
+            refusal("CHG0030001", Kind::Servicenow, &d),
+            "change CHG0030001 (servicenow) was rejected, state New (approval rejected): rejected \
+             by Bernard Laboy at 2026-01-05T10:20:00Z: \"The backout plan was never tested\". Do \
+             not deploy it: address the reasons given, then ask for approval again (re-run the \
+             pipeline: `paved-change open` finds the change, or opens a new one)."
+        );
+    }
+
+    #[test]
+    fn a_rejection_without_approval_records_names_the_backend_state() {
+        let d = decision(Approval::Rejected, "rejected", Vec::new());
+        let text = refusal("chg-1f2e", Kind::File, &d);
+        assert!(
+            text.starts_with(
+                "change chg-1f2e (file) was rejected, state rejected. Do not deploy it: address the reasons given"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_cancelled_change_asks_for_a_new_one() {
+        let d = decision(Approval::Cancelled, "Canceled", Vec::new());
+        assert_eq!(
+            refusal("CHG0030002", Kind::Servicenow, &d),
+            "change CHG0030002 (servicenow) was cancelled, state Canceled. Do not deploy it: open a new change for the next deployment."
+        );
+    }
 }
