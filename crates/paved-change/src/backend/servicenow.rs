@@ -6,7 +6,7 @@ use paved_core::http::{Auth, Client, Method, RequestBuilder, Secret};
 use serde_json::{Value, json};
 
 use super::{
-    Api, Approval, Backend, DIGEST_LABEL, Kind, Opened, Outcome, State, digest_in, excerpt,
+    Api, Approval, Backend, DIGEST_LABEL, Kind, Opened, Outcome, Review, State, digest_in, excerpt,
 };
 use crate::bundle::Bundle;
 use crate::error::{Error, Result};
@@ -360,6 +360,40 @@ impl ServiceNow {
         )))
     }
 
+    /// The approvers' decisions on change `sys_id`, oldest first: `sysapproval_approver` through
+    /// the Table API (with either change API), each field as `{"value", "display_value"}`. When
+    /// they cannot be read (a user without read access to that table gets `403`), a warning and
+    /// no reviews: who decided is worth a line, never a failed gate or a blocked deployment.
+    fn approvals(&self, sys_id: &str) -> Vec<Review> {
+        match self.try_approvals(sys_id) {
+            Ok(reviews) => reviews,
+            Err(e) => {
+                paved_core::cli::warn(&format!(
+                    "could not read who approved or rejected ServiceNow change `{sys_id}` from `sysapproval_approver`: {e}; the decision stands, only the approvers are not shown"
+                ));
+                Vec::new()
+            }
+        }
+    }
+
+    fn try_approvals(&self, sys_id: &str) -> Result<Vec<Review>> {
+        let request = self
+            .api
+            .request(
+                Method::Get,
+                format!("{}/api/now/table/sysapproval_approver", self.root()),
+            )
+            .query(
+                "sysparm_query",
+                &format!("sysapproval={sys_id}^ORDERBYsys_updated_on"),
+            )
+            .query("sysparm_fields", "approver,state,comments,sys_updated_on")
+            .query("sysparm_display_value", "all");
+        let value = self.api.send_json(request, None)?;
+        let rows = value["result"].as_array().cloned().unwrap_or_default();
+        Ok(rows.iter().filter_map(snow_review).collect())
+    }
+
     fn web_url(&self, sys_id: &str) -> String {
         format!(
             "{}/nav_to.do?uri=change_request.do?sys_id={sys_id}",
@@ -383,6 +417,53 @@ fn field_text(v: &Value) -> Option<String> {
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
     }
+}
+
+/// One `sysapproval_approver` row as a review, when it is a decision (`approved` or
+/// `rejected`; `requested`, `not requested`, `cancelled` are not).
+fn snow_review(row: &Value) -> Option<Review> {
+    let state = field_text(&row["state"])?;
+    if state != "approved" && state != "rejected" {
+        return None;
+    }
+    let shown = |k: &str| match &row[k] {
+        Value::Object(o) => o
+            .get("display_value")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        v => field_text(v),
+    };
+    let user = shown("approver")
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| "an unnamed approver".to_owned());
+    // `sys_updated_on` is stored as `YYYY-MM-DD HH:MM:SS` in UTC.
+    let at = field_text(&row["sys_updated_on"])
+        .and_then(|t| jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S", t.trim()).ok())
+        .and_then(|t| t.to_zoned(jiff::tz::TimeZone::UTC).ok())
+        .map(|t| t.timestamp().to_string());
+    let comment = shown("comments").and_then(|c| latest_journal_entry(&c));
+    Some(Review {
+        user,
+        state,
+        at,
+        comment,
+    })
+}
+
+/// The newest entry of a journal field as the Table API shows it (`2026-01-05 10:20:00 - Bernard
+/// Laboy (Comments)` then the text, newest first, entries separated by a blank line), without
+/// its header line.
+fn latest_journal_entry(journal: &str) -> Option<String> {
+    let mut lines = journal.trim().lines().peekable();
+    if lines
+        .peek()
+        .is_some_and(|l| l.contains(" - ") && l.trim_end().ends_with(')'))
+    {
+        lines.next();
+    }
+    let text: Vec<&str> = lines.take_while(|l| !l.trim().is_empty()).collect();
+    let text = text.join("\n").trim().to_owned();
+    (!text.is_empty()).then_some(text)
 }
 
 /// A 32-character hex sys_id (anything else is a number or a name).
@@ -531,6 +612,15 @@ impl Backend for ServiceNow {
 
     fn state(&self, id: &str) -> Result<State> {
         Ok(snow_state(&self.get(id)?))
+    }
+
+    fn reviews(&self, id: &str) -> Result<Vec<Review>> {
+        let sys_id = if is_sys_id(id) {
+            id.to_owned()
+        } else {
+            self.get(id)?.sys_id
+        };
+        Ok(self.approvals(&sys_id))
     }
 
     fn recorded_digest(&self, id: &str) -> Result<Option<String>> {

@@ -410,6 +410,85 @@ fn wait_times_out_with_exit_3_without_sleeping_past_the_deadline() {
     );
 }
 
+/// A `sysapproval_approver` row as the Table API answers with `sysparm_display_value=all`.
+fn snow_approval(approver: &str, state: &str, at: &str, comments: &str) -> Value {
+    json!({
+        "approver": {
+            "value": "46d44a23a9fe19810012d100cca80666",
+            "display_value": approver,
+            "link": "https://acme.service-now.com/api/now/table/sys_user/46d44a23a9fe19810012d100cca80666",
+        },
+        "state": {"value": state, "display_value": state},
+        "comments": {"value": "", "display_value": comments},
+        "sys_updated_on": {"value": at, "display_value": at},
+    })
+}
+
+#[test]
+fn wait_names_who_rejected_a_servicenow_change_and_why() {
+    let server = FakeServer::start();
+    server
+        .route("GET", "/api/now/table/sysapproval_approver")
+        .query("sysparm_query", &format!("sysapproval={SYS_ID}^ORDERBYsys_updated_on"))
+        .query("sysparm_display_value", "all")
+        .respond(FakeResponse::json(
+            200,
+            json!({"result": [
+                snow_approval("Abel Tuter", "requested", "2026-01-05 10:00:00", ""),
+                snow_approval(
+                    "Bernard Laboy",
+                    "rejected",
+                    "2026-01-05 10:20:00",
+                    "2026-01-05 10:20:00 - Bernard Laboy (Comments)\nThe backout plan\nwas never tested\n\n2026-01-05 10:05:00 - Bernard Laboy (Comments)\nLooking at it\n\n",
+                ),
+            ]}),
+        ));
+    let (result, _, _) = wait_on(
+        &server,
+        &[("-4", "requested"), ("-5", "rejected")],
+        Duration::from_secs(3600),
+    );
+    let d = result.unwrap();
+    assert_eq!(d.approval, Approval::Rejected);
+    assert_eq!(
+        d.reviews,
+        [paved_change::backend::Review {
+            user: "Bernard Laboy".into(),
+            state: "rejected".into(),
+            at: Some("2026-01-05T10:20:00Z".into()),
+            comment: Some("The backout plan\nwas never tested".into()),
+        }]
+    );
+    assert_eq!(
+        wait::refusal("CHG0030001", paved_change::backend::Kind::Servicenow, &d),
+        "change CHG0030001 (servicenow) was rejected, state New (approval rejected): rejected by \
+         Bernard Laboy at 2026-01-05T10:20:00Z: \"The backout plan was never tested\". Do not \
+         deploy it: address the reasons given, then ask for approval again (re-run the pipeline: \
+         `paved-change open` finds the change, or opens a new one)."
+    );
+    let asked = server.requests_to("GET", "/api/now/table/sysapproval_approver");
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        asked[0].header("authorization"),
+        Some(format!("Bearer {SNOW_TOKEN}").as_str())
+    );
+}
+
+#[test]
+fn wait_still_decides_when_servicenow_hides_the_approvals() {
+    let server = FakeServer::start();
+    server
+        .route("GET", "/api/now/table/sysapproval_approver")
+        .respond(FakeResponse::json(
+            403,
+            json!({"error": {"message": "Insufficient rights to query records", "detail": "Field(s) present in the query do not have permission to be read"}, "status": "failure"}),
+        ));
+    let (result, _, _) = wait_on(&server, &[("-5", "rejected")], Duration::from_secs(3600));
+    let d = result.unwrap();
+    assert_eq!(d.approval, Approval::Rejected);
+    assert!(d.reviews.is_empty(), "{:?}", d.reviews);
+}
+
 // ---------------------------------------------------------------------------------------------
 // GitHub and GitLab deployments
 // ---------------------------------------------------------------------------------------------

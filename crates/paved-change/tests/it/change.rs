@@ -526,6 +526,17 @@ fn wait_exits_1_when_rejected_and_logs_no_flood() {
         200,
         json!({ "result": { "sys_id": SYS_ID, "number": "CHG0030009", "state": "-4", "approval": "rejected" } }),
     ));
+    server
+        .route("GET", "/api/now/table/sysapproval_approver")
+        .respond(FakeResponse::json(
+            200,
+            json!({ "result": [{
+                "approver": { "value": "46d44a23a9fe19810012d100cca80666", "display_value": "Bernard Laboy" },
+                "state": { "value": "rejected", "display_value": "Rejected" },
+                "comments": { "value": "", "display_value": "2026-01-05 10:20:00 - Bernard Laboy (Comments)\nNo backout plan\n\n" },
+                "sys_updated_on": { "value": "2026-01-05 10:20:00", "display_value": "2026-01-05 10:20:00" },
+            }] }),
+        ));
     let url = server.url();
     let env = [
         ("SERVICENOW_TOKEN", "tok-abcdef"),
@@ -543,7 +554,14 @@ fn wait_exits_1_when_rejected_and_logs_no_flood() {
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("was rejected"), "{}", run.stderr);
+    // The change, its approval, who rejected it and why, and what to do.
+    let refusal = format!(
+        "error: change {SYS_ID} (servicenow) was rejected, state Assess (approval rejected): \
+         rejected by Bernard Laboy at 2026-01-05T10:20:00Z: \"No backout plan\". Do not deploy \
+         it: address the reasons given"
+    );
+    assert!(run.stderr.contains(&refusal), "{}", run.stderr);
+    assert!(server.unmatched().is_empty(), "{:?}", server.unmatched());
 }
 
 #[test]
