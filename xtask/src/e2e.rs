@@ -27,7 +27,9 @@
 //! The flaky-test loop (`quarantine.yml`, the `quarantine-loop` component) runs against fake
 //! forges served from this process; see [`quarantine`].
 //! Promotion (`promote.yml`, the `promote` component) runs against a real registry, refusal
-//! first; see [`promote`].
+//! first; see [`promote`]. A change that ServiceNow rejects (a fake instance on the Table API)
+//! fails `change.yml`'s and the component's wait job and keeps the deploy job from running;
+//! see [`change`].
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -39,6 +41,7 @@ use crate::adoption;
 use crate::tools::{npm_bin, venv_bin};
 use crate::util::{cargo, describe, root, step};
 
+mod change;
 mod promote;
 mod quarantine;
 
@@ -300,6 +303,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if run_github {
         promote::github(&tmp, &paved, &bin_dir, &crate::dist::workspace_version()?)?;
         github(&tmp, &paved, &bin_dir)?;
+        change::github(&tmp, &paved, &bin_dir, &crate::dist::workspace_version()?)?;
         quarantine::github(&tmp, &paved, &bin_dir, &crate::dist::workspace_version()?)?;
     }
     let github_secs = t.elapsed().as_secs_f64();
@@ -307,6 +311,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if run_gitlab {
         promote::gitlab(&tmp, &paved, &bin_dir)?;
         gitlab(&tmp, &paved, &bin_dir)?;
+        change::gitlab(&tmp, &paved, &bin_dir)?;
         quarantine::gitlab(&tmp, &paved, &bin_dir)?;
     }
     let gitlab_secs = t.elapsed().as_secs_f64();
