@@ -593,8 +593,7 @@ mod bom {
             .flat_map(|cap| [true, false].map(|plain| (cap, plain)))
             .map(|(cap, plain)| {
                 crate::fuzzing::parse_with(xml.as_bytes(), cap, plain)
-                    .err()
-                    .expect("a truncated file is an error")
+                    .expect_err("a truncated file is an error")
                     .to_string()
             })
             .collect();
