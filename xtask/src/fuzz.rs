@@ -233,9 +233,9 @@ fn run_one(
         .arg("-timeout=30")
         .arg("-rss_limit_mb=4096")
         .arg(format!("-artifact_prefix={}/", artifacts.display()))
+        .args(runs.map(|n| format!("-runs={n}")))
         .arg(&work)
         .arg(&seeds)
-        .args(runs.map(|n| format!("-runs={n}")))
         .env("ASAN_OPTIONS", "detect_leaks=0")
         .stdout(Stdio::null())
         .stderr(log);
