@@ -1,8 +1,19 @@
 //! Issues on GitHub and GitLab (open, find, close), for paved-quarantine's `update --open-issues`.
 //!
-//! Opening is idempotent: an open issue with exactly the same title (and the label, when one is
-//! given) is reused instead of opening a second one, so a re-run of a job does not file
-//! duplicates. Closing an issue that is already closed is a no-op (no second comment).
+//! Opening is idempotent: an open issue that is the spec's own is reused instead of opening a
+//! second one, so a re-run of a job does not file duplicates. With a [`IssueSpec::marker`] (a
+//! hidden HTML comment naming what the issue is about, made by [`hidden_marker`]), "its own" is
+//! an open issue (with the label, when one is given) whose body *starts* with that marker line:
+//! a person may retitle the issue and it is still found; an issue someone else wrote with the
+//! same title but no marker is not ours, and is never reused, commented on or closed. The marker
+//! is matched as the whole first line, so a marker quoted further down a body, or the marker of a
+//! test whose name merely starts like this one's, does not count. Without a marker the exact
+//! title is the key. Closing an issue that is already closed is a no-op (no second comment).
+//!
+//! A marked issue is looked up by listing the open issues with the label (GitHub and GitLab
+//! alike: GitLab's `search` matches words, not a marker, and a title search would miss a
+//! retitled issue), so an issue whose label a person removed is not found and a second one is
+//! opened.
 //!
 //! GitHub, REST API `2022-11-28`:
 //! - `GET /repos/{o}/{r}/issues?state=open&labels=&per_page=100` (paginated with `Link`; pull
@@ -13,7 +24,8 @@
 //!   `PATCH /repos/{o}/{r}/issues/{n}` (`state: closed`, `state_reason: completed`) → `200`.
 //!
 //! GitLab, REST API v4:
-//! - `GET /projects/:id/issues?state=opened&in=title&search=&labels=&per_page=100` (paginated);
+//! - `GET /projects/:id/issues?state=opened&labels=&per_page=100` (paginated; without a marker,
+//!   narrowed with `in=title&search=<title>`);
 //! - `POST /projects/:id/issues` (`title`, `description`, `labels` comma-separated) → `201`;
 //! - `GET /projects/:id/issues/:iid` (`state` = `opened` / `closed`),
 //!   `POST /projects/:id/issues/:iid/notes` → `201`,
@@ -38,6 +50,51 @@ pub struct IssueSpec {
     pub body: String,
     /// Labels to set (created by the forge if missing).
     pub labels: Vec<String>,
+    /// The hidden marker `body` starts with ([`hidden_marker`]): how a re-run recognises the
+    /// issue it opened, whatever its title became. `None`: the exact title is the key.
+    #[serde(default)]
+    pub marker: Option<String>,
+}
+
+/// A hidden marker for the first line of an issue body: an HTML comment `<!-- {name} k=v … -->`
+/// that the forge does not render. Values are percent-encoded where they could end the comment
+/// (`<`, `>`), start another field or line (whitespace, control characters), or be mistaken for
+/// an encoding (`%`), so any test name gives exactly one marker and no marker is a prefix of
+/// another's line.
+pub fn hidden_marker(name: &str, fields: &[(&str, &str)]) -> String {
+    let mut out = format!("<!-- {name}");
+    for (key, value) in fields {
+        out.push(' ');
+        out.push_str(key);
+        out.push('=');
+        for c in value.chars() {
+            if c == '%' || c == '<' || c == '>' || c.is_whitespace() || c.is_control() {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("%{b:02X}"));
+                }
+            } else {
+                out.push(c);
+            }
+        }
+    }
+    out.push_str(" -->");
+    out
+}
+
+/// Whether `body` is marked with `marker`: its first line (leading blank space and a trailing
+/// `\r` aside, as the forges store edited bodies) is exactly the marker.
+fn is_marked(body: Option<&str>, marker: &str) -> bool {
+    body.and_then(|b| b.trim_start().lines().next())
+        .is_some_and(|line| line.trim_end() == marker)
+}
+
+/// Whether the listed issue (`title`, `body`) is the one `spec` describes.
+fn is_own(spec: &IssueSpec, title: &str, body: Option<&str>) -> bool {
+    match &spec.marker {
+        Some(marker) => is_marked(body, marker),
+        None => title == spec.title,
+    }
 }
 
 /// An issue as the forge has it.
@@ -58,14 +115,13 @@ pub trait IssueTracker: fmt::Debug + Send + Sync {
     /// Which forge this is.
     fn kind(&self) -> ForgeKind;
 
-    /// The open issue titled exactly `title` (carrying `label`, when given).
-    fn find_open_issue(&self, title: &str, label: Option<&str>) -> Result<Option<Issue>>;
+    /// The open issue that is `spec`'s own (carrying its first label, when it has one): marked
+    /// with `spec.marker`, or without a marker titled exactly `spec.title`.
+    fn find_open_issue(&self, spec: &IssueSpec) -> Result<Option<Issue>>;
 
-    /// Open an issue, or return the open one with the same title (and first label).
+    /// Open an issue, or return the open one that is `spec`'s own.
     fn open_issue(&self, spec: &IssueSpec) -> Result<Issue> {
-        if let Some(found) =
-            self.find_open_issue(&spec.title, spec.labels.first().map(String::as_str))?
-        {
+        if let Some(found) = self.find_open_issue(spec)? {
             return Ok(found);
         }
         self.create_issue(spec)
@@ -113,6 +169,8 @@ struct GhIssue {
     #[serde(default)]
     state: String,
     #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
     pull_request: Option<serde_json::Value>,
 }
 
@@ -157,20 +215,20 @@ impl IssueTracker for GitHubIssues {
         ForgeKind::GitHub
     }
 
-    fn find_open_issue(&self, title: &str, label: Option<&str>) -> Result<Option<Issue>> {
+    fn find_open_issue(&self, spec: &IssueSpec) -> Result<Option<Issue>> {
         let mut found = None;
         let mut request = self
             .request(Method::Get, self.url("/issues"), "listing GitHub issues")?
             .query("state", "open")
             .query("per_page", "100");
-        if let Some(label) = label {
+        if let Some(label) = spec.labels.first() {
             request = request.query("labels", label);
         }
         request.for_each_page(MAX_PAGES, |page| {
             let issues: Vec<GhIssue> = page.json()?;
             found = issues
                 .into_iter()
-                .find(|i| i.pull_request.is_none() && i.title == title);
+                .find(|i| i.pull_request.is_none() && is_own(spec, &i.title, i.body.as_deref()));
             Ok::<_, HttpError>(if found.is_some() {
                 ControlFlow::Break(())
             } else {
@@ -245,6 +303,8 @@ struct GlIssue {
     title: String,
     #[serde(default)]
     state: String,
+    #[serde(default)]
+    description: Option<String>,
 }
 
 /// Issues of a GitLab project.
@@ -288,20 +348,25 @@ impl IssueTracker for GitLabIssues {
         ForgeKind::GitLab
     }
 
-    fn find_open_issue(&self, title: &str, label: Option<&str>) -> Result<Option<Issue>> {
+    fn find_open_issue(&self, spec: &IssueSpec) -> Result<Option<Issue>> {
         let mut found = None;
         let mut request = self
             .request(Method::Get, self.url("/issues"), "listing GitLab issues")?
             .query("state", "opened")
-            .query("in", "title")
-            .query("search", title)
             .query("per_page", "100");
-        if let Some(label) = label {
+        if spec.marker.is_none() {
+            // The title is the key: let GitLab narrow the listing (its search is fuzzy, so the
+            // title is still compared exactly below).
+            request = request.query("in", "title").query("search", &spec.title);
+        }
+        if let Some(label) = spec.labels.first() {
             request = request.query("labels", label);
         }
         request.for_each_page(MAX_PAGES, |page| {
             let issues: Vec<GlIssue> = page.json()?;
-            found = issues.into_iter().find(|i| i.title == title);
+            found = issues
+                .into_iter()
+                .find(|i| is_own(spec, &i.title, i.description.as_deref()));
             Ok::<_, HttpError>(if found.is_some() {
                 ControlFlow::Break(())
             } else {

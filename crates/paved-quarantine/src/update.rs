@@ -486,6 +486,17 @@ pub(crate) fn forge_error(e: paved_forge::Error) -> Error {
     }
 }
 
+/// The hidden marker an issue about `entry` starts with: the test's list id and variant. A
+/// re-run finds the issue by it, whatever a person retitled it to (see
+/// [`paved_forge::issues`]).
+pub fn issue_marker(entry: &QuarantineEntry) -> String {
+    let mut fields = vec![("test", entry.id.as_str())];
+    if let Some(v) = entry.variant.as_deref() {
+        fields.push(("variant", v));
+    }
+    paved_forge::issues::hidden_marker("paved-quarantine issue", &fields)
+}
+
 /// The issue opened for a newly quarantined test.
 pub fn issue_spec(entry: &QuarantineEntry) -> IssueSpec {
     let variant = entry
@@ -493,10 +504,11 @@ pub fn issue_spec(entry: &QuarantineEntry) -> IssueSpec {
         .as_deref()
         .map(|v| format!(" ({v})"))
         .unwrap_or_default();
+    let marker = issue_marker(entry);
     IssueSpec {
         title: format!("Flaky test: {}{variant}", entry.id),
         body: format!(
-            "`paved-quarantine update` quarantined this test: CI skips it and the gate ignores its failures until it is fixed.\n\n\
+            "{marker}\n`paved-quarantine update` quarantined this test: CI skips it and the gate ignores its failures until it is fixed.\n\n\
              | | |\n|---|---|\n| test | `{}` |\n| variant | {} |\n| evidence | {} |\n| owner | {} |\n| quarantined | {} |\n| expires | {} |\n\n\
              Fix the flakiness; the entry is released (and this issue closed) once the test is stable again.",
             entry.id,
@@ -507,6 +519,7 @@ pub fn issue_spec(entry: &QuarantineEntry) -> IssueSpec {
             entry.expires
         ),
         labels: vec![ISSUE_LABEL.into()],
+        marker: Some(marker),
     }
 }
 

@@ -5,7 +5,9 @@
 use paved_core::error::Diagnostic;
 use paved_core::exit::Category;
 use paved_core::http::Secret;
-use paved_forge::issues::{GitHubIssues, GitLabIssues, IssueSpec, IssueTracker, issue_number};
+use paved_forge::issues::{
+    GitHubIssues, GitLabIssues, IssueSpec, IssueTracker, hidden_marker, issue_number,
+};
 use paved_forge::{GitHubConfig, GitLabConfig, GitLabToken};
 use paved_testkit::http::{FakeResponse, FakeServer, test_client};
 use serde_json::json;
@@ -35,6 +37,18 @@ fn spec(title: &str) -> IssueSpec {
         title: title.into(),
         body: "Failed 4 of 40 runs.".into(),
         labels: vec!["flaky-test".into()],
+        marker: None,
+    }
+}
+
+/// The spec `update --open-issues` makes: the body starts with a hidden marker naming the test.
+fn marked(title: &str, test: &str) -> IssueSpec {
+    let marker = hidden_marker("paved-quarantine issue", &[("test", test)]);
+    IssueSpec {
+        title: title.into(),
+        body: format!("{marker}\nFailed 4 of 40 runs."),
+        labels: vec!["flaky-test".into()],
+        marker: Some(marker),
     }
 }
 
@@ -219,6 +233,172 @@ fn gitlab_opens_finds_and_closes() {
             .requests_to("POST", &format!("{PROJECT}/issues/12/notes"))
             .len(),
         1
+    );
+}
+
+#[test]
+fn a_marker_names_its_fields_and_cannot_end_its_comment_early() {
+    assert_eq!(
+        hidden_marker("paved-quarantine issue", &[("test", "pytest|t.A|test_x")]),
+        "<!-- paved-quarantine issue test=pytest|t.A|test_x -->"
+    );
+    // `-->` (or a newline, or a space that would make a second field) inside a name is encoded.
+    assert_eq!(
+        hidden_marker(
+            "paved-quarantine issue",
+            &[("test", "a|b|x --> y\n%"), ("variant", "linux")]
+        ),
+        "<!-- paved-quarantine issue test=a|b|x%20--%3E%20y%0A%25 variant=linux -->"
+    );
+}
+
+#[test]
+fn github_finds_its_own_issue_by_the_marker_after_a_person_edited_the_title() {
+    let server = FakeServer::start();
+    let title = "Flaky test: pytest|t.A|test_x";
+    let ours = marked(title, "pytest|t.A|test_x");
+    let marker = ours.marker.clone().unwrap();
+    let issue = |n: u64, title: &str, body: &str| {
+        json!({"number": n, "title": title, "state": "open", "body": body,
+               "html_url": format!("https://github.com/octo/widgets/issues/{n}")})
+    };
+    server
+        .route("GET", &format!("{REPO}/issues"))
+        .respond(FakeResponse::json(
+            200,
+            json!([
+                // Someone else's, with our exact title and no marker: not ours.
+                issue(3, title, "I see this one fail too"),
+                // The marker quoted further down, not at the start: not ours.
+                issue(4, title, &format!("Quoting the bot:\n{marker}")),
+                // The marker of another test whose key starts like ours: not ours.
+                issue(
+                    5,
+                    "Flaky test: pytest|t.A|test_x2",
+                    &format!(
+                        "{}\n…",
+                        hidden_marker("paved-quarantine issue", &[("test", "pytest|t.A|test_x2")])
+                    )
+                ),
+                // Ours, retitled by a person (GitHub stores edited bodies with CRLF).
+                issue(
+                    6,
+                    "test_x is flaky on CI (investigating)",
+                    &format!("{marker}\r\nFailed 4 of 40 runs.")
+                ),
+            ]),
+        ));
+    let gh = github(&server, Some("ghs_x"));
+    let found = gh.open_issue(&ours).unwrap();
+    assert!(!found.created);
+    assert_eq!(found.number, 6);
+    assert_eq!(found.url, "https://github.com/octo/widgets/issues/6");
+    assert!(
+        server
+            .requests_to("POST", &format!("{REPO}/issues"))
+            .is_empty(),
+        "a duplicate was opened"
+    );
+    // Nothing else was touched: no issue was edited, commented on or closed.
+    assert!(
+        server.requests().iter().all(|r| r.method == "GET"),
+        "{:?}",
+        server.requests()
+    );
+}
+
+#[test]
+fn github_opens_its_own_issue_when_only_someone_elses_has_the_title() {
+    let server = FakeServer::start();
+    let title = "Flaky test: pytest|t.A|test_x";
+    server
+        .route("GET", &format!("{REPO}/issues"))
+        .respond(FakeResponse::json(
+            200,
+            json!([{"number": 3, "title": title, "state": "open", "body": null,
+                    "html_url": "https://github.com/octo/widgets/issues/3"}]),
+        ));
+    server
+        .route("POST", &format!("{REPO}/issues"))
+        .respond(FakeResponse::json(201, gh_issue(7, title)));
+    let gh = github(&server, Some("ghs_x"));
+    let ours = marked(title, "pytest|t.A|test_x");
+    let opened = gh.open_issue(&ours).unwrap();
+    assert!(opened.created);
+    assert_eq!(opened.number, 7);
+    let post = &server.requests_to("POST", &format!("{REPO}/issues"))[0];
+    let body = post.json()["body"].as_str().unwrap().to_owned();
+    assert!(body.starts_with(ours.marker.as_deref().unwrap()), "{body}");
+    assert!(
+        server
+            .requests_to("PATCH", &format!("{REPO}/issues/3"))
+            .is_empty()
+    );
+}
+
+#[test]
+fn gitlab_finds_its_own_issue_by_the_marker_not_by_the_title() {
+    let server = FakeServer::start();
+    let title = "Flaky test: jest|Cart|adds item";
+    let ours = marked(title, "jest|Cart|adds item");
+    let marker = ours.marker.clone().unwrap();
+    let issue = |iid: u64, title: &str, description: Option<&str>| {
+        json!({"id": 900 + iid, "iid": iid, "title": title, "state": "opened", "description": description,
+               "web_url": format!("https://gitlab.example/grp/widgets/-/issues/{iid}")})
+    };
+    server
+        .route("GET", &format!("{PROJECT}/issues"))
+        .respond_seq([
+            // First run: only someone else's issue with our title.
+            FakeResponse::json(
+                200,
+                json!([issue(2, title, Some("me too")), issue(3, title, None)]),
+            ),
+            // Second run: ours, retitled.
+            FakeResponse::json(
+                200,
+                json!([
+                    issue(2, title, Some("me too")),
+                    issue(
+                        12,
+                        "Cart test flakes",
+                        Some(&format!("{marker}\nFailed 4 of 40 runs."))
+                    )
+                ]),
+            ),
+        ]);
+    server
+        .route("POST", &format!("{PROJECT}/issues"))
+        .respond(FakeResponse::json(201, issue(12, title, Some(&ours.body))));
+    let gl = gitlab(&server);
+    let opened = gl.open_issue(&ours).unwrap();
+    assert!(opened.created);
+    assert_eq!(opened.number, 12);
+    // Listed by label, not searched by title (a retitled issue would not be found).
+    let list = &server.requests_to("GET", &format!("{PROJECT}/issues"))[0];
+    assert_eq!(list.query_param("labels").as_deref(), Some("flaky-test"));
+    assert_eq!(list.query_param("state").as_deref(), Some("opened"));
+    assert_eq!(list.query_param("search"), None);
+    let post = &server.requests_to("POST", &format!("{PROJECT}/issues"))[0];
+    assert!(
+        post.json()["description"]
+            .as_str()
+            .unwrap()
+            .starts_with(&marker)
+    );
+    let again = gl.open_issue(&ours).unwrap();
+    assert!(!again.created);
+    assert_eq!(again.number, 12);
+    assert_eq!(
+        server
+            .requests_to("POST", &format!("{PROJECT}/issues"))
+            .len(),
+        1
+    );
+    assert!(
+        server
+            .requests_to("PUT", &format!("{PROJECT}/issues/2"))
+            .is_empty()
     );
 }
 

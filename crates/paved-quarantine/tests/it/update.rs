@@ -331,6 +331,99 @@ fn open_issues_opens_for_new_entries_and_closes_released_ones() {
     );
 }
 
+/// `--open-issues` knows its own issue by the marker its body starts with: a person retitled
+/// the one an earlier run opened for `test_open`, so it is reused, not filed again; an issue
+/// someone else wrote with the exact title paved would use (no marker) is left alone, and paved
+/// opens its own next to it.
+#[test]
+fn open_issues_recognises_its_own_issue_by_the_marker_not_the_title() {
+    let dir = repo();
+    let server = FakeServer::start();
+    let repo_path = "/repos/acme/app";
+    let playwright =
+        "Flaky test: playwright|login.spec.ts|Login › shows [error] for \"bad\" \\| pwd";
+    let menu_marker = "<!-- paved-quarantine issue test=pytest|tests.ui.test_menu|test_open -->";
+    server
+        .route("GET", &format!("{repo_path}/issues"))
+        .query("labels", "flaky-test")
+        .respond(FakeResponse::json(
+            200,
+            json!([
+                {"number": 7, "title": playwright, "state": "open", "body": "Seen locally too.",
+                 "html_url": "https://github.com/acme/app/issues/7"},
+                {"number": 8, "title": "Menu test flakes on CI (@acme/web looking)", "state": "open",
+                 "body": format!("{menu_marker}\r\n`paved-quarantine update` quarantined this test"),
+                 "html_url": "https://github.com/acme/app/issues/8"},
+            ]),
+        ));
+    server
+        .route("POST", &format!("{repo_path}/issues"))
+        .respond_with(|req| {
+            FakeResponse::json(
+                201,
+                json!({"number": 9, "title": req.json()["title"], "state": "open",
+                       "html_url": "https://github.com/acme/app/issues/9"}),
+            )
+        });
+    for (method, path) in [
+        ("GET", "/issues/41"),
+        ("POST", "/issues/41/comments"),
+        ("PATCH", "/issues/41"),
+    ] {
+        server
+            .route(method, &format!("{repo_path}{path}"))
+            .respond(FakeResponse::json(
+                200,
+                json!({"number": 41, "title": "t", "state": "open", "html_url": "https://github.com/acme/app/issues/41"}),
+            ));
+    }
+    let env = [
+        ("GITHUB_API_URL", server.url()),
+        ("GITHUB_REPOSITORY", "acme/app".to_owned()),
+        ("GITHUB_TOKEN", "ghs_test".to_owned()),
+    ];
+    let out = update(dir.path(), &["--open-issues", "--forge", "github"], &env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // One issue opened: the playwright test's own (someone else's #7 has its title only).
+    let posts = server.requests_to("POST", &format!("{repo_path}/issues"));
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(posts[0].json()["title"], playwright);
+    let body = posts[0].json()["body"].as_str().unwrap().to_owned();
+    assert!(
+        body.starts_with("<!-- paved-quarantine issue test=playwright|login.spec.ts|Login%20›%20shows%20[error]%20for%20\"bad\"%20\\|%20pwd -->\n"),
+        "{body}"
+    );
+    // Nobody's issue was edited, commented on or closed but the released entry's own #41.
+    for n in [7, 8] {
+        for method in ["PATCH", "POST"] {
+            assert!(
+                server
+                    .requests_to(method, &format!("{repo_path}/issues/{n}"))
+                    .is_empty()
+            );
+        }
+        assert!(
+            server
+                .requests_to("POST", &format!("{repo_path}/issues/{n}/comments"))
+                .is_empty()
+        );
+    }
+    let text = std::fs::read_to_string(dir.path().join("quarantine.toml")).unwrap();
+    assert!(
+        text.contains("issue = \"https://github.com/acme/app/issues/9\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("issue = \"https://github.com/acme/app/issues/8\""),
+        "{text}"
+    );
+    assert!(!text.contains("issues/7\""), "{text}");
+}
+
 #[test]
 fn on_github_it_writes_outputs_and_a_job_summary() {
     let dir = repo();
