@@ -17,11 +17,13 @@
 //! Each act run gets its own `GITHUB_RUN_ID`, so the cache stand-in sees a new key per run, as
 //! the real cache does.
 //!
-//! GitLab: gitlab-ci-local runs both jobs of the `quarantine-loop` component, twice, against a
-//! fake GitLab that serves finished pipelines, their jobs and each job's artifacts archive (a
-//! `302` to object storage): the collect job reads the JUnit of five pipelines into the store
-//! and the update job opens one merge request; the next pipeline restores the store from the
-//! cache, collects nothing new and updates that merge request.
+//! GitLab: gitlab-ci-local runs both jobs of the `quarantine-loop` component, four times, against
+//! a fake GitLab that serves finished pipelines, their jobs and each job's artifacts archive (a
+//! `302` to object storage), the commits API and merge requests: the collect job reads the JUnit
+//! of five pipelines into the store and the update job opens one merge request (!3); the next
+//! pipeline restores the store from the cache, collects nothing new and updates !3. Once !3 is
+//! merged and the test fixed, 35 clean pipelines release the entry through !4, which the next
+//! pipeline updates.
 
 use std::path::Path;
 use std::process::Command;
@@ -864,10 +866,11 @@ fn add_pipeline(
     Ok(())
 }
 
-/// The loop component under gitlab-ci-local, twice, both jobs each time: `collect` reads the
-/// JUnit of five pipelines from the fake GitLab into the store (cached between the scheduled
-/// pipelines, handed to the update job as an artifact) and `update` opens one merge request;
-/// the next pipeline restores the store, collects nothing new, and updates that merge request.
+/// The loop component under gitlab-ci-local, both jobs each time: `collect` reads the JUnit of
+/// five pipelines from the fake GitLab into the store (cached between the scheduled pipelines,
+/// handed to the update job as an artifact) and `update` opens one merge request; the next
+/// pipeline restores the store, collects nothing new, and updates that merge request; after the
+/// merge and the fix, 35 clean pipelines release the test through a new one, updated next time.
 pub fn gitlab(tmp: &Path, paved: &Path, bin_dir: &Path) -> Result<(), String> {
     let repo = tmp.join("gitlab-quarantine-consumer");
     consumer(&repo, "https://gitlab.com/acme/app.git")?;
@@ -886,6 +889,7 @@ pub fn gitlab(tmp: &Path, paved: &Path, bin_dir: &Path) -> Result<(), String> {
     )?;
     write(&repo.join(".gitignore"), ".gitlab-ci-local/\n")?;
     write(&repo.join("tests/test_app.py"), RACY_PY)?;
+    write(&repo.join("paved.toml"), PAVED_TOML)?;
     git(&repo, &["add", "-A"])?;
     git(
         &repo,
@@ -989,6 +993,116 @@ pub fn gitlab(tmp: &Path, paved: &Path, bin_dir: &Path) -> Result<(), String> {
             "gitlab-ci-local quarantine: two pipelines must open one merge request (opened {opened}, {open} open)"
         ));
     }
+
+    // The merge request is merged (GitLab removes the source branch, as the proposal asks), the
+    // test fixed, and 35 clean pipelines later the release is proposed through the same branch.
+    let merged = {
+        let mut lab = lock(&lab);
+        let content = lab
+            .branch
+            .take()
+            .ok_or("gitlab-ci-local quarantine: no proposal branch")?;
+        if let Some(m) = lab.merges.first_mut() {
+            m.open = false;
+        }
+        content
+    };
+    write(&repo.join("quarantine.toml"), &merged)?;
+    git(&repo, &["add", "-A"])?;
+    git(
+        &repo,
+        &[
+            "commit",
+            "-q",
+            "-m",
+            "chore(quarantine): quarantine 1 test (!3)",
+        ],
+    )?;
+    write(&repo.join("tests/test_app.py"), FIXED_PY)?;
+    git(&repo, &["add", "-A"])?;
+    git(
+        &repo,
+        &[
+            "commit",
+            "-q",
+            "-m",
+            "fix(tests): test_racy waits for the server",
+        ],
+    )?;
+    let fixed = head(&repo)?;
+    for n in 0..35u64 {
+        let xml = pytest_junit(&repo, &work, n.is_multiple_of(2), false)?;
+        let at = format!("2026-11-{}T{:02}:00:05.000Z", 25 + n / 24, n % 24);
+        add_pipeline(
+            &api,
+            &storage,
+            &lab,
+            &work,
+            (600 + n, 6000 + n, &fixed, &at),
+            &xml,
+        )?;
+    }
+    let check_release = |what: &str| -> Result<(), String> {
+        let lab = lock(&lab);
+        let open: Vec<&Merge> = lab.merges.iter().filter(|m| m.open).collect();
+        let [merge] = open.as_slice() else {
+            return Err(format!(
+                "gitlab-ci-local quarantine {what}: expected exactly one open merge request, found {}",
+                open.len()
+            ));
+        };
+        if merge.iid != 4 || merge.title != "chore(quarantine): release 1 test" {
+            return Err(format!(
+                "gitlab-ci-local quarantine {what}: expected !4 `chore(quarantine): release 1 test`, found !{} `{}`",
+                merge.iid, merge.title
+            ));
+        }
+        for needle in [
+            "### Release: stable again",
+            "`pytest\\|tests.test_app\\|test_racy` | 35 | 0 | 35 |",
+            "stable: the last 35 runs passed",
+        ] {
+            if !merge.description.contains(needle) {
+                return Err(format!(
+                    "gitlab-ci-local quarantine {what}: the merge request lacks `{needle}`:\n{}",
+                    merge.description
+                ));
+            }
+        }
+        let content = lab.branch.clone().unwrap_or_default();
+        if content.contains("test_racy") || !content.contains("test_flaky") {
+            return Err(format!(
+                "gitlab-ci-local quarantine {what}: quarantine.toml on `{BRANCH}` should release test_racy and keep the rest:\n{content}"
+            ));
+        }
+        Ok(())
+    };
+    let out = capture(
+        "gitlab-ci-local: quarantine-loop collect and update (35 clean pipelines after the fix)",
+        &mut gcl(),
+    )?;
+    expect(
+        &out,
+        &format!("released `{RACY_ID}`"),
+        "gitlab-ci-local quarantine release",
+    )?;
+    expect(
+        &out,
+        "opened the merge request https://gitlab.com/acme/app/-/merge_requests/4",
+        "gitlab-ci-local quarantine release proposal",
+    )?;
+    check_release("release")?;
+    let out = capture(
+        "gitlab-ci-local: quarantine-loop collect and update (after the release was proposed)",
+        &mut gcl(),
+    )?;
+    expect(
+        &out,
+        "updated the merge request https://gitlab.com/acme/app/-/merge_requests/4",
+        "gitlab-ci-local quarantine release re-run",
+    )?;
+    check_release("release re-run")?;
+
     let leaked = api
         .requests()
         .iter()
