@@ -59,9 +59,9 @@ struct Note {
     author: Option<Account>,
 }
 
-/// A user as `GET /user` and the comment listings describe it.
+/// A user as `GET /user` and the comment (and issue) listings describe it.
 #[derive(Debug, Deserialize)]
-struct Account {
+pub(crate) struct Account {
     id: u64,
     #[serde(default)]
     login: Option<String>,
@@ -69,9 +69,10 @@ struct Account {
     kind: Option<String>,
 }
 
-/// Whose comments are ours: the token's identity.
+/// Whose comments are ours: the token's identity. [`crate::issues`] recognises its issues the
+/// same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Author {
+pub(crate) enum Author {
     /// The user (or bot user) `GET /user` named.
     Id(u64),
     /// The Actions `GITHUB_TOKEN`, which cannot read `GET /user`: `github-actions[bot]`.
@@ -83,7 +84,11 @@ const GITHUB_ACTIONS_BOT: &str = "github-actions[bot]";
 
 impl Author {
     fn wrote(self, note: &Note) -> bool {
-        let by = note.user.as_ref().or(note.author.as_ref());
+        self.is(note.user.as_ref().or(note.author.as_ref()))
+    }
+
+    /// Whether `by` (the author a listing names) is this identity.
+    pub(crate) fn is(self, by: Option<&Account>) -> bool {
         by.is_some_and(|a| match self {
             Author::Id(id) => a.id == id,
             Author::GitHubActions => {
@@ -91,6 +96,30 @@ impl Author {
             }
         })
     }
+}
+
+/// Who the token of `session` is: `GET /user` on the API root `api_url` (see the module docs).
+pub(crate) fn token_author(
+    session: &Session,
+    kind: ForgeKind,
+    api_url: &str,
+    hint: String,
+) -> Result<Author> {
+    let request = session.read(format!("{api_url}/user"), hint);
+    let response = match kind {
+        ForgeKind::GitHub => request.allow_status(403).send()?,
+        ForgeKind::GitLab => request.send()?,
+    };
+    if response.status() == 403 {
+        return Ok(Author::GitHubActions);
+    }
+    let account: Account = response.json().map_err(|e| Error::Unexpected {
+        message: format!(
+            "GET {}: the answer names no user, as the API documents it should: {e}",
+            response.url()
+        ),
+    })?;
+    Ok(Author::Id(account.id))
 }
 
 /// The comments (GitHub) or notes (GitLab) of pull or merge requests of one repository.
@@ -153,23 +182,7 @@ impl Comments {
 
     /// Who the token is (see the module docs).
     fn author(&self) -> Result<Author> {
-        let request = self
-            .session
-            .read(format!("{}/user", self.api_url), self.hint());
-        let response = match self.kind {
-            ForgeKind::GitHub => request.allow_status(403).send()?,
-            ForgeKind::GitLab => request.send()?,
-        };
-        if response.status() == 403 {
-            return Ok(Author::GitHubActions);
-        }
-        let account: Account = response.json().map_err(|e| Error::Unexpected {
-            message: format!(
-                "GET {}: the answer names no user, as the API documents it should: {e}",
-                response.url()
-            ),
-        })?;
-        Ok(Author::Id(account.id))
+        token_author(&self.session, self.kind, &self.api_url, self.hint())
     }
 
     /// The first comment of PR/MR `number` that the token's identity wrote and whose body starts

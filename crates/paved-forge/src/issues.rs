@@ -3,11 +3,14 @@
 //! Opening is idempotent: an open issue that is the spec's own is reused instead of opening a
 //! second one, so a re-run of a job does not file duplicates. With a [`IssueSpec::marker`] (a
 //! hidden HTML comment naming what the issue is about, made by [`hidden_marker`]), "its own" is
-//! an open issue (with the label, when one is given) whose body *starts* with that marker line:
-//! a person may retitle the issue and it is still found; an issue someone else wrote with the
-//! same title but no marker is not ours, and is never reused, commented on or closed. The marker
-//! is matched as the whole first line, so a marker quoted further down a body, or the marker of a
-//! test whose name merely starts like this one's, does not count. Without a marker the exact
+//! an open issue (with the label, when one is given) whose body *starts* with that marker line
+//! and that the token's own identity wrote (`GET /user`; for the Actions `GITHUB_TOKEN`,
+//! `github-actions[bot]`; as [`crate::comments`] decides): a person may retitle the issue and it
+//! is still found; an issue someone else wrote, with the same title and no marker or with the
+//! marker planted, is not ours, and is never reused, commented on or closed. (A rotated GitLab
+//! token is a new user: its predecessor's issues are not recognised, and new ones are opened.)
+//! The marker is matched as the whole first line, so a marker quoted further down a body, or the
+//! marker of a test whose name merely starts like this one's, does not count. Without a marker the exact
 //! title is the key. Closing an issue that is already closed is a no-op (no second comment).
 //!
 //! A marked issue is looked up by listing the open issues with the label (GitHub and GitLab
@@ -16,6 +19,7 @@
 //! opened.
 //!
 //! GitHub, REST API `2022-11-28`:
+//! - `GET /user` (with a marker: who the token is; `403` for the Actions `GITHUB_TOKEN`);
 //! - `GET /repos/{o}/{r}/issues?state=open&labels=&per_page=100` (paginated with `Link`; pull
 //!   requests are listed too and carry `pull_request`, so they are skipped);
 //! - `POST /repos/{o}/{r}/issues` (`title`, `body`, `labels`) → `201`;
@@ -24,6 +28,7 @@
 //!   `PATCH /repos/{o}/{r}/issues/{n}` (`state: closed`, `state_reason: completed`) → `200`.
 //!
 //! GitLab, REST API v4:
+//! - `GET /user` (with a marker: who the token is);
 //! - `GET /projects/:id/issues?state=opened&labels=&per_page=100` (paginated; without a marker,
 //!   narrowed with `in=title&search=<title>`);
 //! - `POST /projects/:id/issues` (`title`, `description`, `labels` comma-separated) → `201`;
@@ -38,6 +43,7 @@ use paved_core::http::{Client, HttpError, Method, RequestBuilder};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::comments::{Account, Author, token_author};
 use crate::session::Session;
 use crate::{Error, ForgeKind, GitHubConfig, GitLabConfig, MAX_PAGES, Result};
 
@@ -89,11 +95,19 @@ fn is_marked(body: Option<&str>, marker: &str) -> bool {
         .is_some_and(|line| line.trim_end() == marker)
 }
 
-/// Whether the listed issue (`title`, `body`) is the one `spec` describes.
-fn is_own(spec: &IssueSpec, title: &str, body: Option<&str>) -> bool {
-    match &spec.marker {
-        Some(marker) => is_marked(body, marker),
-        None => title == spec.title,
+/// Whether the listed issue (`title`, `body`, written `by`) is the one `spec` describes; `me`
+/// is the token's identity, known when `spec` has a marker.
+fn is_own(
+    spec: &IssueSpec,
+    me: Option<Author>,
+    title: &str,
+    body: Option<&str>,
+    by: Option<&Account>,
+) -> bool {
+    match (&spec.marker, me) {
+        (Some(marker), Some(me)) => is_marked(body, marker) && me.is(by),
+        (Some(_), None) => false,
+        (None, _) => title == spec.title,
     }
 }
 
@@ -171,6 +185,8 @@ struct GhIssue {
     #[serde(default)]
     body: Option<String>,
     #[serde(default)]
+    user: Option<Account>,
+    #[serde(default)]
     pull_request: Option<serde_json::Value>,
 }
 
@@ -202,11 +218,14 @@ impl GitHubIssues {
             hint: "pass a token: `env: GITHUB_TOKEN: ${{ github.token }}` with `permissions: issues: write`".into(),
         }
         };
-        let hint = format!(
+        self.session.write(method, url, missing, self.hint())
+    }
+
+    fn hint(&self) -> String {
+        format!(
             "check that `GITHUB_TOKEN` can write issues of `{}/{}`: in the workflow, `permissions: issues: write`",
             self.config.owner, self.config.repo
-        );
-        self.session.write(method, url, missing, hint)
+        )
     }
 }
 
@@ -221,14 +240,26 @@ impl IssueTracker for GitHubIssues {
             .request(Method::Get, self.url("/issues"), "listing GitHub issues")?
             .query("state", "open")
             .query("per_page", "100");
+        // A marked issue is ours only when the token's own identity wrote it: anyone can start
+        // a body with the marker (who that is: see `comments`).
+        let me = match spec.marker {
+            Some(_) => Some(token_author(
+                &self.session,
+                ForgeKind::GitHub,
+                &self.config.api_url,
+                self.hint(),
+            )?),
+            None => None,
+        };
         if let Some(label) = spec.labels.first() {
             request = request.query("labels", label);
         }
         request.for_each_page(MAX_PAGES, |page| {
             let issues: Vec<GhIssue> = page.json()?;
-            found = issues
-                .into_iter()
-                .find(|i| i.pull_request.is_none() && is_own(spec, &i.title, i.body.as_deref()));
+            found = issues.into_iter().find(|i| {
+                i.pull_request.is_none()
+                    && is_own(spec, me, &i.title, i.body.as_deref(), i.user.as_ref())
+            });
             Ok::<_, HttpError>(if found.is_some() {
                 ControlFlow::Break(())
             } else {
@@ -305,6 +336,8 @@ struct GlIssue {
     state: String,
     #[serde(default)]
     description: Option<String>,
+    #[serde(default)]
+    author: Option<Account>,
 }
 
 /// Issues of a GitLab project.
@@ -335,11 +368,14 @@ impl GitLabIssues {
             hint: "set `GITLAB_TOKEN` to a project access token with the `api` scope (as a masked CI/CD variable); the job token cannot write issues".into(),
         }
         };
-        let hint = format!(
+        self.session.write(method, url, missing, self.hint())
+    }
+
+    fn hint(&self) -> String {
+        format!(
             "check that `GITLAB_TOKEN` has the `api` scope and at least the Reporter role in `{}`",
             self.config.project
-        );
-        self.session.write(method, url, missing, hint)
+        )
     }
 }
 
@@ -354,6 +390,17 @@ impl IssueTracker for GitLabIssues {
             .request(Method::Get, self.url("/issues"), "listing GitLab issues")?
             .query("state", "opened")
             .query("per_page", "100");
+        // A marked issue is ours only when the token's own identity wrote it: anyone can start
+        // a body with the marker (who that is: see `comments`).
+        let me = match spec.marker {
+            Some(_) => Some(token_author(
+                &self.session,
+                ForgeKind::GitLab,
+                &self.config.api_url,
+                self.hint(),
+            )?),
+            None => None,
+        };
         if spec.marker.is_none() {
             // The title is the key: let GitLab narrow the listing (its search is fuzzy, so the
             // title is still compared exactly below).
@@ -364,9 +411,15 @@ impl IssueTracker for GitLabIssues {
         }
         request.for_each_page(MAX_PAGES, |page| {
             let issues: Vec<GlIssue> = page.json()?;
-            found = issues
-                .into_iter()
-                .find(|i| is_own(spec, &i.title, i.description.as_deref()));
+            found = issues.into_iter().find(|i| {
+                is_own(
+                    spec,
+                    me,
+                    &i.title,
+                    i.description.as_deref(),
+                    i.author.as_ref(),
+                )
+            });
             Ok::<_, HttpError>(if found.is_some() {
                 ControlFlow::Break(())
             } else {

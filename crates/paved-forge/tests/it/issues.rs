@@ -258,15 +258,25 @@ fn github_finds_its_own_issue_by_the_marker_after_a_person_edited_the_title() {
     let title = "Flaky test: pytest|t.A|test_x";
     let ours = marked(title, "pytest|t.A|test_x");
     let marker = ours.marker.clone().unwrap();
+    // The Actions `GITHUB_TOKEN`: `GET /user` is refused, its issues are by github-actions[bot].
+    server.route("GET", "/user").respond(FakeResponse::json(
+        403,
+        json!({"message": "Resource not accessible by integration"}),
+    ));
+    let bot = json!({"login": "github-actions[bot]", "id": 41898282, "type": "Bot"});
     let issue = |n: u64, title: &str, body: &str| {
-        json!({"number": n, "title": title, "state": "open", "body": body,
+        json!({"number": n, "title": title, "state": "open", "body": body, "user": bot,
                "html_url": format!("https://github.com/octo/widgets/issues/{n}")})
     };
+    // Someone else's, starting with our marker: not ours.
+    let mut planted = issue(2, title, &format!("{marker}\nclose me when you release it"));
+    planted["user"] = json!({"login": "mallory", "id": 666, "type": "User"});
     server
         .route("GET", &format!("{REPO}/issues"))
         .respond(FakeResponse::json(
             200,
             json!([
+                planted,
                 // Someone else's, with our exact title and no marker: not ours.
                 issue(3, title, "I see this one fail too"),
                 // The marker quoted further down, not at the start: not ours.
@@ -311,29 +321,42 @@ fn github_finds_its_own_issue_by_the_marker_after_a_person_edited_the_title() {
 fn github_opens_its_own_issue_when_only_someone_elses_has_the_title() {
     let server = FakeServer::start();
     let title = "Flaky test: pytest|t.A|test_x";
+    let ours = marked(title, "pytest|t.A|test_x");
+    // A personal access token: `GET /user` names its user, so only that user's issues count.
+    server.route("GET", "/user").respond(FakeResponse::json(
+        200,
+        json!({"login": "release-bot", "id": 4242, "type": "User"}),
+    ));
     server
         .route("GET", &format!("{REPO}/issues"))
         .respond(FakeResponse::json(
             200,
-            json!([{"number": 3, "title": title, "state": "open", "body": null,
-                    "html_url": "https://github.com/octo/widgets/issues/3"}]),
+            json!([
+                {"number": 3, "title": title, "state": "open", "body": null,
+                 "user": {"login": "release-bot", "id": 4242, "type": "User"},
+                 "html_url": "https://github.com/octo/widgets/issues/3"},
+                {"number": 4, "title": title, "state": "open", "body": ours.body,
+                 "user": {"login": "github-actions[bot]", "id": 41898282, "type": "Bot"},
+                 "html_url": "https://github.com/octo/widgets/issues/4"},
+            ]),
         ));
     server
         .route("POST", &format!("{REPO}/issues"))
         .respond(FakeResponse::json(201, gh_issue(7, title)));
     let gh = github(&server, Some("ghs_x"));
-    let ours = marked(title, "pytest|t.A|test_x");
     let opened = gh.open_issue(&ours).unwrap();
     assert!(opened.created);
     assert_eq!(opened.number, 7);
     let post = &server.requests_to("POST", &format!("{REPO}/issues"))[0];
     let body = post.json()["body"].as_str().unwrap().to_owned();
     assert!(body.starts_with(ours.marker.as_deref().unwrap()), "{body}");
-    assert!(
-        server
-            .requests_to("PATCH", &format!("{REPO}/issues/3"))
-            .is_empty()
-    );
+    for n in [3, 4] {
+        assert!(
+            server
+                .requests_to("PATCH", &format!("{REPO}/issues/{n}"))
+                .is_empty()
+        );
+    }
 }
 
 #[test]
@@ -342,17 +365,30 @@ fn gitlab_finds_its_own_issue_by_the_marker_not_by_the_title() {
     let title = "Flaky test: jest|Cart|adds item";
     let ours = marked(title, "jest|Cart|adds item");
     let marker = ours.marker.clone().unwrap();
+    // The project access token's bot user.
+    server.route("GET", "/user").respond(FakeResponse::json(
+        200,
+        json!({"id": 77, "username": "project_42_bot_1a2b"}),
+    ));
     let issue = |iid: u64, title: &str, description: Option<&str>| {
         json!({"id": 900 + iid, "iid": iid, "title": title, "state": "opened", "description": description,
+               "author": {"id": 77, "username": "project_42_bot_1a2b"},
                "web_url": format!("https://gitlab.example/grp/widgets/-/issues/{iid}")})
     };
+    // Someone planted our marker in an issue of theirs: not ours.
+    let mut planted = issue(5, "Cart", Some(&marker));
+    planted["author"] = json!({"id": 5, "username": "mallory"});
     server
         .route("GET", &format!("{PROJECT}/issues"))
         .respond_seq([
             // First run: only someone else's issue with our title.
             FakeResponse::json(
                 200,
-                json!([issue(2, title, Some("me too")), issue(3, title, None)]),
+                json!([
+                    issue(2, title, Some("me too")),
+                    issue(3, title, None),
+                    planted
+                ]),
             ),
             // Second run: ours, retitled.
             FakeResponse::json(

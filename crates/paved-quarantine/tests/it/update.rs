@@ -235,6 +235,11 @@ fn open_issues_opens_for_new_entries_and_closes_released_ones() {
     let dir = repo();
     let server = FakeServer::start();
     let repo_path = "/repos/acme/app";
+    // The Actions `GITHUB_TOKEN`, which GitHub does not tell who it is.
+    server.route("GET", "/user").respond(FakeResponse::json(
+        403,
+        json!({"message": "Resource not accessible by integration"}),
+    ));
     server
         .route("GET", &format!("{repo_path}/issues"))
         .respond(FakeResponse::json(200, json!([])));
@@ -343,6 +348,13 @@ fn open_issues_recognises_its_own_issue_by_the_marker_not_the_title() {
     let playwright =
         "Flaky test: playwright|login.spec.ts|Login › shows [error] for \"bad\" \\| pwd";
     let menu_marker = "<!-- paved-quarantine issue test=pytest|tests.ui.test_menu|test_open -->";
+    // The Actions `GITHUB_TOKEN`: `GET /user` is refused; its issues are by github-actions[bot].
+    server.route("GET", "/user").respond(FakeResponse::json(
+        403,
+        json!({"message": "Resource not accessible by integration"}),
+    ));
+    let bot = json!({"login": "github-actions[bot]", "id": 41898282, "type": "Bot"});
+    let person = json!({"login": "octocat", "id": 583231, "type": "User"});
     server
         .route("GET", &format!("{repo_path}/issues"))
         .query("labels", "flaky-test")
@@ -350,10 +362,14 @@ fn open_issues_recognises_its_own_issue_by_the_marker_not_the_title() {
             200,
             json!([
                 {"number": 7, "title": playwright, "state": "open", "body": "Seen locally too.",
-                 "html_url": "https://github.com/acme/app/issues/7"},
+                 "user": person, "html_url": "https://github.com/acme/app/issues/7"},
+                // Someone else's, with the marker planted: not paved's either.
+                {"number": 6, "title": "Menu test", "state": "open", "user": person,
+                 "body": format!("{menu_marker}\nplanted, for paved to close on release"),
+                 "html_url": "https://github.com/acme/app/issues/6"},
                 {"number": 8, "title": "Menu test flakes on CI (@acme/web looking)", "state": "open",
                  "body": format!("{menu_marker}\r\n`paved-quarantine update` quarantined this test"),
-                 "html_url": "https://github.com/acme/app/issues/8"},
+                 "user": bot, "html_url": "https://github.com/acme/app/issues/8"},
             ]),
         ));
     server
@@ -398,7 +414,7 @@ fn open_issues_recognises_its_own_issue_by_the_marker_not_the_title() {
         "{body}"
     );
     // Nobody's issue was edited, commented on or closed but the released entry's own #41.
-    for n in [7, 8] {
+    for n in [6, 7, 8] {
         for method in ["PATCH", "POST"] {
             assert!(
                 server
@@ -422,6 +438,7 @@ fn open_issues_recognises_its_own_issue_by_the_marker_not_the_title() {
         "{text}"
     );
     assert!(!text.contains("issues/7\""), "{text}");
+    assert!(!text.contains("issues/6\""), "{text}");
 }
 
 #[test]
