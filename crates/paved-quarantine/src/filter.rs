@@ -115,7 +115,10 @@ pub fn skip_args(runner: Runner, tests: &[IdParts], repo: &Path) -> Result<Vec<S
     Ok(match runner {
         Runner::Pytest => tests
             .iter()
-            .flat_map(|t| ["--deselect".to_owned(), pytest_nodeid(t, repo)])
+            .flat_map({
+                let mut modules = ModuleFiles::new(repo);
+                move |t| ["--deselect".to_owned(), pytest_nodeid(t, &mut modules)]
+            })
             .collect(),
         Runner::Jest => {
             let names: BTreeSet<String> = tests.iter().map(|t| js_regex_escape(&t.name)).collect();
@@ -234,13 +237,38 @@ fn method_name(name: &str) -> &str {
     }
 }
 
+/// Which `.py` files exist in the repository, each asked of the file system once: a long list
+/// names the same modules again and again (100k entries: 300k `stat` calls before).
+struct ModuleFiles<'a> {
+    repo: &'a Path,
+    known: std::collections::HashMap<String, bool>,
+}
+
+impl<'a> ModuleFiles<'a> {
+    fn new(repo: &'a Path) -> Self {
+        Self {
+            repo,
+            known: std::collections::HashMap::new(),
+        }
+    }
+
+    fn is_file(&mut self, relative: String) -> bool {
+        if let Some(&known) = self.known.get(&relative) {
+            return known;
+        }
+        let found = self.repo.join(&relative).is_file();
+        self.known.insert(relative, found);
+        found
+    }
+}
+
 /// pytest writes the module path dotted in `classname`; find the `.py` file it came from.
-fn pytest_nodeid(t: &IdParts, repo: &Path) -> String {
+fn pytest_nodeid(t: &IdParts, modules: &mut ModuleFiles<'_>) -> String {
     let parts: Vec<&str> = t.classname.split('.').filter(|p| !p.is_empty()).collect();
     // The longest dotted prefix that is a file in the repository is the module.
     let mut split = (1..=parts.len())
         .rev()
-        .find(|&k| repo.join(format!("{}.py", parts[..k].join("/"))).is_file());
+        .find(|&k| modules.is_file(format!("{}.py", parts[..k].join("/"))));
     if split.is_none() {
         // Not found (run elsewhere): classes are CamelCase by convention, modules are not.
         split = Some(

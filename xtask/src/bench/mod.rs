@@ -10,7 +10,7 @@
 //! - paved-quarantine: `ingest` of a generated 200 MB JUnit file into SQLite against
 //!   `grep -c '<testcase'` (see `bench/quarantine.rs`). Target: at least 1/3 of grep's speed.
 //!   Then the peak memory of `gate`, `analyze` and `report` on it (target: at most 100 MB each;
-//!   `cargo xtask bench quarantine memory` runs only that part).
+//!   `cargo xtask bench quarantine memory` runs only that part; `... quarantine filter` only `filter`).
 //!
 //! - paved-changelog `--all` on a 1,000,000-commit history where every commit is a release tag,
 //!   against paved-version on the same repository (`cargo xtask bench tags`). Target: at most 2x.
@@ -82,15 +82,19 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if which == Some("promote") {
         return promote::run();
     }
-    let memory_only = args.len() == 2 && which == Some("quarantine") && args[1] == "memory";
-    if (args.len() > 1 && !memory_only)
+    let part = match (which, args.get(1).map(String::as_str)) {
+        (Some("quarantine"), Some("memory")) => quarantine::Part::Memory,
+        (Some("quarantine"), Some("filter")) => quarantine::Part::Filter,
+        _ => quarantine::Part::All,
+    };
+    if (args.len() > 1 && part == quarantine::Part::All)
         || !matches!(
             which,
             None | Some("version" | "changelog" | "tags" | "calibrate" | "quarantine")
         )
     {
         return Err(format!(
-            "usage: cargo xtask bench [version|changelog|tags|calibrate|quarantine [memory]] (got `{}`)",
+            "usage: cargo xtask bench [version|changelog|tags|calibrate|quarantine [memory|filter]] (got `{}`)",
             args.join(" ")
         ));
     }
@@ -120,7 +124,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         bench_calibrate()?;
     }
     if matches!(which, None | Some("quarantine")) {
-        quarantine::run(memory_only)?;
+        quarantine::run(part)?;
     }
     Ok(())
 }

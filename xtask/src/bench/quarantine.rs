@@ -120,15 +120,27 @@ fn ingest(bin: &Path, file: &Path, store: &Path, run: &str) -> Command {
     c
 }
 
-/// Every part, or (`memory_only`) only the memory of `gate`, `analyze` and `report`.
-pub fn run(memory_only: bool) -> Result<(), String> {
+/// Which part of the quarantine bench runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    All,
+    /// Only the memory of `gate`, `analyze` and `report` (`bench quarantine memory`).
+    Memory,
+    /// Only `filter` on a 100k-entry list (`bench quarantine filter`).
+    Filter,
+}
+
+pub fn run(part: Part) -> Result<(), String> {
     let dir = root().join("target/bench");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let bin = root().join("target/release/paved-quarantine");
+    if part == Part::Filter {
+        return bench_filter(&bin, &dir);
+    }
     let file = dir.join("quarantine-junit.xml");
     let bytes = generate(&file)?;
     let mb = bytes as f64 / 1_000_000.0;
-    let bin = root().join("target/release/paved-quarantine");
-    if memory_only {
+    if part == Part::Memory {
         return bench_memory(&bin, &dir, &file, mb);
     }
     let store: PathBuf = dir.join("quarantine-bench.db");
