@@ -167,6 +167,38 @@ fn fenced_lines(lines: &[&str]) -> Vec<bool> {
     fenced
 }
 
+/// The line ending of the sections written: the one most lines use in the text this call keeps
+/// (a tie, or no line at all, is `\n`), else in the whole existing file. Chosen from the kept
+/// text, a second run chooses as the first did, so a file with mixed endings (a header pasted
+/// from Windows) does not flip between them.
+fn line_ending(doc: &Doc, sections: &[String], existing: Option<&str>) -> &'static str {
+    let written: Vec<Key> = sections
+        .iter()
+        .filter_map(|t| t.lines().next().and_then(heading_key))
+        .collect();
+    // A release written without its `Unreleased` section replaces the file's.
+    let unreleased_goes =
+        !written.contains(&Key::Unreleased) && written.iter().any(|k| matches!(k, Key::Version(_)));
+    let count = |text: &str| {
+        let crlf = text.matches("\r\n").count();
+        (crlf, text.matches('\n').count() - crlf)
+    };
+    let mut kept = count(&doc.header);
+    for (key, body) in &doc.sections {
+        let replaced = written.contains(key) || (unreleased_goes && *key == Key::Unreleased);
+        if !replaced {
+            let (c, l) = count(body);
+            kept = (kept.0 + c, kept.1 + l);
+        }
+    }
+    let (c, l) = count(&doc.footer);
+    let (crlf, lf) = match (kept.0 + c, kept.1 + l) {
+        (0, 0) => existing.map_or((0, 0), count),
+        counts => counts,
+    };
+    if crlf > lf { "\r\n" } else { "\n" }
+}
+
 fn order(k: &Key) -> (u8, Option<&Version>) {
     match k {
         Key::Unreleased => (1, None),
@@ -189,8 +221,7 @@ pub fn upsert(existing: Option<&str>, sections: &[String], header: &str) -> Stri
             footer: String::new(),
         },
     };
-    let crlf = existing.is_some_and(|t| t.contains("\r\n"));
-    let eol = if crlf { "\r\n" } else { "\n" };
+    let eol = line_ending(&doc, sections, existing);
     // Whether an `Unreleased` section was written by this call: a release replaces only the
     // file's own (the notes it came from), never one written alongside it.
     let mut unreleased_written = false;
@@ -596,5 +627,28 @@ mod tests {
         assert!(once.contains("\n\\## [Unreleased]\n"), "{once}");
         // In a code fence it is not a heading, and stays as written.
         assert!(once.contains("```\n## [1.0.0]\n```"), "{once}");
+    }
+
+    /// Found by the `changelog_upsert` fuzz target: one `\r\n` in a header made the next run
+    /// rewrite the sections the first had written with `\n`.
+    #[test]
+    fn mixed_line_endings_are_chosen_the_same_way_on_every_run() {
+        let sections = ["# 2.0.0".to_owned()];
+        let once = upsert(None, &sections, "\r\n0");
+        assert_eq!(upsert(Some(&once), &sections, "\r\n0"), once);
+        // A CRLF file stays CRLF, and a file mostly LF with one CRLF line stays LF.
+        let crlf = "# Changelog\r\n\r\n## [1.0.0]\r\n\r\n- a\r\n";
+        let out = upsert(Some(crlf), &["## [1.1.0]\n\n- b\n".to_owned()], "");
+        assert!(
+            out.starts_with("# Changelog\r\n\r\n## [1.1.0]\r\n\r\n- b\r\n"),
+            "{out:?}"
+        );
+        let mostly_lf = "# Changelog\r\n\n## [1.0.0]\n\n- a\n";
+        let out = upsert(Some(mostly_lf), &["## [1.1.0]\n\n- b\n".to_owned()], "");
+        assert!(out.contains("## [1.1.0]\n\n- b\n"), "{out:?}");
+        assert_eq!(
+            upsert(Some(&out), &["## [1.1.0]\n\n- b\n".to_owned()], ""),
+            out
+        );
     }
 }
