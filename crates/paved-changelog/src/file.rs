@@ -167,6 +167,23 @@ fn fenced_lines(lines: &[&str]) -> Vec<bool> {
     fenced
 }
 
+/// `text` with its lines joined by `eol`, and each release heading after the first `skip` lines
+/// (outside code fences) escaped: `\## [1.0.0]` reads as the same text, and is no section.
+fn escape_release_headings(text: &str, skip: usize, eol: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = String::with_capacity(text.len() + 2);
+    for (n, (line, fenced)) in lines.iter().zip(fenced_lines(&lines)).enumerate() {
+        if n > 0 {
+            out.push_str(eol);
+        }
+        if n >= skip && !fenced && heading_key(line).is_some() {
+            out.push('\\');
+        }
+        out.push_str(line);
+    }
+    out
+}
+
 /// The line ending of the sections written: the one most lines use in the text this call keeps
 /// (a tie, or no line at all, is `\n`), else in the whole existing file. Chosen from the kept
 /// text, a second run chooses as the first did, so a file with mixed endings (a header pasted
@@ -215,11 +232,9 @@ fn order(k: &Key) -> (u8, Option<&Version>) {
 pub fn upsert(existing: Option<&str>, sections: &[String], header: &str) -> String {
     let mut doc = match existing {
         Some(text) if !text.trim().is_empty() => parse(text),
-        _ => Doc {
-            header: format!("{}\n", header.trim_end()),
-            sections: Vec::new(),
-            footer: String::new(),
-        },
+        // A new file starts as its header, read as a file would be on the next run: a release
+        // heading in it (`## [Unreleased]`) is a section from the start, so the two runs agree.
+        _ => parse(&format!("{}\n", header.trim_end())),
     };
     let eol = line_ending(&doc, sections, existing);
     // Whether an `Unreleased` section was written by this call: a release replaces only the
@@ -231,20 +246,9 @@ pub fn upsert(existing: Option<&str>, sections: &[String], header: &str) -> Stri
             continue;
         };
         unreleased_written |= key == Key::Unreleased;
-        let lines: Vec<&str> = text.trim_end().lines().collect();
-        let mut body = String::with_capacity(text.len() + 2);
-        for (n, (line, fenced)) in lines.iter().zip(fenced_lines(&lines)).enumerate() {
-            if n > 0 {
-                body.push_str(eol);
-                // A release heading inside the section (a pasted PR body, a custom template)
-                // would split it in the file, and the next run would write it twice. Escaped,
-                // it reads as the same text and stays part of this section.
-                if !fenced && heading_key(line).is_some() {
-                    body.push('\\');
-                }
-            }
-            body.push_str(line);
-        }
+        // A release heading inside the section (a pasted PR body, a custom template) would
+        // split it in the file, and the next run would write it twice.
+        let mut body = escape_release_headings(text.trim_end(), 1, eol);
         body.push_str(eol);
         // A released version takes the place of the `Unreleased` section it came from, unless
         // this call wrote that `Unreleased` section itself.
@@ -649,6 +653,24 @@ mod tests {
         assert_eq!(
             upsert(Some(&out), &["## [1.1.0]\n\n- b\n".to_owned()], ""),
             out
+        );
+    }
+
+    /// Found by the `changelog_upsert` fuzz target: a configured header holding a release
+    /// heading was header text on the first run and a section on the next, which then dropped
+    /// it as a duplicate.
+    #[test]
+    fn a_release_heading_in_a_new_files_header_is_a_section_on_every_run() {
+        let sections = ["# 2.0.0".to_owned()];
+        let once = upsert(None, &sections, "# 2.0.0");
+        assert_eq!(upsert(Some(&once), &sections, "# 2.0.0"), once);
+        // An `Unreleased` heading in it is the section the first release replaces.
+        let header = "# Changelog\n\n## [Unreleased]\n";
+        let once = upsert(None, &["## [1.0.0]\n\n- a\n".to_owned()], header);
+        assert_eq!(once, "# Changelog\n\n## [1.0.0]\n\n- a\n");
+        assert_eq!(
+            upsert(Some(&once), &["## [1.0.0]\n\n- a\n".to_owned()], header),
+            once
         );
     }
 }
