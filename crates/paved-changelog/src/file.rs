@@ -95,28 +95,35 @@ fn parse(text: &str) -> Doc {
     }
     // Link reference definitions at the very end belong to the document, not the last section.
     let mut footer = String::new();
-    if let Some((_, body)) = sections.last_mut() {
-        let lines: Vec<&str> = body.split_inclusive('\n').collect();
-        let mut cut = lines.len();
-        while cut > 1 {
-            let l = lines[cut - 1].trim();
-            if l.is_empty() || (l.starts_with('[') && l.contains("]: ")) {
-                cut -= 1;
-            } else {
-                break;
-            }
-        }
-        let tail: String = lines[cut..].concat();
-        if tail.lines().any(|l| l.trim().starts_with('[')) {
-            footer = tail;
-            *body = lines[..cut].concat();
-        }
+    if let Some((_, body)) = sections.last_mut()
+        && let Some(cut) = link_definitions_start(body)
+    {
+        footer = body.split_off(cut);
     }
     Doc {
         header,
         sections,
         footer,
     }
+}
+
+/// Where the link reference definitions at the end of `body` start (with the blank lines
+/// before them), if it ends with any; never at its first line.
+fn link_definitions_start(body: &str) -> Option<usize> {
+    let lines: Vec<&str> = body.split_inclusive('\n').collect();
+    let mut cut = lines.len();
+    while cut > 1 {
+        let l = lines[cut - 1].trim();
+        if l.is_empty() || (l.starts_with('[') && l.contains("]: ")) {
+            cut -= 1;
+        } else {
+            break;
+        }
+    }
+    let tail = &lines[cut..];
+    tail.iter()
+        .any(|l| l.trim().starts_with('['))
+        .then(|| lines[..cut].iter().map(|l| l.len()).sum())
 }
 
 /// The blank lines at the end of `piece` (the separation before whatever follows it).
@@ -250,6 +257,18 @@ pub fn upsert(existing: Option<&str>, sections: &[String], header: &str) -> Stri
         // split it in the file, and the next run would write it twice.
         let mut body = escape_release_headings(text.trim_end(), 1, eol);
         body.push_str(eol);
+        // Link definitions at the end of a section are the file's footer on the next run (the
+        // last section's are read that way): they go there now, each line once.
+        if let Some(cut) = link_definitions_start(&body) {
+            let links = body.split_off(cut);
+            let have: Vec<&str> = doc.footer.lines().map(str::trim_end).collect();
+            let new: String = links
+                .split_inclusive('\n')
+                .filter(|l| !l.trim().is_empty() && !have.contains(&l.trim_end()))
+                .collect();
+            let blanks = doc.footer.len() - doc.footer.trim_start_matches(['\r', '\n']).len();
+            doc.footer.insert_str(blanks, &new);
+        }
         // A released version takes the place of the `Unreleased` section it came from, unless
         // this call wrote that `Unreleased` section itself.
         let slot = doc
@@ -672,5 +691,27 @@ mod tests {
             upsert(Some(&once), &["## [1.0.0]\n\n- a\n".to_owned()], header),
             once
         );
+    }
+
+    /// Found by the `changelog_upsert` fuzz target: link definitions at the end of the notes
+    /// were the footer on the next run, which then wrote them a second time.
+    #[test]
+    fn link_definitions_at_the_end_of_a_section_are_written_once() {
+        let sections = ["# 2.0.0\n[]: h".to_owned()];
+        let once = upsert(None, &sections, "");
+        assert_eq!(upsert(Some(&once), &sections, ""), once);
+        let existing = "# Changelog\n\n## [1.0.0]\n\n- a\n\n[1.0.0]: https://x/1.0.0\n";
+        let sections = ["## [1.1.0]\n\n- b\n\n[1.1.0]: https://x/1.1.0\n".to_owned()];
+        let once = upsert(Some(existing), &sections, "");
+        assert_eq!(
+            once.matches("[1.1.0]: https://x/1.1.0").count(),
+            1,
+            "{once}"
+        );
+        assert!(
+            once.ends_with("[1.1.0]: https://x/1.1.0\n[1.0.0]: https://x/1.0.0\n"),
+            "{once}"
+        );
+        assert_eq!(upsert(Some(&once), &sections, ""), once);
     }
 }
