@@ -339,6 +339,10 @@ pub fn upsert(existing: Option<&str>, sections: &[String], header: &str) -> Stri
     for (_, body) in doc.sections {
         out.push_str(&body);
     }
+    // A footer starts on a line of its own, even after a file that did not end with one.
+    if !doc.footer.is_empty() && !out.is_empty() && !out.ends_with('\n') {
+        out.push_str(eol);
+    }
     out.push_str(&doc.footer);
     out
 }
@@ -712,6 +716,11 @@ mod tests {
             once.ends_with("[1.1.0]: https://x/1.1.0\n[1.0.0]: https://x/1.0.0\n"),
             "{once}"
         );
+        assert_eq!(upsert(Some(&once), &sections, ""), once);
+        // After a file without a final newline, the footer still starts on its own line.
+        let sections = ["# 2.0.0\n[]: h".to_owned()];
+        let once = upsert(Some("# 1.0.0"), &sections, "");
+        assert!(once.ends_with("# 1.0.0\n[]: h\n"), "{once:?}");
         assert_eq!(upsert(Some(&once), &sections, ""), once);
     }
 }
