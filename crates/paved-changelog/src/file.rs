@@ -174,8 +174,9 @@ fn fenced_lines(lines: &[&str]) -> Vec<bool> {
     fenced
 }
 
-/// `text` with its lines joined by `eol`, and each release heading after the first `skip` lines
-/// (outside code fences) escaped: `\## [1.0.0]` reads as the same text, and is no section.
+/// `text` with its lines joined by `eol`, each release heading after the first `skip` lines
+/// (outside code fences) escaped (`\## [1.0.0]` reads as the same text, and is no section),
+/// and each fence that is never closed escaped too.
 fn escape_release_headings(text: &str, skip: usize, eol: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
     let mut out = String::with_capacity(text.len() + 2);
@@ -183,8 +184,13 @@ fn escape_release_headings(text: &str, skip: usize, eol: &str) -> String {
         if n > 0 {
             out.push_str(eol);
         }
-        if n >= skip && !fenced && heading_key(line).is_some() {
+        // A fence never closed here would pair with one in the text around it in the file,
+        // hiding the headings between: escaped, it is text, as it is read here.
+        if !fenced && ((n >= skip && heading_key(line).is_some()) || fence(line).is_some()) {
+            out.push_str(&line[..line.len() - line.trim_start_matches(' ').len()]);
             out.push('\\');
+            out.push_str(line.trim_start_matches(' '));
+            continue;
         }
         out.push_str(line);
     }
@@ -241,7 +247,10 @@ pub fn upsert(existing: Option<&str>, sections: &[String], header: &str) -> Stri
         Some(text) if !text.trim().is_empty() => parse(text),
         // A new file starts as its header, read as a file would be on the next run: a release
         // heading in it (`## [Unreleased]`) is a section from the start, so the two runs agree.
-        _ => parse(&format!("{}\n", header.trim_end())),
+        _ => parse(&format!(
+            "{}\n",
+            escape_release_headings(header.trim_end(), usize::MAX, "\n")
+        )),
     };
     let eol = line_ending(&doc, sections, existing);
     // Whether an `Unreleased` section was written by this call: a release replaces only the
@@ -722,5 +731,19 @@ mod tests {
         let once = upsert(Some("# 1.0.0"), &sections, "");
         assert!(once.ends_with("# 1.0.0\n[]: h\n"), "{once:?}");
         assert_eq!(upsert(Some(&once), &sections, ""), once);
+    }
+
+    /// Found by the `changelog_upsert` fuzz target: a fence opened in the header and one in the
+    /// notes paired up on the next run and hid the release heading between them.
+    #[test]
+    fn unclosed_fences_are_text_so_they_cannot_pair_across_sections() {
+        let sections = ["# 2.0.0\n~~~".to_owned()];
+        let once = upsert(None, &sections, "~~~");
+        assert_eq!(once, "\\~~~\n\n# 2.0.0\n\\~~~\n");
+        assert_eq!(upsert(Some(&once), &sections, "~~~"), once);
+        // A closed fence is left as it is.
+        let sections = ["## 1.0.0\n\n```\n## [0.1.0]\n```\n".to_owned()];
+        let once = upsert(None, &sections, "");
+        assert!(once.contains("\n```\n## [0.1.0]\n```\n"), "{once:?}");
     }
 }
